@@ -2,4 +2,10 @@
 //! OT networks. The library holds every piece of logic; `main.rs` only maps
 //! errors to exit codes.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod engine;
 pub mod findings;
+pub mod output;
+pub mod rules;

@@ -268,6 +268,9 @@ mod tests {
         assert!(!SkipReason::Symlink.is_gap());
         assert!(!SkipReason::SpecialFile.is_gap());
         assert!(SkipReason::TooLarge.is_gap());
-        assert_eq!(serde_json::to_string(&SkipReason::TooLarge).unwrap(), "\"too_large\"");
+        assert_eq!(
+            serde_json::to_string(&SkipReason::TooLarge).unwrap(),
+            "\"too_large\""
+        );
     }
 }

@@ -1,0 +1,99 @@
+//! Command-line types (clap derive). Parsing only: no I/O here; the
+//! `commands` module turns these flags into configurations.
+
+use crate::output::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const SCAN_EXIT_CODES: &str = "\
+Exit codes:
+  0  every file was fully checked and nothing was found
+  1  something was found (a rule or hash-list match)
+  2  nothing was found, but some file could not be fully checked (I/O or
+     permission error, too large for YARA, timeout, archive limit) or an
+     error stopped the scan
+Symlinks, FIFOs, sockets and device nodes are skipped by design: they are
+recorded as skips but do not make the exit code 2.";
+
+/// kensa — inspects USB media and maintenance PCs on closed OT networks.
+#[derive(Debug, Parser)]
+#[command(name = "kensa", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Where kensa keeps keys, the journal, caches and databases.
+    #[arg(long, global = true, value_name = "DIR", env = "KENSA_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Configuration file (TOML). Missing is fine unless named explicitly.
+    #[arg(long, global = true, value_name = "FILE", env = "KENSA_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// More log output (-v info, -vv debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files and directories: SHA-256, YARA rules and hash lists.
+    #[command(after_help = SCAN_EXIT_CODES)]
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Rule file or directory (repeatable); replaces the bundled signatures.
+    #[arg(long = "rules", short = 'r', value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// Fail (exit 2) when any rule file does not compile.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Files above this size are hashed but not YARA-scanned (e.g. 100M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub max_file_size: Option<u64>,
+
+    /// Per-file YARA timeout in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
+    /// Stay on the file system of each path.
+    #[arg(long)]
+    pub one_file_system: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Print only findings (text format).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Also list skips made by design (symlinks, special files).
+    #[arg(long)]
+    pub show_all_skips: bool,
+
+    /// No progress display.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Treat the paths as a removable medium rather than host directories
+    /// (affects the default incident classification).
+    #[arg(long)]
+    pub removable: bool,
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    crate::config::parse_size(s)
+}

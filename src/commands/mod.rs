@@ -1,0 +1,69 @@
+//! Subcommands, one file each. Each turns flags plus configuration into the
+//! objects that do the work, runs them, and returns the process exit code.
+//! Errors carry context for people (anyhow); `main` prints them.
+
+pub mod scan;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, DEFAULT_CONFIG, DEFAULT_STATE_DIR};
+use anyhow::Context as _;
+use clap::Parser;
+use std::path::PathBuf;
+
+/// What every command gets: the loaded configuration and the state dir.
+pub struct Context {
+    pub config: Config,
+    pub config_path: PathBuf,
+    pub state_dir: PathBuf,
+    pub verbose: u8,
+}
+
+/// Parses the command line and runs the command; returns the exit code.
+pub fn run<I, T>(args: I) -> anyhow::Result<u8>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    init_logging(cli.verbose);
+    let (config_path, required) = match &cli.config {
+        Some(p) => (p.clone(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG), false),
+    };
+    let config = Config::load(&config_path, required).context("loading configuration")?;
+    let state_dir = absolute(
+        cli.state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+    )?;
+    let ctx = Context {
+        config,
+        config_path,
+        state_dir,
+        verbose: cli.verbose,
+    };
+    match cli.command {
+        Command::Scan(args) => scan::run(&ctx, args),
+    }
+}
+
+/// Makes a path absolute against the current directory once, at start-up,
+/// so nothing later depends on the working directory.
+pub fn absolute(p: PathBuf) -> anyhow::Result<PathBuf> {
+    std::path::absolute(&p).with_context(|| format!("cannot resolve path {}", p.display()))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KENSA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

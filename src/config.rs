@@ -1,0 +1,209 @@
+//! The TOML configuration file (`/etc/kensa/kensa.toml` by default): every
+//! option with its default, and the paths kensa uses. Unknown keys are
+//! errors that name the file, line and what was expected. This module knows
+//! nothing of the command line; flags override what it returns.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "/etc/kensa/kensa.toml";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/kensa";
+/// A configuration file larger than this is refused.
+pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is larger than {MAX_CONFIG_SIZE} bytes")]
+    TooLarge { path: PathBuf },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub scan: ScanConfig,
+    pub rules: RulesConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Files above this size are hashed but not YARA-scanned (`100M`, `1G`, bytes).
+    pub max_file_size: Size,
+    /// Per-file YARA timeout in seconds.
+    pub timeout: u64,
+    /// Stay on the file system of each scanned root.
+    pub one_file_system: bool,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            threads: 0,
+            max_file_size: Size(crate::engine::DEFAULT_MAX_FILE_SIZE),
+            timeout: crate::engine::DEFAULT_TIMEOUT.as_secs(),
+            one_file_system: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// The bundled signatures directory (default: installed location, then
+    /// beside the binary, then the source tree).
+    pub signatures: Option<PathBuf>,
+    /// Extra rule files or directories, each in its own namespace.
+    pub extra: Vec<PathBuf>,
+    /// Refuse to run when any rule file fails to compile.
+    pub strict: bool,
+}
+
+/// A byte size written as a number or a string with a K/M/G/T suffix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Size(n)),
+            Raw::S(s) => parse_size(&s).map(Size).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Parses `123`, `64K`, `100M`, `2G`, `1T` (binary units; `KiB`/`MB` forms accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits_end);
+    let n: u64 = num.parse().map_err(|_| {
+        format!("invalid size {s:?}: expected a number with an optional K, M, G or T suffix")
+    })?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {s:?}: use K, M, G or T"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+impl Config {
+    /// Loads `path`. A missing file is an error only when `required`
+    /// (named explicitly on the command line).
+    pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Config::default())
+            }
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
+        };
+        if meta.len() > MAX_CONFIG_SIZE {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        toml::from_str::<Config>(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|sp| line_col(text, sp.start))
+                .unwrap_or((1, 1));
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }
+        })
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map(|i| before.len() - i)
+        .unwrap_or(before.len() + 1);
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("100M").unwrap(), 100 << 20);
+        assert_eq!(parse_size("64k").unwrap(), 64 << 10);
+        assert_eq!(parse_size("12").unwrap(), 12);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5X").is_err());
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let err =
+            Config::parse("[scan]\nthreads = 2\nbogus = 1\n", Path::new("k.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("k.toml:3:"), "{msg}");
+        assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn values_parse() {
+        let c = Config::parse(
+            "[scan]\nmax_file_size = \"1M\"\ntimeout = 5\n",
+            Path::new("k"),
+        )
+        .unwrap();
+        assert_eq!(c.scan.max_file_size, Size(1 << 20));
+        assert_eq!(c.scan.timeout, 5);
+    }
+}

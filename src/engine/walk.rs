@@ -1,0 +1,164 @@
+//! The walker: visits each root without following symlinks (an explicitly
+//! named root that is a symlink is resolved once), never opens special
+//! files, and records every entry it passes over as a skip.
+
+use super::{io_skip_reason, pathfmt, Cancel, Event, SessionCtx};
+use crate::findings::{Record, SkipReason};
+use crossbeam_channel::Sender;
+use std::fs::Metadata;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// A regular file for a worker.
+pub(crate) struct WorkItem {
+    pub path: PathBuf,
+}
+
+pub(crate) struct Walker<'a> {
+    pub roots: &'a [PathBuf],
+    pub one_file_system: bool,
+    pub session: &'a SessionCtx,
+    pub cancel: &'a Cancel,
+}
+
+impl Walker<'_> {
+    pub fn run(self, work: &Sender<WorkItem>, events: &Sender<Event>) {
+        for root in self.roots {
+            if self.cancel.is_stopped() {
+                return;
+            }
+            let meta = match std::fs::metadata(root) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.skip(
+                        events,
+                        root,
+                        io_skip_reason(&e),
+                        format!("cannot open: {e}"),
+                    );
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                self.walk_dir(root, meta.dev(), work, events);
+            } else {
+                self.entry(root, &meta, meta.dev(), work, events, &mut Vec::new());
+            }
+        }
+    }
+
+    fn skip(&self, events: &Sender<Event>, path: &Path, reason: SkipReason, detail: String) {
+        let skip = self.session.skip(pathfmt::display(path), reason, detail);
+        let _ = events.send(Event::Record(Record::Skip(skip)));
+    }
+
+    /// Depth-first over one root with an explicit stack (no recursion limit
+    /// to hit on deep hostile trees).
+    fn walk_dir(&self, root: &Path, dev: u64, work: &Sender<WorkItem>, events: &Sender<Event>) {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            if self.cancel.is_stopped() {
+                return;
+            }
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) => {
+                    self.skip(
+                        events,
+                        &dir,
+                        io_skip_reason(&e),
+                        format!("cannot list directory: {e}"),
+                    );
+                    continue;
+                }
+            };
+            let mut names: Vec<(PathBuf, std::io::Result<Metadata>)> = Vec::new();
+            for ent in rd {
+                match ent {
+                    Ok(ent) => {
+                        let p = ent.path();
+                        let m = std::fs::symlink_metadata(&p);
+                        names.push((p, m));
+                    }
+                    Err(e) => {
+                        self.skip(
+                            events,
+                            &dir,
+                            io_skip_reason(&e),
+                            format!("cannot read directory entry: {e}"),
+                        );
+                    }
+                }
+            }
+            // Sorted for stable output; subdirectories pushed in reverse so
+            // they are visited in order.
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut subdirs = Vec::new();
+            for (p, m) in names {
+                match m {
+                    Ok(m) => self.entry(&p, &m, dev, work, events, &mut subdirs),
+                    Err(e) => {
+                        self.skip(events, &p, io_skip_reason(&e), format!("cannot stat: {e}"))
+                    }
+                }
+            }
+            stack.extend(subdirs.into_iter().rev());
+        }
+    }
+
+    fn entry(
+        &self,
+        path: &Path,
+        meta: &Metadata,
+        dev: u64,
+        work: &Sender<WorkItem>,
+        events: &Sender<Event>,
+        subdirs: &mut Vec<PathBuf>,
+    ) {
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = std::fs::read_link(path)
+                .map(|t| pathfmt::display(&t))
+                .unwrap_or_default();
+            self.skip(
+                events,
+                path,
+                SkipReason::Symlink,
+                format!("symlink to {target}; not followed"),
+            );
+        } else if ft.is_dir() {
+            if self.one_file_system && meta.dev() != dev {
+                self.skip(
+                    events,
+                    path,
+                    SkipReason::SpecialFile,
+                    "another file system; not entered".into(),
+                );
+            } else {
+                subdirs.push(path.to_path_buf());
+            }
+        } else if ft.is_file() {
+            let _ = work.send(WorkItem {
+                path: path.to_path_buf(),
+            });
+        } else {
+            let kind = if ft.is_fifo() {
+                "FIFO"
+            } else if ft.is_socket() {
+                "socket"
+            } else if ft.is_block_device() {
+                "block device"
+            } else if ft.is_char_device() {
+                "character device"
+            } else {
+                "special file"
+            };
+            self.skip(
+                events,
+                path,
+                SkipReason::SpecialFile,
+                format!("{kind}; not opened"),
+            );
+        }
+    }
+}

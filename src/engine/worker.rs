@@ -1,0 +1,483 @@
+//! One scan worker: owns a yara-x `Scanner` (not `Send`, created once per
+//! thread and reused) and a read buffer. Each regular file is read once
+//! with read(2) — never mmap, so a medium pulled mid-read is an I/O error,
+//! not SIGBUS — and the same bytes feed SHA-256 (plus MD5/SHA-1 when hash
+//! lists need them), YARA and the hash lists.
+
+use super::{filetype, io_skip_reason, pathfmt, Classifier, Event, ScanOptions, SessionCtx};
+use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
+use crate::rules::RuleSet;
+use crossbeam_channel::Sender;
+use sha2::Digest;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Read granularity.
+const CHUNK: u64 = 1 << 20;
+/// A buffer grown above this is released after the file, so one huge file
+/// does not pin memory for the rest of the scan.
+const KEEP_BUFFER: usize = 16 << 20;
+/// Metadata values longer than this are cut in findings.
+const MAX_META_LEN: usize = 512;
+
+/// Digests of one file.
+pub(crate) struct Digests {
+    pub sha256: [u8; 32],
+    pub md5: Option<[u8; 16]>,
+    pub sha1: Option<[u8; 20]>,
+}
+
+struct Hashers {
+    sha256: sha2::Sha256,
+    md5: Option<md5::Md5>,
+    sha1: Option<sha1::Sha1>,
+}
+
+impl Hashers {
+    fn new(rules: &RuleSet) -> Hashers {
+        Hashers {
+            sha256: sha2::Sha256::new(),
+            md5: rules.hashes.needs_md5().then(md5::Md5::new),
+            sha1: rules.hashes.needs_sha1().then(sha1::Sha1::new),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        self.sha256.update(data);
+        if let Some(h) = &mut self.md5 {
+            h.update(data);
+        }
+        if let Some(h) = &mut self.sha1 {
+            h.update(data);
+        }
+    }
+    fn finish(self) -> Digests {
+        Digests {
+            sha256: self.sha256.finalize().into(),
+            md5: self.md5.map(|h| h.finalize().into()),
+            sha1: self.sha1.map(|h| h.finalize().into()),
+        }
+    }
+}
+
+/// Outcome of reading a file.
+enum Read_ {
+    /// Whole content in the buffer.
+    InMemory { size: u64, digests: Digests },
+    /// Too large: hashed while streaming, not kept.
+    Streamed { size: u64, digests: Digests },
+}
+
+pub(crate) struct Worker<'r> {
+    scanner: yara_x::Scanner<'r>,
+    rules: &'r RuleSet,
+    opts: &'r ScanOptions,
+    ctx: &'r SessionCtx,
+    classifier: Option<Arc<Classifier>>,
+    out: Sender<Event>,
+    buf: Vec<u8>,
+    owners: HashMap<u32, String>,
+}
+
+impl<'r> Worker<'r> {
+    pub fn new(
+        rules: &'r RuleSet,
+        opts: &'r ScanOptions,
+        ctx: &'r SessionCtx,
+        classifier: Option<Arc<Classifier>>,
+        out: Sender<Event>,
+    ) -> Worker<'r> {
+        let mut scanner = yara_x::Scanner::new(&rules.rules);
+        scanner.set_timeout(opts.timeout);
+        Worker {
+            scanner,
+            rules,
+            opts,
+            ctx,
+            classifier,
+            out,
+            buf: Vec::new(),
+            owners: HashMap::new(),
+        }
+    }
+
+    fn emit(&self, rec: Record) {
+        // The receiver lives until every worker is done; a send can only
+        // fail if the recording thread is gone, and then nothing is left to do.
+        let _ = self.out.send(Event::Record(rec));
+    }
+
+    fn skip(&self, path: &str, reason: SkipReason, detail: String) -> findings::Skip {
+        self.ctx.skip(path.to_string(), reason, detail)
+    }
+
+    pub fn process(&mut self, item: super::walk::WorkItem) {
+        let display = pathfmt::display(&item.path);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&item.path);
+        let file = match file {
+            Ok(f) => f,
+            Err(e) => {
+                let rec = self.skip(&display, io_skip_reason(&e), format!("cannot open: {e}"));
+                self.emit(Record::Skip(rec));
+                self.done(0);
+                return;
+            }
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                let rec = self.skip(&display, io_skip_reason(&e), format!("cannot stat: {e}"));
+                self.emit(Record::Skip(rec));
+                self.done(0);
+                return;
+            }
+        };
+        if !meta.is_file() {
+            // Replaced by a FIFO or device between listing and opening.
+            let rec = self.skip(
+                &display,
+                SkipReason::SpecialFile,
+                "not a regular file when opened".into(),
+            );
+            self.emit(Record::Skip(rec));
+            self.done(0);
+            return;
+        }
+        let read = self.read_file(file, meta.len());
+        let read = match read {
+            Ok(r) => r,
+            Err((e, bytes)) => {
+                let rec = self.skip(
+                    &display,
+                    io_skip_reason(&e),
+                    format!("read failed after {bytes} bytes: {e}"),
+                );
+                self.emit(Record::Skip(rec));
+                self.release_buffer();
+                self.done(bytes);
+                return;
+            }
+        };
+        match read {
+            Read_::Streamed { size, digests } => {
+                let mut rec = self.skip(
+                    &display,
+                    SkipReason::TooLarge,
+                    format!(
+                        "{size} bytes is above the YARA size limit of {} bytes; hashed only",
+                        self.opts.max_file_size
+                    ),
+                );
+                rec.size = Some(size);
+                rec.sha256 = Some(hex::encode(digests.sha256));
+                self.emit(Record::Skip(rec));
+                // Hash lists still apply to a file too large for YARA.
+                let hits = self.hash_matches(&digests);
+                if !hits.is_empty() {
+                    self.finding(&display, Vec::new(), size, &digests, hits);
+                }
+                self.done(size);
+            }
+            Read_::InMemory { size, digests } => {
+                let owner = self.owner(meta.uid());
+                let data = std::mem::take(&mut self.buf);
+                let mut matches = self.yara(&item.path, &display, &data, &owner);
+                matches.extend(self.hash_matches(&digests));
+                if !matches.is_empty() {
+                    self.finding(&display, Vec::new(), size, &digests, matches);
+                }
+                self.buf = data;
+                self.release_buffer();
+                self.done(size);
+            }
+        }
+    }
+
+    fn done(&self, bytes: u64) {
+        let _ = self.out.send(Event::FileDone { bytes });
+    }
+
+    fn release_buffer(&mut self) {
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+    }
+
+    /// Reads the file once. Up to `max_file_size` bytes go into the buffer;
+    /// past that the buffer is dropped and the rest is only hashed.
+    fn read_file(
+        &mut self,
+        mut file: File,
+        size_hint: u64,
+    ) -> Result<Read_, (std::io::Error, u64)> {
+        let mut hashers = Hashers::new(self.rules);
+        let limit = self.opts.max_file_size;
+        self.buf.clear();
+        if size_hint <= limit {
+            self.buf.reserve(size_hint as usize + 1);
+        }
+        let mut total: u64 = 0;
+        let mut in_memory = true;
+        let mut chunk = Vec::new();
+        loop {
+            if in_memory {
+                let before = self.buf.len();
+                let n = (&mut file)
+                    .take(CHUNK)
+                    .read_to_end(&mut self.buf)
+                    .map_err(|e| (e, total))?;
+                if n == 0 {
+                    break;
+                }
+                hashers.update(&self.buf[before..]);
+                total += n as u64;
+                if total > limit {
+                    in_memory = false;
+                    self.buf = Vec::new();
+                    chunk.resize(CHUNK as usize, 0);
+                }
+            } else {
+                let n = loop {
+                    match file.read(&mut chunk) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err((e, total)),
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                hashers.update(&chunk[..n]);
+                total += n as u64;
+            }
+        }
+        let digests = hashers.finish();
+        Ok(if in_memory {
+            Read_::InMemory {
+                size: total,
+                digests,
+            }
+        } else {
+            Read_::Streamed {
+                size: total,
+                digests,
+            }
+        })
+    }
+
+    fn owner(&mut self, uid: u32) -> String {
+        self.owners
+            .entry(uid)
+            .or_insert_with(|| user_name(uid))
+            .clone()
+    }
+
+    /// YARA over in-memory bytes, with the external variables set.
+    fn yara(&mut self, path: &Path, display: &str, data: &[u8], owner: &str) -> Vec<Match> {
+        let name = path
+            .file_name()
+            .map(|n| pathfmt::bytes_to_string(std::os::unix::ffi::OsStrExt::as_bytes(n)))
+            .unwrap_or_default();
+        let ext = name
+            .rfind('.')
+            .filter(|&i| i > 0)
+            .map(|i| name[i..].to_lowercase())
+            .unwrap_or_default();
+        // Setting a defined string global cannot fail.
+        let _ = self.scanner.set_global("filename", name.as_str());
+        let _ = self.scanner.set_global("filepath", display);
+        let _ = self.scanner.set_global("extension", ext.as_str());
+        let _ = self.scanner.set_global("filetype", filetype::sniff(data));
+        let _ = self.scanner.set_global("owner", owner);
+        match self.scanner.scan(data) {
+            Ok(results) => results.matching_rules().map(|r| to_match(&r)).collect(),
+            Err(yara_x::ScanError::Timeout) => {
+                let mut rec = self.skip(
+                    display,
+                    SkipReason::Timeout,
+                    format!("YARA scan exceeded {} s", self.opts.timeout.as_secs()),
+                );
+                rec.size = Some(data.len() as u64);
+                self.emit(Record::Skip(rec));
+                Vec::new()
+            }
+            Err(e) => {
+                let rec = self.skip(
+                    display,
+                    SkipReason::ScanError,
+                    format!("YARA scan failed: {e}"),
+                );
+                self.emit(Record::Skip(rec));
+                Vec::new()
+            }
+        }
+    }
+
+    fn hash_matches(&self, d: &Digests) -> Vec<Match> {
+        let mut out = Vec::new();
+        let mut push = |kind: &str, e: &crate::rules::HashEntry| {
+            let mut meta = BTreeMap::new();
+            meta.insert(
+                "description".to_string(),
+                serde_json::Value::from(e.description.clone()),
+            );
+            meta.insert("digest".to_string(), serde_json::Value::from(kind));
+            out.push(Match {
+                kind: "hash".into(),
+                rule: e.description.clone(),
+                namespace: e.namespace.clone(),
+                tags: Vec::new(),
+                meta,
+            });
+        };
+        if let Some(e) = self.rules.hashes.sha256.get(&d.sha256) {
+            push("sha256", e);
+        }
+        if let (Some(h), false) = (d.sha1, self.rules.hashes.sha1.is_empty()) {
+            if let Some(e) = self.rules.hashes.sha1.get(&h) {
+                push("sha1", e);
+            }
+        }
+        if let (Some(h), false) = (d.md5, self.rules.hashes.md5.is_empty()) {
+            if let Some(e) = self.rules.hashes.md5.get(&h) {
+                push("md5", e);
+            }
+        }
+        out
+    }
+
+    fn finding(
+        &self,
+        display: &str,
+        chain: Vec<String>,
+        size: u64,
+        d: &Digests,
+        matches: Vec<Match>,
+    ) {
+        let verdict = matches
+            .iter()
+            .map(verdict_of)
+            .max()
+            .unwrap_or(Verdict::Malicious);
+        let mut f = Finding {
+            v: SCHEMA_VERSION,
+            id: findings::new_id(),
+            session: self.ctx.id.clone(),
+            time: findings::now_rfc3339(),
+            location: self.ctx.location,
+            path: if chain.is_empty() {
+                display.to_string()
+            } else {
+                std::iter::once(display.to_string())
+                    .chain(chain.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            },
+            chain: if chain.is_empty() {
+                chain
+            } else {
+                std::iter::once(display.to_string()).chain(chain).collect()
+            },
+            size,
+            sha256: hex::encode(d.sha256),
+            md5: d.md5.map(hex::encode),
+            sha1: d.sha1.map(hex::encode),
+            verdict,
+            matches,
+            taxonomy: None,
+        };
+        if let Some(c) = &self.classifier {
+            f.taxonomy = c(&f);
+        }
+        self.emit(Record::Finding(f));
+    }
+}
+
+/// A rule's verdict: `kensa_verdict` metadata, else severity (low and
+/// informational rules are `suspicious`), else malicious. Hash hits are
+/// malicious.
+fn verdict_of(m: &Match) -> Verdict {
+    let text = |k: &str| {
+        m.meta
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(|s| s.to_ascii_lowercase())
+    };
+    if let Some(v) = text("kensa_verdict") {
+        if v == "suspicious" {
+            return Verdict::Suspicious;
+        }
+        return Verdict::Malicious;
+    }
+    match text("severity").as_deref() {
+        Some("low" | "info" | "informational" | "suspicious") => Verdict::Suspicious,
+        _ => Verdict::Malicious,
+    }
+}
+
+fn to_match(rule: &yara_x::Rule<'_, '_>) -> Match {
+    let mut meta = BTreeMap::new();
+    for (k, v) in rule.metadata() {
+        let value = match v {
+            yara_x::MetaValue::Integer(i) => serde_json::Value::from(i),
+            yara_x::MetaValue::Float(f) => serde_json::Value::from(f),
+            yara_x::MetaValue::Bool(b) => serde_json::Value::from(b),
+            yara_x::MetaValue::String(s) => serde_json::Value::from(cut(s)),
+            yara_x::MetaValue::Bytes(b) => {
+                serde_json::Value::from(cut(&String::from_utf8_lossy(b)))
+            }
+        };
+        meta.insert(k.to_string(), value);
+    }
+    Match {
+        kind: "yara".into(),
+        rule: rule.identifier().to_string(),
+        namespace: rule.namespace().to_string(),
+        tags: rule.tags().map(|t| t.identifier().to_string()).collect(),
+        meta,
+    }
+}
+
+fn cut(s: &str) -> String {
+    if s.len() <= MAX_META_LEN {
+        s.to_string()
+    } else {
+        let mut end = MAX_META_LEN;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+}
+
+/// The user name for a uid, or the number when unknown.
+fn user_name(uid: u32) -> String {
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both valid for the
+    // given sizes; `result` is either null or points at `pwd`.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return uid.to_string();
+    }
+    // SAFETY: pw_name is a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    name.to_string_lossy().into_owned()
+}
