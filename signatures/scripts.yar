@@ -32,7 +32,7 @@ rule Script_Download_And_Execute
         $e5 = "Invoke-Expression" nocase ascii wide
         $e6 = /\bIEX\s*\(/ nocase ascii wide
         $e7 = "ADODB.Stream" nocase ascii wide
-        $e8 = /\bstart\s+(\/b\s+)?"?[^\r\n"]*\.(exe|scr|dll|vbs|js|ps1)\b/ nocase ascii wide
+        $e8 = /\bstart\s+(\/b\s+)?("[^"\r\n]*"\s+)?"?[^\r\n"]*\.(exe|scr|dll|vbs|js|ps1)\b/ nocase ascii wide
         $e9 = /rundll32(\.exe)?\s/ nocase ascii wide
     condition:
         Script_Extension and filesize < 5MB and any of ($d*) and any of ($e*)

@@ -133,7 +133,7 @@ struct Counts {
 
 /// Messages from the walker and workers to the recording thread.
 pub(crate) enum Event {
-    Record(Record),
+    Record(Box<Record>),
     FileDone { bytes: u64 },
 }
 
@@ -247,6 +247,7 @@ impl Engine {
                         sink.progress(counts.files, counts.bytes);
                     }
                     Event::Record(rec) => {
+                        let rec = *rec;
                         match &rec {
                             Record::Finding(_) => counts.findings += 1,
                             Record::Skip(sk) => {

@@ -49,7 +49,7 @@ impl Walker<'_> {
 
     fn skip(&self, events: &Sender<Event>, path: &Path, reason: SkipReason, detail: String) {
         let skip = self.session.skip(pathfmt::display(path), reason, detail);
-        let _ = events.send(Event::Record(Record::Skip(skip)));
+        let _ = events.send(Event::Record(Box::new(Record::Skip(skip))));
     }
 
     /// Depth-first over one root with an explicit stack (no recursion limit

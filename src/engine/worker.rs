@@ -107,7 +107,7 @@ impl<'r> Worker<'r> {
     fn emit(&self, rec: Record) {
         // The receiver lives until every worker is done; a send can only
         // fail if the recording thread is gone, and then nothing is left to do.
-        let _ = self.out.send(Event::Record(rec));
+        let _ = self.out.send(Event::Record(Box::new(rec)));
     }
 
     fn skip(&self, path: &str, reason: SkipReason, detail: String) -> findings::Skip {
