@@ -37,7 +37,56 @@ pub enum ConfigError {
 pub struct Config {
     pub scan: ScanConfig,
     pub rules: RulesConfig,
+    pub media: MediaConfig,
+    pub watch: WatchConfig,
 }
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Anything mounted below these directories is a medium.
+    pub roots: Vec<PathBuf>,
+    /// File systems that make a mount a medium wherever it is mounted
+    /// (FUSE mounts always count; system mounts such as /boot/efi never).
+    pub filesystems: Vec<String>,
+    /// Scan media already mounted when the agent starts.
+    pub scan_present: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            roots: crate::media::DEFAULT_ROOTS.iter().map(PathBuf::from).collect(),
+            filesystems: crate::media::REMOVABLE_FILESYSTEMS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            scan_present: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Host directories watched for new or changed files.
+    pub paths: Vec<PathBuf>,
+    /// Milliseconds without writes before changed files are scanned.
+    pub settle_ms: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            paths: Vec::new(),
+            settle_ms: 1000,
+        }
+    }
+}
+
+/// The complete default configuration, commented; `kensa config default`
+/// prints it and a test keeps it equal to `Config::default()`.
+pub const DEFAULT_CONFIG_TEXT: &str = include_str!("../packaging/kensa.toml");
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -194,6 +243,12 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("k.toml:3:"), "{msg}");
         assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn default_text_matches_defaults() {
+        let c = Config::parse(DEFAULT_CONFIG_TEXT, Path::new("kensa.toml")).unwrap();
+        assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
     }
 
     #[test]

@@ -9,3 +9,5 @@ pub mod engine;
 pub mod findings;
 pub mod output;
 pub mod rules;
+pub mod media;
+pub mod agent;

@@ -1,0 +1,445 @@
+//! The long-running agent behind `kensa run`: notices media as they are
+//! mounted (and gone when unmounted), starts one scan session per medium,
+//! watches media and configured host directories for new or changed files
+//! and scans them once writes settle, swaps rules on reload, and stops
+//! cleanly on request. It owns no parsing of rules and no output format:
+//! it is given an engine, a sink and a reloader.
+
+use crate::engine::{Cancel, Engine, RecordSink, SessionSpec, StopReason};
+use crate::findings::{Location, Medium, Record};
+use crate::media::{self, MediaPolicy, Mount};
+use notify::Watcher;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Most changed paths remembered per root before falling back to a scan of
+/// the whole root (bounded memory under a flood of writes).
+const MAX_PENDING_PATHS: usize = 10_000;
+/// Queue between the file-system watcher and the agent loop.
+const EVENT_QUEUE: usize = 16_384;
+/// How long shutdown waits for running sessions to wind down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// What the agent watches and how.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub media: MediaPolicy,
+    /// Host directories watched for new files (location `host`).
+    pub watch: Vec<PathBuf>,
+    /// Quiet time after the last write before changed files are scanned.
+    pub settle: Duration,
+    /// Scan media that are already mounted when the agent starts.
+    pub scan_present: bool,
+    /// Agent id stamped on sessions.
+    pub agent_id: Option<String>,
+}
+
+/// Requests from signal handlers.
+#[derive(Clone, Default)]
+pub struct Control {
+    pub terminate: Arc<AtomicBool>,
+    pub reload: Arc<AtomicBool>,
+}
+
+/// Builds a fresh engine and configuration on reload; an error keeps the
+/// running ones.
+pub type Reloader =
+    dyn FnMut() -> Result<(Arc<Engine>, AgentConfig), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A sink shared by every session thread.
+pub type SharedSink = Arc<Mutex<dyn RecordSink + Send>>;
+
+struct SessionSink(SharedSink);
+
+impl RecordSink for SessionSink {
+    fn record(&mut self, rec: Record) -> std::io::Result<()> {
+        if let Record::Finding(f) = &rec {
+            let rules: Vec<&str> = f.matches.iter().map(|m| m.rule.as_str()).collect();
+            tracing::warn!(
+                path = %crate::output::sanitize(&f.path),
+                sha256 = %f.sha256,
+                verdict = ?f.verdict,
+                rules = ?rules,
+                "detection"
+            );
+        }
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.record(rec)
+    }
+}
+
+struct Running {
+    /// The root the session belongs to (mount point or watched dir).
+    root: PathBuf,
+    cancel: Arc<Cancel>,
+    handle: JoinHandle<()>,
+}
+
+/// Changed paths waiting for writes to settle.
+struct Pending {
+    paths: BTreeSet<PathBuf>,
+    whole_root: bool,
+    last: Instant,
+}
+
+/// A watched root: a medium's mount point or a host directory.
+#[derive(Clone)]
+struct Root {
+    location: Location,
+    medium: Option<Medium>,
+}
+
+pub struct Agent {
+    cfg: AgentConfig,
+    engine: Arc<Engine>,
+    sink: SharedSink,
+    reloader: Box<Reloader>,
+    control: Control,
+    roots: HashMap<PathBuf, Root>,
+    pending: HashMap<PathBuf, Pending>,
+    running: Vec<Running>,
+    watcher: notify::RecommendedWatcher,
+    events: crossbeam_channel::Receiver<notify::Result<notify::Event>>,
+    overflow: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot watch the mount table: {0}")]
+    Mounts(std::io::Error),
+    #[error("cannot start the file watcher: {0}")]
+    Watcher(#[from] notify::Error),
+    #[error("cannot start a session thread: {0}")]
+    Thread(std::io::Error),
+}
+
+impl Agent {
+    pub fn new(
+        cfg: AgentConfig,
+        engine: Arc<Engine>,
+        sink: SharedSink,
+        reloader: Box<Reloader>,
+        control: Control,
+    ) -> Result<Agent, AgentError> {
+        let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+        let overflow = Arc::new(AtomicBool::new(false));
+        let ov = overflow.clone();
+        let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            if tx.try_send(ev).is_err() {
+                ov.store(true, Ordering::SeqCst);
+            }
+        })?;
+        Ok(Agent {
+            cfg,
+            engine,
+            sink,
+            reloader,
+            control,
+            roots: HashMap::new(),
+            pending: HashMap::new(),
+            running: Vec::new(),
+            watcher,
+            events: rx,
+            overflow,
+        })
+    }
+
+    /// Runs until terminated.
+    pub fn run(mut self) -> Result<(), AgentError> {
+        let mut mounts_watch = media::MountWatcher::new().map_err(AgentError::Mounts)?;
+        self.watch_host_dirs();
+        let mut known: HashMap<PathBuf, Mount> = HashMap::new();
+        self.sync_mounts(&mut known, self.cfg.scan_present);
+        tracing::info!(
+            roots = ?self.cfg.media.roots,
+            watch = ?self.cfg.watch,
+            rules = self.engine.rules().info.rules,
+            "agent running"
+        );
+        loop {
+            if self.control.terminate.load(Ordering::SeqCst) {
+                break;
+            }
+            if self.control.reload.swap(false, Ordering::SeqCst) {
+                self.reload();
+                self.sync_mounts(&mut known, true);
+            }
+            let busy = !self.pending.is_empty() || !self.running.is_empty();
+            let timeout = if busy {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_millis(1000)
+            };
+            if mounts_watch.wait(timeout) {
+                self.sync_mounts(&mut known, true);
+            }
+            self.drain_events();
+            self.start_settled();
+            self.reap();
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    fn watch_host_dirs(&mut self) {
+        for dir in self.cfg.watch.clone() {
+            match self.watcher.watch(&dir, notify::RecursiveMode::Recursive) {
+                Ok(()) => {
+                    self.roots.insert(
+                        dir.clone(),
+                        Root {
+                            location: Location::Host,
+                            medium: None,
+                        },
+                    );
+                    tracing::info!(dir = %dir.display(), "watching host directory");
+                }
+                Err(e) => tracing::error!(dir = %dir.display(), "cannot watch: {e}"),
+            }
+        }
+    }
+
+    /// Compares the mount table with what is known: starts sessions for
+    /// new media, ends sessions of media that are gone.
+    fn sync_mounts(&mut self, known: &mut HashMap<PathBuf, Mount>, scan_new: bool) {
+        let mounts = match media::current_mounts() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!("cannot read the mount table: {e}");
+                return;
+            }
+        };
+        let mut policy = self.cfg.media.clone();
+        policy.removable = crate::media::removable_mount_points();
+        let mut now: HashMap<PathBuf, (Mount, &'static str)> = HashMap::new();
+        for m in mounts {
+            if let Some(why) = policy.detect(&m) {
+                now.insert(m.mount_point.clone(), (m, why));
+            }
+        }
+        let gone: Vec<PathBuf> = known.keys().filter(|k| !now.contains_key(*k)).cloned().collect();
+        for mp in gone {
+            known.remove(&mp);
+            self.medium_removed(&mp);
+        }
+        for (mp, (m, why)) in now {
+            if known.contains_key(&mp) {
+                continue;
+            }
+            known.insert(mp.clone(), m.clone());
+            let medium = media::identify(&m, why);
+            tracing::info!(
+                mount_point = %mp.display(),
+                fs = %m.fstype,
+                label = ?medium.label,
+                serial = ?medium.serial,
+                uuid = ?medium.uuid,
+                "medium mounted"
+            );
+            if let Err(e) = self.watcher.watch(&mp, notify::RecursiveMode::Recursive) {
+                tracing::warn!(mount_point = %mp.display(), "cannot watch medium for changes: {e}");
+            }
+            self.roots.insert(
+                mp.clone(),
+                Root {
+                    location: Location::Removable,
+                    medium: Some(medium.clone()),
+                },
+            );
+            if scan_new {
+                self.start_session(&mp, vec![mp.clone()]);
+            }
+        }
+    }
+
+    fn medium_removed(&mut self, mp: &Path) {
+        tracing::info!(mount_point = %mp.display(), "medium removed");
+        let _ = self.watcher.unwatch(mp);
+        self.roots.remove(mp);
+        self.pending.remove(mp);
+        for r in &self.running {
+            if r.root == mp {
+                r.cancel.stop(StopReason::MediaRemoved);
+            }
+        }
+    }
+
+    fn root_of(&self, path: &Path) -> Option<PathBuf> {
+        self.roots
+            .keys()
+            .filter(|r| path.starts_with(r))
+            .max_by_key(|r| r.as_os_str().len())
+            .cloned()
+    }
+
+    fn drain_events(&mut self) {
+        let now = Instant::now();
+        while let Ok(ev) = self.events.try_recv() {
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    tracing::debug!("watch error: {e}");
+                    continue;
+                }
+            };
+            use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+            let relevant = match ev.kind {
+                EventKind::Create(_) => true,
+                EventKind::Modify(ModifyKind::Metadata(_)) => false,
+                EventKind::Modify(_) => true,
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+                _ => false,
+            };
+            if !relevant {
+                continue;
+            }
+            for p in ev.paths {
+                let Some(root) = self.root_of(&p) else { continue };
+                let entry = self.pending.entry(root).or_insert_with(|| Pending {
+                    paths: BTreeSet::new(),
+                    whole_root: false,
+                    last: now,
+                });
+                entry.last = now;
+                if !entry.whole_root {
+                    entry.paths.insert(p);
+                    if entry.paths.len() > MAX_PENDING_PATHS {
+                        entry.paths.clear();
+                        entry.whole_root = true;
+                    }
+                }
+            }
+        }
+        if self.overflow.swap(false, Ordering::SeqCst) {
+            tracing::warn!("file events overflowed; rescanning every watched root");
+            for root in self.roots.keys().cloned().collect::<Vec<_>>() {
+                self.pending.insert(
+                    root,
+                    Pending {
+                        paths: BTreeSet::new(),
+                        whole_root: true,
+                        last: now,
+                    },
+                );
+            }
+        }
+    }
+
+    fn start_settled(&mut self) {
+        let settle = self.cfg.settle;
+        let ready: Vec<PathBuf> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.last.elapsed() >= settle)
+            .map(|(r, _)| r.clone())
+            .collect();
+        for root in ready {
+            let Some(p) = self.pending.remove(&root) else { continue };
+            let paths: Vec<PathBuf> = if p.whole_root {
+                vec![root.clone()]
+            } else {
+                // Paths deleted before they settled (temporary files) are
+                // not worth a "vanished" record.
+                p.paths.into_iter().filter(|x| x.symlink_metadata().is_ok()).collect()
+            };
+            if !paths.is_empty() {
+                self.start_session(&root, paths);
+            }
+        }
+    }
+
+    fn start_session(&mut self, root: &Path, paths: Vec<PathBuf>) {
+        let Some(r) = self.roots.get(root).cloned() else { return };
+        let spec = SessionSpec {
+            paths,
+            location: r.location,
+            medium: r.medium,
+            agent: self.cfg.agent_id.clone(),
+        };
+        let cancel = Cancel::new();
+        let engine = self.engine.clone();
+        let sink = self.sink.clone();
+        let c2 = cancel.clone();
+        let root_s = root.display().to_string();
+        let handle = std::thread::Builder::new()
+            .name("kensa-session".into())
+            .spawn(move || {
+                let mut s = SessionSink(sink);
+                match engine.scan(&spec, &mut s, &c2) {
+                    Ok(sum) => tracing::info!(
+                        root = %root_s,
+                        files = sum.files,
+                        findings = sum.findings,
+                        gaps = sum.gaps,
+                        completed = sum.completed,
+                        "session finished"
+                    ),
+                    Err(e) => tracing::error!(root = %root_s, "session failed: {e}"),
+                }
+            });
+        match handle {
+            Ok(handle) => self.running.push(Running {
+                root: root.to_path_buf(),
+                cancel,
+                handle,
+            }),
+            Err(e) => tracing::error!("{}", AgentError::Thread(e)),
+        }
+    }
+
+    fn reap(&mut self) {
+        let (done, running): (Vec<Running>, Vec<Running>) =
+            self.running.drain(..).partition(|r| r.handle.is_finished());
+        self.running = running;
+        for r in done {
+            let _ = r.handle.join();
+        }
+    }
+
+    fn reload(&mut self) {
+        match (self.reloader)() {
+            Ok((engine, cfg)) => {
+                tracing::info!(
+                    rules = engine.rules().info.rules,
+                    digest = %engine.rules().info.id,
+                    "reloaded configuration and rules"
+                );
+                self.engine = engine;
+                let old_watch: BTreeSet<PathBuf> = self.cfg.watch.iter().cloned().collect();
+                let new_watch: BTreeSet<PathBuf> = cfg.watch.iter().cloned().collect();
+                for gone in old_watch.difference(&new_watch) {
+                    let _ = self.watcher.unwatch(gone);
+                    self.roots.remove(gone);
+                }
+                self.cfg = AgentConfig {
+                    agent_id: self.cfg.agent_id.clone(),
+                    ..cfg
+                };
+                let added: Vec<PathBuf> = new_watch.difference(&old_watch).cloned().collect();
+                let all = std::mem::replace(&mut self.cfg.watch, added);
+                self.watch_host_dirs();
+                self.cfg.watch = all;
+            }
+            Err(e) => tracing::error!("reload refused, the running rules stay in use: {e}"),
+        }
+    }
+
+    fn shutdown(mut self) {
+        tracing::info!(sessions = self.running.len(), "stopping");
+        for r in &self.running {
+            r.cancel.stop(StopReason::Shutdown);
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while Instant::now() < deadline && self.running.iter().any(|r| !r.handle.is_finished()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.reap();
+        if !self.running.is_empty() {
+            tracing::warn!(sessions = self.running.len(), "sessions still busy at exit");
+        }
+    }
+}

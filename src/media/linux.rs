@@ -1,0 +1,124 @@
+//! Linux mount table: parsing `/proc/self/mountinfo`, asking sysinfo which
+//! disks are removable, and waiting for mount-table changes with poll(2)
+//! (the kernel flags the file with POLLPRI on every mount or unmount), so an
+//! idle agent does no work at all between changes.
+
+use super::Mount;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const MOUNTINFO: &str = "/proc/self/mountinfo";
+
+/// Decodes the octal escapes (`\040` for space, ...) of mountinfo fields.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses mountinfo text; malformed lines are ignored.
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        if sep < 6 || fields.len() < sep + 3 {
+            continue;
+        }
+        out.push(Mount {
+            mount_point: PathBuf::from(unescape(fields[4])),
+            fstype: fields[sep + 1].to_string(),
+            source: unescape(fields[sep + 2]),
+        });
+    }
+    out
+}
+
+/// The current mount table.
+pub fn current_mounts() -> std::io::Result<Vec<Mount>> {
+    Ok(parse_mountinfo(&std::fs::read_to_string(MOUNTINFO)?))
+}
+
+/// Mount points that sysinfo marks removable.
+pub fn removable_mount_points() -> Vec<PathBuf> {
+    sysinfo::Disks::new_with_refreshed_list()
+        .list()
+        .iter()
+        .filter(|d| d.is_removable())
+        .map(|d| d.mount_point().to_path_buf())
+        .collect()
+}
+
+/// Waits for mount-table changes.
+pub struct MountWatcher {
+    file: std::fs::File,
+}
+
+impl MountWatcher {
+    pub fn new() -> std::io::Result<MountWatcher> {
+        let mut file = std::fs::File::open(MOUNTINFO)?;
+        let mut sink = String::new();
+        file.read_to_string(&mut sink)?;
+        Ok(MountWatcher { file })
+    }
+
+    /// Blocks up to `timeout`; true when the mount table changed.
+    pub fn wait(&mut self, timeout: Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.file.as_raw_fd(),
+            events: libc::POLLPRI | libc::POLLERR,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc > 0 && pfd.revents & (libc::POLLPRI | libc::POLLERR) != 0 {
+            // Re-read to re-arm the notification.
+            let _ = self.file.seek(SeekFrom::Start(0));
+            let mut sink = String::new();
+            let _ = self.file.read_to_string(&mut sink);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mountinfo_lines() {
+        let text = "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
+                    40 36 0:51 / /media/My\\040Stick rw,nosuid - vfat /dev/sdb1 rw\n\
+                    41 36 0:52 / /media/img rw shared:3 - fuse.fusefat /tmp/a\\040b.img rw\n\
+                    garbage line\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[1].mount_point, PathBuf::from("/media/My Stick"));
+        assert_eq!(m[1].fstype, "vfat");
+        assert_eq!(m[2].fstype, "fuse.fusefat");
+        assert_eq!(m[2].source, "/tmp/a b.img");
+    }
+
+    #[test]
+    fn reads_this_machine() {
+        let m = current_mounts().unwrap();
+        assert!(m.iter().any(|x| x.mount_point == PathBuf::from("/")));
+    }
+}
