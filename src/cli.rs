@@ -40,6 +40,55 @@ pub enum Command {
     /// Scan files and directories: SHA-256, YARA rules and hash lists.
     #[command(after_help = SCAN_EXIT_CODES)]
     Scan(ScanArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Directory under which anything mounted is a medium (repeatable;
+    /// replaces the configured media roots).
+    #[arg(long = "media-root", value_name = "DIR")]
+    pub media_roots: Vec<PathBuf>,
+
+    /// Host directory to watch for new files (repeatable; adds to the
+    /// configured ones).
+    #[arg(long = "watch", value_name = "DIR")]
+    pub watch: Vec<PathBuf>,
+
+    /// Do not scan media that are already mounted at start.
+    #[arg(long)]
+    pub no_scan_present: bool,
+
+    /// Rule file or directory (repeatable); replaces the default rule set.
+    #[arg(long = "rules", short = 'r', value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+
+    /// How many recent sessions to list.
+    #[arg(long, default_value_t = 10)]
+    pub sessions: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the complete default configuration, commented.
+    Default,
+    /// Check a configuration file (default: --config) and print the result.
+    Check,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! objects that do the work, runs them, and returns the process exit code.
 //! Errors carry context for people (anyhow); `main` prints them.
 
+pub mod config;
 pub mod scan;
 
 use crate::cli::{Cli, Command};
@@ -44,6 +45,7 @@ where
     };
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Config(cmd) => config::run(&ctx, &cmd),
     }
 }
 
