@@ -9,6 +9,7 @@
 //! records over a bounded channel back to the caller, which owns the sink.
 //! Memory stays flat whatever the number of files.
 
+pub mod archive;
 pub mod filetype;
 pub mod pathfmt;
 mod walk;
