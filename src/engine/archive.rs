@@ -366,7 +366,10 @@ impl Walker<'_, '_> {
                 }
             }
             if self.total >= l.ratio_min_bytes && self.total / self.top_len.max(1) > l.max_ratio {
-                return (out, End::Limit(Limit::Ratio(self.total, self.top_len, true)));
+                return (
+                    out,
+                    End::Limit(Limit::Ratio(self.total, self.top_len, true)),
+                );
             }
             out.extend_from_slice(&chunk[..n]);
         }
@@ -751,7 +754,9 @@ mod tests {
     #[test]
     fn non_archive_yields_nothing() {
         let mut n = 0;
-        walk(b"just some text", &ArchiveLimits::default(), &mut |_| n += 1);
+        walk(b"just some text", &ArchiveLimits::default(), &mut |_| {
+            n += 1
+        });
         assert_eq!(n, 0);
     }
 }
