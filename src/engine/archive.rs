@@ -13,14 +13,14 @@
 //! decompressed stream of `a.tar.gz` is reported under the chain of the
 //! `.gz` itself, and the tar members below it as `a.tar.gz → member`.
 
-use serde::Deserialize;
 use std::cell::Cell;
 use std::io::{self, Cursor, Read};
 use std::time::{Duration, Instant};
 
+use super::pathfmt::bytes_to_string;
 pub use crate::findings::SkipReason;
 
-const MIB: u64 = 1024 * 1024;
+pub const MIB: u64 = 1024 * 1024;
 /// Bytes read from a decoder per step; limits and the clock are checked
 /// after every step.
 const CHUNK: usize = 64 * 1024;
@@ -67,53 +67,6 @@ impl Default for ArchiveLimits {
             max_ratio: 500,
             ratio_min_bytes: 16 * MIB,
             max_time: Duration::from_secs(120),
-        }
-    }
-}
-
-/// The `[archive]` section of the configuration file. Sizes are in MiB and
-/// times in seconds; every field defaults to [`ArchiveLimits::default`].
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ArchiveConfig {
-    /// Set to false to treat archives as plain files.
-    pub enabled: bool,
-    pub max_depth: u32,
-    pub max_members: u64,
-    pub max_total_mib: u64,
-    pub max_member_mib: u64,
-    pub max_ratio: u64,
-    pub ratio_min_mib: u64,
-    pub max_seconds: u64,
-}
-
-impl Default for ArchiveConfig {
-    fn default() -> Self {
-        let l = ArchiveLimits::default();
-        ArchiveConfig {
-            enabled: true,
-            max_depth: l.max_depth,
-            max_members: l.max_members,
-            max_total_mib: l.max_total_bytes / MIB,
-            max_member_mib: l.max_member_size / MIB,
-            max_ratio: l.max_ratio,
-            ratio_min_mib: l.ratio_min_bytes / MIB,
-            max_seconds: l.max_time.as_secs(),
-        }
-    }
-}
-
-impl ArchiveConfig {
-    /// The limits this section describes.
-    pub fn limits(&self) -> ArchiveLimits {
-        ArchiveLimits {
-            max_depth: self.max_depth,
-            max_members: self.max_members,
-            max_total_bytes: self.max_total_mib.saturating_mul(MIB),
-            max_member_size: self.max_member_mib.saturating_mul(MIB),
-            max_ratio: self.max_ratio,
-            ratio_min_bytes: self.ratio_min_mib.saturating_mul(MIB),
-            max_time: Duration::from_secs(self.max_seconds),
         }
     }
 }
@@ -496,7 +449,7 @@ impl Walker<'_, '_> {
             if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
                 continue;
             }
-            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let name = bytes_to_string(&entry.path_bytes());
             self.named(name, |w| {
                 // tar stores members uncompressed: no ratio to judge.
                 let (out, end) = w.read_member(&mut entry, &|| u64::MAX);
@@ -530,7 +483,7 @@ impl Walker<'_, '_> {
             }
             let (name, encrypted, method, is_dir, declared) = match ar.by_index_data(i) {
                 Ok(f) => (
-                    String::from_utf8_lossy(f.name_raw()).into_owned(),
+                    bytes_to_string(f.name_raw()),
                     f.encrypted(),
                     f.compression(),
                     f.is_dir(),
@@ -624,7 +577,7 @@ impl Walker<'_, '_> {
             if f.is_dir() {
                 continue;
             }
-            let name = String::from_utf8_lossy(f.name_raw()).into_owned();
+            let name = bytes_to_string(f.name_raw());
             let encrypted = f.encrypted();
             let denom = f.compressed_size().clamp(1, data.len() as u64);
             self.named(name, |w| {
@@ -738,17 +691,6 @@ mod tests {
         assert_eq!(detect(b"MZ\x90\x00"), None);
         assert_eq!(detect(b""), None);
         assert_eq!(detect(&[0u8; 300]), None);
-    }
-
-    #[test]
-    fn config_maps_to_limits() {
-        let c: ArchiveConfig = toml::from_str("max_depth = 3\nmax_total_mib = 10").unwrap();
-        let l = c.limits();
-        assert_eq!(l.max_depth, 3);
-        assert_eq!(l.max_total_bytes, 10 * MIB);
-        assert_eq!(l.max_member_size, ArchiveLimits::default().max_member_size);
-        assert_eq!(ArchiveConfig::default().limits(), ArchiveLimits::default());
-        assert!(toml::from_str::<ArchiveConfig>("max_dpth = 3").is_err());
     }
 
     #[test]

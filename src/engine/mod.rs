@@ -40,6 +40,8 @@ pub struct ScanOptions {
     pub timeout: Duration,
     /// Do not descend into other file systems.
     pub one_file_system: bool,
+    /// Limits for recursion into archives; `None` scans archives as plain files.
+    pub archive: Option<archive::ArchiveLimits>,
 }
 
 impl Default for ScanOptions {
@@ -51,6 +53,7 @@ impl Default for ScanOptions {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             timeout: DEFAULT_TIMEOUT,
             one_file_system: false,
+            archive: Some(archive::ArchiveLimits::default()),
         }
     }
 }
