@@ -221,7 +221,11 @@ impl Agent {
                 now.insert(m.mount_point.clone(), (m, why));
             }
         }
-        let gone: Vec<PathBuf> = known.keys().filter(|k| !now.contains_key(*k)).cloned().collect();
+        let gone: Vec<PathBuf> = known
+            .keys()
+            .filter(|k| !now.contains_key(*k))
+            .cloned()
+            .collect();
         for mp in gone {
             known.remove(&mp);
             self.medium_removed(&mp);
@@ -298,7 +302,9 @@ impl Agent {
                 continue;
             }
             for p in ev.paths {
-                let Some(root) = self.root_of(&p) else { continue };
+                let Some(root) = self.root_of(&p) else {
+                    continue;
+                };
                 let entry = self.pending.entry(root).or_insert_with(|| Pending {
                     paths: BTreeSet::new(),
                     whole_root: false,
@@ -338,13 +344,18 @@ impl Agent {
             .map(|(r, _)| r.clone())
             .collect();
         for root in ready {
-            let Some(p) = self.pending.remove(&root) else { continue };
+            let Some(p) = self.pending.remove(&root) else {
+                continue;
+            };
             let paths: Vec<PathBuf> = if p.whole_root {
                 vec![root.clone()]
             } else {
                 // Paths deleted before they settled (temporary files) are
                 // not worth a "vanished" record.
-                p.paths.into_iter().filter(|x| x.symlink_metadata().is_ok()).collect()
+                p.paths
+                    .into_iter()
+                    .filter(|x| x.symlink_metadata().is_ok())
+                    .collect()
             };
             if !paths.is_empty() {
                 self.start_session(&root, paths);
@@ -353,7 +364,9 @@ impl Agent {
     }
 
     fn start_session(&mut self, root: &Path, paths: Vec<PathBuf>) {
-        let Some(r) = self.roots.get(root).cloned() else { return };
+        let Some(r) = self.roots.get(root).cloned() else {
+            return;
+        };
         let spec = SessionSpec {
             paths,
             location: r.location,

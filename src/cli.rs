@@ -8,12 +8,16 @@ use std::path::PathBuf;
 const SCAN_EXIT_CODES: &str = "\
 Exit codes:
   0  every file was fully checked and nothing was found
-  1  something was found (a rule or hash-list match)
+  1  something was found (a rule or hash-list match, or an archive bomb:
+     compression ratio, nesting depth, overlapping zip entries)
   2  nothing was found, but some file could not be fully checked (I/O or
      permission error, too large for YARA, timeout, archive limit) or an
      error stopped the scan
 Symlinks, FIFOs, sockets and device nodes are skipped by design: they are
-recorded as skips but do not make the exit code 2.";
+recorded as skips but do not make the exit code 2.
+Archives (zip and OOXML/ODF documents, tar, gzip, bzip2, xz, 7z) are opened
+and every member is scanned; a finding inside one shows the member chain as
+`outer.tar.gz → docs/inner.zip → payload.com`.";
 
 /// kensa — inspects USB media and maintenance PCs on closed OT networks.
 #[derive(Debug, Parser)]
@@ -120,6 +124,26 @@ pub struct ScanArgs {
     /// Stay on the file system of each path.
     #[arg(long)]
     pub one_file_system: bool,
+
+    /// Scan archives and office documents as plain files, without opening them.
+    #[arg(long)]
+    pub no_archives: bool,
+
+    /// Deepest archive nesting opened (default 16).
+    #[arg(long, value_name = "N")]
+    pub archive_max_depth: Option<u32>,
+
+    /// Decompressed bytes allowed per top-level archive, all levels (e.g. 256M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub archive_max_total: Option<u64>,
+
+    /// Largest single archive member scanned (e.g. 100M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub archive_max_member: Option<u64>,
+
+    /// Seconds of decompression allowed per top-level archive.
+    #[arg(long, value_name = "SECS")]
+    pub archive_max_time: Option<u64>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]

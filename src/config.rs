@@ -3,6 +3,7 @@
 //! errors that name the file, line and what was expected. This module knows
 //! nothing of the command line; flags override what it returns.
 
+use crate::engine::archive::ArchiveLimits;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,7 @@ pub enum ConfigError {
 pub struct Config {
     pub scan: ScanConfig,
     pub rules: RulesConfig,
+    pub archive: ArchiveConfig,
     pub media: MediaConfig,
     pub watch: WatchConfig,
 }
@@ -56,7 +58,10 @@ pub struct MediaConfig {
 impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
-            roots: crate::media::DEFAULT_ROOTS.iter().map(PathBuf::from).collect(),
+            roots: crate::media::DEFAULT_ROOTS
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
             filesystems: crate::media::REMOVABLE_FILESYSTEMS
                 .iter()
                 .map(|s| s.to_string())
@@ -122,6 +127,57 @@ pub struct RulesConfig {
     pub extra: Vec<PathBuf>,
     /// Refuse to run when any rule file fails to compile.
     pub strict: bool,
+}
+
+/// The `[archive]` section: recursion into containers and its limits
+/// (see `engine::archive::ArchiveLimits` for what each one means and why
+/// the defaults are what they are).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// Open archives and office documents and scan their members.
+    pub enabled: bool,
+    pub max_depth: u32,
+    pub max_members: u64,
+    /// Decompressed bytes per top-level file, all levels together.
+    pub max_total_size: Size,
+    pub max_member_size: Size,
+    pub max_ratio: u64,
+    /// Output a member or file must reach before its ratio is judged.
+    pub ratio_min_size: Size,
+    /// Seconds of decompression per top-level file.
+    pub max_time: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        let l = ArchiveLimits::default();
+        ArchiveConfig {
+            enabled: true,
+            max_depth: l.max_depth,
+            max_members: l.max_members,
+            max_total_size: Size(l.max_total_bytes),
+            max_member_size: Size(l.max_member_size),
+            max_ratio: l.max_ratio,
+            ratio_min_size: Size(l.ratio_min_bytes),
+            max_time: l.max_time.as_secs(),
+        }
+    }
+}
+
+impl ArchiveConfig {
+    /// The limits this section describes; `None` when archives are off.
+    pub fn limits(&self) -> Option<ArchiveLimits> {
+        self.enabled.then(|| ArchiveLimits {
+            max_depth: self.max_depth,
+            max_members: self.max_members,
+            max_total_bytes: self.max_total_size.0,
+            max_member_size: self.max_member_size.0,
+            max_ratio: self.max_ratio,
+            ratio_min_bytes: self.ratio_min_size.0,
+            max_time: std::time::Duration::from_secs(self.max_time),
+        })
+    }
 }
 
 /// A byte size written as a number or a string with a K/M/G/T suffix.
@@ -260,5 +316,25 @@ mod tests {
         .unwrap();
         assert_eq!(c.scan.max_file_size, Size(1 << 20));
         assert_eq!(c.scan.timeout, 5);
+    }
+
+    #[test]
+    fn archive_section() {
+        let c = Config::parse(
+            "[archive]\nmax_depth = 3\nmax_total_size = \"10M\"\n",
+            Path::new("k"),
+        )
+        .unwrap();
+        let l = c.archive.limits().unwrap();
+        assert_eq!(l.max_depth, 3);
+        assert_eq!(l.max_total_bytes, 10 << 20);
+        assert_eq!(l.max_member_size, ArchiveLimits::default().max_member_size);
+        assert_eq!(
+            Config::default().archive.limits(),
+            Some(ArchiveLimits::default())
+        );
+        let off = Config::parse("[archive]\nenabled = false\n", Path::new("k")).unwrap();
+        assert_eq!(off.archive.limits(), None);
+        assert!(Config::parse("[archive]\nmax_dpth = 3\n", Path::new("k")).is_err());
     }
 }

@@ -2,12 +2,12 @@
 //! OT networks. The library holds every piece of logic; `main.rs` only maps
 //! errors to exit codes.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod findings;
+pub mod media;
 pub mod output;
 pub mod rules;
-pub mod media;
-pub mod agent;

@@ -28,7 +28,9 @@ struct Measure {
 fn measure(name: &str, cmd: &mut Command, note: &str) -> Measure {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let start = Instant::now();
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -83,7 +85,15 @@ fn yr_binary() -> PathBuf {
     }
     eprintln!("installing yara-x-cli 1.22.1 into /opt/yr (one-time, ~10 min)...");
     let st = Command::new("cargo")
-        .args(["install", "yara-x-cli", "--version", "1.22.1", "--locked", "--root", "/opt/yr"])
+        .args([
+            "install",
+            "yara-x-cli",
+            "--version",
+            "1.22.1",
+            "--locked",
+            "--root",
+            "/opt/yr",
+        ])
         .status()
         .expect("cargo install");
     assert!(st.success(), "cargo install yara-x-cli failed");
@@ -127,11 +137,15 @@ fn build_corpus(dir: &Path, target: u64) -> (u64, usize) {
         let mut used = 0u64;
         let mut stack = vec![PathBuf::from(src)];
         while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else { continue };
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
             let mut ents: Vec<_> = rd.filter_map(|e| e.ok()).collect();
             ents.sort_by_key(|e| e.path());
             for e in ents {
-                let Ok(m) = e.path().symlink_metadata() else { continue };
+                let Ok(m) = e.path().symlink_metadata() else {
+                    continue;
+                };
                 if m.is_dir() {
                     stack.push(e.path());
                 } else if m.is_file() && m.len() > 0 && m.len() < (64 << 20) {
@@ -214,7 +228,11 @@ fn bench_scan_against_peers() {
     let threads: usize = std::env::var("KENSA_BENCH_THREADS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
     let gib: f64 = std::env::var("KENSA_BENCH_GIB")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -223,7 +241,11 @@ fn bench_scan_against_peers() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| common::repo().join("target/bench-corpus"));
     let rl = common::repo().join("../shared/corpora/reversinglabs-yara-rules/yara");
-    assert!(rl.is_dir(), "ReversingLabs rules not found at {}", rl.display());
+    assert!(
+        rl.is_dir(),
+        "ReversingLabs rules not found at {}",
+        rl.display()
+    );
 
     let mut missing = Vec::new();
     if !have("yara") {
@@ -251,7 +273,10 @@ fn bench_scan_against_peers() {
     std::fs::create_dir_all(&work).unwrap();
     let probe = work.join("probe.txt");
     std::fs::write(&probe, b"probe").unwrap();
-    eprintln!("probing which of {} rule files clamscan loads ...", rules.len());
+    eprintln!(
+        "probing which of {} rule files clamscan loads ...",
+        rules.len()
+    );
     let (clam_ok, clam_rejected) = clam_rules(&rules, &work.join("clam-rules"), &probe);
     let state = work.join("state");
     std::fs::create_dir_all(&state).unwrap();
@@ -269,7 +294,18 @@ fn bench_scan_against_peers() {
                 .arg(&state)
                 .arg("--config")
                 .arg(&empty_cfg)
-                .args(["scan", "-q", "--no-progress", "--format", "json", "--threads", &t, "--max-file-size", "1G", "--rules"])
+                .args([
+                    "scan",
+                    "-q",
+                    "--no-progress",
+                    "--format",
+                    "json",
+                    "--threads",
+                    &t,
+                    "--max-file-size",
+                    "1G",
+                    "--rules",
+                ])
                 .arg(&rl)
                 .arg(&corpus),
             "SHA-256 + YARA per file",
@@ -284,7 +320,10 @@ fn bench_scan_against_peers() {
         ));
         row.push(measure(
             "yara -r",
-            Command::new("yara").args(["-r", "-p", &t]).args(&rules).arg(&corpus),
+            Command::new("yara")
+                .args(["-r", "-p", &t])
+                .args(&rules)
+                .arg(&corpus),
             "YARA only (libyara)",
         ));
         row.push(measure(
@@ -333,7 +372,10 @@ fn bench_scan_against_peers() {
         ));
     }
     if !clam_rejected.is_empty() {
-        report.push_str(&format!("clamscan rejected: {}\n", clam_rejected.join(", ")));
+        report.push_str(&format!(
+            "clamscan rejected: {}\n",
+            clam_rejected.join(", ")
+        ));
     }
     let yr_m = &results[1];
     report.push_str(&format!(
@@ -345,5 +387,9 @@ fn bench_scan_against_peers() {
     print!("{report}");
     let _ = std::io::stdout().flush();
     std::fs::write(work.join("bench-scan.txt"), &report).unwrap();
-    assert!(kensa.exit == 0 || kensa.exit == 1, "kensa exit {}", kensa.exit);
+    assert!(
+        kensa.exit == 0 || kensa.exit == 1,
+        "kensa exit {}",
+        kensa.exit
+    );
 }

@@ -23,6 +23,19 @@ pub fn scan_options(ctx: &Context, args: &ScanArgs) -> ScanOptions {
     o.max_file_size = args.max_file_size.unwrap_or(c.max_file_size.0);
     o.timeout = Duration::from_secs(args.timeout.unwrap_or(c.timeout).max(1));
     o.one_file_system = args.one_file_system || c.one_file_system;
+    o.archive = if args.no_archives {
+        None
+    } else {
+        ctx.config.archive.limits().map(|mut l| {
+            l.max_depth = args.archive_max_depth.unwrap_or(l.max_depth);
+            l.max_total_bytes = args.archive_max_total.unwrap_or(l.max_total_bytes);
+            l.max_member_size = args.archive_max_member.unwrap_or(l.max_member_size);
+            if let Some(s) = args.archive_max_time {
+                l.max_time = Duration::from_secs(s);
+            }
+            l
+        })
+    };
     o
 }
 

@@ -9,6 +9,7 @@
 //! records over a bounded channel back to the caller, which owns the sink.
 //! Memory stays flat whatever the number of files.
 
+pub mod archive;
 pub mod filetype;
 pub mod pathfmt;
 mod walk;
@@ -39,6 +40,8 @@ pub struct ScanOptions {
     pub timeout: Duration,
     /// Do not descend into other file systems.
     pub one_file_system: bool,
+    /// Limits for recursion into archives; `None` scans archives as plain files.
+    pub archive: Option<archive::ArchiveLimits>,
 }
 
 impl Default for ScanOptions {
@@ -50,6 +53,7 @@ impl Default for ScanOptions {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             timeout: DEFAULT_TIMEOUT,
             one_file_system: false,
+            archive: Some(archive::ArchiveLimits::default()),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! not SIGBUS — and the same bytes feed SHA-256 (plus MD5/SHA-1 when hash
 //! lists need them), YARA and the hash lists.
 
+use super::archive::{self, MemberEvent};
 use super::{filetype, io_skip_reason, pathfmt, Classifier, Event, ScanOptions, SessionCtx};
 use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
 use crate::rules::RuleSet;
@@ -13,7 +14,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Read granularity.
@@ -187,11 +187,17 @@ impl<'r> Worker<'r> {
             Read_::InMemory { size, digests } => {
                 let owner = self.owner(meta.uid());
                 let data = std::mem::take(&mut self.buf);
-                let mut matches = self.yara(&item.path, &display, &data, &owner);
+                let name = item
+                    .path
+                    .file_name()
+                    .map(|n| pathfmt::bytes_to_string(std::os::unix::ffi::OsStrExt::as_bytes(n)))
+                    .unwrap_or_default();
+                let mut matches = self.yara(&name, &display, &data, &owner);
                 matches.extend(self.hash_matches(&digests));
                 if !matches.is_empty() {
                     self.finding(&display, Vec::new(), size, &digests, matches);
                 }
+                self.archive(&display, &data, &digests, &owner);
                 self.buf = data;
                 self.release_buffer();
                 self.done(size);
@@ -280,19 +286,86 @@ impl<'r> Worker<'r> {
             .clone()
     }
 
-    /// YARA over in-memory bytes, with the external variables set.
-    fn yara(&mut self, path: &Path, display: &str, data: &[u8], owner: &str) -> Vec<Match> {
-        let name = path
-            .file_name()
-            .map(|n| pathfmt::bytes_to_string(std::os::unix::ffi::OsStrExt::as_bytes(n)))
+    /// Opens `data` if it is a container and scans every member like a
+    /// file: hashed, YARA-scanned (externals: the member's own name, the
+    /// ` → ` joined path, the top-level file's owner) and looked up in the
+    /// hash lists. Limits hit become `archive_limit` skips; bombs become
+    /// `suspicious` findings carrying the top-level file's size and SHA-256
+    /// (the bomb member itself is never fully decompressed).
+    fn archive(&mut self, display: &str, data: &[u8], top: &Digests, owner: &str) {
+        let opts = self.opts;
+        let Some(limits) = opts.archive.as_ref() else {
+            return;
+        };
+        if archive::detect(data).is_none() {
+            return;
+        }
+        archive::walk(data, limits, &mut |ev| match ev {
+            MemberEvent::Member { chain, data, .. } => self.member(display, chain, data, owner),
+            MemberEvent::Skip {
+                chain,
+                reason,
+                detail,
+            } => {
+                let mut rec = self.skip(&member_path(display, chain), reason, detail);
+                rec.chain = member_chain(display, chain);
+                self.emit(Record::Skip(rec));
+            }
+            MemberEvent::Suspicious {
+                chain,
+                rule,
+                detail,
+            } => {
+                let mut meta = BTreeMap::new();
+                meta.insert(
+                    "kensa_verdict".to_string(),
+                    serde_json::Value::from("suspicious"),
+                );
+                meta.insert("detail".to_string(), serde_json::Value::from(detail));
+                let m = Match {
+                    kind: "archive".into(),
+                    rule: rule.to_string(),
+                    namespace: "kensa.archive".into(),
+                    tags: Vec::new(),
+                    meta,
+                };
+                self.finding(display, chain.to_vec(), data.len() as u64, top, vec![m]);
+            }
+        });
+    }
+
+    /// One archive member, scanned like a file.
+    fn member(&mut self, display: &str, chain: &[String], data: &[u8], owner: &str) {
+        let mut h = Hashers::new(self.rules);
+        h.update(data);
+        let digests = h.finish();
+        let path = member_path(display, chain);
+        let name = chain
+            .last()
+            .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
             .unwrap_or_default();
+        let mut matches = self.yara(&name, &path, data, owner);
+        matches.extend(self.hash_matches(&digests));
+        if !matches.is_empty() {
+            self.finding(
+                display,
+                chain.to_vec(),
+                data.len() as u64,
+                &digests,
+                matches,
+            );
+        }
+    }
+
+    /// YARA over in-memory bytes, with the external variables set.
+    fn yara(&mut self, name: &str, display: &str, data: &[u8], owner: &str) -> Vec<Match> {
         let ext = name
             .rfind('.')
             .filter(|&i| i > 0)
             .map(|i| name[i..].to_lowercase())
             .unwrap_or_default();
         // Setting a defined string global cannot fail.
-        let _ = self.scanner.set_global("filename", name.as_str());
+        let _ = self.scanner.set_global("filename", name);
         let _ = self.scanner.set_global("filepath", display);
         let _ = self.scanner.set_global("extension", ext.as_str());
         let _ = self.scanner.set_global("filetype", filetype::sniff(data));
@@ -398,6 +471,27 @@ impl<'r> Worker<'r> {
             f.taxonomy = c(&f);
         }
         self.emit(Record::Finding(f));
+    }
+}
+
+/// The displayed path of an archive member: the outer path and the member
+/// names joined with ` → `.
+fn member_path(display: &str, chain: &[String]) -> String {
+    std::iter::once(display)
+        .chain(chain.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+/// The record's chain field: the outer path then the member names; empty
+/// for the top-level file itself.
+fn member_chain(display: &str, chain: &[String]) -> Vec<String> {
+    if chain.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(display.to_string())
+            .chain(chain.iter().cloned())
+            .collect()
     }
 }
 

@@ -48,7 +48,10 @@ impl Default for MediaPolicy {
     fn default() -> Self {
         MediaPolicy {
             roots: DEFAULT_ROOTS.iter().map(PathBuf::from).collect(),
-            filesystems: REMOVABLE_FILESYSTEMS.iter().map(|s| s.to_string()).collect(),
+            filesystems: REMOVABLE_FILESYSTEMS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             removable: Vec::new(),
         }
     }
@@ -82,7 +85,13 @@ impl MediaPolicy {
 fn is_pseudo_fuse(m: &Mount) -> bool {
     matches!(
         m.fstype.as_str(),
-        "fuse.gvfsd-fuse" | "fuse.portal" | "fuse.lxcfs" | "fusectl" | "fuse.snapfuse" | "fuse.sshfs" | "fuse.rclone"
+        "fuse.gvfsd-fuse"
+            | "fuse.portal"
+            | "fuse.lxcfs"
+            | "fusectl"
+            | "fuse.snapfuse"
+            | "fuse.sshfs"
+            | "fuse.rclone"
     ) || m.mount_point.starts_with("/proc")
         || m.mount_point.starts_with("/sys")
         || m.mount_point.starts_with("/run/user")
@@ -130,8 +139,15 @@ mod tests {
     fn what_counts_as_media() {
         let p = MediaPolicy::default();
         assert_eq!(p.detect(&m("/media/usb", "ext4")), Some("media_root"));
-        assert_eq!(p.detect(&m("/run/media/op/STICK", "vfat")), Some("media_root"));
-        assert_eq!(p.detect(&m("/media", "tmpfs")), None, "the root itself is not a medium");
+        assert_eq!(
+            p.detect(&m("/run/media/op/STICK", "vfat")),
+            Some("media_root")
+        );
+        assert_eq!(
+            p.detect(&m("/media", "tmpfs")),
+            None,
+            "the root itself is not a medium"
+        );
         assert_eq!(p.detect(&m("/boot/efi", "vfat")), None);
         assert_eq!(p.detect(&m("/srv/stick", "vfat")), Some("filesystem"));
         assert_eq!(p.detect(&m("/srv/img", "fuse.fusefat")), Some("filesystem"));

@@ -180,7 +180,10 @@ mod tests {
         }
         b[1024 + 0x78..1024 + 0x7C].copy_from_slice(b"DATA");
         let v = parse_ext(&b).unwrap();
-        assert_eq!(v.uuid.as_deref(), Some("00010203-0405-0607-0809-0a0b0c0d0e0f"));
+        assert_eq!(
+            v.uuid.as_deref(),
+            Some("00010203-0405-0607-0809-0a0b0c0d0e0f")
+        );
         assert_eq!(v.label.as_deref(), Some("DATA"));
     }
 }
