@@ -373,3 +373,82 @@ mod tests {
         assert!("nonsense".parse::<Cause>().is_err());
     }
 }
+
+#[cfg(test)]
+mod seed_tests {
+    //! Compares EVENTS / CAUSES with the rows of the seed document's tables
+    //! (`../shared/seed/000_17b58866dd9ab83e.txt`, beside the repository).
+    use super::*;
+    use std::path::PathBuf;
+
+    fn seed_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/000_17b58866dd9ab83e.txt")
+    }
+
+    fn is_cell(s: &str) -> bool {
+        s == "—" || (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+    }
+
+    /// Row labels (last word of the label text) of the table that follows
+    /// the line starting with `start` and ends at the line starting with `end`.
+    fn seed_labels(text: &str, start: &str, end: &str) -> Vec<String> {
+        let mut inside = false;
+        let mut out = Vec::new();
+        for line in text.lines() {
+            if line.starts_with(start) {
+                inside = true;
+                continue;
+            }
+            if inside && line.starts_with(end) {
+                break;
+            }
+            if !inside {
+                continue;
+            }
+            let cells: Vec<&str> = line.split('\t').map(str::trim).filter(|c| !c.is_empty()).collect();
+            let n = cells.iter().rev().take_while(|c| is_cell(c)).count();
+            if n != 9 || cells.len() <= n {
+                continue;
+            }
+            let text = cells[cells.len() - n - 1];
+            out.push(text.split_whitespace().last().unwrap_or(text).to_string());
+        }
+        out
+    }
+
+    fn seed_text() -> String {
+        let path = seed_path();
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "the seed document {} is required for this test (CI clones shared/ beside the repository): {e}",
+                path.display()
+            )
+        })
+    }
+
+    #[test]
+    fn events_match_seed_rows() {
+        let labels = seed_labels(&seed_text(), "※1)", "※2)");
+        let ours: Vec<&str> = EVENTS.iter().map(|e| e.label_ja).collect();
+        assert_eq!(labels, ours);
+    }
+
+    #[test]
+    fn causes_match_seed_rows() {
+        let labels = seed_labels(&seed_text(), "※2)", "(注)");
+        let ours: Vec<&str> = CAUSES.iter().map(|e| e.label_ja).collect();
+        assert_eq!(labels, ours);
+    }
+
+    #[test]
+    fn cause_groups_match_seed() {
+        // Every group heading of the cause table appears in the seed text.
+        let text = seed_text();
+        for c in CAUSES {
+            assert!(text.contains(c.group_ja), "{} not in seed", c.group_ja);
+        }
+        for e in EVENTS {
+            assert!(text.contains(e.group_ja), "{} not in seed", e.group_ja);
+        }
+    }
+}
