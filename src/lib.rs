@@ -10,4 +10,5 @@ pub mod engine;
 pub mod findings;
 pub mod media;
 pub mod output;
+pub mod report;
 pub mod rules;

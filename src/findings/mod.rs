@@ -3,6 +3,7 @@
 //! with `"type"` and carrying the schema version `"v": 1`. This module does
 //! no I/O; the engine produces records, output and the journal consume them.
 
+pub mod policy;
 pub mod taxonomy;
 
 use serde::{Deserialize, Serialize};

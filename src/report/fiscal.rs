@@ -1,0 +1,89 @@
+//! Japanese fiscal periods: FY N runs from 1 April N to 31 March N+1, split
+//! into 1Q (Apr–Jun), 2Q (Jul–Sep), 3Q (Oct–Dec) and 4Q (Jan–Mar). An instant
+//! is placed in a period by its local date in the report's time zone.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone};
+
+/// A fiscal year and quarter (1..=4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FiscalQuarter {
+    pub fy: i32,
+    pub quarter: u8,
+}
+
+/// The fiscal year and quarter of a local calendar date.
+pub fn of_date(d: NaiveDate) -> FiscalQuarter {
+    let m = d.month() as i32;
+    let fy = if m >= 4 { d.year() } else { d.year() - 1 };
+    let quarter = ((m - 4).rem_euclid(12) / 3 + 1) as u8;
+    FiscalQuarter { fy, quarter }
+}
+
+/// The fiscal quarter of an instant, seen in time zone `tz`.
+pub fn of_instant<Tz: TimeZone>(t: &DateTime<Tz>, tz: &chrono_tz::Tz) -> FiscalQuarter {
+    of_date(t.with_timezone(tz).date_naive())
+}
+
+/// First and last local date of a fiscal quarter; `None` for quarters
+/// outside 1..=4 or years chrono cannot represent.
+pub fn quarter_dates(fy: i32, quarter: u8) -> Option<(NaiveDate, NaiveDate)> {
+    if !(1..=4).contains(&quarter) {
+        return None;
+    }
+    let start_month = 4 + 3 * (quarter as u32 - 1);
+    let (y, m) = if start_month > 12 { (fy + 1, start_month - 12) } else { (fy, start_month) };
+    let start = NaiveDate::from_ymd_opt(y, m, 1)?;
+    let (ny, nm) = if m + 3 > 12 { (y + 1, m + 3 - 12) } else { (y, m + 3) };
+    let end = NaiveDate::from_ymd_opt(ny, nm, 1)?.pred_opt()?;
+    Some((start, end))
+}
+
+/// True once a quarter has closed: its last day is on or before `as_of`.
+/// A quarter still in progress is not reported (the seed's 2019-07-19 report
+/// shows 2Q as —).
+pub fn quarter_closed(fy: i32, quarter: u8, as_of: NaiveDate) -> bool {
+    quarter_dates(fy, quarter).is_some_and(|(_, end)| end <= as_of)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Asia::Tokyo;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn dates_to_quarters() {
+        assert_eq!(of_date(d(2019, 4, 1)), FiscalQuarter { fy: 2019, quarter: 1 });
+        assert_eq!(of_date(d(2019, 6, 30)), FiscalQuarter { fy: 2019, quarter: 1 });
+        assert_eq!(of_date(d(2019, 7, 1)), FiscalQuarter { fy: 2019, quarter: 2 });
+        assert_eq!(of_date(d(2019, 9, 30)), FiscalQuarter { fy: 2019, quarter: 2 });
+        assert_eq!(of_date(d(2019, 10, 1)), FiscalQuarter { fy: 2019, quarter: 3 });
+        assert_eq!(of_date(d(2019, 12, 31)), FiscalQuarter { fy: 2019, quarter: 3 });
+        assert_eq!(of_date(d(2020, 1, 1)), FiscalQuarter { fy: 2019, quarter: 4 });
+        assert_eq!(of_date(d(2020, 3, 31)), FiscalQuarter { fy: 2019, quarter: 4 });
+        assert_eq!(of_date(d(2020, 4, 1)), FiscalQuarter { fy: 2020, quarter: 1 });
+    }
+
+    #[test]
+    fn instants_use_the_time_zone() {
+        // 2019-03-31 15:00 UTC is 1 April 00:00 in Tokyo.
+        let t = DateTime::parse_from_rfc3339("2019-03-31T15:00:00Z").unwrap();
+        assert_eq!(of_instant(&t, &Tokyo), FiscalQuarter { fy: 2019, quarter: 1 });
+        assert_eq!(of_instant(&t, &chrono_tz::UTC), FiscalQuarter { fy: 2018, quarter: 4 });
+    }
+
+    #[test]
+    fn quarter_bounds_and_closing() {
+        assert_eq!(quarter_dates(2019, 1), Some((d(2019, 4, 1), d(2019, 6, 30))));
+        assert_eq!(quarter_dates(2019, 3), Some((d(2019, 10, 1), d(2019, 12, 31))));
+        assert_eq!(quarter_dates(2019, 4), Some((d(2020, 1, 1), d(2020, 3, 31))));
+        assert_eq!(quarter_dates(2019, 5), None);
+        assert!(quarter_closed(2019, 1, d(2019, 7, 19)));
+        assert!(!quarter_closed(2019, 2, d(2019, 7, 19)));
+        assert!(quarter_closed(2019, 1, d(2019, 6, 30)));
+        assert!(!quarter_closed(2019, 1, d(2019, 6, 29)));
+    }
+}

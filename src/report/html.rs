@@ -1,0 +1,192 @@
+//! Self-contained HTML rendering of a [`Report`]: the three tables and an
+//! inline SVG bar chart of the year's quarters (stacked by event type). No
+//! scripts, fonts, images or other external assets: the file is read on
+//! closed networks.
+
+use super::{cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report, PREVIOUS_YEARS};
+use crate::findings::taxonomy::EVENTS;
+use std::fmt::Write as _;
+
+/// One fill colour per event row, in EVENTS order.
+const COLOURS: [&str; 8] = ["#9e9e9e", "#d32f2f", "#7b1fa2", "#f57c00", "#1976d2", "#0097a7", "#388e3c", "#5d4037"];
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+pub(super) fn html(report: &Report, lang: Lang) -> String {
+    let cols = column_names(report, lang);
+    let title = report_title(report, lang);
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n\
+         body{{font-family:sans-serif;margin:2em;color:#222;background:#fff}}\n\
+         table{{border-collapse:collapse;margin:1em 0 2em}}\n\
+         th,td{{border:1px solid #999;padding:.25em .6em}}\n\
+         td.n{{text-align:right;font-variant-numeric:tabular-nums}}\n\
+         th.g{{text-align:left;background:#eee}}\n\
+         thead th{{background:#ddd}}\n\
+         .legend span{{display:inline-block;margin-right:1em}}\n\
+         .sw{{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}}\n\
+         </style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        esc(&title),
+        esc(&title)
+    );
+    for t in tables(report, lang) {
+        let _ = writeln!(o, "<h2>{}</h2>\n<table>\n<thead>", esc(&t.title));
+        let _ = writeln!(
+            o,
+            "<tr><th rowspan=\"2\">{}</th>{}<th colspan=\"5\">FY{}</th></tr>",
+            esc(&t.label_heading),
+            cols[..PREVIOUS_YEARS]
+                .iter()
+                .map(|c| format!("<th rowspan=\"2\">{} {}</th>", esc(c), total_word(lang)))
+                .collect::<String>(),
+            report.fy
+        );
+        let _ = writeln!(
+            o,
+            "<tr>{}</tr>\n</thead>\n<tbody>",
+            cols[PREVIOUS_YEARS..].iter().map(|c| format!("<th>{}</th>", esc(c))).collect::<String>()
+        );
+        let mut current: Vec<&str> = Vec::new();
+        for r in &t.rows {
+            let common = current.iter().zip(&r.path).take_while(|(a, b)| a == b).count();
+            for (depth, g) in r.path.iter().enumerate().skip(common) {
+                let _ = writeln!(
+                    o,
+                    "<tr><th class=\"g\" colspan=\"{}\" style=\"padding-left:{}em\">{}</th></tr>",
+                    cols.len() + 1,
+                    0.6 + 1.2 * depth as f32,
+                    esc(g)
+                );
+            }
+            current = r.path.clone();
+            let _ = write!(
+                o,
+                "<tr><td style=\"padding-left:{}em\">{}</td>",
+                0.6 + 1.2 * r.path.len() as f32,
+                esc(r.label)
+            );
+            for c in &r.cells {
+                let _ = write!(o, "<td class=\"n\">{}</td>", cell_text(*c));
+            }
+            let _ = writeln!(o, "</tr>");
+        }
+        let _ = writeln!(o, "</tbody>\n</table>");
+    }
+    chart(&mut o, report, lang);
+    let _ = writeln!(o, "<ul>");
+    for f in footnotes(report, lang) {
+        let _ = writeln!(o, "<li>{}</li>", esc(&f));
+    }
+    let _ = writeln!(o, "</ul>\n</body>\n</html>");
+    o
+}
+
+/// Stacked bars, one per quarter of the year, segments by event type.
+fn chart(o: &mut String, report: &Report, lang: Lang) {
+    let (w, h, left, bottom, top) = (640.0_f64, 320.0_f64, 50.0_f64, 40.0_f64, 20.0_f64);
+    let plot_h = h - bottom - top;
+    let max = report.incidents.quarters.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+    let heading = match lang {
+        Lang::Ja => format!("FY{} 四半期別 事象の種類", report.fy),
+        Lang::En => format!("FY{} incidents per quarter by event type", report.fy),
+    };
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&heading));
+    let _ = writeln!(
+        o,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
+        esc(&heading)
+    );
+    let _ = writeln!(o, "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>");
+    let base = h - bottom;
+    let _ = writeln!(o, "<line x1=\"{left}\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" stroke=\"#333\"/>", w - 10.0);
+    let _ = writeln!(o, "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{base}\" stroke=\"#333\"/>");
+    let _ = writeln!(
+        o,
+        "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
+        left - 6.0,
+        top + 4.0,
+        max as u64
+    );
+    let _ = writeln!(o, "<text x=\"{}\" y=\"{base}\" font-size=\"12\" text-anchor=\"end\">0</text>", left - 6.0);
+    let slot = (w - left - 10.0) / 4.0;
+    let bar_w = slot * 0.5;
+    for q in 0..4 {
+        let x = left + slot * q as f64 + (slot - bar_w) / 2.0;
+        let label = format!("{}Q", q + 1);
+        let _ = writeln!(
+            o,
+            "<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">{label}</text>",
+            x + bar_w / 2.0,
+            base + 18.0
+        );
+        let Some(total) = report.incidents.quarters[q] else {
+            let _ = writeln!(
+                o,
+                "<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\" fill=\"#666\">—</text>",
+                x + bar_w / 2.0,
+                base - 6.0
+            );
+            continue;
+        };
+        let mut y = base;
+        for (i, row) in report.events.iter().enumerate() {
+            let n = row.counts.quarters[q].unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            let seg = plot_h * n as f64 / max;
+            y -= seg;
+            let e = row.code.entry();
+            let name = if lang == Lang::Ja { e.label_ja } else { e.label_en };
+            let _ = writeln!(
+                o,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{seg:.1}\" fill=\"{}\"><title>{label} {}: {n}</title></rect>",
+                COLOURS[i % COLOURS.len()],
+                esc(name)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\">{total}</text>",
+            x + bar_w / 2.0,
+            y - 4.0
+        );
+    }
+    let _ = writeln!(o, "</svg>");
+    let _ = write!(o, "<p class=\"legend\">");
+    for (i, e) in EVENTS.iter().enumerate() {
+        let name = if lang == Lang::Ja { e.label_ja } else { e.label_en };
+        let _ = write!(
+            o,
+            "<span><i class=\"sw\" style=\"background:{}\"></i>{}</span>",
+            COLOURS[i % COLOURS.len()],
+            esc(name)
+        );
+    }
+    let _ = writeln!(o, "</p>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}

@@ -1,0 +1,439 @@
+//! The NISC quarterly report: counts incidents per fiscal period into the
+//! seed's three tables (incident count, incidents by event type, incidents by
+//! cause) and renders them as text, Markdown, CSV, JSON or self-contained
+//! HTML, in Japanese or English. Columns are the four previous fiscal years'
+//! totals, the report year's 1Q–4Q and 計; a quarter that has not closed as
+//! of the report date shows —. False positives are left out; untriaged
+//! incidents count under their automatic classification and a footnote says
+//! how many there are. This module decides nothing about verdicts.
+
+pub mod fiscal;
+mod html;
+mod render;
+
+use crate::findings::taxonomy::{Cause, Classification, Event, CAUSES, EVENTS};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// Number of previous fiscal years shown as totals.
+pub const PREVIOUS_YEARS: usize = 4;
+
+/// Language of the labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Markdown,
+    Csv,
+    Json,
+    Html,
+}
+
+/// A `--lang` or `--format` value that is not known.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind} {value:?}; expected one of: {expected}")]
+pub struct UnknownOption {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl FromStr for Lang {
+    type Err = UnknownOption;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ja" => Ok(Lang::Ja),
+            "en" => Ok(Lang::En),
+            _ => Err(UnknownOption { kind: "language", value: s.into(), expected: "ja, en" }),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = UnknownOption;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Format::Text),
+            "markdown" | "md" => Ok(Format::Markdown),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "html" => Ok(Format::Html),
+            _ => Err(UnknownOption {
+                kind: "format",
+                value: s.into(),
+                expected: "text, markdown, csv, json, html",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        })
+    }
+}
+
+/// One incident as the report sees it: when, what (current classification:
+/// the latest triage, else the automatic one), and its triage state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportIncident {
+    pub time: DateTime<Utc>,
+    pub classification: Classification,
+    pub false_positive: bool,
+    pub triaged: bool,
+}
+
+/// One row's cells: previous years' totals, the year's quarters (`None` =
+/// not closed yet, shown as —) and the year's total (`None` when no quarter
+/// has closed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub years: [u64; PREVIOUS_YEARS],
+    pub quarters: [Option<u64>; 4],
+    pub total: Option<u64>,
+}
+
+impl Counts {
+    fn empty(closed: [bool; 4]) -> Counts {
+        let any = closed.iter().any(|c| *c);
+        Counts {
+            years: [0; PREVIOUS_YEARS],
+            quarters: closed.map(|c| c.then_some(0)),
+            total: any.then_some(0),
+        }
+    }
+
+    /// The nine cells in column order.
+    pub fn cells(&self) -> Vec<Option<u64>> {
+        let mut v: Vec<Option<u64>> = self.years.iter().map(|y| Some(*y)).collect();
+        v.extend(self.quarters);
+        v.push(self.total);
+        v
+    }
+
+    fn add(&mut self, slot: Slot) {
+        match slot {
+            Slot::Year(i) => self.years[i] += 1,
+            Slot::Quarter(q) => {
+                if let Some(c) = self.quarters[q].as_mut() {
+                    *c += 1;
+                }
+                if let Some(t) = self.total.as_mut() {
+                    *t += 1;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventRow {
+    pub code: Event,
+    pub counts: Counts,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CauseRow {
+    pub code: Cause,
+    pub counts: Counts,
+}
+
+/// The computed report, independent of language and format.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub fy: i32,
+    pub as_of: NaiveDate,
+    pub time_zone: String,
+    /// The previous fiscal years shown as totals, oldest first.
+    pub previous_years: [i32; PREVIOUS_YEARS],
+    /// Which of the year's quarters have closed as of `as_of`.
+    pub quarters_closed: [bool; 4],
+    pub incidents: Counts,
+    pub events: Vec<EventRow>,
+    pub causes: Vec<CauseRow>,
+    /// Counted incidents (any column) still under automatic classification.
+    pub untriaged: u64,
+    /// Incidents in the report's periods left out as false positives.
+    pub false_positives: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Year(usize),
+    Quarter(usize),
+}
+
+/// Builds the report for fiscal year `fy` as of the local date `as_of`,
+/// placing each incident by its local date in `tz`. Incidents after `as_of`
+/// or outside the five fiscal years are ignored.
+pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
+    let previous_years: [i32; PREVIOUS_YEARS] = std::array::from_fn(|i| fy - PREVIOUS_YEARS as i32 + i as i32);
+    let quarters_closed: [bool; 4] = std::array::from_fn(|i| fiscal::quarter_closed(fy, i as u8 + 1, as_of));
+    let mut report = Report {
+        fy,
+        as_of,
+        time_zone: tz.name().to_string(),
+        previous_years,
+        quarters_closed,
+        incidents: Counts::empty(quarters_closed),
+        events: EVENTS.iter().map(|e| EventRow { code: e.code, counts: Counts::empty(quarters_closed) }).collect(),
+        causes: CAUSES.iter().map(|c| CauseRow { code: c.code, counts: Counts::empty(quarters_closed) }).collect(),
+        untriaged: 0,
+        false_positives: 0,
+    };
+    for inc in incidents {
+        let date = inc.time.with_timezone(&tz).date_naive();
+        if date > as_of {
+            continue;
+        }
+        let fq = fiscal::of_date(date);
+        let slot = if let Some(i) = previous_years.iter().position(|y| *y == fq.fy) {
+            Slot::Year(i)
+        } else if fq.fy == fy && quarters_closed[fq.quarter as usize - 1] {
+            Slot::Quarter(fq.quarter as usize - 1)
+        } else {
+            continue;
+        };
+        if inc.false_positive {
+            report.false_positives += 1;
+            continue;
+        }
+        if !inc.triaged {
+            report.untriaged += 1;
+        }
+        report.incidents.add(slot);
+        if let Some(row) = report.events.iter_mut().find(|r| r.code == inc.classification.event) {
+            row.counts.add(slot);
+        }
+        let causes: BTreeSet<Cause> = inc.classification.causes.iter().copied().collect();
+        for c in causes {
+            if let Some(row) = report.causes.iter_mut().find(|r| r.code == c) {
+                row.counts.add(slot);
+            }
+        }
+    }
+    report
+}
+
+/// Renders a report in one language and format.
+pub fn render(report: &Report, lang: Lang, format: Format) -> String {
+    match format {
+        Format::Text => render::text(report, lang),
+        Format::Markdown => render::markdown(report, lang),
+        Format::Csv => render::csv(report, lang),
+        Format::Json => render::json(report, lang),
+        Format::Html => html::html(report, lang),
+    }
+}
+
+/// A table as renderers see it: a title, a label-column heading and rows,
+/// each under a path of group headings.
+struct Table {
+    title: String,
+    label_heading: String,
+    rows: Vec<Row>,
+}
+
+struct Row {
+    /// Group headings above the row, outermost first (may be empty).
+    path: Vec<&'static str>,
+    label: &'static str,
+    code: Option<&'static str>,
+    cells: Vec<Option<u64>>,
+}
+
+fn event_path(code: Event, lang: Lang) -> Vec<&'static str> {
+    let e = code.entry();
+    let (group, label, occurred) = match lang {
+        Lang::Ja => (e.group_ja, e.label_ja, "発生した事象"),
+        Lang::En => (e.group_en, e.label_en, "Events that occurred"),
+    };
+    if code == Event::Precursor {
+        vec![group]
+    } else if group == label {
+        vec![occurred]
+    } else {
+        vec![occurred, group]
+    }
+}
+
+fn tables(report: &Report, lang: Lang) -> [Table; 3] {
+    let ja = lang == Lang::Ja;
+    let t1 = Table {
+        title: if ja { "情報連絡 件数 (単位:件)" } else { "Incidents reported (count)" }.into(),
+        label_heading: if ja { "実施形態" } else { "Kind" }.into(),
+        rows: vec![Row {
+            path: vec![],
+            label: if ja { "重要インフラ事業者等からNISCへの情報連絡" } else { "Incidents reported" },
+            code: None,
+            cells: report.incidents.cells(),
+        }],
+    };
+    let t2 = Table {
+        title: if ja { "※1) 事象別内訳" } else { "*1) Incidents by event type" }.into(),
+        label_heading: if ja { "事象の種類" } else { "Event type" }.into(),
+        rows: report
+            .events
+            .iter()
+            .map(|r| {
+                let e = r.code.entry();
+                Row {
+                    path: event_path(r.code, lang),
+                    label: if ja { e.label_ja } else { e.label_en },
+                    code: Some(e.slug),
+                    cells: r.counts.cells(),
+                }
+            })
+            .collect(),
+    };
+    let t3 = Table {
+        title: if ja { "※2) 原因別類型 (複数選択)" } else { "*2) Incidents by cause (several may apply)" }.into(),
+        label_heading: if ja { "原因別類型" } else { "Cause" }.into(),
+        rows: report
+            .causes
+            .iter()
+            .map(|r| {
+                let c = r.code.entry();
+                let (group, label) = if ja { (c.group_ja, c.label_ja) } else { (c.group_en, c.label_en) };
+                Row {
+                    path: if group == label { vec![] } else { vec![group] },
+                    label,
+                    code: Some(c.slug),
+                    cells: r.counts.cells(),
+                }
+            })
+            .collect(),
+    };
+    [t1, t2, t3]
+}
+
+/// Column headings in order: `FY2015`…, `1Q`…`4Q`, `計`/`Total`.
+fn column_names(report: &Report, lang: Lang) -> Vec<String> {
+    let mut v: Vec<String> = report.previous_years.iter().map(|y| format!("FY{y}")).collect();
+    v.extend(["1Q", "2Q", "3Q", "4Q"].map(String::from));
+    v.push(total_word(lang).into());
+    v
+}
+
+fn total_word(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => "計",
+        Lang::En => "Total",
+    }
+}
+
+fn cell_text(c: Option<u64>) -> String {
+    c.map_or_else(|| "—".to_string(), |n| n.to_string())
+}
+
+/// The footnote lines under the tables.
+fn footnotes(report: &Report, lang: Lang) -> Vec<String> {
+    match lang {
+        Lang::Ja => vec![
+            "(注) FY:年度、Q:四半期".into(),
+            format!(
+                "—: {} 時点で終了していない四半期 (タイムゾーン {})",
+                report.as_of, report.time_zone
+            ),
+            format!("未トリアージ (自動分類のまま計上): {} 件", report.untriaged),
+            format!("誤検知として除外: {} 件", report.false_positives),
+        ],
+        Lang::En => vec![
+            "FY: fiscal year (April to March), Q: quarter".into(),
+            format!("—: quarter not closed as of {} (time zone {})", report.as_of, report.time_zone),
+            format!("Untriaged (counted under automatic classification): {}", report.untriaged),
+            format!("Excluded as false positives: {}", report.false_positives),
+        ],
+    }
+}
+
+fn report_title(report: &Report, lang: Lang) -> String {
+    match lang {
+        Lang::Ja => format!("重要インフラにおける情報共有件数について ({}年度)", report.fy),
+        Lang::En => format!("Incident reports under the NISC taxonomy, FY{}", report.fy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::Asia::Tokyo;
+
+    fn inc(local: (i32, u32, u32, u32, u32, u32), event: Event, causes: &[Cause]) -> ReportIncident {
+        let (y, mo, d, h, mi, s) = local;
+        ReportIncident {
+            time: Tokyo.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().with_timezone(&Utc),
+            classification: Classification { event, causes: causes.to_vec() },
+            false_positive: false,
+            triaged: true,
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn counts_quarters_years_and_dashes() {
+        let list = vec![
+            inc((2016, 5, 1, 0, 0, 0), Event::Leak, &[Cause::Insider, Cause::Insider]),
+            inc((2019, 4, 2, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure, Cause::Vulnerability]),
+            inc((2019, 7, 2, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure]),
+            inc((2019, 7, 30, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure]),
+            inc((2014, 7, 30, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure]),
+        ];
+        let r = build(&list, 2019, date(2019, 7, 19), Tokyo);
+        assert_eq!(r.previous_years, [2015, 2016, 2017, 2018]);
+        assert_eq!(r.incidents.cells(), vec![Some(0), Some(1), Some(0), Some(0), Some(1), None, None, None, Some(1)]);
+        let insider = r.causes.iter().find(|c| c.code == Cause::Insider).unwrap();
+        assert_eq!(insider.counts.years, [0, 1, 0, 0], "a cause counts once per incident");
+        let vul = r.causes.iter().find(|c| c.code == Cause::Vulnerability).unwrap();
+        assert_eq!(vul.counts.quarters, [Some(1), None, None, None]);
+        // As of the end of the year every quarter shows.
+        let r = build(&list, 2019, date(2020, 3, 31), Tokyo);
+        assert_eq!(r.incidents.quarters, [Some(1), Some(2), Some(0), Some(0)]);
+        assert_eq!(r.incidents.total, Some(3));
+        // Before any quarter closes the total is — too.
+        let r = build(&list, 2019, date(2019, 5, 1), Tokyo);
+        assert_eq!(r.incidents.total, None);
+    }
+
+    #[test]
+    fn false_positives_and_untriaged() {
+        let mut a = inc((2019, 5, 1, 0, 0, 0), Event::Precursor, &[Cause::Unknown]);
+        a.triaged = false;
+        let mut b = inc((2019, 5, 2, 0, 0, 0), Event::Precursor, &[Cause::Unknown]);
+        b.false_positive = true;
+        let r = build(&[a, b], 2019, date(2019, 7, 19), Tokyo);
+        assert_eq!(r.incidents.total, Some(1));
+        assert_eq!(r.untriaged, 1);
+        assert_eq!(r.false_positives, 1);
+        let text = render(&r, Lang::Ja, Format::Text);
+        assert!(text.contains("未トリアージ (自動分類のまま計上): 1 件"), "{text}");
+        let text = render(&r, Lang::En, Format::Text);
+        assert!(text.contains("Untriaged (counted under automatic classification): 1"), "{text}");
+    }
+
+    #[test]
+    fn options_parse() {
+        assert_eq!("en".parse::<Lang>().unwrap(), Lang::En);
+        assert_eq!("md".parse::<Format>().unwrap(), Format::Markdown);
+        let e = "pdf".parse::<Format>().unwrap_err().to_string();
+        assert!(e.contains("pdf") && e.contains("html"), "{e}");
+    }
+}
