@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod collector;
 pub mod commands;
 pub mod config;
 pub mod engine;

@@ -258,13 +258,13 @@ struct Row {
 
 fn event_path(code: Event, lang: Lang) -> Vec<&'static str> {
     let e = code.entry();
-    let (group, label, occurred) = match lang {
-        Lang::Ja => (e.group_ja, e.label_ja, "発生した事象"),
-        Lang::En => (e.group_en, e.label_en, "Events that occurred"),
+    let (group, occurred) = match lang {
+        Lang::Ja => (e.group_ja, "発生した事象"),
+        Lang::En => (e.group_en, "Events that occurred"),
     };
     if code == Event::Precursor {
         vec![group]
-    } else if group == label {
+    } else if e.group_ja == e.label_ja {
         vec![occurred]
     } else {
         vec![occurred, group]
@@ -310,7 +310,8 @@ fn tables(report: &Report, lang: Lang) -> [Table; 3] {
                 let c = r.code.entry();
                 let (group, label) = if ja { (c.group_ja, c.label_ja) } else { (c.group_en, c.label_en) };
                 Row {
-                    path: if group == label { vec![] } else { vec![group] },
+                    // A group that is its own only row (他分野の障害からの波及) has no heading.
+                    path: if c.group_ja == c.label_ja { vec![] } else { vec![group] },
                     label,
                     code: Some(c.slug),
                     cells: r.counts.cells(),
