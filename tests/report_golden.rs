@@ -143,7 +143,7 @@ fn csv_rows(csv: &str, total: &str) -> Vec<(String, Vec<String>)> {
                 let comma = l.find(',').unwrap();
                 (l[..comma].to_string(), &l[comma + 1..])
             };
-            let leaf = label.rsplit(" / ").next().unwrap().to_string();
+            let leaf = label.rsplit(" › ").next().unwrap().to_string();
             (leaf, rest.split(',').map(str::to_string).collect())
         })
         .collect()
@@ -202,6 +202,8 @@ fn report_reproduces_the_seed_tables() {
         assert!(got.0.is_ascii(), "English label {:?}", got.0);
     }
     assert_eq!(en[0].0, "Incidents reported");
+    let en_labels: Vec<&str> = EVENTS.iter().map(|e| e.label_en).chain(CAUSES.iter().map(|c| c.label_en)).collect();
+    assert_eq!(en[1..].iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), en_labels);
     let en_md = report::render(&r, Lang::En, Format::Markdown);
     assert!(en_md.contains("| Events that occurred › Threats to confidentiality | Information leakage | 15 | 30 | 15 | 13 | 4 | — | — | — | 4 |"), "{en_md}");
 

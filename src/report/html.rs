@@ -1,5 +1,5 @@
-//! Self-contained HTML rendering of a [`Report`]: the three tables and an
-//! inline SVG bar chart of the year's quarters (stacked by event type). No
+//! Self-contained HTML rendering of a [`Report`]: an inline SVG bar chart
+//! of the year's quarters (stacked by event type) followed by the three tables. No
 //! scripts, fonts, images or other external assets: the file is read on
 //! closed networks.
 
@@ -44,6 +44,7 @@ pub(super) fn html(report: &Report, lang: Lang) -> String {
         esc(&title),
         esc(&title)
     );
+    chart(&mut o, report, lang);
     for t in tables(report, lang) {
         let _ = writeln!(o, "<h2>{}</h2>\n<table>\n<thead>", esc(&t.title));
         let _ = writeln!(
@@ -87,7 +88,6 @@ pub(super) fn html(report: &Report, lang: Lang) -> String {
         }
         let _ = writeln!(o, "</tbody>\n</table>");
     }
-    chart(&mut o, report, lang);
     let _ = writeln!(o, "<ul>");
     for f in footnotes(report, lang) {
         let _ = writeln!(o, "<li>{}</li>", esc(&f));

@@ -149,8 +149,8 @@ fn csv_field(s: &str) -> String {
 }
 
 /// One header row, then every row of the three tables. The first column is
-/// the row label qualified by its table and group headings (`事象の種類 /
-/// 未発生 / 予兆・ヒヤリハット`), so labels that repeat (その他) stay distinct.
+/// the row label qualified by its table and group headings (`事象の種類 ›
+/// 未発生 › 予兆・ヒヤリハット`), so labels that repeat (その他) stay distinct.
 pub(super) fn csv(report: &Report, lang: Lang) -> String {
     let mut out = String::new();
     let cols = column_names(report, lang);
@@ -164,7 +164,7 @@ pub(super) fn csv(report: &Report, lang: Lang) -> String {
             parts.extend(r.path.iter().copied());
             parts.push(r.label);
             let cells: Vec<String> = r.cells.iter().map(|c| c.map_or_else(|| "—".into(), |n| n.to_string())).collect();
-            let _ = writeln!(out, "{},{}", csv_field(&parts.join(" / ")), cells.join(","));
+            let _ = writeln!(out, "{},{}", csv_field(&parts.join(" › ")), cells.join(","));
         }
     }
     out

@@ -60,7 +60,19 @@ impl<'a> Journal<'a> {
     /// One session with `findings` findings, all carrying `class`; returns
     /// the session id.
     pub fn incident(&mut self, time: &str, location: Location, class: Option<&Classification>, findings: usize) -> String {
-        let id = kensa::findings::new_id();
+        self.incident_with_id(&kensa::findings::new_id(), time, location, class, findings)
+    }
+
+    /// As [`Journal::incident`] with a chosen session id.
+    pub fn incident_with_id(
+        &mut self,
+        id: &str,
+        time: &str,
+        location: Location,
+        class: Option<&Classification>,
+        findings: usize,
+    ) -> String {
+        let id = id.to_string();
         let medium = (location == Location::Removable).then(|| Medium {
             mount_point: "/media/usb0".into(),
             label: Some("VENDOR-01".into()),

@@ -1,0 +1,220 @@
+//! The HTML report opens in headless Chromium without console errors, and
+//! its screenshot is not blank (tables plus coloured chart bars). Chromium is
+//! installed from Debian (`apt-get install -y chromium`) when missing.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use chrono_tz::Asia::Tokyo;
+use flate2::read::ZlibDecoder;
+use kensa::findings::taxonomy::{Cause, Classification, EVENTS};
+use kensa::report::{self, Format, Lang, ReportIncident};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+fn incidents() -> Vec<ReportIncident> {
+    let mut v = Vec::new();
+    for (i, e) in EVENTS.iter().enumerate() {
+        for k in 0..(i + 1) {
+            for (y, m) in [(2016, 6), (2019, 5), (2019, 8), (2019, 11)] {
+                v.push(ReportIncident {
+                    time: Tokyo.with_ymd_and_hms(y, m, 1 + k as u32, 10, 0, 0).unwrap().with_timezone(&Utc),
+                    classification: Classification { event: e.code, causes: vec![Cause::Unknown, Cause::SuspiciousFile] },
+                    false_positive: false,
+                    triaged: k % 2 == 0,
+                });
+            }
+        }
+    }
+    v
+}
+
+fn find_chromium() -> Option<PathBuf> {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let p = Path::new(dir).join(c);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn ensure_chromium() -> PathBuf {
+    if let Some(p) = find_chromium() {
+        return p;
+    }
+    let ok = Command::new("sh")
+        .args(["-c", "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "chromium is missing and `apt-get install -y chromium` failed");
+    find_chromium().expect("chromium on PATH after installing it")
+}
+
+/// Runs a command with a deadline; returns (success, stderr).
+fn run_with_timeout(cmd: &mut Command, limit: Duration) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let err_path = dir.path().join("stderr");
+    let err = std::fs::File::create(&err_path).unwrap();
+    let mut child = cmd.stdout(std::process::Stdio::null()).stderr(err).spawn().expect("start chromium");
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    (status.is_some_and(|s| s.success()), stderr)
+}
+
+/// A decoded 8-bit RGB(A) PNG: width, height, channels, pixels.
+struct Image {
+    width: usize,
+    height: usize,
+    channels: usize,
+    data: Vec<u8>,
+}
+
+/// Minimal PNG decoder for Chromium's screenshots: 8-bit truecolour with or
+/// without alpha, non-interlaced.
+fn decode_png(bytes: &[u8]) -> Image {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let mut pos = 8;
+    let (mut width, mut height, mut channels) = (0usize, 0usize, 0usize);
+    let mut idat = Vec::new();
+    while pos + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let kind = &bytes[pos + 4..pos + 8];
+        let body = &bytes[pos + 8..pos + 8 + len];
+        match kind {
+            b"IHDR" => {
+                width = u32::from_be_bytes(body[0..4].try_into().unwrap()) as usize;
+                height = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+                assert_eq!(body[8], 8, "bit depth");
+                channels = match body[9] {
+                    2 => 3,
+                    6 => 4,
+                    t => panic!("colour type {t} not supported by this test"),
+                };
+                assert_eq!(body[12], 0, "interlaced PNG not supported by this test");
+            }
+            b"IDAT" => idat.extend_from_slice(body),
+            b"IEND" => break,
+            _ => {}
+        }
+        pos += 12 + len;
+    }
+    let mut raw = Vec::new();
+    ZlibDecoder::new(&idat[..]).read_to_end(&mut raw).unwrap();
+    let stride = width * channels;
+    assert_eq!(raw.len(), height * (stride + 1), "decompressed size");
+    let mut data = vec![0u8; height * stride];
+    for y in 0..height {
+        let filter = raw[y * (stride + 1)];
+        let line = &raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)];
+        for x in 0..stride {
+            let a = if x >= channels { data[y * stride + x - channels] as i32 } else { 0 };
+            let b = if y > 0 { data[(y - 1) * stride + x] as i32 } else { 0 };
+            let c = if y > 0 && x >= channels { data[(y - 1) * stride + x - channels] as i32 } else { 0 };
+            let pred = match filter {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => (a + b) / 2,
+                4 => {
+                    let p = a + b - c;
+                    let (pa, pb, pc) = ((p - a).abs(), (p - b).abs(), (p - c).abs());
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                f => panic!("bad PNG filter {f}"),
+            };
+            data[y * stride + x] = (line[x] as i32 + pred) as u8;
+        }
+    }
+    Image { width, height, channels, data }
+}
+
+#[test]
+fn html_report_renders_in_chromium() {
+    let chromium = ensure_chromium();
+    let r = report::build(&incidents(), 2019, NaiveDate::from_ymd_opt(2020, 1, 15).unwrap(), Tokyo);
+    let html = report::render(&r, Lang::Ja, Format::Html);
+    // Self-contained: no external references of any kind.
+    for bad in ["http://", "https://", "<script", "src=", "<link", "@import", "url("] {
+        let allowed = bad == "http://" && html.matches(bad).count() == html.matches("http://www.w3.org/2000/svg").count();
+        assert!(allowed || !html.contains(bad), "HTML must not contain {bad:?}");
+    }
+    assert!(html.contains("<svg") && html.contains("<table"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let png = dir.path().join("shot.png");
+    let profile = dir.path().join("profile");
+    let (ok, stderr) = run_with_timeout(
+        Command::new(&chromium).args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1200,1600",
+            &format!("file://{}", page.display()),
+        ]),
+        Duration::from_secs(120),
+    );
+    assert!(ok, "chromium failed:\n{stderr}");
+    for bad in ["Uncaught", "ERROR:CONSOLE", "CONSOLE(", "Failed to load resource"] {
+        assert!(!stderr.contains(bad), "chromium reported {bad:?}:\n{stderr}");
+    }
+    let img = decode_png(&std::fs::read(&png).expect("screenshot written"));
+    assert_eq!((img.width, img.height), (1200, 1600));
+    let pixels = img.data.chunks(img.channels);
+    let mut non_white = 0usize;
+    let mut coloured = 0usize;
+    for p in pixels {
+        let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
+        if r < 240 || g < 240 || b < 240 {
+            non_white += 1;
+        }
+        if (r - g).abs() > 60 || (g - b).abs() > 60 || (r - b).abs() > 60 {
+            coloured += 1;
+        }
+    }
+    let total = img.width * img.height;
+    eprintln!("screenshot: {non_white} of {total} pixels not white, {coloured} coloured");
+    assert!(non_white * 100 > total, "screenshot is nearly blank: {non_white} of {total} pixels");
+    assert!(coloured > 10_000, "no chart bars visible: {coloured} coloured pixels");
+}
+
+#[test]
+fn html_escapes_and_marks_open_quarters() {
+    let r = report::build(&incidents(), 2019, NaiveDate::from_ymd_opt(2019, 7, 19).unwrap(), Tokyo);
+    let html = report::render(&r, Lang::En, Format::Html);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<html lang=\"en\">"));
+    // 1Q has a bar, 2Q-4Q are marked — in the chart.
+    assert_eq!(html.matches(">—</text>").count(), 3);
+    assert!(html.contains("<title>1Q Intrusion into systems: 7</title>"), "{html}");
+}
