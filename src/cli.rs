@@ -47,6 +47,15 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// List incidents (scan sessions with detections) in the collector store,
+    /// or show the findings and triage history behind one.
+    Incidents(IncidentsArgs),
+    /// Classify an incident under the NISC taxonomy (event and causes), or
+    /// mark it a false positive. Every triage is kept; the latest counts.
+    Triage(TriageArgs),
+    /// The NISC quarterly report: incident count, incidents by event type and
+    /// by cause, for the four previous fiscal years and the year's quarters.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,4 +178,143 @@ pub struct ScanArgs {
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
     crate::config::parse_size(s)
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// One line per incident: id, agent, host, medium, time, detections,
+    /// current event and causes, triaged or not.
+    List(IncidentsListArgs),
+    /// The findings behind one incident and its whole triage history.
+    Show(IncidentsShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsListArgs {
+    /// Only incidents nobody has triaged yet.
+    #[arg(long)]
+    pub untriaged: bool,
+    /// Only this agent's incidents.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Time zone for displayed times (IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "Asia/Tokyo")]
+    pub tz: String,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsShowArgs {
+    /// Incident id (any unique prefix of the session id, 4+ characters).
+    pub id: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("decision").required(true).multiple(true).args(["event", "cause", "false_positive"]))]
+pub struct TriageArgs {
+    /// Incident id (any unique prefix of the session id, 4+ characters).
+    pub id: String,
+    /// Event code (precursor, leak, destruction, outage, malware_infection,
+    /// code_execution, intrusion, other). Kept as is when omitted.
+    #[arg(long, value_name = "CODE")]
+    pub event: Option<crate::findings::Event>,
+    /// Cause code; repeat or separate with commas for several (e.g.
+    /// contractor_mismanagement, suspicious_file, unknown). Kept when omitted.
+    #[arg(long = "cause", value_name = "CODE", value_delimiter = ',')]
+    pub cause: Vec<crate::findings::Cause>,
+    /// Free-text note kept with this decision.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Who decided (default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// Not a real incident: leave it out of the report.
+    #[arg(long)]
+    pub false_positive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Fiscal year (FY N runs from 1 April N to 31 March N+1).
+    #[arg(long, value_name = "YEAR")]
+    pub fy: i32,
+    /// Report date (YYYY-MM-DD); quarters not closed by then show —.
+    /// Default: today in the report's time zone.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Label language: ja or en.
+    #[arg(long, value_name = "LANG", default_value = "ja")]
+    pub lang: crate::report::Lang,
+    /// text, markdown, csv, json or html (one self-contained file).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: crate::report::Format,
+    /// Write to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Time zone for quarter boundaries (IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "Asia/Tokyo")]
+    pub tz: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Rule file or directory (repeatable); replaces the bundled signatures.
+    #[arg(long = "rules", short = 'r', value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// Fail (exit 2) when any rule file does not compile.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Files above this size are hashed but not YARA-scanned (e.g. 100M).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub max_file_size: Option<u64>,
+
+    /// Per-file YARA timeout in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+
+    /// Stay on the file system of each path.
+    #[arg(long)]
+    pub one_file_system: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Print only findings (text format).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Also list skips made by design (symlinks, special files).
+    #[arg(long)]
+    pub show_all_skips: bool,
+
+    /// No progress display.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Treat the paths as a removable medium rather than host directories
+    /// (affects the default incident classification).
+    #[arg(long)]
+    pub removable: bool,
 }

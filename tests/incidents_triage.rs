@@ -24,11 +24,21 @@ fn build(conn: &rusqlite::Connection) -> report::Report {
 }
 
 fn row(r: &report::Report, e: Event) -> Option<u64> {
-    r.events.iter().find(|x| x.code == e).unwrap().counts.quarters[0]
+    r.events
+        .iter()
+        .find(|x| x.code == e)
+        .unwrap()
+        .counts
+        .quarters[0]
 }
 
 fn cause(r: &report::Report, c: Cause) -> Option<u64> {
-    r.causes.iter().find(|x| x.code == c).unwrap().counts.quarters[0]
+    r.causes
+        .iter()
+        .find(|x| x.code == c)
+        .unwrap()
+        .counts
+        .quarters[0]
 }
 
 #[test]
@@ -80,19 +90,35 @@ fn two_triages_latest_wins_history_kept() {
         &mut conn,
         &id[..6],
         &Triage {
-            causes: vec![Cause::ContractorMismanagement, Cause::SuspiciousFile, Cause::ContractorMismanagement],
+            causes: vec![
+                Cause::ContractorMismanagement,
+                Cause::SuspiciousFile,
+                Cause::ContractorMismanagement,
+            ],
             by: "suzuki".into(),
             ..Triage::default()
         },
     )
     .unwrap();
-    assert_eq!(t2.event, Event::MalwareInfection, "event kept when not given");
-    assert_eq!(t2.causes, vec![Cause::ContractorMismanagement, Cause::SuspiciousFile], "duplicates dropped");
+    assert_eq!(
+        t2.event,
+        Event::MalwareInfection,
+        "event kept when not given"
+    );
+    assert_eq!(
+        t2.causes,
+        vec![Cause::SuspiciousFile, Cause::ContractorMismanagement],
+        "duplicates dropped, taxonomy order"
+    );
 
     let r = build(&conn);
     assert_eq!(cause(&r, Cause::ContractorMismanagement), Some(1));
     assert_eq!(cause(&r, Cause::SuspiciousFile), Some(1));
-    assert_eq!(cause(&r, Cause::Unknown), Some(1), "only the untriaged host incident");
+    assert_eq!(
+        cause(&r, Cause::Unknown),
+        Some(1),
+        "only the untriaged host incident"
+    );
 
     let detail = incidents::show(&conn, &first.id).unwrap();
     assert_eq!(detail.findings.len(), 40);
@@ -103,13 +129,28 @@ fn two_triages_latest_wins_history_kept() {
     assert_eq!(detail.history[1].by, "suzuki");
     assert_eq!(detail.incident.triage.as_ref(), Some(&detail.history[1]));
 
-    let untriaged = incidents::list(&conn, &Filter { untriaged: true, ..Filter::default() }).unwrap();
+    let untriaged = incidents::list(
+        &conn,
+        &Filter {
+            untriaged: true,
+            ..Filter::default()
+        },
+    )
+    .unwrap();
     assert_eq!(untriaged.len(), 1);
     assert_eq!(untriaged[0].session, host.session);
 
     // A false positive leaves the tables, and says so in the footnote.
-    incidents::triage(&mut conn, &host.id, &Triage { false_positive: true, by: "sato".into(), ..Triage::default() })
-        .unwrap();
+    incidents::triage(
+        &mut conn,
+        &host.id,
+        &Triage {
+            false_positive: true,
+            by: "sato".into(),
+            ..Triage::default()
+        },
+    )
+    .unwrap();
     let r = build(&conn);
     assert_eq!(r.incidents.quarters[0], Some(1));
     assert_eq!(r.false_positives, 1);
@@ -125,15 +166,42 @@ fn id_errors_are_clear() {
         j.incident("2019-05-10T03:00:00Z", Location::Removable, None, 1);
         j.incident("2019-05-10T04:00:00Z", Location::Removable, None, 1);
     }
-    let t = Triage { by: "x".into(), ..Triage::default() };
-    assert!(matches!(incidents::triage(&mut conn, "ab", &t), Err(IncidentError::TooShort(_))));
-    assert!(matches!(incidents::triage(&mut conn, "zzzzzz", &t), Err(IncidentError::NotFound(_))));
-    assert!(matches!(incidents::show(&conn, "zzzzzz"), Err(IncidentError::NotFound(_))));
-    let id = incidents::list(&conn, &Filter::default()).unwrap()[0].id.clone();
-    let nobody = Triage { by: "  ".into(), ..Triage::default() };
-    assert!(matches!(incidents::triage(&mut conn, &id, &nobody), Err(IncidentError::NoAnalyst)));
-    let long = Triage { by: "x".into(), note: Some("n".repeat(5000)), ..Triage::default() };
-    assert!(matches!(incidents::triage(&mut conn, &id, &long), Err(IncidentError::TooLong("note"))));
+    let t = Triage {
+        by: "x".into(),
+        ..Triage::default()
+    };
+    assert!(matches!(
+        incidents::triage(&mut conn, "ab", &t),
+        Err(IncidentError::TooShort(_))
+    ));
+    assert!(matches!(
+        incidents::triage(&mut conn, "zzzzzz", &t),
+        Err(IncidentError::NotFound(_))
+    ));
+    assert!(matches!(
+        incidents::show(&conn, "zzzzzz"),
+        Err(IncidentError::NotFound(_))
+    ));
+    let id = incidents::list(&conn, &Filter::default()).unwrap()[0]
+        .id
+        .clone();
+    let nobody = Triage {
+        by: "  ".into(),
+        ..Triage::default()
+    };
+    assert!(matches!(
+        incidents::triage(&mut conn, &id, &nobody),
+        Err(IncidentError::NoAnalyst)
+    ));
+    let long = Triage {
+        by: "x".into(),
+        note: Some("n".repeat(5000)),
+        ..Triage::default()
+    };
+    assert!(matches!(
+        incidents::triage(&mut conn, &id, &long),
+        Err(IncidentError::TooLong("note"))
+    ));
     // Nothing was recorded by the failed attempts.
     assert!(incidents::show(&conn, &id).unwrap().history.is_empty());
 }
@@ -144,21 +212,59 @@ fn ambiguous_prefix_is_refused() {
     let mut conn = open_store(dir.path());
     {
         let mut j = Journal::new(&conn, "a");
-        j.incident_with_id("abcdef0123456789aaaa", "2019-05-10T01:00:00Z", Location::Removable, None, 1);
-        j.incident_with_id("abcdef0123456789bbbb", "2019-05-10T02:00:00Z", Location::Removable, None, 1);
-        j.incident_with_id("ffff0000111122223333", "2019-05-10T03:00:00Z", Location::Removable, None, 1);
+        j.incident_with_id(
+            "abcdef0123456789aaaa",
+            "2019-05-10T01:00:00Z",
+            Location::Removable,
+            None,
+            1,
+        );
+        j.incident_with_id(
+            "abcdef0123456789bbbb",
+            "2019-05-10T02:00:00Z",
+            Location::Removable,
+            None,
+            1,
+        );
+        j.incident_with_id(
+            "ffff0000111122223333",
+            "2019-05-10T03:00:00Z",
+            Location::Removable,
+            None,
+            1,
+        );
     }
     let list = incidents::list(&conn, &Filter::default()).unwrap();
     let ids: Vec<&str> = list.iter().map(|i| i.id.as_str()).collect();
     // Displayed ids grow past 12 characters until they differ.
-    assert_eq!(ids, vec!["abcdef0123456789a", "abcdef0123456789b", "ffff00001111"]);
-    let t = Triage { by: "x".into(), ..Triage::default() };
+    assert_eq!(
+        ids,
+        vec!["abcdef0123456789a", "abcdef0123456789b", "ffff00001111"]
+    );
+    let t = Triage {
+        by: "x".into(),
+        ..Triage::default()
+    };
     let e = incidents::triage(&mut conn, "abcdef", &t).unwrap_err();
     assert!(matches!(e, IncidentError::Ambiguous { .. }), "{e}");
-    assert!(e.to_string().contains("abcdef0123456789aaaa") && e.to_string().contains("abcdef0123456789bbbb"));
+    assert!(
+        e.to_string().contains("abcdef0123456789aaaa")
+            && e.to_string().contains("abcdef0123456789bbbb")
+    );
     incidents::triage(&mut conn, "abcdef0123456789b", &t).unwrap();
     incidents::triage(&mut conn, "ffff", &t).unwrap();
-    assert_eq!(incidents::list(&conn, &Filter { untriaged: true, ..Filter::default() }).unwrap().len(), 1);
+    assert_eq!(
+        incidents::list(
+            &conn,
+            &Filter {
+                untriaged: true,
+                ..Filter::default()
+            }
+        )
+        .unwrap()
+        .len(),
+        1
+    );
 }
 
 #[test]

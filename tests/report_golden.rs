@@ -33,10 +33,17 @@ fn classifications(seed: &SeedTables, col: usize) -> Vec<Classification> {
     let mut out: Vec<Classification> = Vec::with_capacity(n);
     for (row, e) in seed.events.iter().zip(EVENTS) {
         for _ in 0..num(&row.cells[col]).unwrap() {
-            out.push(Classification { event: e.code, causes: vec![] });
+            out.push(Classification {
+                event: e.code,
+                causes: vec![],
+            });
         }
     }
-    assert_eq!(out.len(), n, "event rows sum to the incident count in column {col}");
+    assert_eq!(
+        out.len(),
+        n,
+        "event rows sum to the incident count in column {col}"
+    );
     let mut next = 0usize;
     for (row, c) in seed.causes.iter().zip(CAUSES) {
         let k = num(&row.cells[col]).unwrap() as usize;
@@ -54,7 +61,11 @@ fn classifications(seed: &SeedTables, col: usize) -> Vec<Classification> {
 }
 
 fn rfc3339(local: chrono::NaiveDateTime) -> String {
-    Tokyo.from_local_datetime(&local).unwrap().with_timezone(&Utc).to_rfc3339()
+    Tokyo
+        .from_local_datetime(&local)
+        .unwrap()
+        .with_timezone(&Utc)
+        .to_rfc3339()
 }
 
 struct Built {
@@ -71,7 +82,10 @@ fn build_store(seed: &SeedTables) -> Built {
     let mut counted = 0;
     conn.execute_batch("BEGIN").unwrap();
     {
-        let mut agents = [Journal::new(&conn, "agent-a"), Journal::new(&conn, "agent-b")];
+        let mut agents = [
+            Journal::new(&conn, "agent-a"),
+            Journal::new(&conn, "agent-b"),
+        ];
         for col in 0..5 {
             let classes = classifications(seed, col);
             let (start, days) = period(col);
@@ -79,7 +93,11 @@ fn build_store(seed: &SeedTables) -> Built {
             for (i, c) in classes.into_iter().enumerate() {
                 let day = start + Duration::days(days * i as i64 / n as i64);
                 let t = rfc3339(day.and_hms_opt(((i * 7) % 24) as u32, 30, 0).unwrap());
-                let loc = if i % 3 == 0 { Location::Host } else { Location::Removable };
+                let loc = if i % 3 == 0 {
+                    Location::Host
+                } else {
+                    Location::Removable
+                };
                 let j = &mut agents[i % 2];
                 if i % 10 == 0 {
                     // Recorded with the policy default; an analyst fixes it.
@@ -113,13 +131,26 @@ fn build_store(seed: &SeedTables) -> Built {
         };
         incidents::triage(&mut conn, &id[..12], &t).unwrap();
     }
-    Built { _dir: dir, conn, counted, triaged }
+    Built {
+        _dir: dir,
+        conn,
+        counted,
+        triaged,
+    }
 }
 
 fn report_for(conn: &rusqlite::Connection) -> report::Report {
     let list = incidents::list(conn, &Filter::default()).unwrap();
-    let input: Vec<_> = list.iter().map(|i| i.to_report().expect("times parse")).collect();
-    report::build(&input, 2019, NaiveDate::from_ymd_opt(2019, 7, 19).unwrap(), Tokyo)
+    let input: Vec<_> = list
+        .iter()
+        .map(|i| i.to_report().expect("times parse"))
+        .collect();
+    report::build(
+        &input,
+        2019,
+        NaiveDate::from_ymd_opt(2019, 7, 19).unwrap(),
+        Tokyo,
+    )
 }
 
 fn seed_rows(seed: &SeedTables) -> Vec<SeedRow> {
@@ -132,7 +163,10 @@ fn seed_rows(seed: &SeedTables) -> Vec<SeedRow> {
 /// (leaf label, cells) of every CSV data row; checks the header.
 fn csv_rows(csv: &str, total: &str) -> Vec<(String, Vec<String>)> {
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), format!(",FY2015,FY2016,FY2017,FY2018,1Q,2Q,3Q,4Q,{total}"));
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(",FY2015,FY2016,FY2017,FY2018,1Q,2Q,3Q,4Q,{total}")
+    );
     lines
         .map(|l| {
             // Labels may be quoted (they can contain commas); cells never are.
@@ -158,8 +192,18 @@ fn report_reproduces_the_seed_tables() {
     if let Some(dir) = std::env::var_os("KENSA_DUMP_REPORT") {
         // Manual review: write every rendering to the given directory.
         for (lang, l) in [(Lang::Ja, "ja"), (Lang::En, "en")] {
-            for (f, ext) in [(Format::Text, "txt"), (Format::Markdown, "md"), (Format::Csv, "csv"), (Format::Json, "json"), (Format::Html, "html")] {
-                std::fs::write(std::path::Path::new(&dir).join(format!("report.{l}.{ext}")), report::render(&r, lang, f)).unwrap();
+            for (f, ext) in [
+                (Format::Text, "txt"),
+                (Format::Markdown, "md"),
+                (Format::Csv, "csv"),
+                (Format::Json, "json"),
+                (Format::Html, "html"),
+            ] {
+                std::fs::write(
+                    std::path::Path::new(&dir).join(format!("report.{l}.{ext}")),
+                    report::render(&r, lang, f),
+                )
+                .unwrap();
             }
         }
     }
@@ -178,19 +222,35 @@ fn report_reproduces_the_seed_tables() {
     for want in &expected {
         let found = lines.by_ref().any(|l| {
             let toks: Vec<&str> = l.split_whitespace().collect();
-            toks.len() == 10 && toks[0] == want.label && toks[1..] == want.cells.iter().map(String::as_str).collect::<Vec<_>>()[..]
+            toks.len() == 10
+                && toks[0] == want.label
+                && toks[1..] == want.cells.iter().map(String::as_str).collect::<Vec<_>>()[..]
         });
-        assert!(found, "text report lacks row {} {:?} in order:\n{text}", want.label, want.cells);
+        assert!(
+            found,
+            "text report lacks row {} {:?} in order:\n{text}",
+            want.label, want.cells
+        );
     }
 
     // Japanese JSON: the same cells, null for —.
-    let json: serde_json::Value = serde_json::from_str(&report::render(&r, Lang::Ja, Format::Json)).unwrap();
-    let rows: Vec<&serde_json::Value> =
-        json["tables"].as_array().unwrap().iter().flat_map(|t| t["rows"].as_array().unwrap()).collect();
+    let json: serde_json::Value =
+        serde_json::from_str(&report::render(&r, Lang::Ja, Format::Json)).unwrap();
+    let rows: Vec<&serde_json::Value> = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["rows"].as_array().unwrap())
+        .collect();
     assert_eq!(rows.len(), expected.len());
     for (row, want) in rows.iter().zip(&expected) {
         assert_eq!(row["label"], want.label.as_str());
-        let cells: Vec<Option<u64>> = row["cells"].as_array().unwrap().iter().map(|c| c.as_u64()).collect();
+        let cells: Vec<Option<u64>> = row["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64())
+            .collect();
         assert_eq!(cells, want.cells.iter().map(|c| num(c)).collect::<Vec<_>>());
     }
 
@@ -198,19 +258,36 @@ fn report_reproduces_the_seed_tables() {
     let en = csv_rows(&report::render(&r, Lang::En, Format::Csv), "Total");
     assert_eq!(en.len(), expected.len());
     for (got, want) in en.iter().zip(&expected) {
-        assert_eq!(got.1, want.cells, "row {} in English ({})", want.label, got.0);
+        assert_eq!(
+            got.1, want.cells,
+            "row {} in English ({})",
+            want.label, got.0
+        );
         assert!(got.0.is_ascii(), "English label {:?}", got.0);
     }
     assert_eq!(en[0].0, "Incidents reported");
-    let en_labels: Vec<&str> = EVENTS.iter().map(|e| e.label_en).chain(CAUSES.iter().map(|c| c.label_en)).collect();
-    assert_eq!(en[1..].iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), en_labels);
+    let en_labels: Vec<&str> = EVENTS
+        .iter()
+        .map(|e| e.label_en)
+        .chain(CAUSES.iter().map(|c| c.label_en))
+        .collect();
+    assert_eq!(
+        en[1..].iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        en_labels
+    );
     let en_md = report::render(&r, Lang::En, Format::Markdown);
     assert!(en_md.contains("| Events that occurred › Threats to confidentiality | Information leakage | 15 | 30 | 15 | 13 | 4 | — | — | — | 4 |"), "{en_md}");
 
     // Footnotes: untriaged and false positives.
     assert_eq!(r.untriaged as usize, built.counted - built.triaged);
     assert_eq!(r.false_positives, 1);
-    assert!(text.contains(&format!("未トリアージ (自動分類のまま計上): {} 件", built.counted - built.triaged)), "{text}");
+    assert!(
+        text.contains(&format!(
+            "未トリアージ (自動分類のまま計上): {} 件",
+            built.counted - built.triaged
+        )),
+        "{text}"
+    );
     assert!(text.contains("誤検知として除外: 1 件"));
 }
 
@@ -221,7 +298,14 @@ fn untriaged_listing_counts() {
     let all = incidents::list(&built.conn, &Filter::default()).unwrap();
     // counted incidents + 4 decoys
     assert_eq!(all.len(), built.counted + 4);
-    let untriaged = incidents::list(&built.conn, &Filter { untriaged: true, ..Filter::default() }).unwrap();
+    let untriaged = incidents::list(
+        &built.conn,
+        &Filter {
+            untriaged: true,
+            ..Filter::default()
+        },
+    )
+    .unwrap();
     assert_eq!(untriaged.len(), built.counted - built.triaged + 3);
     assert!(untriaged.iter().all(|i| i.triage.is_none()));
     // Ids are 12 characters and unique.

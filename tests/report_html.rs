@@ -18,8 +18,14 @@ fn incidents() -> Vec<ReportIncident> {
         for k in 0..(i + 1) {
             for (y, m) in [(2016, 6), (2019, 5), (2019, 8), (2019, 11)] {
                 v.push(ReportIncident {
-                    time: Tokyo.with_ymd_and_hms(y, m, 1 + k as u32, 10, 0, 0).unwrap().with_timezone(&Utc),
-                    classification: Classification { event: e.code, causes: vec![Cause::Unknown, Cause::SuspiciousFile] },
+                    time: Tokyo
+                        .with_ymd_and_hms(y, m, 1 + k as u32, 10, 0, 0)
+                        .unwrap()
+                        .with_timezone(&Utc),
+                    classification: Classification {
+                        event: e.code,
+                        causes: vec![Cause::Unknown, Cause::SuspiciousFile],
+                    },
                     false_positive: false,
                     triaged: k % 2 == 0,
                 });
@@ -46,11 +52,17 @@ fn ensure_chromium() -> PathBuf {
         return p;
     }
     let ok = Command::new("sh")
-        .args(["-c", "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium"])
+        .args([
+            "-c",
+            "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium",
+        ])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "chromium is missing and `apt-get install -y chromium` failed");
+    assert!(
+        ok,
+        "chromium is missing and `apt-get install -y chromium` failed"
+    );
     find_chromium().expect("chromium on PATH after installing it")
 }
 
@@ -59,7 +71,11 @@ fn run_with_timeout(cmd: &mut Command, limit: Duration) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let err_path = dir.path().join("stderr");
     let err = std::fs::File::create(&err_path).unwrap();
-    let mut child = cmd.stdout(std::process::Stdio::null()).stderr(err).spawn().expect("start chromium");
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("start chromium");
     let start = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -122,9 +138,21 @@ fn decode_png(bytes: &[u8]) -> Image {
         let filter = raw[y * (stride + 1)];
         let line = &raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)];
         for x in 0..stride {
-            let a = if x >= channels { data[y * stride + x - channels] as i32 } else { 0 };
-            let b = if y > 0 { data[(y - 1) * stride + x] as i32 } else { 0 };
-            let c = if y > 0 && x >= channels { data[(y - 1) * stride + x - channels] as i32 } else { 0 };
+            let a = if x >= channels {
+                data[y * stride + x - channels] as i32
+            } else {
+                0
+            };
+            let b = if y > 0 {
+                data[(y - 1) * stride + x] as i32
+            } else {
+                0
+            };
+            let c = if y > 0 && x >= channels {
+                data[(y - 1) * stride + x - channels] as i32
+            } else {
+                0
+            };
             let pred = match filter {
                 0 => 0,
                 1 => a,
@@ -146,18 +174,34 @@ fn decode_png(bytes: &[u8]) -> Image {
             data[y * stride + x] = (line[x] as i32 + pred) as u8;
         }
     }
-    Image { width, height, channels, data }
+    Image {
+        width,
+        height,
+        channels,
+        data,
+    }
 }
 
 #[test]
 fn html_report_renders_in_chromium() {
     let chromium = ensure_chromium();
-    let r = report::build(&incidents(), 2019, NaiveDate::from_ymd_opt(2020, 1, 15).unwrap(), Tokyo);
+    let r = report::build(
+        &incidents(),
+        2019,
+        NaiveDate::from_ymd_opt(2020, 1, 15).unwrap(),
+        Tokyo,
+    );
     let html = report::render(&r, Lang::Ja, Format::Html);
     // Self-contained: no external references of any kind.
-    for bad in ["http://", "https://", "<script", "src=", "<link", "@import", "url("] {
-        let allowed = bad == "http://" && html.matches(bad).count() == html.matches("http://www.w3.org/2000/svg").count();
-        assert!(allowed || !html.contains(bad), "HTML must not contain {bad:?}");
+    for bad in [
+        "http://", "https://", "<script", "src=", "<link", "@import", "url(",
+    ] {
+        let allowed = bad == "http://"
+            && html.matches(bad).count() == html.matches("http://www.w3.org/2000/svg").count();
+        assert!(
+            allowed || !html.contains(bad),
+            "HTML must not contain {bad:?}"
+        );
     }
     assert!(html.contains("<svg") && html.contains("<table"));
 
@@ -185,8 +229,16 @@ fn html_report_renders_in_chromium() {
         Duration::from_secs(120),
     );
     assert!(ok, "chromium failed:\n{stderr}");
-    for bad in ["Uncaught", "ERROR:CONSOLE", "CONSOLE(", "Failed to load resource"] {
-        assert!(!stderr.contains(bad), "chromium reported {bad:?}:\n{stderr}");
+    for bad in [
+        "Uncaught",
+        "ERROR:CONSOLE",
+        "CONSOLE(",
+        "Failed to load resource",
+    ] {
+        assert!(
+            !stderr.contains(bad),
+            "chromium reported {bad:?}:\n{stderr}"
+        );
     }
     let img = decode_png(&std::fs::read(&png).expect("screenshot written"));
     assert_eq!((img.width, img.height), (1200, 1600));
@@ -204,17 +256,31 @@ fn html_report_renders_in_chromium() {
     }
     let total = img.width * img.height;
     eprintln!("screenshot: {non_white} of {total} pixels not white, {coloured} coloured");
-    assert!(non_white * 100 > total, "screenshot is nearly blank: {non_white} of {total} pixels");
-    assert!(coloured > 10_000, "no chart bars visible: {coloured} coloured pixels");
+    assert!(
+        non_white * 100 > total,
+        "screenshot is nearly blank: {non_white} of {total} pixels"
+    );
+    assert!(
+        coloured > 10_000,
+        "no chart bars visible: {coloured} coloured pixels"
+    );
 }
 
 #[test]
 fn html_escapes_and_marks_open_quarters() {
-    let r = report::build(&incidents(), 2019, NaiveDate::from_ymd_opt(2019, 7, 19).unwrap(), Tokyo);
+    let r = report::build(
+        &incidents(),
+        2019,
+        NaiveDate::from_ymd_opt(2019, 7, 19).unwrap(),
+        Tokyo,
+    );
     let html = report::render(&r, Lang::En, Format::Html);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<html lang=\"en\">"));
     // 1Q has a bar, 2Q-4Q are marked — in the chart.
     assert_eq!(html.matches(">—</text>").count(), 3);
-    assert!(html.contains("<title>1Q Intrusion into systems: 7</title>"), "{html}");
+    assert!(
+        html.contains("<title>1Q Intrusion into systems: 7</title>"),
+        "{html}"
+    );
 }

@@ -15,22 +15,41 @@ use report_common::*;
 
 fn utc(local: (i32, u32, u32, u32, u32, u32)) -> String {
     let (y, mo, d, h, mi, s) = local;
-    Tokyo.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().with_timezone(&Utc).to_rfc3339()
+    Tokyo
+        .with_ymd_and_hms(y, mo, d, h, mi, s)
+        .unwrap()
+        .with_timezone(&Utc)
+        .to_rfc3339()
 }
 
 /// Builds a store with one incident at each given Tokyo time and reports
 /// `fy` as of `as_of` in `tz`.
-fn report_with(times: &[(i32, u32, u32, u32, u32, u32)], fy: i32, as_of: (i32, u32, u32), tz: chrono_tz::Tz) -> Report {
+fn report_with(
+    times: &[(i32, u32, u32, u32, u32, u32)],
+    fy: i32,
+    as_of: (i32, u32, u32),
+    tz: chrono_tz::Tz,
+) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let conn = open_store(dir.path());
     let mut j = Journal::new(&conn, "agent");
     for t in times {
-        j.incident(&utc(*t), Location::Removable, Some(&class(Event::Precursor, &[Cause::Unknown])), 1);
+        j.incident(
+            &utc(*t),
+            Location::Removable,
+            Some(&class(Event::Precursor, &[Cause::Unknown])),
+            1,
+        );
     }
     let list = incidents::list(&conn, &Filter::default()).unwrap();
     assert_eq!(list.len(), times.len());
     let input: Vec<_> = list.iter().map(|i| i.to_report().unwrap()).collect();
-    report::build(&input, fy, NaiveDate::from_ymd_opt(as_of.0, as_of.1, as_of.2).unwrap(), tz)
+    report::build(
+        &input,
+        fy,
+        NaiveDate::from_ymd_opt(as_of.0, as_of.1, as_of.2).unwrap(),
+        tz,
+    )
 }
 
 fn cells(c: &Counts) -> Vec<Option<u64>> {
@@ -39,30 +58,68 @@ fn cells(c: &Counts) -> Vec<Option<u64>> {
 
 #[test]
 fn fiscal_year_edge_31_march_vs_1_april() {
-    let r = report_with(&[(2019, 3, 31, 23, 59, 59), (2019, 4, 1, 0, 0, 0)], 2019, (2020, 4, 1), Tokyo);
+    let r = report_with(
+        &[(2019, 3, 31, 23, 59, 59), (2019, 4, 1, 0, 0, 0)],
+        2019,
+        (2020, 4, 1),
+        Tokyo,
+    );
     // FY2018 total 1, FY2019 1Q 1.
-    assert_eq!(cells(&r.incidents), vec![Some(0), Some(0), Some(0), Some(1), Some(1), Some(0), Some(0), Some(0), Some(1)]);
+    assert_eq!(
+        cells(&r.incidents),
+        vec![
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(1),
+            Some(1),
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(1)
+        ]
+    );
     // The same instants seen in UTC are both in FY2018 (15:00 UTC on 31 March).
-    let r = report_with(&[(2019, 3, 31, 23, 59, 59), (2019, 4, 1, 0, 0, 0)], 2019, (2020, 4, 1), chrono_tz::UTC);
+    let r = report_with(
+        &[(2019, 3, 31, 23, 59, 59), (2019, 4, 1, 0, 0, 0)],
+        2019,
+        (2020, 4, 1),
+        chrono_tz::UTC,
+    );
     assert_eq!(r.incidents.years, [0, 0, 0, 2]);
     assert_eq!(r.incidents.total, Some(0));
 }
 
 #[test]
 fn edge_1q_2q() {
-    let r = report_with(&[(2019, 6, 30, 23, 59, 59), (2019, 7, 1, 0, 0, 0)], 2019, (2020, 3, 31), Tokyo);
+    let r = report_with(
+        &[(2019, 6, 30, 23, 59, 59), (2019, 7, 1, 0, 0, 0)],
+        2019,
+        (2020, 3, 31),
+        Tokyo,
+    );
     assert_eq!(r.incidents.quarters, [Some(1), Some(1), Some(0), Some(0)]);
 }
 
 #[test]
 fn edge_2q_3q() {
-    let r = report_with(&[(2019, 9, 30, 23, 59, 59), (2019, 10, 1, 0, 0, 0)], 2019, (2020, 3, 31), Tokyo);
+    let r = report_with(
+        &[(2019, 9, 30, 23, 59, 59), (2019, 10, 1, 0, 0, 0)],
+        2019,
+        (2020, 3, 31),
+        Tokyo,
+    );
     assert_eq!(r.incidents.quarters, [Some(0), Some(1), Some(1), Some(0)]);
 }
 
 #[test]
 fn edge_3q_4q_across_the_calendar_year() {
-    let r = report_with(&[(2019, 12, 31, 23, 59, 59), (2020, 1, 1, 0, 0, 0)], 2019, (2020, 3, 31), Tokyo);
+    let r = report_with(
+        &[(2019, 12, 31, 23, 59, 59), (2020, 1, 1, 0, 0, 0)],
+        2019,
+        (2020, 3, 31),
+        Tokyo,
+    );
     assert_eq!(r.incidents.quarters, [Some(0), Some(0), Some(1), Some(1)]);
     assert_eq!(r.incidents.total, Some(2));
 }
@@ -73,7 +130,20 @@ fn edge_4q_next_fiscal_year() {
     let r = report_with(&times, 2019, (2020, 4, 1), Tokyo);
     assert_eq!(r.incidents.quarters, [Some(0), Some(0), Some(0), Some(1)]);
     let r = report_with(&times, 2020, (2020, 7, 1), Tokyo);
-    assert_eq!(cells(&r.incidents), vec![Some(0), Some(0), Some(0), Some(1), Some(1), None, None, None, Some(1)]);
+    assert_eq!(
+        cells(&r.incidents),
+        vec![
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(1),
+            Some(1),
+            None,
+            None,
+            None,
+            Some(1)
+        ]
+    );
 }
 
 #[test]

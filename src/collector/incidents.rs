@@ -125,7 +125,10 @@ impl Incident {
     /// The classification that counts: the latest triage, else automatic.
     pub fn current(&self) -> Classification {
         match &self.triage {
-            Some(t) => Classification { event: t.event, causes: t.causes.clone() },
+            Some(t) => Classification {
+                event: t.event,
+                causes: t.causes.clone(),
+            },
             None => self.automatic.clone(),
         }
     }
@@ -141,7 +144,9 @@ impl Incident {
     /// The incident as the report counts it; `None` when its time does not
     /// parse (the caller decides whether to warn).
     pub fn to_report(&self) -> Option<ReportIncident> {
-        let time = chrono::DateTime::parse_from_rfc3339(&self.time).ok()?.with_timezone(&chrono::Utc);
+        let time = chrono::DateTime::parse_from_rfc3339(&self.time)
+            .ok()?
+            .with_timezone(&chrono::Utc);
         Some(ReportIncident {
             time,
             classification: self.current(),
@@ -185,7 +190,11 @@ pub struct IncidentDetail {
 pub fn ensure_schema(conn: &Connection) -> Result<(), IncidentError> {
     conn.execute_batch(SCHEMA)?;
     let found: Option<i64> = conn
-        .query_row("SELECT version FROM schema_versions WHERE component = 'triage'", [], |r| r.get(0))
+        .query_row(
+            "SELECT version FROM schema_versions WHERE component = 'triage'",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     match found {
         Some(v) if v > TRIAGE_SCHEMA_VERSION => Err(IncidentError::SchemaTooNew { found: v }),
@@ -202,7 +211,11 @@ pub fn ensure_schema(conn: &Connection) -> Result<(), IncidentError> {
 
 fn records_table_exists(conn: &Connection) -> Result<bool, IncidentError> {
     Ok(conn
-        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'", [], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'",
+            [],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some())
 }
@@ -210,7 +223,11 @@ fn records_table_exists(conn: &Connection) -> Result<bool, IncidentError> {
 /// Parses a journal line into a record, skipping oversized or malformed ones.
 fn parse_line(agent: &str, seq: i64, line: &str) -> Option<Record> {
     if line.len() > MAX_LINE {
-        tracing::warn!(agent, seq, "journal line longer than {MAX_LINE} bytes skipped");
+        tracing::warn!(
+            agent,
+            seq,
+            "journal line longer than {MAX_LINE} bytes skipped"
+        );
         return None;
     }
     match serde_json::from_str::<Record>(line) {
@@ -273,8 +290,11 @@ fn load_triage(conn: &Connection) -> Result<BTreeMap<Key, Vec<TriageEntry>>, Inc
         let event: String = r.get(3)?;
         let causes: String = r.get(4)?;
         let bad = |what: String| IncidentError::BadTriageRow { row, what };
-        let event: Event = event.parse().map_err(|e: crate::findings::taxonomy::UnknownCode| bad(e.to_string()))?;
-        let causes: Vec<Cause> = serde_json::from_str(&causes).map_err(|e| bad(format!("causes: {e}")))?;
+        let event: Event = event
+            .parse()
+            .map_err(|e: crate::findings::taxonomy::UnknownCode| bad(e.to_string()))?;
+        let causes: Vec<Cause> =
+            serde_json::from_str(&causes).map_err(|e| bad(format!("causes: {e}")))?;
         out.entry(key).or_default().push(TriageEntry {
             event,
             causes,
@@ -328,7 +348,9 @@ fn load(
                 continue;
             }
             let line: String = r.get(2)?;
-            let Some(Record::Finding(f)) = parse_line(&a, r.get(1)?, &line) else { continue };
+            let Some(Record::Finding(f)) = parse_line(&a, r.get(1)?, &line) else {
+                continue;
+            };
             let key = (a, f.session.clone());
             if only.is_some_and(|k| *k != key) {
                 continue;
@@ -367,7 +389,9 @@ fn load(
         while let Some(r) = rows.next()? {
             let a: String = r.get(0)?;
             let line: String = r.get(2)?;
-            let Some(Record::Session(s)) = parse_line(&a, r.get(1)?, &line) else { continue };
+            let Some(Record::Session(s)) = parse_line(&a, r.get(1)?, &line) else {
+                continue;
+            };
             if let Some(b) = building.get_mut(&(a, s.id.clone())) {
                 b.location = s.location;
                 b.session = Some(s);
@@ -384,7 +408,8 @@ fn load(
     for ((key, mut b), id) in building.into_iter().zip(ids) {
         let medium = b.session.as_ref().and_then(|s| s.medium.clone());
         for f in b.untagged.drain(..) {
-            b.classes.push(classify(policy, b.location, medium.as_ref(), &f.matches).classification);
+            b.classes
+                .push(classify(policy, b.location, medium.as_ref(), &f.matches).classification);
         }
         let history = triage.remove(&key).unwrap_or_default();
         let incident = Incident {
@@ -392,7 +417,10 @@ fn load(
             host: b.session.as_ref().map(|s| s.host.clone()),
             location: b.location,
             medium,
-            time: b.session.as_ref().map_or(b.first_finding_time.clone(), |s| s.time.clone()),
+            time: b
+                .session
+                .as_ref()
+                .map_or(b.first_finding_time.clone(), |s| s.time.clone()),
             detections: b.detections,
             automatic: combine(&b.classes),
             triage: history.last().cloned(),
@@ -401,7 +429,11 @@ fn load(
         };
         out.push((incident, history));
     }
-    out.sort_by(|a, b| a.0.time.cmp(&b.0.time).then_with(|| a.0.session.cmp(&b.0.session)));
+    out.sort_by(|a, b| {
+        a.0.time
+            .cmp(&b.0.time)
+            .then_with(|| a.0.session.cmp(&b.0.session))
+    });
     Ok(out)
 }
 
@@ -463,7 +495,11 @@ fn resolve(conn: &Connection, id: &str) -> Result<Key, IncidentError> {
         1 => Ok(keys.remove(0)),
         _ => Err(IncidentError::Ambiguous {
             id: id.to_string(),
-            candidates: keys.iter().map(|k| format!("{} ({})", k.1, k.0)).collect::<Vec<_>>().join(", "),
+            candidates: keys
+                .iter()
+                .map(|k| format!("{} ({})", k.1, k.0))
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -476,7 +512,9 @@ pub fn show(conn: &Connection, id: &str) -> Result<IncidentDetail, IncidentError
         .next()
         .ok_or_else(|| IncidentError::NotFound(id.to_string()))?;
     let mut findings = Vec::new();
-    let mut stmt = conn.prepare("SELECT seq, line FROM records WHERE type = 'finding' AND agent = ?1 ORDER BY seq")?;
+    let mut stmt = conn.prepare(
+        "SELECT seq, line FROM records WHERE type = 'finding' AND agent = ?1 ORDER BY seq",
+    )?;
     let mut rows = stmt.query(params![key.0])?;
     while let Some(r) = rows.next()? {
         let line: String = r.get(1)?;
@@ -486,7 +524,11 @@ pub fn show(conn: &Connection, id: &str) -> Result<IncidentDetail, IncidentError
             }
         }
     }
-    Ok(IncidentDetail { incident, findings, history })
+    Ok(IncidentDetail {
+        incident,
+        findings,
+        history,
+    })
 }
 
 /// Records a triage decision; returns the stored entry. Earlier decisions
@@ -508,12 +550,17 @@ pub fn triage(conn: &mut Connection, id: &str, t: &Triage) -> Result<TriageEntry
         .next()
         .ok_or_else(|| IncidentError::NotFound(id.to_string()))?;
     let current = incident.current();
-    let mut causes: Vec<Cause> = Vec::new();
-    for c in if t.causes.is_empty() { &current.causes } else { &t.causes } {
-        if !causes.contains(c) {
-            causes.push(*c);
-        }
+    // Deduplicated, in the taxonomy's order.
+    let causes: Vec<Cause> = if t.causes.is_empty() {
+        &current.causes
+    } else {
+        &t.causes
     }
+    .iter()
+    .copied()
+    .collect::<BTreeSet<_>>()
+    .into_iter()
+    .collect();
     let entry = TriageEntry {
         event: t.event.unwrap_or(current.event),
         causes,
@@ -546,19 +593,46 @@ mod tests {
 
     #[test]
     fn combining_classifications() {
-        let p = Classification { event: Event::Precursor, causes: vec![Cause::Unknown] };
-        let m = Classification { event: Event::MalwareInfection, causes: vec![Cause::SuspiciousFile] };
+        let p = Classification {
+            event: Event::Precursor,
+            causes: vec![Cause::Unknown],
+        };
+        let m = Classification {
+            event: Event::MalwareInfection,
+            causes: vec![Cause::SuspiciousFile],
+        };
         let c = combine(&[p.clone(), m.clone()]);
-        assert_eq!(c, Classification { event: Event::MalwareInfection, causes: vec![Cause::SuspiciousFile] });
+        assert_eq!(
+            c,
+            Classification {
+                event: Event::MalwareInfection,
+                causes: vec![Cause::SuspiciousFile]
+            }
+        );
         assert_eq!(combine(&[p.clone()]), p);
-        let both = Classification { event: Event::Leak, causes: vec![Cause::Insider, Cause::Unknown] };
-        assert_eq!(combine(&[both.clone(), p.clone()]), both, "explicit unknown kept");
+        let both = Classification {
+            event: Event::Leak,
+            causes: vec![Cause::Insider, Cause::Unknown],
+        };
+        assert_eq!(
+            combine(&[both.clone(), p.clone()]),
+            both,
+            "explicit unknown kept"
+        );
         assert_eq!(combine(&[]), p);
     }
 
     #[test]
     fn ids_are_short_and_unique() {
-        let ids = short_ids(&["aaaaaaaaaaaaXYZ", "aaaaaaaaaaaaXQQ", "bbbbbbbbbbbbbbbb", "short"]);
-        assert_eq!(ids, vec!["aaaaaaaaaaaaXY", "aaaaaaaaaaaaXQ", "bbbbbbbbbbbb", "short"]);
+        let ids = short_ids(&[
+            "aaaaaaaaaaaaXYZ",
+            "aaaaaaaaaaaaXQQ",
+            "bbbbbbbbbbbbbbbb",
+            "short",
+        ]);
+        assert_eq!(
+            ids,
+            vec!["aaaaaaaaaaaaXY", "aaaaaaaaaaaaXQ", "bbbbbbbbbbbb", "short"]
+        );
     }
 }

@@ -3,7 +3,10 @@
 //! Errors carry context for people (anyhow); `main` prints them.
 
 pub mod config;
+pub mod incidents;
+pub mod report;
 pub mod scan;
+pub mod triage;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_CONFIG, DEFAULT_STATE_DIR};
@@ -46,6 +49,9 @@ where
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
         Command::Config(cmd) => config::run(&ctx, &cmd),
+        Command::Incidents(args) => incidents::run(&ctx, args),
+        Command::Triage(args) => triage::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
     }
 }
 

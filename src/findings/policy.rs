@@ -163,7 +163,11 @@ pub fn classify(
         Location::Host => cfg.host.unwrap_or(Event::MalwareInfection),
     };
     let mut causes = cfg.causes.clone().unwrap_or_else(|| vec![Cause::Unknown]);
-    let matching: Vec<&PolicyRule> = cfg.rules.iter().filter(|r| r.matches(location, medium)).collect();
+    let matching: Vec<&PolicyRule> = cfg
+        .rules
+        .iter()
+        .filter(|r| r.matches(location, medium))
+        .collect();
     if let Some(e) = matching.iter().find_map(|r| r.event) {
         event = e;
     }
@@ -191,7 +195,10 @@ pub fn classify(
         }
         if let Some(v) = m.meta.get(META_CAUSE) {
             let Some(s) = v.as_str() else {
-                warnings.push(format!("rule {}: {META_CAUSE} is not a string; ignored", m.rule));
+                warnings.push(format!(
+                    "rule {}: {META_CAUSE} is not a string; ignored",
+                    m.rule
+                ));
                 continue;
             };
             for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -209,7 +216,10 @@ pub fn classify(
     if !meta_causes.is_empty() {
         causes = meta_causes;
     }
-    Classified { classification: Classification { event, causes }, warnings }
+    Classified {
+        classification: Classification { event, causes },
+        warnings,
+    }
 }
 
 /// Glob match with `*` (any run) and `?` (one character), ASCII
@@ -259,7 +269,10 @@ mod tests {
             rule: rule.into(),
             namespace: "default".into(),
             tags: vec![],
-            meta: meta.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
+            meta: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
         }
     }
 
@@ -272,7 +285,13 @@ mod tests {
         let cfg = PolicyConfig::default();
         cfg.validate().unwrap();
         let r = classify(&cfg, Location::Removable, None, &[]);
-        assert_eq!(r.classification, Classification { event: Event::Precursor, causes: vec![Cause::Unknown] });
+        assert_eq!(
+            r.classification,
+            Classification {
+                event: Event::Precursor,
+                causes: vec![Cause::Unknown]
+            }
+        );
         assert!(r.warnings.is_empty());
         let h = classify(&cfg, Location::Host, None, &[]);
         assert_eq!(h.classification.event, Event::MalwareInfection);
@@ -303,7 +322,13 @@ mod tests {
         assert_eq!(r.causes, vec![Cause::ContractorMismanagement]);
         let other = medium(Some("OFFICE"), None);
         let r = classify(&cfg, Location::Removable, Some(&other), &[]).classification;
-        assert_eq!(r, Classification { event: Event::Precursor, causes: vec![Cause::Unknown] });
+        assert_eq!(
+            r,
+            Classification {
+                event: Event::Precursor,
+                causes: vec![Cause::Unknown]
+            }
+        );
         let r = classify(&cfg, Location::Host, None, &[]).classification;
         assert_eq!(r.event, Event::CodeExecution);
     }
@@ -320,17 +345,38 @@ mod tests {
         )
         .unwrap();
         let matches = [
-            yara("a", &[("kensa_event", "intrusion".into()), ("kensa_cause", "suspicious_file, vulnerability".into())]),
-            yara("b", &[("kensa_event", "leak".into()), ("kensa_cause", "vulnerability,bogus".into())]),
+            yara(
+                "a",
+                &[
+                    ("kensa_event", "intrusion".into()),
+                    ("kensa_cause", "suspicious_file, vulnerability".into()),
+                ],
+            ),
+            yara(
+                "b",
+                &[
+                    ("kensa_event", "leak".into()),
+                    ("kensa_cause", "vulnerability,bogus".into()),
+                ],
+            ),
             yara("c", &[("kensa_event", 3.into())]),
         ];
         let r = classify(&cfg, Location::Removable, None, &matches);
         assert_eq!(r.classification.event, Event::Intrusion);
-        assert_eq!(r.classification.causes, vec![Cause::SuspiciousFile, Cause::Vulnerability]);
+        assert_eq!(
+            r.classification.causes,
+            vec![Cause::SuspiciousFile, Cause::Vulnerability]
+        );
         assert_eq!(r.warnings.len(), 3, "{:?}", r.warnings);
-        assert!(r.warnings.iter().any(|w| w.contains("bogus") && w.contains("expected one of")));
+        assert!(r
+            .warnings
+            .iter()
+            .any(|w| w.contains("bogus") && w.contains("expected one of")));
         assert!(r.warnings.iter().any(|w| w.contains("keeping intrusion")));
-        assert!(r.warnings.iter().any(|w| w.contains("rule c") && w.contains("not a string")));
+        assert!(r
+            .warnings
+            .iter()
+            .any(|w| w.contains("rule c") && w.contains("not a string")));
     }
 
     #[test]
@@ -350,9 +396,16 @@ mod tests {
     fn unknown_codes_in_config_are_errors() {
         let e = parse("removable = \"sabotage\"").unwrap_err().to_string();
         assert!(e.contains("sabotage") && e.contains("precursor"), "{e}");
-        let e = parse("[[rule]]\nlabel=\"A\"\ncauses=[\"aliens\"]").unwrap_err().to_string();
-        assert!(e.contains("aliens") && e.contains("contractor_mismanagement"), "{e}");
-        let e = parse("[[rule]]\nlabel=\"A\"\ncolour=\"red\"").unwrap_err().to_string();
+        let e = parse("[[rule]]\nlabel=\"A\"\ncauses=[\"aliens\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("aliens") && e.contains("contractor_mismanagement"),
+            "{e}"
+        );
+        let e = parse("[[rule]]\nlabel=\"A\"\ncolour=\"red\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colour"), "{e}");
     }
 
@@ -365,7 +418,10 @@ mod tests {
         let cfg = parse("[[rule]]\nlabel=\"A\"\ncauses=[]").unwrap();
         assert_eq!(cfg.validate(), Err(PolicyError::EmptyCauses("#1".into())));
         let cfg = parse("[[rule]]\nlabel=\"\"\nevent=\"other\"").unwrap();
-        assert!(matches!(cfg.validate(), Err(PolicyError::BadPattern { field: "label", .. })));
+        assert!(matches!(
+            cfg.validate(),
+            Err(PolicyError::BadPattern { field: "label", .. })
+        ));
         let cfg = parse("causes=[]").unwrap();
         assert_eq!(cfg.validate(), Err(PolicyError::EmptyDefaultCauses));
     }

@@ -405,7 +405,11 @@ mod seed_tests {
             if !inside {
                 continue;
             }
-            let cells: Vec<&str> = line.split('\t').map(str::trim).filter(|c| !c.is_empty()).collect();
+            let cells: Vec<&str> = line
+                .split('\t')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
             let n = cells.iter().rev().take_while(|c| is_cell(c)).count();
             if n != 9 || cells.len() <= n {
                 continue;

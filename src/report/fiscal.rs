@@ -31,9 +31,17 @@ pub fn quarter_dates(fy: i32, quarter: u8) -> Option<(NaiveDate, NaiveDate)> {
         return None;
     }
     let start_month = 4 + 3 * (quarter as u32 - 1);
-    let (y, m) = if start_month > 12 { (fy + 1, start_month - 12) } else { (fy, start_month) };
+    let (y, m) = if start_month > 12 {
+        (fy + 1, start_month - 12)
+    } else {
+        (fy, start_month)
+    };
     let start = NaiveDate::from_ymd_opt(y, m, 1)?;
-    let (ny, nm) = if m + 3 > 12 { (y + 1, m + 3 - 12) } else { (y, m + 3) };
+    let (ny, nm) = if m + 3 > 12 {
+        (y + 1, m + 3 - 12)
+    } else {
+        (y, m + 3)
+    };
     let end = NaiveDate::from_ymd_opt(ny, nm, 1)?.pred_opt()?;
     Some((start, end))
 }
@@ -56,30 +64,105 @@ mod tests {
 
     #[test]
     fn dates_to_quarters() {
-        assert_eq!(of_date(d(2019, 4, 1)), FiscalQuarter { fy: 2019, quarter: 1 });
-        assert_eq!(of_date(d(2019, 6, 30)), FiscalQuarter { fy: 2019, quarter: 1 });
-        assert_eq!(of_date(d(2019, 7, 1)), FiscalQuarter { fy: 2019, quarter: 2 });
-        assert_eq!(of_date(d(2019, 9, 30)), FiscalQuarter { fy: 2019, quarter: 2 });
-        assert_eq!(of_date(d(2019, 10, 1)), FiscalQuarter { fy: 2019, quarter: 3 });
-        assert_eq!(of_date(d(2019, 12, 31)), FiscalQuarter { fy: 2019, quarter: 3 });
-        assert_eq!(of_date(d(2020, 1, 1)), FiscalQuarter { fy: 2019, quarter: 4 });
-        assert_eq!(of_date(d(2020, 3, 31)), FiscalQuarter { fy: 2019, quarter: 4 });
-        assert_eq!(of_date(d(2020, 4, 1)), FiscalQuarter { fy: 2020, quarter: 1 });
+        assert_eq!(
+            of_date(d(2019, 4, 1)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 1
+            }
+        );
+        assert_eq!(
+            of_date(d(2019, 6, 30)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 1
+            }
+        );
+        assert_eq!(
+            of_date(d(2019, 7, 1)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 2
+            }
+        );
+        assert_eq!(
+            of_date(d(2019, 9, 30)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 2
+            }
+        );
+        assert_eq!(
+            of_date(d(2019, 10, 1)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 3
+            }
+        );
+        assert_eq!(
+            of_date(d(2019, 12, 31)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 3
+            }
+        );
+        assert_eq!(
+            of_date(d(2020, 1, 1)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 4
+            }
+        );
+        assert_eq!(
+            of_date(d(2020, 3, 31)),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 4
+            }
+        );
+        assert_eq!(
+            of_date(d(2020, 4, 1)),
+            FiscalQuarter {
+                fy: 2020,
+                quarter: 1
+            }
+        );
     }
 
     #[test]
     fn instants_use_the_time_zone() {
         // 2019-03-31 15:00 UTC is 1 April 00:00 in Tokyo.
         let t = DateTime::parse_from_rfc3339("2019-03-31T15:00:00Z").unwrap();
-        assert_eq!(of_instant(&t, &Tokyo), FiscalQuarter { fy: 2019, quarter: 1 });
-        assert_eq!(of_instant(&t, &chrono_tz::UTC), FiscalQuarter { fy: 2018, quarter: 4 });
+        assert_eq!(
+            of_instant(&t, &Tokyo),
+            FiscalQuarter {
+                fy: 2019,
+                quarter: 1
+            }
+        );
+        assert_eq!(
+            of_instant(&t, &chrono_tz::UTC),
+            FiscalQuarter {
+                fy: 2018,
+                quarter: 4
+            }
+        );
     }
 
     #[test]
     fn quarter_bounds_and_closing() {
-        assert_eq!(quarter_dates(2019, 1), Some((d(2019, 4, 1), d(2019, 6, 30))));
-        assert_eq!(quarter_dates(2019, 3), Some((d(2019, 10, 1), d(2019, 12, 31))));
-        assert_eq!(quarter_dates(2019, 4), Some((d(2020, 1, 1), d(2020, 3, 31))));
+        assert_eq!(
+            quarter_dates(2019, 1),
+            Some((d(2019, 4, 1), d(2019, 6, 30)))
+        );
+        assert_eq!(
+            quarter_dates(2019, 3),
+            Some((d(2019, 10, 1), d(2019, 12, 31)))
+        );
+        assert_eq!(
+            quarter_dates(2019, 4),
+            Some((d(2020, 1, 1), d(2020, 3, 31)))
+        );
         assert_eq!(quarter_dates(2019, 5), None);
         assert!(quarter_closed(2019, 1, d(2019, 7, 19)));
         assert!(!quarter_closed(2019, 2, d(2019, 7, 19)));

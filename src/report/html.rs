@@ -3,12 +3,17 @@
 //! scripts, fonts, images or other external assets: the file is read on
 //! closed networks.
 
-use super::{cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report, PREVIOUS_YEARS};
+use super::{
+    cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report,
+    PREVIOUS_YEARS,
+};
 use crate::findings::taxonomy::EVENTS;
 use std::fmt::Write as _;
 
 /// One fill colour per event row, in EVENTS order.
-const COLOURS: [&str; 8] = ["#9e9e9e", "#d32f2f", "#7b1fa2", "#f57c00", "#1976d2", "#0097a7", "#388e3c", "#5d4037"];
+const COLOURS: [&str; 8] = [
+    "#9e9e9e", "#d32f2f", "#7b1fa2", "#f57c00", "#1976d2", "#0097a7", "#388e3c", "#5d4037",
+];
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -60,11 +65,18 @@ pub(super) fn html(report: &Report, lang: Lang) -> String {
         let _ = writeln!(
             o,
             "<tr>{}</tr>\n</thead>\n<tbody>",
-            cols[PREVIOUS_YEARS..].iter().map(|c| format!("<th>{}</th>", esc(c))).collect::<String>()
+            cols[PREVIOUS_YEARS..]
+                .iter()
+                .map(|c| format!("<th>{}</th>", esc(c)))
+                .collect::<String>()
         );
         let mut current: Vec<&str> = Vec::new();
         for r in &t.rows {
-            let common = current.iter().zip(&r.path).take_while(|(a, b)| a == b).count();
+            let common = current
+                .iter()
+                .zip(&r.path)
+                .take_while(|(a, b)| a == b)
+                .count();
             for (depth, g) in r.path.iter().enumerate().skip(common) {
                 let _ = writeln!(
                     o,
@@ -100,7 +112,15 @@ pub(super) fn html(report: &Report, lang: Lang) -> String {
 fn chart(o: &mut String, report: &Report, lang: Lang) {
     let (w, h, left, bottom, top) = (640.0_f64, 320.0_f64, 50.0_f64, 40.0_f64, 20.0_f64);
     let plot_h = h - bottom - top;
-    let max = report.incidents.quarters.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+    let max = report
+        .incidents
+        .quarters
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let heading = match lang {
         Lang::Ja => format!("FY{} 四半期別 事象の種類", report.fy),
         Lang::En => format!("FY{} incidents per quarter by event type", report.fy),
@@ -111,10 +131,20 @@ fn chart(o: &mut String, report: &Report, lang: Lang) {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
         esc(&heading)
     );
-    let _ = writeln!(o, "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>");
+    let _ = writeln!(
+        o,
+        "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>"
+    );
     let base = h - bottom;
-    let _ = writeln!(o, "<line x1=\"{left}\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" stroke=\"#333\"/>", w - 10.0);
-    let _ = writeln!(o, "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{base}\" stroke=\"#333\"/>");
+    let _ = writeln!(
+        o,
+        "<line x1=\"{left}\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" stroke=\"#333\"/>",
+        w - 10.0
+    );
+    let _ = writeln!(
+        o,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{base}\" stroke=\"#333\"/>"
+    );
     let _ = writeln!(
         o,
         "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
@@ -122,7 +152,11 @@ fn chart(o: &mut String, report: &Report, lang: Lang) {
         top + 4.0,
         max as u64
     );
-    let _ = writeln!(o, "<text x=\"{}\" y=\"{base}\" font-size=\"12\" text-anchor=\"end\">0</text>", left - 6.0);
+    let _ = writeln!(
+        o,
+        "<text x=\"{}\" y=\"{base}\" font-size=\"12\" text-anchor=\"end\">0</text>",
+        left - 6.0
+    );
     let slot = (w - left - 10.0) / 4.0;
     let bar_w = slot * 0.5;
     for q in 0..4 {
@@ -152,7 +186,11 @@ fn chart(o: &mut String, report: &Report, lang: Lang) {
             let seg = plot_h * n as f64 / max;
             y -= seg;
             let e = row.code.entry();
-            let name = if lang == Lang::Ja { e.label_ja } else { e.label_en };
+            let name = if lang == Lang::Ja {
+                e.label_ja
+            } else {
+                e.label_en
+            };
             let _ = writeln!(
                 o,
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{seg:.1}\" fill=\"{}\"><title>{label} {}: {n}</title></rect>",
@@ -170,7 +208,11 @@ fn chart(o: &mut String, report: &Report, lang: Lang) {
     let _ = writeln!(o, "</svg>");
     let _ = write!(o, "<p class=\"legend\">");
     for (i, e) in EVENTS.iter().enumerate() {
-        let name = if lang == Lang::Ja { e.label_ja } else { e.label_en };
+        let name = if lang == Lang::Ja {
+            e.label_ja
+        } else {
+            e.label_en
+        };
         let _ = write!(
             o,
             "<span><i class=\"sw\" style=\"background:{}\"></i>{}</span>",
@@ -187,6 +229,9 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -55,7 +55,11 @@ impl FromStr for Lang {
         match s {
             "ja" => Ok(Lang::Ja),
             "en" => Ok(Lang::En),
-            _ => Err(UnknownOption { kind: "language", value: s.into(), expected: "ja, en" }),
+            _ => Err(UnknownOption {
+                kind: "language",
+                value: s.into(),
+                expected: "ja, en",
+            }),
         }
     }
 }
@@ -181,8 +185,10 @@ enum Slot {
 /// placing each incident by its local date in `tz`. Incidents after `as_of`
 /// or outside the five fiscal years are ignored.
 pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
-    let previous_years: [i32; PREVIOUS_YEARS] = std::array::from_fn(|i| fy - PREVIOUS_YEARS as i32 + i as i32);
-    let quarters_closed: [bool; 4] = std::array::from_fn(|i| fiscal::quarter_closed(fy, i as u8 + 1, as_of));
+    let previous_years: [i32; PREVIOUS_YEARS] =
+        std::array::from_fn(|i| fy - PREVIOUS_YEARS as i32 + i as i32);
+    let quarters_closed: [bool; 4] =
+        std::array::from_fn(|i| fiscal::quarter_closed(fy, i as u8 + 1, as_of));
     let mut report = Report {
         fy,
         as_of,
@@ -190,8 +196,20 @@ pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono
         previous_years,
         quarters_closed,
         incidents: Counts::empty(quarters_closed),
-        events: EVENTS.iter().map(|e| EventRow { code: e.code, counts: Counts::empty(quarters_closed) }).collect(),
-        causes: CAUSES.iter().map(|c| CauseRow { code: c.code, counts: Counts::empty(quarters_closed) }).collect(),
+        events: EVENTS
+            .iter()
+            .map(|e| EventRow {
+                code: e.code,
+                counts: Counts::empty(quarters_closed),
+            })
+            .collect(),
+        causes: CAUSES
+            .iter()
+            .map(|c| CauseRow {
+                code: c.code,
+                counts: Counts::empty(quarters_closed),
+            })
+            .collect(),
         untriaged: 0,
         false_positives: 0,
     };
@@ -216,7 +234,11 @@ pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono
             report.untriaged += 1;
         }
         report.incidents.add(slot);
-        if let Some(row) = report.events.iter_mut().find(|r| r.code == inc.classification.event) {
+        if let Some(row) = report
+            .events
+            .iter_mut()
+            .find(|r| r.code == inc.classification.event)
+        {
             row.counts.add(slot);
         }
         let causes: BTreeSet<Cause> = inc.classification.causes.iter().copied().collect();
@@ -274,17 +296,31 @@ fn event_path(code: Event, lang: Lang) -> Vec<&'static str> {
 fn tables(report: &Report, lang: Lang) -> [Table; 3] {
     let ja = lang == Lang::Ja;
     let t1 = Table {
-        title: if ja { "情報連絡 件数 (単位:件)" } else { "Incidents reported (count)" }.into(),
+        title: if ja {
+            "情報連絡 件数 (単位:件)"
+        } else {
+            "Incidents reported (count)"
+        }
+        .into(),
         label_heading: if ja { "実施形態" } else { "Kind" }.into(),
         rows: vec![Row {
             path: vec![],
-            label: if ja { "重要インフラ事業者等からNISCへの情報連絡" } else { "Incidents reported" },
+            label: if ja {
+                "重要インフラ事業者等からNISCへの情報連絡"
+            } else {
+                "Incidents reported"
+            },
             code: None,
             cells: report.incidents.cells(),
         }],
     };
     let t2 = Table {
-        title: if ja { "※1) 事象別内訳" } else { "*1) Incidents by event type" }.into(),
+        title: if ja {
+            "※1) 事象別内訳"
+        } else {
+            "*1) Incidents by event type"
+        }
+        .into(),
         label_heading: if ja { "事象の種類" } else { "Event type" }.into(),
         rows: report
             .events
@@ -301,17 +337,30 @@ fn tables(report: &Report, lang: Lang) -> [Table; 3] {
             .collect(),
     };
     let t3 = Table {
-        title: if ja { "※2) 原因別類型 (複数選択)" } else { "*2) Incidents by cause (several may apply)" }.into(),
+        title: if ja {
+            "※2) 原因別類型 (複数選択)"
+        } else {
+            "*2) Incidents by cause (several may apply)"
+        }
+        .into(),
         label_heading: if ja { "原因別類型" } else { "Cause" }.into(),
         rows: report
             .causes
             .iter()
             .map(|r| {
                 let c = r.code.entry();
-                let (group, label) = if ja { (c.group_ja, c.label_ja) } else { (c.group_en, c.label_en) };
+                let (group, label) = if ja {
+                    (c.group_ja, c.label_ja)
+                } else {
+                    (c.group_en, c.label_en)
+                };
                 Row {
                     // A group that is its own only row (他分野の障害からの波及) has no heading.
-                    path: if c.group_ja == c.label_ja { vec![] } else { vec![group] },
+                    path: if c.group_ja == c.label_ja {
+                        vec![]
+                    } else {
+                        vec![group]
+                    },
                     label,
                     code: Some(c.slug),
                     cells: r.counts.cells(),
@@ -324,7 +373,11 @@ fn tables(report: &Report, lang: Lang) -> [Table; 3] {
 
 /// Column headings in order: `FY2015`…, `1Q`…`4Q`, `計`/`Total`.
 fn column_names(report: &Report, lang: Lang) -> Vec<String> {
-    let mut v: Vec<String> = report.previous_years.iter().map(|y| format!("FY{y}")).collect();
+    let mut v: Vec<String> = report
+        .previous_years
+        .iter()
+        .map(|y| format!("FY{y}"))
+        .collect();
     v.extend(["1Q", "2Q", "3Q", "4Q"].map(String::from));
     v.push(total_word(lang).into());
     v
@@ -355,8 +408,14 @@ fn footnotes(report: &Report, lang: Lang) -> Vec<String> {
         ],
         Lang::En => vec![
             "FY: fiscal year (April to March), Q: quarter".into(),
-            format!("—: quarter not closed as of {} (time zone {})", report.as_of, report.time_zone),
-            format!("Untriaged (counted under automatic classification): {}", report.untriaged),
+            format!(
+                "—: quarter not closed as of {} (time zone {})",
+                report.as_of, report.time_zone
+            ),
+            format!(
+                "Untriaged (counted under automatic classification): {}",
+                report.untriaged
+            ),
             format!("Excluded as false positives: {}", report.false_positives),
         ],
     }
@@ -364,7 +423,10 @@ fn footnotes(report: &Report, lang: Lang) -> Vec<String> {
 
 fn report_title(report: &Report, lang: Lang) -> String {
     match lang {
-        Lang::Ja => format!("重要インフラにおける情報共有件数について ({}年度)", report.fy),
+        Lang::Ja => format!(
+            "重要インフラにおける情報共有件数について ({}年度)",
+            report.fy
+        ),
         Lang::En => format!("Incident reports under the NISC taxonomy, FY{}", report.fy),
     }
 }
@@ -375,11 +437,21 @@ mod tests {
     use chrono::TimeZone;
     use chrono_tz::Asia::Tokyo;
 
-    fn inc(local: (i32, u32, u32, u32, u32, u32), event: Event, causes: &[Cause]) -> ReportIncident {
+    fn inc(
+        local: (i32, u32, u32, u32, u32, u32),
+        event: Event,
+        causes: &[Cause],
+    ) -> ReportIncident {
         let (y, mo, d, h, mi, s) = local;
         ReportIncident {
-            time: Tokyo.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().with_timezone(&Utc),
-            classification: Classification { event, causes: causes.to_vec() },
+            time: Tokyo
+                .with_ymd_and_hms(y, mo, d, h, mi, s)
+                .unwrap()
+                .with_timezone(&Utc),
+            classification: Classification {
+                event,
+                causes: causes.to_vec(),
+            },
             false_positive: false,
             triaged: true,
         }
@@ -392,18 +464,59 @@ mod tests {
     #[test]
     fn counts_quarters_years_and_dashes() {
         let list = vec![
-            inc((2016, 5, 1, 0, 0, 0), Event::Leak, &[Cause::Insider, Cause::Insider]),
-            inc((2019, 4, 2, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure, Cause::Vulnerability]),
-            inc((2019, 7, 2, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure]),
-            inc((2019, 7, 30, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure]),
-            inc((2014, 7, 30, 0, 0, 0), Event::Outage, &[Cause::EquipmentFailure]),
+            inc(
+                (2016, 5, 1, 0, 0, 0),
+                Event::Leak,
+                &[Cause::Insider, Cause::Insider],
+            ),
+            inc(
+                (2019, 4, 2, 0, 0, 0),
+                Event::Outage,
+                &[Cause::EquipmentFailure, Cause::Vulnerability],
+            ),
+            inc(
+                (2019, 7, 2, 0, 0, 0),
+                Event::Outage,
+                &[Cause::EquipmentFailure],
+            ),
+            inc(
+                (2019, 7, 30, 0, 0, 0),
+                Event::Outage,
+                &[Cause::EquipmentFailure],
+            ),
+            inc(
+                (2014, 7, 30, 0, 0, 0),
+                Event::Outage,
+                &[Cause::EquipmentFailure],
+            ),
         ];
         let r = build(&list, 2019, date(2019, 7, 19), Tokyo);
         assert_eq!(r.previous_years, [2015, 2016, 2017, 2018]);
-        assert_eq!(r.incidents.cells(), vec![Some(0), Some(1), Some(0), Some(0), Some(1), None, None, None, Some(1)]);
+        assert_eq!(
+            r.incidents.cells(),
+            vec![
+                Some(0),
+                Some(1),
+                Some(0),
+                Some(0),
+                Some(1),
+                None,
+                None,
+                None,
+                Some(1)
+            ]
+        );
         let insider = r.causes.iter().find(|c| c.code == Cause::Insider).unwrap();
-        assert_eq!(insider.counts.years, [0, 1, 0, 0], "a cause counts once per incident");
-        let vul = r.causes.iter().find(|c| c.code == Cause::Vulnerability).unwrap();
+        assert_eq!(
+            insider.counts.years,
+            [0, 1, 0, 0],
+            "a cause counts once per incident"
+        );
+        let vul = r
+            .causes
+            .iter()
+            .find(|c| c.code == Cause::Vulnerability)
+            .unwrap();
         assert_eq!(vul.counts.quarters, [Some(1), None, None, None]);
         // As of the end of the year every quarter shows.
         let r = build(&list, 2019, date(2020, 3, 31), Tokyo);
@@ -425,9 +538,15 @@ mod tests {
         assert_eq!(r.untriaged, 1);
         assert_eq!(r.false_positives, 1);
         let text = render(&r, Lang::Ja, Format::Text);
-        assert!(text.contains("未トリアージ (自動分類のまま計上): 1 件"), "{text}");
+        assert!(
+            text.contains("未トリアージ (自動分類のまま計上): 1 件"),
+            "{text}"
+        );
         let text = render(&r, Lang::En, Format::Text);
-        assert!(text.contains("Untriaged (counted under automatic classification): 1"), "{text}");
+        assert!(
+            text.contains("Untriaged (counted under automatic classification): 1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Text, Markdown, CSV and JSON renderings of a [`Report`]. Text output pads
 //! by display width (CJK characters take two columns).
 
-use super::{cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report, Table};
+use super::{
+    cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report, Table,
+};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -42,7 +44,11 @@ fn label_lines(t: &Table) -> Vec<(usize, &str, Option<&[Option<u64>]>)> {
     let mut out = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     for r in &t.rows {
-        let common = current.iter().zip(&r.path).take_while(|(a, b)| a == b).count();
+        let common = current
+            .iter()
+            .zip(&r.path)
+            .take_while(|(a, b)| a == b)
+            .count();
         for (depth, g) in r.path.iter().enumerate().skip(common) {
             out.push((depth, *g, None));
         }
@@ -58,7 +64,10 @@ pub(super) fn text(report: &Report, lang: Lang) -> String {
     let label_w = tabs
         .iter()
         .flat_map(|t| {
-            let mut v: Vec<usize> = label_lines(t).iter().map(|(d, s, _)| 2 * d + display_width(s)).collect();
+            let mut v: Vec<usize> = label_lines(t)
+                .iter()
+                .map(|(d, s, _)| 2 * d + display_width(s))
+                .collect();
             v.push(display_width(&t.label_heading));
             v
         })
@@ -79,7 +88,11 @@ pub(super) fn text(report: &Report, lang: Lang) -> String {
         let _ = writeln!(out, "{}", head1.trim_end());
         let mut head2 = pad_right(&t.label_heading, label_w);
         for (i, c) in cols.iter().enumerate() {
-            let name = if i < super::PREVIOUS_YEARS { format!("{c} {}", total_word(lang)) } else { c.clone() };
+            let name = if i < super::PREVIOUS_YEARS {
+                format!("{c} {}", total_word(lang))
+            } else {
+                c.clone()
+            };
             head2.push_str(&pad_left(&name, col_w.max(display_width(&name) + 1)));
         }
         let _ = writeln!(out, "{head2}");
@@ -125,7 +138,12 @@ pub(super) fn markdown(report: &Report, lang: Lang) -> String {
         let _ = writeln!(out, "{head}");
         let _ = writeln!(out, "|---|---|{}", "---:|".repeat(cols.len()));
         for r in &t.rows {
-            let group = r.path.iter().map(|g| md_escape(g)).collect::<Vec<_>>().join(" › ");
+            let group = r
+                .path
+                .iter()
+                .map(|g| md_escape(g))
+                .collect::<Vec<_>>()
+                .join(" › ");
             let _ = write!(out, "| {group} | {} |", md_escape(r.label));
             for c in &r.cells {
                 let _ = write!(out, " {} |", cell_text(*c));
@@ -154,7 +172,14 @@ fn csv_field(s: &str) -> String {
 pub(super) fn csv(report: &Report, lang: Lang) -> String {
     let mut out = String::new();
     let cols = column_names(report, lang);
-    let _ = writeln!(out, ",{}", cols.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+    let _ = writeln!(
+        out,
+        ",{}",
+        cols.iter()
+            .map(|c| csv_field(c))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     for (ti, t) in tables(report, lang).iter().enumerate() {
         for r in &t.rows {
             let mut parts: Vec<&str> = Vec::new();
@@ -163,7 +188,11 @@ pub(super) fn csv(report: &Report, lang: Lang) -> String {
             }
             parts.extend(r.path.iter().copied());
             parts.push(r.label);
-            let cells: Vec<String> = r.cells.iter().map(|c| c.map_or_else(|| "—".into(), |n| n.to_string())).collect();
+            let cells: Vec<String> = r
+                .cells
+                .iter()
+                .map(|c| c.map_or_else(|| "—".into(), |n| n.to_string()))
+                .collect();
             let _ = writeln!(out, "{},{}", csv_field(&parts.join(" › ")), cells.join(","));
         }
     }
@@ -221,7 +250,12 @@ pub(super) fn json(report: &Report, lang: Lang) -> String {
                 rows: t
                     .rows
                     .into_iter()
-                    .map(|r| JsonRow { groups: r.path, label: r.label, code: r.code, cells: r.cells })
+                    .map(|r| JsonRow {
+                        groups: r.path,
+                        label: r.label,
+                        code: r.code,
+                        cells: r.cells,
+                    })
                     .collect(),
             })
             .collect(),

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use kensa::findings::taxonomy::{Cause, Classification, Event};
-use kensa::findings::{Finding, Location, Match, Medium, Record, RulesetInfo, Session, Verdict, SCHEMA_VERSION};
+use kensa::findings::{
+    Finding, Location, Match, Medium, Record, RulesetInfo, Session, Verdict, SCHEMA_VERSION,
+};
 use rusqlite::{params, Connection};
 use std::path::PathBuf;
 
@@ -29,9 +31,18 @@ pub struct Journal<'a> {
 impl<'a> Journal<'a> {
     pub fn new(conn: &'a Connection, agent: &str) -> Self {
         let seq: i64 = conn
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM records WHERE agent = ?1", params![agent], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM records WHERE agent = ?1",
+                params![agent],
+                |r| r.get(0),
+            )
             .unwrap();
-        Journal { conn, agent: agent.into(), seq, prev: "0".repeat(64) }
+        Journal {
+            conn,
+            agent: agent.into(),
+            seq,
+            prev: "0".repeat(64),
+        }
     }
 
     pub fn push(&mut self, rec: &Record) {
@@ -59,7 +70,13 @@ impl<'a> Journal<'a> {
 
     /// One session with `findings` findings, all carrying `class`; returns
     /// the session id.
-    pub fn incident(&mut self, time: &str, location: Location, class: Option<&Classification>, findings: usize) -> String {
+    pub fn incident(
+        &mut self,
+        time: &str,
+        location: Location,
+        class: Option<&Classification>,
+        findings: usize,
+    ) -> String {
         self.incident_with_id(&kensa::findings::new_id(), time, location, class, findings)
     }
 
@@ -122,7 +139,10 @@ impl<'a> Journal<'a> {
 }
 
 pub fn class(event: Event, causes: &[Cause]) -> Classification {
-    Classification { event, causes: causes.to_vec() }
+    Classification {
+        event,
+        causes: causes.to_vec(),
+    }
 }
 
 /// One row of a seed table: its label and its nine cells as written.
@@ -160,7 +180,11 @@ fn rows_between(text: &str, start: &str, end: &str) -> Vec<SeedRow> {
         if !inside {
             continue;
         }
-        let cells: Vec<&str> = line.split('\t').map(str::trim).filter(|c| !c.is_empty()).collect();
+        let cells: Vec<&str> = line
+            .split('\t')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
         let n = cells.iter().rev().take_while(|c| is_cell(c)).count();
         if n != 9 || cells.len() <= n {
             continue;
@@ -168,7 +192,10 @@ fn rows_between(text: &str, start: &str, end: &str) -> Vec<SeedRow> {
         let label = cells[cells.len() - n - 1];
         out.push(SeedRow {
             label: label.split_whitespace().last().unwrap_or(label).to_string(),
-            cells: cells[cells.len() - n..].iter().map(|c| c.to_string()).collect(),
+            cells: cells[cells.len() - n..]
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
         });
     }
     out
@@ -190,7 +217,11 @@ pub fn seed_tables() -> SeedTables {
     let causes = rows_between(&text, "※2)", "(注)");
     assert_eq!(events.len(), 8, "seed event rows");
     assert_eq!(causes.len(), 17, "seed cause rows");
-    SeedTables { incidents, events, causes }
+    SeedTables {
+        incidents,
+        events,
+        causes,
+    }
 }
 
 /// Parses a numeric seed cell; `None` for —.

@@ -1,0 +1,204 @@
+//! `kensa incidents list|show`: the incidents in the collector store
+//! (`<state>/kensa.db`), one line each, or one incident's findings and
+//! triage history. Also holds the store-opening helper the triage and
+//! report commands share.
+
+use super::Context;
+use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs};
+use crate::collector::incidents::{self, Filter, Incident, IncidentDetail, TriageEntry};
+use crate::output::{sanitize, Format};
+use anyhow::Context as _;
+use rusqlite::{Connection, OpenFlags};
+use std::io::Write;
+use std::time::Duration;
+
+/// File name of the collector database inside the state directory.
+pub const DB_FILE: &str = "kensa.db";
+
+/// Opens the collector store; it must exist (created by `kensa import`).
+pub fn open_store(ctx: &Context) -> anyhow::Result<Connection> {
+    let path = ctx.state_dir.join(DB_FILE);
+    if !path.is_file() {
+        anyhow::bail!(
+            "no collector database at {}: import findings first (kensa import), or pass --state-dir",
+            path.display()
+        );
+    }
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    incidents::ensure_schema(&conn).with_context(|| format!("preparing {}", path.display()))?;
+    Ok(conn)
+}
+
+/// Parses an IANA time-zone name.
+pub fn parse_tz(name: &str) -> anyhow::Result<chrono_tz::Tz> {
+    name.parse::<chrono_tz::Tz>().map_err(|e| {
+        anyhow::anyhow!("unknown time zone {name:?} (use an IANA name such as Asia/Tokyo): {e}")
+    })
+}
+
+pub fn run(ctx: &Context, args: IncidentsArgs) -> anyhow::Result<u8> {
+    match args.command {
+        IncidentsCommand::List(a) => list(ctx, a),
+        IncidentsCommand::Show(a) => show(ctx, a),
+    }
+}
+
+fn local_time(rfc3339: &str, tz: &chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| sanitize(rfc3339).into_owned())
+}
+
+fn causes_text(causes: &[crate::findings::Cause]) -> String {
+    causes
+        .iter()
+        .map(|c| c.slug())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn state(i: &Incident) -> &'static str {
+    match &i.triage {
+        None => "untriaged",
+        Some(t) if t.false_positive => "false-positive",
+        Some(_) => "triaged",
+    }
+}
+
+fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
+    let tz = parse_tz(&a.tz)?;
+    let conn = open_store(ctx)?;
+    let filter = Filter {
+        untriaged: a.untriaged,
+        agent: a.agent,
+        ..Filter::default()
+    };
+    let list = incidents::list(&conn, &filter).context("listing incidents")?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Json => {
+            for i in &list {
+                serde_json::to_writer(&mut out, i)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Text => {
+            writeln!(
+                out,
+                "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
+                "ID",
+                "AGENT",
+                "HOST",
+                "MEDIUM",
+                format!("TIME ({})", tz.name())
+                    .chars()
+                    .take(16)
+                    .collect::<String>(),
+                "DET",
+                "EVENT",
+                "CAUSES"
+            )?;
+            for i in &list {
+                let c = i.current();
+                writeln!(
+                    out,
+                    "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
+                    i.id,
+                    sanitize(&i.agent),
+                    sanitize(i.host.as_deref().unwrap_or("-")),
+                    sanitize(&i.medium_text()),
+                    local_time(&i.time, &tz),
+                    i.detections,
+                    c.event.slug(),
+                    causes_text(&c.causes),
+                    state(i)
+                )?;
+            }
+            let untriaged = list.iter().filter(|i| !i.is_triaged()).count();
+            writeln!(out, "{} incident(s), {untriaged} untriaged", list.len())?;
+        }
+    }
+    Ok(0)
+}
+
+fn write_entry(out: &mut impl Write, n: usize, t: &TriageEntry) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  #{n} {} by {}: {} / {}{}",
+        t.time,
+        sanitize(&t.by),
+        t.event.slug(),
+        causes_text(&t.causes),
+        if t.false_positive {
+            " (false positive)"
+        } else {
+            ""
+        }
+    )?;
+    if let Some(note) = &t.note {
+        writeln!(out, "     note: {}", sanitize(note))?;
+    }
+    Ok(())
+}
+
+fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
+    let conn = open_store(ctx)?;
+    let d: IncidentDetail =
+        incidents::show(&conn, &a.id).with_context(|| format!("incident {}", a.id))?;
+    let mut out = std::io::stdout().lock();
+    if a.format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &d)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    let i = &d.incident;
+    writeln!(out, "incident {}  ({})", i.id, state(i))?;
+    writeln!(out, "  agent    {}", sanitize(&i.agent))?;
+    writeln!(out, "  session  {}", sanitize(&i.session))?;
+    writeln!(
+        out,
+        "  host     {}",
+        sanitize(i.host.as_deref().unwrap_or("-"))
+    )?;
+    writeln!(out, "  medium   {}", sanitize(&i.medium_text()))?;
+    writeln!(out, "  time     {}", sanitize(&i.time))?;
+    writeln!(
+        out,
+        "  automatic {} / {}",
+        i.automatic.event.slug(),
+        causes_text(&i.automatic.causes)
+    )?;
+    let c = i.current();
+    writeln!(
+        out,
+        "  current   {} / {}",
+        c.event.slug(),
+        causes_text(&c.causes)
+    )?;
+    writeln!(out, "findings ({}):", d.findings.len())?;
+    for f in &d.findings {
+        let rules: Vec<String> = f
+            .matches
+            .iter()
+            .map(|m| format!("{}:{}", m.kind, sanitize(&m.rule)))
+            .collect();
+        writeln!(
+            out,
+            "  {:?} {}  sha256 {}  [{}]",
+            f.verdict,
+            sanitize(&f.path),
+            f.sha256,
+            rules.join(", ")
+        )?;
+    }
+    writeln!(out, "triage history ({}):", d.history.len())?;
+    for (n, t) in d.history.iter().enumerate() {
+        write_entry(&mut out, n + 1, t)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,69 @@
+//! `kensa report --fy YEAR [--as-of DATE] [--lang ja|en] [--format ...] [--out FILE]`:
+//! builds the NISC quarterly tables from the collector store and prints or
+//! writes them (a file is written via temp file + fsync + rename).
+
+use super::incidents::{open_store, parse_tz};
+use super::Context;
+use crate::cli::ReportArgs;
+use crate::collector::incidents::{self, Filter};
+use crate::report;
+use anyhow::Context as _;
+use std::io::Write;
+use std::path::Path;
+
+pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
+    let tz = parse_tz(&args.tz)?;
+    let as_of = args
+        .as_of
+        .unwrap_or_else(|| chrono::Utc::now().with_timezone(&tz).date_naive());
+    let conn = open_store(ctx)?;
+    let list = incidents::list(&conn, &Filter::default()).context("reading incidents")?;
+    let mut input = Vec::with_capacity(list.len());
+    for i in &list {
+        match i.to_report() {
+            Some(r) => input.push(r),
+            None => eprintln!(
+                "kensa: warning: incident {} has an unreadable time {:?}; left out of the report",
+                i.id,
+                crate::output::sanitize(&i.time)
+            ),
+        }
+    }
+    let r = report::build(&input, args.fy, as_of, tz);
+    let text = report::render(&r, args.lang, args.format);
+    match &args.out {
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        Some(p) => {
+            let p = super::absolute(p.clone())?;
+            write_atomically(&p, text.as_bytes())
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+    }
+    Ok(0)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames
+/// it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", crate::findings::new_id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    } else if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    result
+}

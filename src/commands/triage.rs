@@ -1,0 +1,46 @@
+//! `kensa triage ID --event CODE --cause CODE... [--note] [--by] [--false-positive]`:
+//! appends one triage decision to an incident's history in the collector
+//! store and prints what is now recorded.
+
+use super::incidents::open_store;
+use super::Context;
+use crate::cli::TriageArgs;
+use crate::collector::incidents::{self, Triage};
+use anyhow::Context as _;
+
+pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
+    let by = match args.by {
+        Some(b) => b,
+        None => std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .context("who is triaging? pass --by NAME (USER is not set)")?,
+    };
+    let mut conn = open_store(ctx)?;
+    let t = Triage {
+        event: args.event,
+        causes: args.cause,
+        false_positive: args.false_positive,
+        note: args.note,
+        by,
+    };
+    let e = incidents::triage(&mut conn, &args.id, &t)
+        .with_context(|| format!("triaging incident {}", args.id))?;
+    println!(
+        "incident {}: {} / {}{} (by {} at {})",
+        args.id,
+        e.event.slug(),
+        e.causes
+            .iter()
+            .map(|c| c.slug())
+            .collect::<Vec<_>>()
+            .join(","),
+        if e.false_positive {
+            ", false positive"
+        } else {
+            ""
+        },
+        crate::output::sanitize(&e.by),
+        e.time
+    );
+    Ok(0)
+}
