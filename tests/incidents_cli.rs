@@ -56,6 +56,9 @@ fn analyst_quarter() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["detections"], 3);
     assert_eq!(rows[0]["automatic"]["event"], "precursor");
+    assert_eq!(rows[0]["current"]["event"], "precursor");
+    assert_eq!(rows[0]["state"], "untriaged");
+    assert_eq!(rows[1]["current"]["event"], "malware_infection");
 
     stdout(&kensa(
         state,

@@ -609,7 +609,7 @@ mod tests {
                 causes: vec![Cause::SuspiciousFile]
             }
         );
-        assert_eq!(combine(&[p.clone()]), p);
+        assert_eq!(combine(std::slice::from_ref(&p)), p);
         let both = Classification {
             event: Event::Leak,
             causes: vec![Cause::Insider, Cause::Unknown],

@@ -70,6 +70,16 @@ fn state(i: &Incident) -> &'static str {
     }
 }
 
+/// One line of `incidents list --format json`: the incident plus what
+/// counts now and its triage state.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    #[serde(flatten)]
+    incident: &'a Incident,
+    current: crate::findings::Classification,
+    state: &'static str,
+}
+
 fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
     let tz = parse_tz(&a.tz)?;
     let conn = open_store(ctx)?;
@@ -83,7 +93,12 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
     match a.format {
         Format::Json => {
             for i in &list {
-                serde_json::to_writer(&mut out, i)?;
+                let row = JsonRow {
+                    incident: i,
+                    current: i.current(),
+                    state: state(i),
+                };
+                serde_json::to_writer(&mut out, &row)?;
                 writeln!(out)?;
             }
         }

@@ -39,8 +39,10 @@ fn pad_left(s: &str, width: usize) -> String {
     format!("{}{s}", " ".repeat(width.saturating_sub(w)))
 }
 
-/// Lines of one table's label column: (indent depth, text, cells if data row).
-fn label_lines(t: &Table) -> Vec<(usize, &str, Option<&[Option<u64>]>)> {
+/// One line of a table's label column: indent depth, text, cells if a data row.
+type LabelLine<'a> = (usize, &'a str, Option<&'a [Option<u64>]>);
+
+fn label_lines(t: &Table) -> Vec<LabelLine<'_>> {
     let mut out = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     for r in &t.rows {
