@@ -266,4 +266,3 @@ pub struct ReportArgs {
     #[arg(long, value_name = "ZONE", default_value = "Asia/Tokyo")]
     pub tz: String,
 }
-
