@@ -437,20 +437,26 @@ fn load(
     Ok(out)
 }
 
-/// Shortest ids of at least [`ID_LEN`] characters that tell sessions apart.
+/// Shortest ids of at least [`ID_LEN`] characters that tell sessions apart:
+/// each id is one character longer than its longest common prefix with a
+/// neighbour in sorted order (O(n log n)).
 fn short_ids(sessions: &[&str]) -> Vec<String> {
+    fn common(a: &str, b: &str) -> usize {
+        a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+    }
+    let mut order: Vec<usize> = (0..sessions.len()).collect();
+    order.sort_by_key(|&i| sessions[i]);
+    let mut need = vec![0usize; sessions.len()];
+    for w in order.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let c = common(sessions[a], sessions[b]) + 1;
+        need[a] = need[a].max(c);
+        need[b] = need[b].max(c);
+    }
     sessions
         .iter()
-        .map(|s| {
-            let mut n = ID_LEN.min(s.len());
-            while n < s.len() && sessions.iter().filter(|o| o.starts_with(&s[..n])).count() > 1 {
-                n += 1;
-                while !s.is_char_boundary(n) {
-                    n += 1;
-                }
-            }
-            s.get(..n).unwrap_or(s).to_string()
-        })
+        .zip(need)
+        .map(|(s, n)| s.chars().take(n.max(ID_LEN)).collect())
         .collect()
 }
 
