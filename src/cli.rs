@@ -206,9 +206,10 @@ pub struct IncidentsListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Time zone for displayed times (IANA name).
-    #[arg(long, value_name = "ZONE", default_value = "Asia/Tokyo")]
-    pub tz: String,
+    /// Time zone for displayed times (IANA name; default: report.timezone
+    /// in the config, Asia/Tokyo).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -262,7 +263,8 @@ pub struct ReportArgs {
     /// Write to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Time zone for quarter boundaries (IANA name).
-    #[arg(long, value_name = "ZONE", default_value = "Asia/Tokyo")]
-    pub tz: String,
+    /// Time zone for quarter boundaries (IANA name; default: report.timezone
+    /// in the config, Asia/Tokyo).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }

@@ -41,6 +41,23 @@ pub struct Config {
     pub archive: ArchiveConfig,
     pub media: MediaConfig,
     pub watch: WatchConfig,
+    pub classification: crate::findings::policy::PolicyConfig,
+    pub report: ReportConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// IANA time zone in which fiscal quarters begin and end.
+    pub timezone: String,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            timezone: "Asia/Tokyo".to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -253,7 +270,7 @@ impl Config {
 
     /// Parses configuration text; `path` only names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str::<Config>(text).map_err(|e| {
+        let config = toml::from_str::<Config>(text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|sp| line_col(text, sp.start))
@@ -264,7 +281,22 @@ impl Config {
                 column,
                 message: e.message().to_string(),
             }
-        })
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        config
+            .classification
+            .validate()
+            .map_err(|e| invalid(format!("[classification]: {e}")))?;
+        if config.report.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(invalid(format!(
+                "[report] timezone {:?} is not an IANA time zone name (e.g. Asia/Tokyo)",
+                config.report.timezone
+            )));
+        }
+        Ok(config)
     }
 }
 

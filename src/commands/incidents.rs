@@ -81,7 +81,7 @@ struct JsonRow<'a> {
 }
 
 fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
-    let tz = parse_tz(&a.tz)?;
+    let tz = parse_tz(a.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
     let conn = open_store(ctx)?;
     let filter = Filter {
         untriaged: a.untriaged,

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
-    let tz = parse_tz(&args.tz)?;
+    let tz = parse_tz(args.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Utc::now().with_timezone(&tz).date_naive());

@@ -90,7 +90,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|p| super::absolute(p.clone()))
         .collect::<Result<Vec<_>, _>>()?;
-    let engine = Engine::new(Arc::new(set), opts);
+    let engine = Engine::new(Arc::new(set), opts).with_classifier(classifier(ctx));
     let spec = SessionSpec {
         paths,
         location: if args.removable {
@@ -110,6 +110,18 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     let cancel = Cancel::new();
     let summary = engine.scan(&spec, &mut printer, &cancel)?;
     Ok(exit_code(&summary))
+}
+
+/// The configured classification policy as the engine's classifier.
+pub fn classifier(ctx: &Context) -> Arc<crate::engine::Classifier> {
+    let policy = ctx.config.classification.clone();
+    Arc::new(move |f, medium| {
+        let c = crate::findings::policy::classify(&policy, f.location, medium, &f.matches);
+        for w in &c.warnings {
+            tracing::warn!("classification: {w}");
+        }
+        Some(c.classification)
+    })
 }
 
 /// 1 if anything was found; else 2 if any file was not fully checked or

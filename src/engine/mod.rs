@@ -115,7 +115,8 @@ pub trait RecordSink {
 }
 
 /// Assigns the taxonomy to a finding as it is recorded.
-pub type Classifier = dyn Fn(&Finding) -> Option<Classification> + Send + Sync;
+/// Gets the finding and the session's medium (label and serial rules).
+pub type Classifier = dyn Fn(&Finding, Option<&Medium>) -> Option<Classification> + Send + Sync;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -145,6 +146,7 @@ pub(crate) enum Event {
 pub(crate) struct SessionCtx {
     pub id: String,
     pub location: Location,
+    pub medium: Option<Medium>,
 }
 
 /// A compiled rule set plus options: scans any number of sessions.
@@ -188,6 +190,7 @@ impl Engine {
         let ctx = SessionCtx {
             id: findings::new_id(),
             location: spec.location,
+            medium: spec.medium.clone(),
         };
         sink.record(Record::Session(Session {
             v: SCHEMA_VERSION,

@@ -468,7 +468,7 @@ impl<'r> Worker<'r> {
             taxonomy: None,
         };
         if let Some(c) = &self.classifier {
-            f.taxonomy = c(&f);
+            f.taxonomy = c(&f, self.ctx.medium.as_ref());
         }
         self.emit(Record::Finding(f));
     }
