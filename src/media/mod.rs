@@ -67,11 +67,11 @@ impl MediaPolicy {
         if under_root {
             return Some("media_root");
         }
-        if self.removable.iter().any(|r| *r == m.mount_point) {
+        if self.removable.contains(&m.mount_point) {
             return Some("sysinfo");
         }
         let system = SYSTEM_MOUNTS.iter().any(|s| Path::new(s) == m.mount_point);
-        let fs_removable = self.filesystems.iter().any(|f| *f == m.fstype)
+        let fs_removable = self.filesystems.contains(&m.fstype)
             || m.fstype == "fuse"
             || m.fstype.starts_with("fuse.");
         if fs_removable && !system && !is_pseudo_fuse(m) {
