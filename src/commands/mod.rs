@@ -3,6 +3,7 @@
 //! Errors carry context for people (anyhow); `main` prints them.
 
 pub mod config;
+pub mod rules;
 pub mod scan;
 
 use crate::cli::{Cli, Command};
@@ -46,6 +47,7 @@ where
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
         Command::Config(cmd) => config::run(&ctx, &cmd),
+        Command::Rules(cmd) => rules::run(&ctx, cmd),
     }
 }
 
