@@ -32,11 +32,8 @@ const KEEP_ENTRIES: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("cache file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cache file {path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("cache file {path} is invalid: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error("cannot serialise compiled rules: {0}")]
@@ -125,9 +122,9 @@ pub fn load_or_compile(
 
 /// Loads the entry at `path` if it exists and passes every check.
 fn load_entry(path: &Path, prep: &Prepared, key: &str) -> Result<Option<Compiled>, CacheError> {
-    let io = |source| CacheError::Io {
+    let io = |err| CacheError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     };
     let invalid = |reason: &str| CacheError::Invalid {
         path: path.to_path_buf(),
@@ -189,7 +186,7 @@ fn load_entry(path: &Path, prep: &Prepared, key: &str) -> Result<Option<Compiled
 pub fn store(cache_dir: &Path, prep: &Prepared, set: &RuleSet) -> Result<(), CacheError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| CacheError::Io { path, source }
+        move |err| CacheError::Io { path, err }
     };
     let key = cache_key(prep);
     let meta = Meta {

@@ -40,11 +40,8 @@ const HEADER_LEN: usize = 8 + 4 + 4 + 4 + 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("pack is larger than the {MAX_PACK_SIZE}-byte cap")]
     TooLarge,
     #[error("not a kensa rule pack (bad magic)")]
@@ -61,10 +58,8 @@ pub enum PackError {
         "pack is signed by key {0}, which is not a trusted publisher (see `kensa rules trust`)"
     )]
     Untrusted(String),
-    #[error(
-        "pack signature does not verify with publisher key {key}: {source} (manifest modified?)"
-    )]
-    BadSignature { key: String, source: SignError },
+    #[error("pack signature does not verify with publisher key {key}: {err} (manifest modified?)")]
+    BadSignature { key: String, err: SignError },
     #[error("manifest is invalid: {0}")]
     Manifest(String),
     #[error("pack entry {path:?} is refused: {reason}")]
@@ -92,9 +87,9 @@ pub enum PackError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
-    move |source| PackError::Io {
+    move |err| PackError::Io {
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 
@@ -431,9 +426,9 @@ pub fn verify(bytes: &[u8], trusted: &[PublisherKey]) -> Result<VerifiedPack, Pa
         .find(|k| k.id() == sig.key_id)
         .ok_or_else(|| PackError::Untrusted(sign::key_id_hex(&sig.key_id)))?;
     sig.verify(key, manifest_bytes)
-        .map_err(|source| PackError::BadSignature {
+        .map_err(|err| PackError::BadSignature {
             key: key.id_hex(),
-            source,
+            err,
         })?;
     // Only now is the manifest parsed.
     let manifest: Manifest =

@@ -191,7 +191,7 @@ pub fn decrypt_secret_key(text: &str, password: Option<&str>) -> Result<PackSign
             return Err(malformed("secret key", "scrypt memory limit above 4 GiB"));
         }
         let (n, r, p) = scrypt_params(ops, mem);
-        let params = scrypt::Params::new(n, r, p, 104)
+        let params = scrypt::Params::new(n, r, p, scrypt::Params::RECOMMENDED_LEN)
             .map_err(|e| malformed("secret key", format!("scrypt parameters: {e}")))?;
         let mut stream = [0u8; 104];
         scrypt::scrypt(password.as_bytes(), salt, &params, &mut stream)
