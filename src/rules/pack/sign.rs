@@ -205,7 +205,10 @@ pub fn decrypt_secret_key(text: &str, password: Option<&str>) -> Result<PackSign
     let body = &data[54..];
     let id: [u8; 8] = body[..8].try_into().expect("8 bytes");
     let keypair: [u8; 64] = body[8..72].try_into().expect("64 bytes");
-    if checksum(&id, &keypair) != body[72..104] {
+    // `minisign -G -W` (0.11) leaves the checksum of an unencrypted key
+    // zero; the key pair check below still catches a damaged key.
+    let unchecked = &kdf == KDF_NONE && body[72..104].iter().all(|&b| b == 0);
+    if !unchecked && checksum(&id, &keypair) != body[72..104] {
         return Err(SignError::Checksum);
     }
     let key = ed25519_dalek::SigningKey::from_keypair_bytes(&keypair)
@@ -353,6 +356,20 @@ mod tests {
     fn scrypt_params_match_libsodium_for_minisign_defaults() {
         // minisign: opslimit 2^25, memlimit 2^30 -> N = 2^20, r = 8, p = 1.
         assert_eq!(scrypt_params(1 << 25, 1 << 30), (20, 8, 1));
+    }
+
+    #[test]
+    fn unencrypted_key_with_zero_checksum_is_accepted_if_the_pair_matches() {
+        let text = plain_key(6);
+        let mut d = B64.decode(text.lines().nth(1).unwrap()).unwrap();
+        let n = d.len();
+        d[n - 32..].fill(0);
+        let zeroed = format!("{UNTRUSTED}x\n{}\n", B64.encode(&d));
+        assert!(decrypt_secret_key(&zeroed, None).is_ok());
+        // A damaged public half is still caught.
+        d[54 + 8 + 40] ^= 1;
+        let damaged = format!("{UNTRUSTED}x\n{}\n", B64.encode(&d));
+        assert!(decrypt_secret_key(&damaged, None).is_err());
     }
 
     #[test]
