@@ -259,7 +259,7 @@ fn prune(cache_dir: &Path, keep: &Path) {
             entries.push((mtime, ent.path()));
         }
     }
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.0));
     for (_, p) in entries.into_iter().skip(KEEP_ENTRIES - 1) {
         let _ = std::fs::remove_file(p);
     }
