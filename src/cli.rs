@@ -56,6 +56,9 @@ pub enum Command {
     /// The NISC quarterly report: incident count, incidents by event type and
     /// by cause, for the four previous fiscal years and the year's quarters.
     Report(ReportArgs),
+    /// Rule sets: check rule files, build, trust and install signed packs.
+    #[command(subcommand)]
+    Rules(RulesCommand),
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +105,74 @@ pub enum ConfigCommand {
     Default,
     /// Check a configuration file (default: --config) and print the result.
     Check,
+}
+
+const RULES_CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  every file compiled
+  1  some file did not compile (it is listed with file, line and message)
+  2  an error stopped the check";
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Compile rule files and report, per file, errors and warnings.
+    #[command(after_help = RULES_CHECK_EXIT_CODES)]
+    Check(RulesCheckArgs),
+    /// Build a signed rule pack from a directory of rules and hash lists.
+    Pack(RulesPackArgs),
+    /// Trust a publisher public key (minisign .pub file) for rule packs.
+    Trust {
+        /// The publisher's minisign public key file.
+        #[arg(value_name = "PUBKEY")]
+        pubkey: PathBuf,
+    },
+    /// List the trusted publisher keys.
+    ListTrusted,
+    /// Verify and install a signed rule pack (copied off the medium first).
+    Install {
+        /// The pack file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Accept a lower version, or the installed version with other
+        /// content (recorded in the install log).
+        #[arg(long)]
+        allow_downgrade: bool,
+    },
+    /// Show the installed pack: version, digest, publisher, rule count.
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// Rule files or directories.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesPackArgs {
+    /// Directory of YARA rules (.yar, .yara) and hash lists (.hashes, .txt).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Pack version; must be above the version installed on the agents.
+    #[arg(long, value_name = "N")]
+    pub version: u64,
+    /// Publisher secret key from `minisign -G` (password-protected) or
+    /// `minisign -G -W` (unencrypted).
+    #[arg(long, value_name = "SECRET_KEY")]
+    pub key: PathBuf,
+    /// File holding the secret key's password (first line); the
+    /// KENSA_PACK_PASSWORD environment variable works too.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Where to write the pack.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

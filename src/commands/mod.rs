@@ -5,6 +5,7 @@
 pub mod config;
 pub mod incidents;
 pub mod report;
+pub mod rules;
 pub mod scan;
 pub mod triage;
 
@@ -52,6 +53,7 @@ where
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
+        Command::Rules(cmd) => rules::run(&ctx, cmd),
     }
 }
 

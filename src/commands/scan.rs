@@ -8,7 +8,7 @@ use crate::findings::Location;
 use crate::output::Printer;
 use crate::rules::{self, CompileOptions};
 use anyhow::Context as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,32 +39,61 @@ pub fn scan_options(ctx: &Context, args: &ScanArgs) -> ScanOptions {
     o
 }
 
-/// Resolves and compiles the rule set: `--rules` replaces the defaults
-/// (bundled signatures plus configured extras).
+/// The default sources: the bundled signatures (namespace `kensa`), the
+/// configured extras, and the installed pack's files (namespace `pack`).
+pub fn default_sources(
+    ctx: &Context,
+    pack_files: Option<&Path>,
+) -> anyhow::Result<Vec<rules::Source>> {
+    let mut paths = vec![rules::find_signatures(
+        ctx.config.rules.signatures.as_deref(),
+    )?];
+    paths.extend(ctx.config.rules.extra.iter().cloned());
+    if let Some(p) = pack_files {
+        paths.push(p.to_path_buf());
+    }
+    let mut sources = rules::sources_for(&paths);
+    // The bundled set is always the `kensa` namespace, the pack `pack`.
+    sources[0].namespace = "kensa".to_string();
+    if pack_files.is_some() {
+        if let Some(last) = sources.last_mut() {
+            last.namespace = "pack".to_string();
+        }
+    }
+    Ok(sources)
+}
+
+/// Where compiled rule sets are cached.
+pub fn cache_dir(ctx: &Context) -> PathBuf {
+    ctx.state_dir.join("cache")
+}
+
+/// Resolves and compiles the rule set: by default the bundled signatures,
+/// configured extras and the installed rule pack; `--rules` replaces all
+/// of them. A compiled set is reused from the cache when nothing changed.
 pub fn load_rules(
     ctx: &Context,
     explicit: &[PathBuf],
     strict: bool,
 ) -> anyhow::Result<rules::RuleSet> {
-    let paths: Vec<PathBuf> = if explicit.is_empty() {
-        let mut v = vec![rules::find_signatures(
-            ctx.config.rules.signatures.as_deref(),
-        )?];
-        v.extend(ctx.config.rules.extra.iter().cloned());
-        v
+    let mut pack_version = None;
+    let sources = if explicit.is_empty() {
+        let pack = rules::pack::installed(&ctx.state_dir);
+        pack_version = pack.as_ref().map(|p| p.version);
+        default_sources(ctx, pack.as_ref().map(|p| p.rules_dir()).as_deref())?
     } else {
-        explicit
+        let paths: Vec<PathBuf> = explicit
             .iter()
             .map(|p| super::absolute(p.clone()))
-            .collect::<Result<_, _>>()?
+            .collect::<Result<_, _>>()?;
+        rules::sources_for(&paths)
     };
-    let mut sources = rules::sources_for(&paths);
-    if explicit.is_empty() {
-        // The bundled set is always the `kensa` namespace.
-        sources[0].namespace = "kensa".to_string();
-    }
     let strict = strict || ctx.config.rules.strict;
-    let set = rules::compile(&sources, CompileOptions { strict }).context("loading rules")?;
+    let cache = cache_dir(ctx);
+    let (mut set, status) =
+        rules::cache::load_or_compile(Some(&cache), &sources, CompileOptions { strict })
+            .context("loading rules")?;
+    set.info.pack_version = pack_version;
     for issue in &set.issues {
         if issue.warning {
             tracing::debug!("{issue}");
@@ -78,7 +107,7 @@ pub fn load_rules(
             set.files_failed
         );
     }
-    tracing::info!(rules = set.info.rules, hashes = set.info.hashes, digest = %set.info.id, "rules loaded");
+    tracing::info!(rules = set.info.rules, hashes = set.info.hashes, digest = %set.info.id, pack = ?pack_version, cache = ?status, "rules loaded");
     Ok(set)
 }
 

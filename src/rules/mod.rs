@@ -4,8 +4,13 @@
 //! directory, files are added in dependency order so a rule may use a rule
 //! from another file of the same set. A file that fails to compile is
 //! reported with file, line and message and left out; the rest still loads.
+//! Reading (`prepare`, which yields the digest) and compiling
+//! (`compile_prepared`) are separate steps so that `cache` can skip the
+//! compilation when nothing changed; `pack` owns signed offline rule packs.
 
+pub mod cache;
 pub mod hashlist;
+pub mod pack;
 
 use crate::findings::RulesetInfo;
 use hashlist::HashList;
@@ -50,7 +55,7 @@ pub enum RulesError {
 }
 
 /// A problem found while compiling a rule file or reading a hash list.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
     pub file: PathBuf,
     pub line: Option<usize>,
@@ -324,8 +329,50 @@ fn dependency_order(files: &[SourceFile]) -> Vec<usize> {
     order
 }
 
-/// Reads and compiles rule sources into one rule set.
-pub fn compile(sources: &[Source], opts: CompileOptions) -> Result<RuleSet, RulesError> {
+/// Rule sources read into memory with their digest, not yet compiled. The
+/// digest is known before compiling, so a cached compilation can be reused.
+pub struct Prepared {
+    sources: Vec<Source>,
+    files: Vec<SourceFile>,
+    read_issues: Vec<Issue>,
+    digest: String,
+}
+
+impl Prepared {
+    /// SHA-256 over every file's namespace, relative path and content, and
+    /// the yara-x version (hex).
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The sources this set was read from.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// Every rule or hash-list file read, in load order.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|f| f.path.as_path())
+    }
+
+    /// Files that could not be read (they are left out of the set).
+    pub fn read_issues(&self) -> &[Issue] {
+        &self.read_issues
+    }
+
+    /// Parses the hash lists again (cheap); bad lines are ignored here
+    /// because the cached issues already report them.
+    pub(crate) fn hash_lists(&self) -> HashList {
+        let mut hashes = HashList::default();
+        for f in self.files.iter().filter(|f| f.kind == FileKind::HashList) {
+            let _ = hashes.add_text(&f.text, &f.namespace);
+        }
+        hashes
+    }
+}
+
+/// Reads every file of the sources and computes the set's digest.
+pub fn prepare(sources: &[Source]) -> Result<Prepared, RulesError> {
     let mut files: Vec<SourceFile> = Vec::new();
     let mut issues = Vec::new();
     for src in sources {
@@ -353,7 +400,68 @@ pub fn compile(sources: &[Source], opts: CompileOptions) -> Result<RuleSet, Rule
             files.push(slots[i].take().expect("each index once"));
         }
     }
+    // Digest: every file's namespace, relative path and content, sorted.
+    let mut digest_parts: BTreeMap<(String, String), [u8; 32]> = BTreeMap::new();
+    for f in &files {
+        digest_parts.insert(
+            (f.namespace.clone(), f.rel.clone()),
+            Sha256::digest(f.text.as_bytes()).into(),
+        );
+    }
+    let mut digest = Sha256::new();
+    for ((ns, rel), h) in &digest_parts {
+        digest.update(ns.as_bytes());
+        digest.update([0]);
+        digest.update(rel.as_bytes());
+        digest.update([0]);
+        digest.update(h);
+    }
+    digest.update(b"yara-x ");
+    digest.update(yara_x_version().as_bytes());
+    Ok(Prepared {
+        sources: sources.to_vec(),
+        files,
+        read_issues: issues,
+        digest: hex::encode(digest.finalize()),
+    })
+}
 
+/// Reads and compiles rule sources into one rule set.
+pub fn compile(sources: &[Source], opts: CompileOptions) -> Result<RuleSet, RulesError> {
+    compile_prepared(&prepare(sources)?, opts)
+}
+
+/// Compiles prepared sources into one rule set.
+pub fn compile_prepared(prep: &Prepared, opts: CompileOptions) -> Result<RuleSet, RulesError> {
+    let c = compile_parts(prep, opts)?;
+    assemble(prep, c)
+}
+
+/// What `kensa rules check` reports: every issue and the totals, even
+/// when nothing compiled.
+pub struct CheckReport {
+    pub issues: Vec<Issue>,
+    pub files_ok: usize,
+    pub files_failed: usize,
+    pub rules: usize,
+    pub hashes: usize,
+}
+
+/// Compiles prepared sources for a report only.
+pub fn check_prepared(prep: &Prepared) -> CheckReport {
+    let c = compile_parts(prep, CompileOptions::default())
+        .expect("compiling without strict mode does not fail");
+    CheckReport {
+        rules: c.rules.iter().count(),
+        hashes: c.hashes.len(),
+        issues: c.issues,
+        files_ok: c.files_ok,
+        files_failed: c.files_failed,
+    }
+}
+
+fn compile_parts(prep: &Prepared, opts: CompileOptions) -> Result<Compiled, RulesError> {
+    let mut issues = prep.read_issues.clone();
     let mut compiler = yara_x::Compiler::new();
     for name in EXTERNALS {
         compiler
@@ -361,17 +469,10 @@ pub fn compile(sources: &[Source], opts: CompileOptions) -> Result<RuleSet, Rule
             .expect("string globals are valid before any source");
     }
     let mut hashes = HashList::default();
-    let mut digest = Sha256::new();
     let mut files_ok = 0;
     let mut files_failed = 0;
     let mut current_ns = String::new();
-    // Digest: every file's namespace, relative path and content, in load order.
-    let mut digest_parts: BTreeMap<(String, String), [u8; 32]> = BTreeMap::new();
-    for f in &files {
-        digest_parts.insert(
-            (f.namespace.clone(), f.rel.clone()),
-            Sha256::digest(f.text.as_bytes()).into(),
-        );
+    for f in &prep.files {
         match f.kind {
             FileKind::HashList => {
                 let bad = hashes.add_text(&f.text, &f.namespace);
@@ -422,17 +523,30 @@ pub fn compile(sources: &[Source], opts: CompileOptions) -> Result<RuleSet, Rule
             }
         }
     }
-    for ((ns, rel), h) in &digest_parts {
-        digest.update(ns.as_bytes());
-        digest.update([0]);
-        digest.update(rel.as_bytes());
-        digest.update([0]);
-        digest.update(h);
-    }
-    digest.update(b"yara-x ");
-    digest.update(yara_x_version().as_bytes());
-    let digest = hex::encode(digest.finalize());
+    check_strict(opts, files_failed, &issues)?;
+    Ok(Compiled {
+        rules: compiler.build(),
+        hashes,
+        issues,
+        files_ok,
+        files_failed,
+    })
+}
 
+/// The parts of a rule set that come from compiling (or from the cache).
+pub(crate) struct Compiled {
+    pub rules: yara_x::Rules,
+    pub hashes: HashList,
+    pub issues: Vec<Issue>,
+    pub files_ok: usize,
+    pub files_failed: usize,
+}
+
+pub(crate) fn check_strict(
+    opts: CompileOptions,
+    files_failed: usize,
+    issues: &[Issue],
+) -> Result<(), RulesError> {
     if opts.strict && files_failed > 0 {
         let first = issues
             .iter()
@@ -444,11 +558,16 @@ pub fn compile(sources: &[Source], opts: CompileOptions) -> Result<RuleSet, Rule
             first,
         });
     }
-    let rules = compiler.build();
-    let count = rules.iter().count();
-    if count == 0 && hashes.is_empty() {
+    Ok(())
+}
+
+/// Builds the rule set from compiled parts; refuses an empty set.
+pub(crate) fn assemble(prep: &Prepared, c: Compiled) -> Result<RuleSet, RulesError> {
+    let count = c.rules.iter().count();
+    if count == 0 && c.hashes.is_empty() {
         return Err(RulesError::Empty {
-            sources: sources
+            sources: prep
+                .sources
                 .iter()
                 .map(|s| s.path.display().to_string())
                 .collect::<Vec<_>>()
@@ -456,19 +575,19 @@ pub fn compile(sources: &[Source], opts: CompileOptions) -> Result<RuleSet, Rule
         });
     }
     let info = RulesetInfo {
-        id: digest[..16].to_string(),
-        digest,
+        id: prep.digest[..16].to_string(),
+        digest: prep.digest.clone(),
         rules: count,
-        hashes: hashes.len(),
+        hashes: c.hashes.len(),
         pack_version: None,
     };
     Ok(RuleSet {
-        rules,
-        hashes,
+        rules: c.rules,
+        hashes: c.hashes,
         info,
-        issues,
-        files_ok,
-        files_failed,
+        issues: c.issues,
+        files_ok: c.files_ok,
+        files_failed: c.files_failed,
     })
 }
 

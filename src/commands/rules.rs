@@ -1,0 +1,291 @@
+//! `kensa rules check|pack|trust|list-trusted|install|status`: checking
+//! rule files, building signed rule packs, the publisher trust store, and
+//! installing a pack into the active rule set (bundled + pack).
+
+use super::scan::{cache_dir, default_sources};
+use super::Context;
+use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs};
+use crate::output::{sanitize, Format};
+use crate::rules::pack::{self, sign, InstallOptions, InstallOutcome};
+use crate::rules::{self, CompileOptions, Issue};
+use anyhow::Context as _;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Largest key or password file read.
+const MAX_SMALL_FILE: u64 = 4096;
+/// Compile errors shown when a pack is refused.
+const MAX_ERRORS_SHOWN: usize = 20;
+
+pub fn run(ctx: &Context, cmd: RulesCommand) -> anyhow::Result<u8> {
+    match cmd {
+        RulesCommand::Check(args) => check(args),
+        RulesCommand::Pack(args) => build_pack(args),
+        RulesCommand::Trust { pubkey } => {
+            let text = read_small(&pubkey)?;
+            let key = pack::trust(&ctx.state_dir, &text)
+                .with_context(|| format!("trusting {}", pubkey.display()))?;
+            println!("trusted rule pack publisher {}", key.id_hex());
+            Ok(0)
+        }
+        RulesCommand::ListTrusted => {
+            let keys = pack::list_trusted(&ctx.state_dir).context("reading trusted keys")?;
+            if keys.is_empty() {
+                println!(
+                    "no trusted rule pack publishers (add one with `kensa rules trust PUBKEY`)"
+                );
+            }
+            for k in keys {
+                println!("{}", k.id_hex());
+            }
+            Ok(0)
+        }
+        RulesCommand::Install {
+            file,
+            allow_downgrade,
+        } => install(ctx, file, allow_downgrade),
+        RulesCommand::Status { format } => status(ctx, format),
+    }
+}
+
+fn read_small(path: &Path) -> anyhow::Result<String> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(MAX_SMALL_FILE + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(
+        buf.len() as u64 <= MAX_SMALL_FILE,
+        "{} is larger than {MAX_SMALL_FILE} bytes",
+        path.display()
+    );
+    String::from_utf8(buf).with_context(|| format!("{} is not text", path.display()))
+}
+
+#[derive(serde::Serialize)]
+struct FileReport<'a> {
+    path: String,
+    compiled: bool,
+    errors: Vec<&'a Issue>,
+    warnings: Vec<&'a Issue>,
+}
+
+fn check(args: RulesCheckArgs) -> anyhow::Result<u8> {
+    let paths = args
+        .paths
+        .iter()
+        .map(|p| super::absolute(p.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let prep = rules::prepare(&rules::sources_for(&paths)).context("reading rule files")?;
+    let report = rules::check_prepared(&prep);
+    let mut by_file: BTreeMap<PathBuf, FileReport> = BTreeMap::new();
+    let mut order: Vec<PathBuf> = prep.files().map(Path::to_path_buf).collect();
+    for i in &report.issues {
+        if !order.contains(&i.file) {
+            order.push(i.file.clone());
+        }
+    }
+    for f in &order {
+        by_file.insert(
+            f.clone(),
+            FileReport {
+                path: f.display().to_string(),
+                compiled: true,
+                errors: Vec::new(),
+                warnings: Vec::new(),
+            },
+        );
+    }
+    for i in &report.issues {
+        if let Some(r) = by_file.get_mut(&i.file) {
+            if i.warning {
+                r.warnings.push(i);
+            } else {
+                r.compiled = false;
+                r.errors.push(i);
+            }
+        }
+    }
+    let failed = by_file.values().filter(|r| !r.compiled).count();
+    match args.format {
+        Format::Json => {
+            let files: Vec<&FileReport> = order.iter().filter_map(|f| by_file.get(f)).collect();
+            let v = serde_json::json!({
+                "v": 1,
+                "files": files,
+                "totals": {
+                    "files": files.len(),
+                    "compiled": files.len() - failed,
+                    "failed": failed,
+                    "rules": report.rules,
+                    "hashes": report.hashes,
+                }
+            });
+            println!("{v}");
+        }
+        Format::Text => {
+            for f in order.iter().filter_map(|f| by_file.get(f)) {
+                let state = if f.compiled { "ok    " } else { "FAILED" };
+                let extra = if f.warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} warning(s))", f.warnings.len())
+                };
+                println!("{state} {}{extra}", sanitize(&f.path));
+                for i in f.errors.iter().chain(f.warnings.iter()) {
+                    println!("  {}", sanitize(&i.to_string()));
+                }
+            }
+            println!(
+                "{} file(s): {} compiled, {} failed; {} rule(s), {} hash(es)",
+                order.len(),
+                order.len() - failed,
+                failed,
+                report.rules,
+                report.hashes
+            );
+        }
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn password(args: &RulesPackArgs) -> anyhow::Result<Option<String>> {
+    if let Some(p) = &args.password_file {
+        let text = read_small(p)?;
+        return Ok(Some(text.lines().next().unwrap_or_default().to_string()));
+    }
+    Ok(std::env::var("KENSA_PACK_PASSWORD").ok())
+}
+
+fn build_pack(args: RulesPackArgs) -> anyhow::Result<u8> {
+    let key_text = read_small(&args.key)?;
+    let signer = sign::decrypt_secret_key(&key_text, password(&args)?.as_deref())
+        .with_context(|| format!("reading secret key {}", args.key.display()))?;
+    let dir = super::absolute(args.dir.clone())?;
+    let (bytes, manifest, skipped) = pack::build(&dir, args.version, &signer)
+        .with_context(|| format!("building a pack from {}", dir.display()))?;
+    for s in &skipped {
+        eprintln!(
+            "kensa: note: {} is not a rule or hash-list file; left out",
+            sanitize(&s.display().to_string())
+        );
+    }
+    let out = super::absolute(args.out.clone())?;
+    write_file_atomic(&out, &bytes)?;
+    println!(
+        "wrote {}: version {}, {} file(s), {} bytes, digest {}, signed by {}",
+        out.display(),
+        manifest.version,
+        manifest.files.len(),
+        bytes.len(),
+        manifest.digest(),
+        signer.public().id_hex()
+    );
+    Ok(0)
+}
+
+fn write_file_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let tmp = dir.join(format!(".kensa-pack.{}.tmp", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("writing {}", path.display()))
+}
+
+/// Compiles the active set with `pack_files` as the pack; warms the cache.
+fn test_compile(ctx: &Context, pack_files: &Path) -> Result<usize, String> {
+    let sources = default_sources(ctx, Some(pack_files)).map_err(|e| format!("{e:#}"))?;
+    let prep = rules::prepare(&sources).map_err(|e| e.to_string())?;
+    let set = rules::compile_prepared(&prep, CompileOptions { strict: false })
+        .map_err(|e| e.to_string())?;
+    if set.files_failed > 0 {
+        let errors: Vec<String> = set
+            .errors()
+            .take(MAX_ERRORS_SHOWN)
+            .map(|i| format!("  {}", sanitize(&i.to_string())))
+            .collect();
+        return Err(format!(
+            "{} file(s) failed to compile:\n{}",
+            set.files_failed,
+            errors.join("\n")
+        ));
+    }
+    if let Err(e) = rules::cache::store(&cache_dir(ctx), &prep, &set) {
+        tracing::debug!("compiled pack rules not cached: {e}");
+    }
+    Ok(set.info.rules)
+}
+
+fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Result<u8> {
+    let file = super::absolute(file)?;
+    let outcome = pack::install(
+        &ctx.state_dir,
+        &file,
+        InstallOptions { allow_downgrade },
+        &mut |dir| test_compile(ctx, dir),
+    )
+    .with_context(|| format!("rule pack {} refused", file.display()))?;
+    match outcome {
+        InstallOutcome::AlreadyInstalled(p) => {
+            println!(
+                "rule pack version {} (digest {}) is already installed; nothing to do",
+                p.version,
+                &p.digest[..16]
+            );
+        }
+        InstallOutcome::Installed { pack, previous } => {
+            let prev = previous
+                .map(|p| format!("version {}", p.version))
+                .unwrap_or_else(|| "bundled signatures only".into());
+            println!(
+                "installed rule pack version {} (digest {}, publisher {}, {} file(s), {} rule(s) active); was {prev}{}",
+                pack.version,
+                &pack.digest[..16],
+                pack.publisher,
+                pack.files,
+                pack.rules,
+                if pack.downgrade { " [downgrade, recorded]" } else { "" }
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn status(ctx: &Context, format: Format) -> anyhow::Result<u8> {
+    let p = pack::try_installed(&ctx.state_dir).context("reading the installed rule pack")?;
+    match format {
+        Format::Json => {
+            let v = match &p {
+                Some(p) => serde_json::json!({"v": 1, "installed": true, "pack": p, "dir": p.dir}),
+                None => serde_json::json!({"v": 1, "installed": false}),
+            };
+            println!("{v}");
+        }
+        Format::Text => match &p {
+            None => println!("no rule pack installed: bundled signatures only"),
+            Some(p) => {
+                println!("version:    {}", p.version);
+                println!("digest:     {}", p.digest);
+                println!("publisher:  {}", p.publisher);
+                println!("created:    {}", p.created);
+                println!("installed:  {}", p.installed);
+                println!("files:      {}", p.files);
+                println!("rules:      {} (bundled + pack)", p.rules);
+                if p.downgrade {
+                    println!("note:       installed as a downgrade (--allow-downgrade)");
+                }
+            }
+        },
+    }
+    Ok(0)
+}
