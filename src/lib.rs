@@ -9,6 +9,8 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod findings;
+pub mod journal;
+pub mod keys;
 pub mod media;
 pub mod output;
 pub mod report;

@@ -1,0 +1,737 @@
+//! The agent's append-only, hash-chained journal under `<state>/journal/`.
+//! It owns the segment files (`<first seq, 20 digits>.jsonl`, rotated by
+//! size), the line format (`{"seq":N,"prev":"<sha256 of previous line>",...}`
+//! followed by the record's own fields), durability (a finding is
+//! fdatasync'ed before `append` returns; each line is one write), signed
+//! checkpoints, and crash recovery: a torn last line is moved aside to a
+//! `.torn` file and a `recovery` record says so, while a damaged line
+//! followed by good lines is tampering and is reported, never skipped.
+
+pub mod line;
+
+use crate::findings::Record;
+use crate::keys::{KeyError, PublicKey, SecretKey};
+pub use line::{
+    check_checkpoint, checkpoint_message, genesis, line_hash, parse_line, Chain, LineError,
+    ParsedLine, MAX_LINE,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Default size at which a segment is closed and a new one started.
+pub const DEFAULT_SEGMENT_MAX: u64 = 8 << 20;
+/// Default number of records between automatic checkpoints.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1000;
+/// Largest segment file a reader loads (a segment never grows much past
+/// its rotation size; anything bigger is not ours).
+pub const MAX_SEGMENT_READ: u64 = 256 << 20;
+
+/// Errors from the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("JOURNAL TAMPERED OR DAMAGED: {segment}, line {line}{}: {reason}", seq.map(|s| format!(" (seq {s})")).unwrap_or_default())]
+    Tampered {
+        segment: PathBuf,
+        line: usize,
+        seq: Option<u64>,
+        reason: String,
+    },
+    #[error("{segment}: torn last line ({length} bytes at offset {offset}); open the journal to recover it")]
+    TornTail {
+        segment: PathBuf,
+        offset: u64,
+        length: u64,
+    },
+    #[error("{path}: segment is larger than {MAX_SEGMENT_READ} bytes")]
+    SegmentTooLarge { path: PathBuf },
+    #[error("record cannot be journalled: {0}")]
+    BadRecord(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Tunables; the defaults suit an agent.
+#[derive(Debug, Clone, Copy)]
+pub struct JournalOptions {
+    pub segment_max: u64,
+    pub checkpoint_every: u64,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        JournalOptions {
+            segment_max: DEFAULT_SEGMENT_MAX,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+        }
+    }
+}
+
+/// Where a record landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// A verified line handed out by [`read_all`] / [`read_from`].
+#[derive(Debug, Clone)]
+pub struct JournalLine {
+    pub seq: u64,
+    pub hash: String,
+    /// The exact bytes, without the newline.
+    pub bytes: Vec<u8>,
+}
+
+/// Segment files in `dir`, sorted by their first seq.
+pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    let mut out = Vec::new();
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(".jsonl") else {
+            continue;
+        };
+        if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(first) = stem.parse::<u64>() {
+                out.push((first, entry.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.jsonl")
+}
+
+fn read_segment(path: &Path) -> Result<Vec<u8>, JournalError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let len = f.metadata().map_err(io_err(path))?.len();
+    if len > MAX_SEGMENT_READ {
+        return Err(JournalError::SegmentTooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    f.take(MAX_SEGMENT_READ + 1)
+        .read_to_end(&mut buf)
+        .map_err(io_err(path))?;
+    Ok(buf)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Reads every line from seq `from` on, checking seq continuity and prev
+/// links (and, from seq 1 with `agent` given, the genesis value). A torn
+/// tail on the last segment ends the iteration with [`JournalError::TornTail`].
+pub struct Lines {
+    segs: Vec<(u64, PathBuf)>,
+    idx: usize,
+    buf: Vec<u8>,
+    pos: usize,
+    lineno: usize,
+    from: u64,
+    chain: Chain,
+    done: bool,
+}
+
+impl Lines {
+    fn new(dir: &Path, from: u64, agent: Option<&str>) -> Result<Lines, JournalError> {
+        let mut segs = segments(dir)?;
+        let from = from.max(1);
+        // Drop segments that end before `from`: segment i ends before the
+        // next one's first seq.
+        let keep = segs
+            .iter()
+            .enumerate()
+            .position(|(i, _)| segs.get(i + 1).is_none_or(|next| next.0 > from))
+            .unwrap_or(segs.len());
+        let skipped = keep > 0;
+        segs.drain(..keep);
+        let chain = match (agent, skipped) {
+            (Some(a), false) => Chain::genesis(a),
+            _ => Chain {
+                next_seq: segs.first().map(|s| s.0).unwrap_or(1),
+                prev: None,
+            },
+        };
+        Ok(Lines {
+            segs,
+            idx: 0,
+            buf: Vec::new(),
+            pos: 0,
+            lineno: 0,
+            from,
+            chain,
+            done: false,
+        })
+    }
+
+    fn tampered(&self, seq: Option<u64>, reason: impl ToString) -> JournalError {
+        JournalError::Tampered {
+            segment: self.segs[self.idx].1.clone(),
+            line: self.lineno,
+            seq,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<JournalLine>, JournalError> {
+        loop {
+            if self.idx >= self.segs.len() {
+                return Ok(None);
+            }
+            if self.lineno == 0 && self.pos == 0 && self.buf.is_empty() {
+                self.buf = read_segment(&self.segs[self.idx].1)?;
+                let first = self.segs[self.idx].0;
+                if !self.buf.is_empty() && first != self.chain.next_seq {
+                    return Err(self.tampered(
+                        None,
+                        format!(
+                            "segment starts at seq {first}, expected seq {}",
+                            self.chain.next_seq
+                        ),
+                    ));
+                }
+            }
+            if self.pos >= self.buf.len() {
+                self.idx += 1;
+                self.buf.clear();
+                self.pos = 0;
+                self.lineno = 0;
+                continue;
+            }
+            let rest = &self.buf[self.pos..];
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                let last = self.idx + 1 == self.segs.len();
+                self.lineno += 1;
+                if last {
+                    return Err(JournalError::TornTail {
+                        segment: self.segs[self.idx].1.clone(),
+                        offset: self.pos as u64,
+                        length: rest.len() as u64,
+                    });
+                }
+                return Err(self.tampered(None, "line without newline in a closed segment"));
+            };
+            let start = self.pos;
+            self.pos += nl + 1;
+            self.lineno += 1;
+            let bytes = self.buf[start..start + nl].to_vec();
+            let parsed = self
+                .chain
+                .accept(&bytes)
+                .map_err(|e| self.tampered(Some(self.chain.next_seq), e))?;
+            if parsed.seq < self.from {
+                continue;
+            }
+            return Ok(Some(JournalLine {
+                seq: parsed.seq,
+                hash: parsed.hash,
+                bytes,
+            }));
+        }
+    }
+}
+
+impl Iterator for Lines {
+    type Item = Result<JournalLine, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(l)) => Some(Ok(l)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Every line of the journal in `dir`, chain-checked as it is read.
+pub fn read_all(dir: &Path) -> Result<Lines, JournalError> {
+    Lines::new(dir, 1, None)
+}
+
+/// Lines with seq >= `from`. Links are checked from the first line read.
+pub fn read_from(dir: &Path, from: u64) -> Result<Lines, JournalError> {
+    Lines::new(dir, from, None)
+}
+
+/// What a full verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub records: u64,
+    pub head_seq: u64,
+    pub head: String,
+    pub checkpoints: u64,
+    pub recoveries: u64,
+}
+
+/// Verifies the whole journal: genesis for this key's agent id, every
+/// link, every checkpoint signature. A torn tail is an error here (open
+/// the journal to recover it first).
+pub fn verify(dir: &Path, key: &PublicKey) -> Result<VerifyReport, JournalError> {
+    let agent = key.key_id_hex();
+    let mut report = VerifyReport {
+        records: 0,
+        head_seq: 0,
+        head: genesis(&agent),
+        checkpoints: 0,
+        recoveries: 0,
+    };
+    let mut lines = Lines::new(dir, 1, Some(&agent))?;
+    while let Some(item) = lines.next() {
+        let l = item?;
+        let parsed = parse_line(&l.bytes).map_err(|e| lines.tampered(Some(l.seq), e))?;
+        match parsed.kind.as_str() {
+            "checkpoint" => {
+                check_checkpoint(&parsed, key).map_err(|e| lines.tampered(Some(l.seq), e))?;
+                report.checkpoints += 1;
+            }
+            "recovery" => report.recoveries += 1,
+            _ => {}
+        }
+        report.records += 1;
+        report.head_seq = l.seq;
+        report.head = l.hash;
+    }
+    Ok(report)
+}
+
+/// The open journal, owned by the one thread that writes records.
+pub struct Journal {
+    dir: PathBuf,
+    key: SecretKey,
+    agent: String,
+    options: JournalOptions,
+    file: File,
+    seg_path: PathBuf,
+    seg_size: u64,
+    seq: u64,
+    head: String,
+    since_checkpoint: u64,
+    dirty: bool,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in `dir`, checks the whole chain
+    /// against `key`'s agent id, and recovers a torn tail.
+    pub fn open(dir: &Path, key: &SecretKey) -> Result<Journal, JournalError> {
+        Journal::open_with(dir, key, JournalOptions::default())
+    }
+
+    pub fn open_with(
+        dir: &Path,
+        key: &SecretKey,
+        options: JournalOptions,
+    ) -> Result<Journal, JournalError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let agent = key.key_id_hex();
+        let public = key.public();
+        let mut seq = 0;
+        let mut head = genesis(&agent);
+        let mut since_checkpoint = 0;
+        let mut torn = None;
+        let mut lines = Lines::new(dir, 1, Some(&agent))?;
+        while let Some(item) = lines.next() {
+            match item {
+                Ok(l) => {
+                    let parsed =
+                        parse_line(&l.bytes).map_err(|e| lines.tampered(Some(l.seq), e))?;
+                    if parsed.kind == "checkpoint" {
+                        check_checkpoint(&parsed, &public)
+                            .map_err(|e| lines.tampered(Some(l.seq), e))?;
+                        since_checkpoint = 0;
+                    } else {
+                        since_checkpoint += 1;
+                    }
+                    seq = l.seq;
+                    head = l.hash;
+                }
+                Err(JournalError::TornTail {
+                    segment,
+                    offset,
+                    length,
+                }) => torn = Some((segment, offset, length)),
+                Err(e) => return Err(e),
+            }
+        }
+        let (seg_path, recovered) = match (torn, segments(dir)?.pop()) {
+            (Some((segment, offset, length)), _) => {
+                let rec = move_torn_aside(dir, &segment, offset, length)?;
+                (segment, Some(rec))
+            }
+            (None, Some((_, path))) => (path, None),
+            (None, None) => {
+                let path = dir.join(segment_name(1));
+                File::create(&path).map_err(io_err(&path))?;
+                sync_dir(dir)?;
+                (path, None)
+            }
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&seg_path)
+            .map_err(io_err(&seg_path))?;
+        let seg_size = file.metadata().map_err(io_err(&seg_path))?.len();
+        let mut journal = Journal {
+            dir: dir.to_path_buf(),
+            key: key.clone(),
+            agent,
+            options,
+            file,
+            seg_path,
+            seg_size,
+            seq,
+            head,
+            since_checkpoint,
+            dirty: false,
+        };
+        if let Some(rec) = recovered {
+            journal.append_value(&rec)?;
+            journal.sync()?;
+        }
+        Ok(journal)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The agent id (the key id in hex).
+    pub fn agent(&self) -> &str {
+        &self.agent
+    }
+
+    /// (seq, hash) of the last line; (0, genesis) when empty.
+    pub fn head(&self) -> (u64, String) {
+        (self.seq, self.head.clone())
+    }
+
+    /// Appends a scan record. A finding is on disk (fdatasync) when this
+    /// returns; a summary ends a session and is followed by a checkpoint.
+    pub fn append(&mut self, record: &Record) -> Result<Appended, JournalError> {
+        let body =
+            serde_json::to_string(record).map_err(|e| JournalError::BadRecord(e.to_string()))?;
+        let appended = self.append_body(&body)?;
+        match record {
+            Record::Finding(_) => self.sync()?,
+            Record::Summary(_) => {
+                self.checkpoint()?;
+            }
+            _ => {}
+        }
+        self.maybe_checkpoint()?;
+        Ok(appended)
+    }
+
+    /// Appends any JSON object with a non-empty string `type` (for record
+    /// kinds other modules own, such as `rules_change`). Synced before it
+    /// returns.
+    pub fn append_value(&mut self, value: &Value) -> Result<Appended, JournalError> {
+        let Value::Object(map) = value else {
+            return Err(JournalError::BadRecord("not a JSON object".into()));
+        };
+        if !map
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| !t.is_empty())
+        {
+            return Err(JournalError::BadRecord("no string \"type\" field".into()));
+        }
+        let body =
+            serde_json::to_string(value).map_err(|e| JournalError::BadRecord(e.to_string()))?;
+        let appended = self.append_body(&body)?;
+        self.sync()?;
+        self.maybe_checkpoint()?;
+        Ok(appended)
+    }
+
+    /// Appends a signed checkpoint naming the current head, and syncs.
+    pub fn checkpoint(&mut self) -> Result<Appended, JournalError> {
+        let v = line::checkpoint_value(&self.key, self.seq, &self.head);
+        let body = serde_json::to_string(&v).map_err(|e| JournalError::BadRecord(e.to_string()))?;
+        let appended = self.append_body(&body)?;
+        self.since_checkpoint = 0;
+        self.sync()?;
+        Ok(appended)
+    }
+
+    /// Makes everything appended so far durable.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        if self.dirty {
+            self.file.sync_data().map_err(io_err(&self.seg_path))?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    fn maybe_checkpoint(&mut self) -> Result<(), JournalError> {
+        if self.since_checkpoint >= self.options.checkpoint_every {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// `body` is a compact JSON object; its keys must not include seq/prev.
+    fn append_body(&mut self, body: &str) -> Result<Appended, JournalError> {
+        let rest = body
+            .strip_prefix('{')
+            .filter(|r| r.len() > 1)
+            .ok_or_else(|| JournalError::BadRecord("empty or non-object record".into()))?;
+        let seq = self.seq + 1;
+        let mut line = format!("{{\"seq\":{seq},\"prev\":\"{}\",{rest}", self.head);
+        // Re-check what we are about to write with the same code readers use,
+        // so a record with its own seq/prev keys can never enter the chain.
+        let parsed = parse_line(line.as_bytes()).map_err(|e| JournalError::BadRecord(e.to_string()))?;
+        if self.seg_size > 0 && self.seg_size + line.len() as u64 + 1 > self.options.segment_max {
+            self.rotate(seq)?;
+        }
+        line.push('\n');
+        write_whole(&mut self.file, line.as_bytes()).map_err(io_err(&self.seg_path))?;
+        self.seg_size += line.len() as u64;
+        self.dirty = true;
+        self.seq = seq;
+        self.head = parsed.hash.clone();
+        self.since_checkpoint += 1;
+        Ok(Appended {
+            seq,
+            hash: parsed.hash,
+        })
+    }
+
+    fn rotate(&mut self, first_seq: u64) -> Result<(), JournalError> {
+        self.sync()?;
+        let path = self.dir.join(segment_name(first_seq));
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        sync_dir(&self.dir)?;
+        self.file = file;
+        self.seg_path = path;
+        self.seg_size = 0;
+        Ok(())
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        let _ = self.sync();
+    }
+}
+
+/// One write(2) for the whole line; a short write (disk full, signal)
+/// continues, and whatever is left half-written is a torn tail next time.
+fn write_whole(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match file.write(&bytes[done..]) {
+            Ok(0) => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Copies the torn bytes to `<segment>.<offset>.torn` (temp + fsync +
+/// rename), truncates the segment, and returns the recovery record.
+fn move_torn_aside(
+    dir: &Path,
+    segment: &Path,
+    offset: u64,
+    length: u64,
+) -> Result<Value, JournalError> {
+    let data = read_segment(segment)?;
+    let torn = data
+        .get(offset as usize..)
+        .ok_or_else(|| JournalError::BadRecord("torn offset beyond segment".into()))?;
+    let seg_name = segment
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let torn_name = format!("{seg_name}.{offset}.torn");
+    let torn_path = dir.join(&torn_name);
+    let tmp = dir.join(format!(".{torn_name}.tmp"));
+    {
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(torn).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    fs::rename(&tmp, &torn_path).map_err(io_err(&torn_path))?;
+    sync_dir(dir)?;
+    let f = OpenOptions::new()
+        .write(true)
+        .open(segment)
+        .map_err(io_err(segment))?;
+    f.set_len(offset).map_err(io_err(segment))?;
+    f.sync_all().map_err(io_err(segment))?;
+    tracing::warn!(
+        segment = %segment.display(),
+        offset,
+        length,
+        "journal had a torn last line; moved aside to {}",
+        torn_path.display()
+    );
+    Ok(serde_json::json!({
+        "type": "recovery",
+        "v": 1,
+        "time": crate::findings::now_rfc3339(),
+        "segment": seg_name,
+        "offset": offset,
+        "length": length,
+        "sha256": hex::encode(Sha256::digest(torn)),
+        "file": torn_name,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn val(i: u64) -> Value {
+        serde_json::json!({"type": "note", "v": 1, "i": i})
+    }
+
+    #[test]
+    fn append_reopen_verify_and_rotate() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let opts = JournalOptions {
+            segment_max: 600,
+            checkpoint_every: 5,
+        };
+        {
+            let mut j = Journal::open_with(dir.path(), &key, opts).unwrap();
+            for i in 0..30 {
+                j.append_value(&val(i)).unwrap();
+            }
+        }
+        assert!(segments(dir.path()).unwrap().len() > 2);
+        let j = Journal::open_with(dir.path(), &key, opts).unwrap();
+        let (seq, head) = j.head();
+        let report = verify(dir.path(), &key.public()).unwrap();
+        assert_eq!((report.head_seq, report.head.clone()), (seq, head));
+        assert_eq!(report.checkpoints, 6);
+        let all: Vec<_> = read_all(dir.path()).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(all.len() as u64, seq);
+        let tail: Vec<_> = read_from(dir.path(), 20).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(tail.first().unwrap().seq, 20);
+        assert_eq!(tail.len() as u64, seq - 19);
+    }
+
+    #[test]
+    fn torn_tail_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        {
+            let mut j = Journal::open(dir.path(), &key).unwrap();
+            j.append_value(&val(1)).unwrap();
+        }
+        let seg = segments(dir.path()).unwrap().pop().unwrap().1;
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(b"{\"seq\":2,\"prev\":\"ab").unwrap();
+        drop(f);
+        assert!(matches!(
+            verify(dir.path(), &key.public()),
+            Err(JournalError::TornTail { .. })
+        ));
+        let j = Journal::open(dir.path(), &key).unwrap();
+        assert_eq!(j.head().0, 2);
+        drop(j);
+        let report = verify(dir.path(), &key.public()).unwrap();
+        assert_eq!(report.recoveries, 1);
+        let torn: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".torn"))
+            .collect();
+        assert_eq!(torn.len(), 1);
+        assert_eq!(fs::read(torn[0].path()).unwrap(), b"{\"seq\":2,\"prev\":\"ab");
+    }
+
+    #[test]
+    fn damaged_middle_line_is_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        {
+            let mut j = Journal::open(dir.path(), &key).unwrap();
+            for i in 0..5 {
+                j.append_value(&val(i)).unwrap();
+            }
+        }
+        let seg = segments(dir.path()).unwrap().pop().unwrap().1;
+        let mut data = fs::read(&seg).unwrap();
+        let second = data.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let digit = second + data[second..].windows(5).position(|w| w == b"\"i\":1").unwrap() + 4;
+        data[digit] = b'7';
+        fs::write(&seg, &data).unwrap();
+        match Journal::open(dir.path(), &key) {
+            Err(JournalError::Tampered { line, seq, .. }) => {
+                assert_eq!((line, seq), (3, Some(3)));
+            }
+            other => panic!("expected tampering, got {:?}", other.map(|j| j.head())),
+        }
+        assert!(verify(dir.path(), &key.public()).is_err());
+    }
+
+    #[test]
+    fn another_agents_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        Journal::open(dir.path(), &key).unwrap().append_value(&val(1)).unwrap();
+        let other = SecretKey::generate().unwrap();
+        assert!(matches!(
+            Journal::open(dir.path(), &other),
+            Err(JournalError::Tampered { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn records_with_seq_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let mut j = Journal::open(dir.path(), &key).unwrap();
+        assert!(j.append_value(&serde_json::json!({"type": "x", "seq": 9})).is_err());
+        assert!(j.append_value(&serde_json::json!({"v": 1})).is_err());
+        assert_eq!(j.head().0, 0);
+    }
+}

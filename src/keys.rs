@@ -1,0 +1,500 @@
+//! Agent keys and signatures in the minisign format (Ed25519). This module
+//! owns key generation, the on-disk key files (`agent.key`, unencrypted so a
+//! service can use it; `agent.pub`, the stock minisign public key file), and
+//! detached signatures that the stock `minisign -Vm FILE -p agent.pub`
+//! verifies: the file is prehashed with BLAKE2b-512 (algorithm `ED`) and a
+//! global signature binds the trusted comment. It knows nothing of findings.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use blake2::digest::consts::U32;
+use blake2::{Blake2b, Blake2b512, Digest};
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+/// Largest key or signature file kensa reads (they are a few hundred bytes).
+pub const MAX_KEY_FILE: u64 = 4096;
+
+const ALG_ED: [u8; 2] = *b"Ed";
+const ALG_PREHASHED: [u8; 2] = *b"ED";
+const CHK_ALG: [u8; 2] = *b"B2";
+const KDF_NONE: [u8; 2] = [0, 0];
+const UNTRUSTED: &str = "untrusted comment: ";
+const TRUSTED: &str = "trusted comment: ";
+/// Length of the decoded secret key blob: algorithms (6), salt (32), limits
+/// (16), key id (8), secret key (64), checksum (32).
+const SK_BLOB_LEN: usize = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
+
+/// Errors from reading, writing or checking keys and signatures.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: file is larger than {MAX_KEY_FILE} bytes; not a key")]
+    TooLarge { path: String },
+    #[error("malformed {what}: {detail}")]
+    Malformed { what: &'static str, detail: String },
+    #[error("secret key is encrypted with a password; kensa needs an unencrypted key (minisign -G -W)")]
+    Encrypted,
+    #[error("secret key checksum does not match (damaged key file)")]
+    Checksum,
+    #[error("signature is made by key {found}, not by key {expected}")]
+    KeyIdMismatch { expected: String, found: String },
+    #[error("signature algorithm {0:?} is not supported (kensa requires prehashed ED signatures)")]
+    Algorithm(String),
+    #[error("signature does not match the file")]
+    BadSignature,
+    #[error("global signature does not match the trusted comment")]
+    BadGlobalSignature,
+    #[error("trusted comment must be one line")]
+    CommentNewline,
+}
+
+fn malformed(what: &'static str, detail: impl Into<String>) -> KeyError {
+    KeyError::Malformed {
+        what,
+        detail: detail.into(),
+    }
+}
+
+/// The 8-byte key id as minisign prints it: the bytes read as a
+/// little-endian integer, 16 uppercase hex digits.
+pub fn key_id_hex(id: &[u8; 8]) -> String {
+    format!("{:016X}", u64::from_le_bytes(*id))
+}
+
+fn read_small(path: &Path) -> Result<String, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io)?;
+    if meta.len() > MAX_KEY_FILE {
+        return Err(KeyError::TooLarge {
+            path: path.display().to_string(),
+        });
+    }
+    let bytes = fs::read(path).map_err(io)?;
+    String::from_utf8(bytes).map_err(|_| malformed("key file", "not UTF-8 text"))
+}
+
+/// Writes `text` to `path` through a temp file, fsync and rename, with `mode`.
+fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(mode);
+        }
+        let mut f = opts.open(&tmp).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(io)?;
+        }
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    fs::rename(&tmp, path).map_err(io)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    Ok(())
+}
+
+/// Splits `text` into its `untrusted comment:` line and base64 payload line.
+fn comment_and_payload<'a>(text: &'a str, what: &'static str) -> Result<(&'a str, Vec<u8>), KeyError> {
+    let mut lines = text.lines();
+    let comment = lines
+        .next()
+        .and_then(|l| l.strip_prefix(UNTRUSTED))
+        .ok_or_else(|| malformed(what, "first line is not an untrusted comment"))?;
+    let b64 = lines
+        .next()
+        .ok_or_else(|| malformed(what, "base64 line missing"))?;
+    let data = B64
+        .decode(b64.trim())
+        .map_err(|e| malformed(what, format!("bad base64: {e}")))?;
+    Ok((comment, data))
+}
+
+/// An Ed25519 public key with its minisign key id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKey {
+    key_id: [u8; 8],
+    key: VerifyingKey,
+}
+
+impl PublicKey {
+    /// Parses the text of a minisign public key file, or the bare base64 line.
+    pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
+        let t = text.trim();
+        let data = if t.starts_with(UNTRUSTED) {
+            comment_and_payload(t, "public key")?.1
+        } else {
+            B64.decode(t)
+                .map_err(|e| malformed("public key", format!("bad base64: {e}")))?
+        };
+        if data.len() != 42 {
+            return Err(malformed("public key", format!("{} bytes, expected 42", data.len())));
+        }
+        if data[..2] != ALG_ED {
+            return Err(KeyError::Algorithm(String::from_utf8_lossy(&data[..2]).into_owned()));
+        }
+        let mut key_id = [0u8; 8];
+        key_id.copy_from_slice(&data[2..10]);
+        let mut pk = [0u8; 32];
+        pk.copy_from_slice(&data[10..42]);
+        let key = VerifyingKey::from_bytes(&pk)
+            .map_err(|_| malformed("public key", "not a valid Ed25519 point"))?;
+        Ok(PublicKey { key_id, key })
+    }
+
+    pub fn load(path: &Path) -> Result<PublicKey, KeyError> {
+        PublicKey::parse(&read_small(path)?)
+    }
+
+    /// The base64 line of the public key file (what `minisign -P` takes).
+    pub fn to_base64(&self) -> String {
+        let mut data = Vec::with_capacity(42);
+        data.extend_from_slice(&ALG_ED);
+        data.extend_from_slice(&self.key_id);
+        data.extend_from_slice(self.key.as_bytes());
+        B64.encode(data)
+    }
+
+    /// The full public key file text.
+    pub fn to_file_text(&self) -> String {
+        format!(
+            "{UNTRUSTED}minisign public key {}\n{}\n",
+            self.key_id_hex(),
+            self.to_base64()
+        )
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        write_atomic(path, &self.to_file_text(), 0o644)
+    }
+
+    pub fn key_id(&self) -> [u8; 8] {
+        self.key_id
+    }
+
+    /// The agent id: the key id as minisign prints it.
+    pub fn key_id_hex(&self) -> String {
+        key_id_hex(&self.key_id)
+    }
+
+    /// Verifies a raw Ed25519 signature (not minisign-wrapped) over `msg`.
+    pub fn verify_raw(&self, msg: &[u8], sig: &[u8; 64]) -> Result<(), KeyError> {
+        let sig = ed25519_dalek::Signature::from_bytes(sig);
+        self.key
+            .verify(msg, &sig)
+            .map_err(|_| KeyError::BadSignature)
+    }
+
+    /// Verifies a minisign signature file's text over `data` and returns the
+    /// trusted comment it carries.
+    pub fn verify(&self, data: &[u8], sig_text: &str) -> Result<String, KeyError> {
+        let sig = SignatureFile::parse(sig_text)?;
+        self.verify_parsed(data, &sig)?;
+        Ok(sig.trusted_comment)
+    }
+
+    /// Verifies an already parsed signature file over `data`.
+    pub fn verify_parsed(&self, data: &[u8], sig: &SignatureFile) -> Result<(), KeyError> {
+        if sig.key_id != self.key_id {
+            return Err(KeyError::KeyIdMismatch {
+                expected: self.key_id_hex(),
+                found: key_id_hex(&sig.key_id),
+            });
+        }
+        let digest = Blake2b512::digest(data);
+        self.verify_raw(&digest, &sig.signature)?;
+        let mut global = Vec::with_capacity(64 + sig.trusted_comment.len());
+        global.extend_from_slice(&sig.signature);
+        global.extend_from_slice(sig.trusted_comment.as_bytes());
+        self.verify_raw(&global, &sig.global_signature)
+            .map_err(|_| KeyError::BadGlobalSignature)
+    }
+}
+
+/// An unencrypted Ed25519 secret key with its minisign key id.
+#[derive(Clone)]
+pub struct SecretKey {
+    key_id: [u8; 8],
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretKey({})", self.key_id_hex())
+    }
+}
+
+fn sk_checksum(key_id: &[u8; 8], keypair: &[u8; 64]) -> [u8; 32] {
+    let mut h = Blake2b::<U32>::new();
+    h.update(ALG_ED);
+    h.update(key_id);
+    h.update(keypair);
+    h.finalize().into()
+}
+
+impl SecretKey {
+    /// A fresh key pair and random key id from the OS random source.
+    pub fn generate() -> Result<SecretKey, KeyError> {
+        let mut seed = [0u8; 32];
+        let mut key_id = [0u8; 8];
+        let rng = |e: getrandom::Error| KeyError::Io {
+            path: "OS random source".into(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        getrandom::fill(&mut seed).map_err(rng)?;
+        getrandom::fill(&mut key_id).map_err(rng)?;
+        Ok(SecretKey {
+            key_id,
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// Parses the text of an unencrypted minisign secret key file.
+    pub fn parse(text: &str) -> Result<SecretKey, KeyError> {
+        let (_, data) = comment_and_payload(text.trim(), "secret key")?;
+        if data.len() != SK_BLOB_LEN {
+            return Err(malformed("secret key", format!("{} bytes, expected {SK_BLOB_LEN}", data.len())));
+        }
+        if data[0..2] != ALG_ED {
+            return Err(KeyError::Algorithm(String::from_utf8_lossy(&data[..2]).into_owned()));
+        }
+        if data[2..4] != KDF_NONE {
+            return Err(KeyError::Encrypted);
+        }
+        if data[4..6] != CHK_ALG {
+            return Err(malformed("secret key", "unknown checksum algorithm"));
+        }
+        let body = &data[54..];
+        let mut key_id = [0u8; 8];
+        key_id.copy_from_slice(&body[..8]);
+        let mut keypair = [0u8; 64];
+        keypair.copy_from_slice(&body[8..72]);
+        if sk_checksum(&key_id, &keypair) != body[72..104] {
+            return Err(KeyError::Checksum);
+        }
+        let key = SigningKey::from_keypair_bytes(&keypair)
+            .map_err(|_| malformed("secret key", "public half does not match the secret"))?;
+        Ok(SecretKey { key_id, key })
+    }
+
+    pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
+        SecretKey::parse(&read_small(path)?)
+    }
+
+    /// The secret key file text (minisign format, KDF "none").
+    pub fn to_file_text(&self) -> String {
+        let keypair = self.key.to_keypair_bytes();
+        let mut data = Vec::with_capacity(SK_BLOB_LEN);
+        data.extend_from_slice(&ALG_ED);
+        data.extend_from_slice(&KDF_NONE);
+        data.extend_from_slice(&CHK_ALG);
+        data.extend_from_slice(&[0u8; 32 + 8 + 8]);
+        data.extend_from_slice(&self.key_id);
+        data.extend_from_slice(&keypair);
+        data.extend_from_slice(&sk_checksum(&self.key_id, &keypair));
+        format!(
+            "{UNTRUSTED}kensa agent secret key {} (unencrypted)\n{}\n",
+            self.key_id_hex(),
+            B64.encode(data)
+        )
+    }
+
+    /// Writes the key file with mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        write_atomic(path, &self.to_file_text(), 0o600)
+    }
+
+    pub fn public(&self) -> PublicKey {
+        PublicKey {
+            key_id: self.key_id,
+            key: self.key.verifying_key(),
+        }
+    }
+
+    pub fn key_id_hex(&self) -> String {
+        key_id_hex(&self.key_id)
+    }
+
+    /// A raw Ed25519 signature over `msg` (used for journal checkpoints).
+    pub fn sign_raw(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+
+    /// A minisign signature file over `data` with the given trusted comment.
+    pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String, KeyError> {
+        if trusted_comment.contains(['\n', '\r']) {
+            return Err(KeyError::CommentNewline);
+        }
+        let signature = self.sign_raw(&Blake2b512::digest(data));
+        let mut global = Vec::with_capacity(64 + trusted_comment.len());
+        global.extend_from_slice(&signature);
+        global.extend_from_slice(trusted_comment.as_bytes());
+        let sig = SignatureFile {
+            untrusted_comment: format!("signature from kensa agent {}", self.key_id_hex()),
+            key_id: self.key_id,
+            signature,
+            trusted_comment: trusted_comment.to_string(),
+            global_signature: self.sign_raw(&global),
+        };
+        Ok(sig.to_text())
+    }
+}
+
+/// A parsed minisign signature file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureFile {
+    pub untrusted_comment: String,
+    pub key_id: [u8; 8],
+    pub signature: [u8; 64],
+    pub trusted_comment: String,
+    pub global_signature: [u8; 64],
+}
+
+impl SignatureFile {
+    /// Parses signature file text; only prehashed (`ED`) signatures are accepted.
+    pub fn parse(text: &str) -> Result<SignatureFile, KeyError> {
+        if text.len() as u64 > MAX_KEY_FILE {
+            return Err(malformed("signature", "larger than 4 KiB"));
+        }
+        let mut lines = text.split('\n');
+        let mut next = |what: &'static str| {
+            lines
+                .next()
+                .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                .ok_or_else(|| malformed("signature", format!("{what} line missing")))
+        };
+        let untrusted = next("untrusted comment")?
+            .strip_prefix(UNTRUSTED)
+            .ok_or_else(|| malformed("signature", "first line is not an untrusted comment"))?
+            .to_string();
+        let sig = B64
+            .decode(next("signature")?)
+            .map_err(|e| malformed("signature", format!("bad base64: {e}")))?;
+        if sig.len() != 74 {
+            return Err(malformed("signature", format!("{} bytes, expected 74", sig.len())));
+        }
+        if sig[..2] != ALG_PREHASHED {
+            return Err(KeyError::Algorithm(String::from_utf8_lossy(&sig[..2]).into_owned()));
+        }
+        let trusted = next("trusted comment")?
+            .strip_prefix(TRUSTED)
+            .ok_or_else(|| malformed("signature", "third line is not a trusted comment"))?
+            .to_string();
+        let global = B64
+            .decode(next("global signature")?)
+            .map_err(|e| malformed("signature", format!("bad global signature base64: {e}")))?;
+        let global_signature: [u8; 64] = global
+            .try_into()
+            .map_err(|_| malformed("signature", "global signature is not 64 bytes"))?;
+        if lines.any(|l| !l.trim().is_empty()) {
+            return Err(malformed("signature", "trailing data after the global signature"));
+        }
+        let mut key_id = [0u8; 8];
+        key_id.copy_from_slice(&sig[2..10]);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&sig[10..74]);
+        Ok(SignatureFile {
+            untrusted_comment: untrusted,
+            key_id,
+            signature,
+            trusted_comment: trusted,
+            global_signature,
+        })
+    }
+
+    pub fn key_id_hex(&self) -> String {
+        key_id_hex(&self.key_id)
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut sig = Vec::with_capacity(74);
+        sig.extend_from_slice(&ALG_PREHASHED);
+        sig.extend_from_slice(&self.key_id);
+        sig.extend_from_slice(&self.signature);
+        format!(
+            "{UNTRUSTED}{}\n{}\n{TRUSTED}{}\n{}\n",
+            self.untrusted_comment,
+            B64.encode(sig),
+            self.trusted_comment,
+            B64.encode(self.global_signature)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_round_trip_and_sign_verify() {
+        let sk = SecretKey::generate().unwrap();
+        let text = sk.to_file_text();
+        let back = SecretKey::parse(&text).unwrap();
+        assert_eq!(back.key_id_hex(), sk.key_id_hex());
+        let pk = PublicKey::parse(&sk.public().to_file_text()).unwrap();
+        assert_eq!(pk, sk.public());
+        assert_eq!(pk.key_id_hex().len(), 16);
+        let sig = back.sign(b"hello", "kensa test").unwrap();
+        assert_eq!(pk.verify(b"hello", &sig).unwrap(), "kensa test");
+        assert!(matches!(pk.verify(b"hellp", &sig), Err(KeyError::BadSignature)));
+        let forged = sig.replace("kensa test", "kensa tesT");
+        assert!(matches!(pk.verify(b"hello", &forged), Err(KeyError::BadGlobalSignature)));
+        let other = SecretKey::generate().unwrap().public();
+        assert!(matches!(other.verify(b"hello", &sig), Err(KeyError::KeyIdMismatch { .. })));
+    }
+
+    #[test]
+    fn damaged_secret_key_is_refused() {
+        let sk = SecretKey::generate().unwrap();
+        let text = sk.to_file_text();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut blob = B64.decode(&lines[1]).unwrap();
+        blob[60] ^= 1;
+        lines[1] = B64.encode(&blob);
+        assert!(SecretKey::parse(&lines.join("\n")).is_err());
+        blob[60] ^= 1;
+        blob[2] = b'S';
+        lines[1] = B64.encode(&blob);
+        assert!(matches!(SecretKey::parse(&lines.join("\n")), Err(KeyError::Encrypted)));
+    }
+
+    #[test]
+    fn trusted_comment_must_be_one_line() {
+        let sk = SecretKey::generate().unwrap();
+        assert!(matches!(sk.sign(b"x", "a\nb"), Err(KeyError::CommentNewline)));
+    }
+
+    #[test]
+    fn key_id_is_printed_little_endian() {
+        assert_eq!(key_id_hex(&[1, 0, 0, 0, 0, 0, 0, 0xAB]), "AB00000000000001");
+    }
+}
