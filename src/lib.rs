@@ -3,6 +3,7 @@
 //! errors to exit codes.
 
 pub mod agent;
+pub mod bundle;
 pub mod cli;
 pub mod collector;
 pub mod commands;

@@ -287,6 +287,11 @@ pub fn read_all(dir: &Path) -> Result<Lines, JournalError> {
     Lines::new(dir, 1, None)
 }
 
+/// Every line of `agent`'s journal, with seq 1 checked against the genesis value.
+pub fn read_agent(dir: &Path, agent: &str) -> Result<Lines, JournalError> {
+    Lines::new(dir, 1, Some(agent))
+}
+
 /// Lines with seq >= `from`. Links are checked from the first line read.
 pub fn read_from(dir: &Path, from: u64) -> Result<Lines, JournalError> {
     Lines::new(dir, from, None)

@@ -1,0 +1,117 @@
+//! Trusted agent keys at the collector: add, list, remove and look up the
+//! public key for an agent id. Only bundles signed by a key in this table
+//! are imported.
+
+use super::{Store, StoreError};
+use crate::keys::PublicKey;
+use rusqlite::OptionalExtension;
+
+/// One row of `trusted_keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    pub agent: String,
+    pub pubkey: String,
+    pub name: Option<String>,
+    pub added: String,
+}
+
+/// Trusts `key`, optionally under a unique `name`. Adding the same key
+/// again only updates a given name; a different key for the same id is refused.
+pub fn add(store: &Store, key: &PublicKey, name: Option<&str>) -> Result<TrustedKey, StoreError> {
+    let agent = key.key_id_hex();
+    let pubkey = key.to_base64();
+    if let Some(existing) = get(store, &agent)? {
+        if existing.pubkey != pubkey {
+            return Err(StoreError::Trust(format!(
+                "agent id {agent} is already trusted with a different public key; remove it first"
+            )));
+        }
+    }
+    if let Some(n) = name {
+        if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) {
+            return Err(StoreError::Trust("name must be 1-200 printable characters".into()));
+        }
+        let holder: Option<String> = store
+            .conn()
+            .query_row("SELECT agent FROM trusted_keys WHERE name = ?1", [n], |r| r.get(0))
+            .optional()?;
+        if holder.as_deref().is_some_and(|h| h != agent) {
+            return Err(StoreError::Trust(format!("name {n:?} is already used by another key")));
+        }
+    }
+    store.conn().execute(
+        "INSERT INTO trusted_keys(agent, pubkey, name, added) VALUES(?1, ?2, ?3, ?4)
+         ON CONFLICT(agent) DO UPDATE SET name = COALESCE(excluded.name, trusted_keys.name)",
+        rusqlite::params![agent, pubkey, name, crate::findings::now_rfc3339()],
+    )?;
+    get(store, &agent)?.ok_or_else(|| StoreError::Trust("key vanished after insert".into()))
+}
+
+/// The trusted key row for an agent id.
+pub fn get(store: &Store, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
+    Ok(store
+        .conn()
+        .query_row(
+            "SELECT agent, pubkey, name, added FROM trusted_keys WHERE agent = ?1",
+            [agent],
+            row,
+        )
+        .optional()?)
+}
+
+/// The public key trusted for an agent id, if any.
+pub fn lookup(store: &Store, agent: &str) -> Result<Option<PublicKey>, StoreError> {
+    match get(store, agent)? {
+        Some(k) => Ok(Some(PublicKey::parse(&k.pubkey)?)),
+        None => Ok(None),
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustedKey> {
+    Ok(TrustedKey {
+        agent: r.get(0)?,
+        pubkey: r.get(1)?,
+        name: r.get(2)?,
+        added: r.get(3)?,
+    })
+}
+
+/// All trusted keys, by agent id.
+pub fn list(store: &Store) -> Result<Vec<TrustedKey>, StoreError> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT agent, pubkey, name, added FROM trusted_keys ORDER BY agent")?;
+    let rows = stmt.query_map([], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Removes the key with this agent id or name; returns how many were removed.
+/// Records already imported stay.
+pub fn remove(store: &Store, id_or_name: &str) -> Result<usize, StoreError> {
+    Ok(store.conn().execute(
+        "DELETE FROM trusted_keys WHERE agent = ?1 OR name = ?1",
+        [id_or_name],
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SecretKey;
+
+    #[test]
+    fn add_list_remove() {
+        let s = Store::open_in_memory().unwrap();
+        let k1 = SecretKey::generate().unwrap().public();
+        let k2 = SecretKey::generate().unwrap().public();
+        add(&s, &k1, Some("plant-a")).unwrap();
+        add(&s, &k1, None).unwrap();
+        assert_eq!(list(&s).unwrap()[0].name.as_deref(), Some("plant-a"));
+        assert!(add(&s, &k2, Some("plant-a")).is_err());
+        add(&s, &k2, Some("plant-b")).unwrap();
+        assert_eq!(lookup(&s, &k2.key_id_hex()).unwrap(), Some(k2.clone()));
+        assert_eq!(remove(&s, "plant-a").unwrap(), 1);
+        assert_eq!(remove(&s, &k2.key_id_hex()).unwrap(), 1);
+        assert!(list(&s).unwrap().is_empty());
+    }
+}
