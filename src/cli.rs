@@ -59,6 +59,22 @@ pub enum Command {
     /// Rule sets: check rule files, build, trust and install signed packs.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Create the agent's Ed25519 key pair (minisign format) under <state>/keys.
+    Keygen(KeygenArgs),
+    /// Write journal records as a signed bundle (for carrying to a collector).
+    Export(ExportArgs),
+    /// Check bundles: signature, header, seq continuity and hash chain.
+    #[command(
+        after_help = "Exit codes: 0 every bundle verified, 1 a bundle was refused, 2 error."
+    )]
+    Verify(VerifyArgs),
+    /// Manage the agent keys this collector trusts.
+    Trust(TrustArgs),
+    /// Import signed bundles into the collector database (<state>/kensa.db).
+    #[command(
+        after_help = "Exit codes: 0 every bundle imported, 1 a bundle was refused, 2 error."
+    )]
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +192,68 @@ pub struct RulesPackArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Replace an existing key pair (the old agent id is gone for good).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory to write the bundle and its .minisig into (e.g. a stick).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Export the whole journal instead of what was not exported yet.
+    #[arg(long, conflicts_with = "since")]
+    pub all: bool,
+    /// Export from this seq on.
+    #[arg(long, value_name = "SEQ")]
+    pub since: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Bundle files (each with BUNDLE.minisig beside it).
+    #[arg(required = true, value_name = "BUNDLE")]
+    pub bundles: Vec<PathBuf>,
+    /// The agent's public key (default: <state>/keys/agent.pub).
+    #[arg(long, value_name = "KEY.pub")]
+    pub pubkey: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    #[command(subcommand)]
+    pub action: TrustAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustAction {
+    /// Trust an agent's public key (its agent.pub file).
+    Add {
+        #[arg(value_name = "KEY.pub")]
+        key: PathBuf,
+        /// A unique name for the agent (e.g. the plant or PC).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List trusted keys.
+    List,
+    /// Stop trusting a key (by agent id or name); imported records stay.
+    Remove {
+        #[arg(value_name = "ID|NAME")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Bundle files (each with BUNDLE.minisig beside it).
+    #[arg(required = true, value_name = "BUNDLE")]
+    pub bundles: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files or directories to scan.
     #[arg(required = true, value_name = "PATH")]
@@ -240,6 +318,11 @@ pub struct ScanArgs {
     /// No progress display.
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Also append every record to the signed journal in <state>/journal
+    /// (run `kensa keygen` first). A finding is printed only once it is on disk.
+    #[arg(long)]
+    pub journal: bool,
 
     /// Treat the paths as a removable medium rather than host directories
     /// (affects the default incident classification).

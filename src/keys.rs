@@ -14,6 +14,16 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
+/// `<state>/keys/agent.key`.
+pub fn secret_key_path(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("keys").join("agent.key")
+}
+
+/// `<state>/keys/agent.pub`.
+pub fn public_key_path(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("keys").join("agent.pub")
+}
+
 /// Largest key or signature file kensa reads (they are a few hundred bytes).
 pub const MAX_KEY_FILE: u64 = 4096;
 
@@ -40,7 +50,9 @@ pub enum KeyError {
     TooLarge { path: String },
     #[error("malformed {what}: {detail}")]
     Malformed { what: &'static str, detail: String },
-    #[error("secret key is encrypted with a password; kensa needs an unencrypted key (minisign -G -W)")]
+    #[error(
+        "secret key is encrypted with a password; kensa needs an unencrypted key (minisign -G -W)"
+    )]
     Encrypted,
     #[error("secret key checksum does not match (damaged key file)")]
     Checksum,
@@ -124,7 +136,10 @@ fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
 }
 
 /// Splits `text` into its `untrusted comment:` line and base64 payload line.
-fn comment_and_payload<'a>(text: &'a str, what: &'static str) -> Result<(&'a str, Vec<u8>), KeyError> {
+fn comment_and_payload<'a>(
+    text: &'a str,
+    what: &'static str,
+) -> Result<(&'a str, Vec<u8>), KeyError> {
     let mut lines = text.lines();
     let comment = lines
         .next()
@@ -157,10 +172,15 @@ impl PublicKey {
                 .map_err(|e| malformed("public key", format!("bad base64: {e}")))?
         };
         if data.len() != 42 {
-            return Err(malformed("public key", format!("{} bytes, expected 42", data.len())));
+            return Err(malformed(
+                "public key",
+                format!("{} bytes, expected 42", data.len()),
+            ));
         }
         if data[..2] != ALG_ED {
-            return Err(KeyError::Algorithm(String::from_utf8_lossy(&data[..2]).into_owned()));
+            return Err(KeyError::Algorithm(
+                String::from_utf8_lossy(&data[..2]).into_owned(),
+            ));
         }
         let mut key_id = [0u8; 8];
         key_id.copy_from_slice(&data[2..10]);
@@ -282,10 +302,15 @@ impl SecretKey {
     pub fn parse(text: &str) -> Result<SecretKey, KeyError> {
         let (_, data) = comment_and_payload(text.trim(), "secret key")?;
         if data.len() != SK_BLOB_LEN {
-            return Err(malformed("secret key", format!("{} bytes, expected {SK_BLOB_LEN}", data.len())));
+            return Err(malformed(
+                "secret key",
+                format!("{} bytes, expected {SK_BLOB_LEN}", data.len()),
+            ));
         }
         if data[0..2] != ALG_ED {
-            return Err(KeyError::Algorithm(String::from_utf8_lossy(&data[..2]).into_owned()));
+            return Err(KeyError::Algorithm(
+                String::from_utf8_lossy(&data[..2]).into_owned(),
+            ));
         }
         if data[2..4] != KDF_NONE {
             return Err(KeyError::Encrypted);
@@ -400,10 +425,15 @@ impl SignatureFile {
             .decode(next("signature")?)
             .map_err(|e| malformed("signature", format!("bad base64: {e}")))?;
         if sig.len() != 74 {
-            return Err(malformed("signature", format!("{} bytes, expected 74", sig.len())));
+            return Err(malformed(
+                "signature",
+                format!("{} bytes, expected 74", sig.len()),
+            ));
         }
         if sig[..2] != ALG_PREHASHED {
-            return Err(KeyError::Algorithm(String::from_utf8_lossy(&sig[..2]).into_owned()));
+            return Err(KeyError::Algorithm(
+                String::from_utf8_lossy(&sig[..2]).into_owned(),
+            ));
         }
         let trusted = next("trusted comment")?
             .strip_prefix(TRUSTED)
@@ -416,7 +446,10 @@ impl SignatureFile {
             .try_into()
             .map_err(|_| malformed("signature", "global signature is not 64 bytes"))?;
         if lines.any(|l| !l.trim().is_empty()) {
-            return Err(malformed("signature", "trailing data after the global signature"));
+            return Err(malformed(
+                "signature",
+                "trailing data after the global signature",
+            ));
         }
         let mut key_id = [0u8; 8];
         key_id.copy_from_slice(&sig[2..10]);
@@ -465,11 +498,20 @@ mod tests {
         assert_eq!(pk.key_id_hex().len(), 16);
         let sig = back.sign(b"hello", "kensa test").unwrap();
         assert_eq!(pk.verify(b"hello", &sig).unwrap(), "kensa test");
-        assert!(matches!(pk.verify(b"hellp", &sig), Err(KeyError::BadSignature)));
+        assert!(matches!(
+            pk.verify(b"hellp", &sig),
+            Err(KeyError::BadSignature)
+        ));
         let forged = sig.replace("kensa test", "kensa tesT");
-        assert!(matches!(pk.verify(b"hello", &forged), Err(KeyError::BadGlobalSignature)));
+        assert!(matches!(
+            pk.verify(b"hello", &forged),
+            Err(KeyError::BadGlobalSignature)
+        ));
         let other = SecretKey::generate().unwrap().public();
-        assert!(matches!(other.verify(b"hello", &sig), Err(KeyError::KeyIdMismatch { .. })));
+        assert!(matches!(
+            other.verify(b"hello", &sig),
+            Err(KeyError::KeyIdMismatch { .. })
+        ));
     }
 
     #[test]
@@ -484,13 +526,19 @@ mod tests {
         blob[60] ^= 1;
         blob[2] = b'S';
         lines[1] = B64.encode(&blob);
-        assert!(matches!(SecretKey::parse(&lines.join("\n")), Err(KeyError::Encrypted)));
+        assert!(matches!(
+            SecretKey::parse(&lines.join("\n")),
+            Err(KeyError::Encrypted)
+        ));
     }
 
     #[test]
     fn trusted_comment_must_be_one_line() {
         let sk = SecretKey::generate().unwrap();
-        assert!(matches!(sk.sign(b"x", "a\nb"), Err(KeyError::CommentNewline)));
+        assert!(matches!(
+            sk.sign(b"x", "a\nb"),
+            Err(KeyError::CommentNewline)
+        ));
     }
 
     #[test]

@@ -182,11 +182,12 @@ pub fn read_files(bundle: &Path) -> Result<(Vec<u8>, String), BundleError> {
     let data = read_capped(bundle, MAX_BUNDLE)?;
     let sig_path = signature_path(bundle);
     let sig = read_capped(&sig_path, MAX_KEY_FILE)?;
-    let sig = String::from_utf8(sig)
-        .map_err(|_| BundleError::Signature(KeyError::Malformed {
+    let sig = String::from_utf8(sig).map_err(|_| {
+        BundleError::Signature(KeyError::Malformed {
             what: "signature",
             detail: "not UTF-8".into(),
-        }))?;
+        })
+    })?;
     Ok((data, sig))
 }
 
@@ -342,14 +343,14 @@ pub fn last_exported(dir: &Path) -> Result<u64, BundleError> {
     let mut last = 0;
     for line in journal::read_all(dir)? {
         let line = line?;
-        if line
-            .bytes
-            .windows(15)
-            .any(|w| w == b"\"type\":\"export\"")
-        {
+        if line.bytes.windows(15).any(|w| w == b"\"type\":\"export\"") {
             if let Ok(p) = journal::parse_line(&line.bytes) {
                 if p.kind == "export" {
-                    last = p.fields.get("to_seq").and_then(|v| v.as_u64()).unwrap_or(last);
+                    last = p
+                        .fields
+                        .get("to_seq")
+                        .and_then(|v| v.as_u64())
+                        .unwrap_or(last);
                 }
             }
         }
@@ -484,7 +485,8 @@ mod tests {
         let key = SecretKey::generate().unwrap();
         let mut j = Journal::open(&dir.path().join("journal"), &key).unwrap();
         for i in 0..4 {
-            j.append_value(&serde_json::json!({"type": "note", "i": i})).unwrap();
+            j.append_value(&serde_json::json!({"type": "note", "i": i}))
+                .unwrap();
         }
         let e1 = export(&mut j, &key, out.path(), ExportRange::SinceLastExport).unwrap();
         assert_eq!((e1.claim.from, e1.claim.to), (1, 5));
@@ -492,7 +494,8 @@ mod tests {
         let vb = verify_bytes(&data, &sig, &key.public()).unwrap();
         assert_eq!(vb.lines.len(), 5);
         assert_eq!(vb.lines[4].kind, "checkpoint");
-        j.append_value(&serde_json::json!({"type": "note", "i": 9})).unwrap();
+        j.append_value(&serde_json::json!({"type": "note", "i": 9}))
+            .unwrap();
         let e2 = export(&mut j, &key, out.path(), ExportRange::SinceLastExport).unwrap();
         assert_eq!((e2.claim.from, e2.claim.to), (6, 8));
         let (data, sig) = read_files(&e2.bundle).unwrap();

@@ -87,7 +87,11 @@ pub fn import_bundle_bytes(
 
 /// Loads the agent's own journal (`dir`) into the store, continuing from
 /// the highest seq already held. The chain is checked as it is read.
-pub fn import_journal(store: &mut Store, dir: &Path, agent: &str) -> Result<ImportOutcome, ImportError> {
+pub fn import_journal(
+    store: &mut Store,
+    dir: &Path,
+    agent: &str,
+) -> Result<ImportOutcome, ImportError> {
     let have = store.max_seq(agent)?;
     let tx = store.conn_mut().transaction()?;
     let mut outcome = ImportOutcome {

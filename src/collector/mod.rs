@@ -10,11 +10,18 @@ pub mod import;
 pub mod incidents;
 pub mod trust;
 
-pub use import::{import_bundle_bytes, import_bundle_file, import_journal, ImportError, ImportOutcome};
+pub use import::{
+    import_bundle_bytes, import_bundle_file, import_journal, ImportError, ImportOutcome,
+};
 pub use trust::TrustedKey;
 
 use rusqlite::Connection;
 use std::path::Path;
+
+/// `<state>/kensa.db`.
+pub fn db_path(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("kensa.db")
+}
 
 /// Schema version this code writes (`PRAGMA user_version`). Modules that
 /// add tables on top create them with `IF NOT EXISTS` and may raise it.
@@ -112,7 +119,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kensa.db");
         let s = Store::open(&path).unwrap();
-        let v: i64 = s.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = s
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         drop(s);
         let s = Store::open(&path).unwrap();

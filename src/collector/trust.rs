@@ -29,14 +29,20 @@ pub fn add(store: &Store, key: &PublicKey, name: Option<&str>) -> Result<Trusted
     }
     if let Some(n) = name {
         if n.is_empty() || n.len() > 200 || n.chars().any(char::is_control) {
-            return Err(StoreError::Trust("name must be 1-200 printable characters".into()));
+            return Err(StoreError::Trust(
+                "name must be 1-200 printable characters".into(),
+            ));
         }
         let holder: Option<String> = store
             .conn()
-            .query_row("SELECT agent FROM trusted_keys WHERE name = ?1", [n], |r| r.get(0))
+            .query_row("SELECT agent FROM trusted_keys WHERE name = ?1", [n], |r| {
+                r.get(0)
+            })
             .optional()?;
         if holder.as_deref().is_some_and(|h| h != agent) {
-            return Err(StoreError::Trust(format!("name {n:?} is already used by another key")));
+            return Err(StoreError::Trust(format!(
+                "name {n:?} is already used by another key"
+            )));
         }
     }
     store.conn().execute(

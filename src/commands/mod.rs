@@ -3,11 +3,16 @@
 //! Errors carry context for people (anyhow); `main` prints them.
 
 pub mod config;
+pub mod export;
+pub mod import;
 pub mod incidents;
+pub mod keygen;
 pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod triage;
+pub mod trust;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, DEFAULT_CONFIG, DEFAULT_STATE_DIR};
@@ -54,6 +59,11 @@ where
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
         Command::Rules(cmd) => rules::run(&ctx, cmd),
+        Command::Keygen(args) => keygen::run(&ctx, &args),
+        Command::Export(args) => export::run(&ctx, &args),
+        Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Trust(args) => trust::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, &args),
     }
 }
 

@@ -137,7 +137,26 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         !args.no_progress,
     );
     let cancel = Cancel::new();
-    let summary = engine.scan(&spec, &mut printer, &cancel)?;
+    let summary = if args.journal {
+        let sk_path = crate::keys::secret_key_path(&ctx.state_dir);
+        let key = crate::keys::SecretKey::load(&sk_path).with_context(|| {
+            format!(
+                "--journal needs the agent key {} (run kensa keygen)",
+                sk_path.display()
+            )
+        })?;
+        let dir = crate::journal::dir_in(&ctx.state_dir);
+        let mut journal = crate::journal::Journal::open(&dir, &key)
+            .with_context(|| format!("opening the journal {}", dir.display()))?;
+        let spec = SessionSpec {
+            agent: Some(key.key_id_hex()),
+            ..spec
+        };
+        let mut sink = crate::journal::JournalSink::new(&mut journal, &mut printer);
+        engine.scan(&spec, &mut sink, &cancel)?
+    } else {
+        engine.scan(&spec, &mut printer, &cancel)?
+    };
     Ok(exit_code(&summary))
 }
 

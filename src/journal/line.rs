@@ -87,7 +87,11 @@ pub struct ParsedLine {
 impl ParsedLine {
     /// The session a record belongs to (`id` of a session record).
     pub fn session(&self) -> Option<&str> {
-        let key = if self.kind == "session" { "id" } else { "session" };
+        let key = if self.kind == "session" {
+            "id"
+        } else {
+            "session"
+        };
         self.fields.get(key).and_then(Value::as_str)
     }
 
@@ -167,7 +171,9 @@ pub fn check_checkpoint(line: &ParsedLine, key: &PublicKey) -> Result<(), LineEr
         .ok_or(LineError::CheckpointMalformed("head_seq"))?;
     let head = get_str("head")?;
     if head_seq + 1 != line.seq || head != line.prev {
-        return Err(LineError::CheckpointMalformed("head does not name the previous line"));
+        return Err(LineError::CheckpointMalformed(
+            "head does not name the previous line",
+        ));
     }
     let sig: [u8; 64] = B64
         .decode(get_str("sig")?)
@@ -233,16 +239,34 @@ mod tests {
         let g = genesis("AAAA");
         let ok = mk(1, &g, r#""type":"x"}"#);
         assert_eq!(parse_line(ok.as_bytes()).unwrap().seq, 1);
-        assert!(matches!(parse_line(mk(1, &g, "}").as_bytes()), Err(LineError::NotJson(_))));
+        assert!(matches!(
+            parse_line(mk(1, &g, "}").as_bytes()),
+            Err(LineError::NotJson(_))
+        ));
         let lead0 = ok.replacen(":1,", ":01,", 1);
-        assert_eq!(parse_line(lead0.as_bytes()).unwrap_err(), LineError::BadPrefix);
+        assert_eq!(
+            parse_line(lead0.as_bytes()).unwrap_err(),
+            LineError::BadPrefix
+        );
         let upper = mk(1, &g.to_uppercase(), r#""type":"x"}"#);
-        assert_eq!(parse_line(upper.as_bytes()).unwrap_err(), LineError::BadPrefix);
+        assert_eq!(
+            parse_line(upper.as_bytes()).unwrap_err(),
+            LineError::BadPrefix
+        );
         let dup = mk(1, &g, r#""type":"x","seq":2}"#);
-        assert_eq!(parse_line(dup.as_bytes()).unwrap_err(), LineError::Ambiguous);
+        assert_eq!(
+            parse_line(dup.as_bytes()).unwrap_err(),
+            LineError::Ambiguous
+        );
         let notype = mk(1, &g, r#""t":"x"}"#);
-        assert_eq!(parse_line(notype.as_bytes()).unwrap_err(), LineError::NoType);
-        assert!(matches!(parse_line(b"{\"seq\":1"), Err(LineError::BadPrefix)));
+        assert_eq!(
+            parse_line(notype.as_bytes()).unwrap_err(),
+            LineError::NoType
+        );
+        assert!(matches!(
+            parse_line(b"{\"seq\":1"),
+            Err(LineError::BadPrefix)
+        ));
         assert!(matches!(
             parse_line(mk(1, &g, r#""type":"x""#).as_bytes()),
             Err(LineError::NotJson(_))
@@ -258,9 +282,15 @@ mod tests {
         c.accept(l1.as_bytes()).unwrap();
         c.accept(l2.as_bytes()).unwrap();
         let mut c = Chain::genesis("A");
-        assert!(matches!(c.accept(l2.as_bytes()), Err(LineError::Seq { .. })));
+        assert!(matches!(
+            c.accept(l2.as_bytes()),
+            Err(LineError::Seq { .. })
+        ));
         let mut c = Chain::genesis("B");
-        assert!(matches!(c.accept(l1.as_bytes()), Err(LineError::Prev { .. })));
+        assert!(matches!(
+            c.accept(l1.as_bytes()),
+            Err(LineError::Prev { .. })
+        ));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! followed by good lines is tampering and is reported, never skipped.
 
 pub mod line;
+mod sink;
 
 use crate::findings::Record;
 use crate::keys::{KeyError, PublicKey, SecretKey};
@@ -17,9 +18,15 @@ pub use line::{
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+pub use sink::JournalSink;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+/// `<state>/journal`.
+pub fn dir_in(state_dir: &Path) -> PathBuf {
+    state_dir.join("journal")
+}
 
 /// Default size at which a segment is closed and a new one started.
 pub const DEFAULT_SEGMENT_MAX: u64 = 8 << 20;
@@ -523,7 +530,8 @@ impl Journal {
         let mut line = format!("{{\"seq\":{seq},\"prev\":\"{}\",{rest}", self.head);
         // Re-check what we are about to write with the same code readers use,
         // so a record with its own seq/prev keys can never enter the chain.
-        let parsed = parse_line(line.as_bytes()).map_err(|e| JournalError::BadRecord(e.to_string()))?;
+        let parsed =
+            parse_line(line.as_bytes()).map_err(|e| JournalError::BadRecord(e.to_string()))?;
         if self.seg_size > 0 && self.seg_size + line.len() as u64 + 1 > self.options.segment_max {
             self.rotate(seq)?;
         }
@@ -656,9 +664,15 @@ mod tests {
         let report = verify(dir.path(), &key.public()).unwrap();
         assert_eq!((report.head_seq, report.head.clone()), (seq, head));
         assert_eq!(report.checkpoints, 6);
-        let all: Vec<_> = read_all(dir.path()).unwrap().collect::<Result<_, _>>().unwrap();
+        let all: Vec<_> = read_all(dir.path())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(all.len() as u64, seq);
-        let tail: Vec<_> = read_from(dir.path(), 20).unwrap().collect::<Result<_, _>>().unwrap();
+        let tail: Vec<_> = read_from(dir.path(), 20)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(tail.first().unwrap().seq, 20);
         assert_eq!(tail.len() as u64, seq - 19);
     }
@@ -690,7 +704,10 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".torn"))
             .collect();
         assert_eq!(torn.len(), 1);
-        assert_eq!(fs::read(torn[0].path()).unwrap(), b"{\"seq\":2,\"prev\":\"ab");
+        assert_eq!(
+            fs::read(torn[0].path()).unwrap(),
+            b"{\"seq\":2,\"prev\":\"ab"
+        );
     }
 
     #[test]
@@ -706,7 +723,12 @@ mod tests {
         let seg = segments(dir.path()).unwrap().pop().unwrap().1;
         let mut data = fs::read(&seg).unwrap();
         let second = data.iter().position(|&b| b == b'\n').unwrap() + 1;
-        let digit = second + data[second..].windows(5).position(|w| w == b"\"i\":1").unwrap() + 4;
+        let digit = second
+            + data[second..]
+                .windows(5)
+                .position(|w| w == b"\"i\":1")
+                .unwrap()
+            + 4;
         data[digit] = b'7';
         fs::write(&seg, &data).unwrap();
         match Journal::open(dir.path(), &key) {
@@ -722,7 +744,10 @@ mod tests {
     fn another_agents_key_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate().unwrap();
-        Journal::open(dir.path(), &key).unwrap().append_value(&val(1)).unwrap();
+        Journal::open(dir.path(), &key)
+            .unwrap()
+            .append_value(&val(1))
+            .unwrap();
         let other = SecretKey::generate().unwrap();
         assert!(matches!(
             Journal::open(dir.path(), &other),
@@ -735,7 +760,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate().unwrap();
         let mut j = Journal::open(dir.path(), &key).unwrap();
-        assert!(j.append_value(&serde_json::json!({"type": "x", "seq": 9})).is_err());
+        assert!(j
+            .append_value(&serde_json::json!({"type": "x", "seq": 9}))
+            .is_err());
         assert!(j.append_value(&serde_json::json!({"v": 1})).is_err());
         assert_eq!(j.head().0, 0);
     }

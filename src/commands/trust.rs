@@ -1,0 +1,49 @@
+//! `kensa trust add KEY.pub [--name NAME] | list | remove ID|NAME`.
+
+use super::Context;
+use crate::cli::{TrustAction, TrustArgs};
+use crate::collector::{db_path, trust, Store};
+use crate::keys::PublicKey;
+use crate::output::sanitize;
+use anyhow::Context as _;
+
+pub fn run(ctx: &Context, args: TrustArgs) -> anyhow::Result<u8> {
+    let db = db_path(&ctx.state_dir);
+    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    match args.action {
+        TrustAction::Add { key, name } => {
+            let key_path = super::absolute(key)?;
+            let pk = PublicKey::load(&key_path)
+                .with_context(|| format!("reading {}", key_path.display()))?;
+            let row = trust::add(&store, &pk, name.as_deref()).context("trusting the key")?;
+            println!(
+                "trusted agent {}{}",
+                row.agent,
+                row.name
+                    .map(|n| format!(" ({})", sanitize(&n)))
+                    .unwrap_or_default()
+            );
+            Ok(0)
+        }
+        TrustAction::List => {
+            for k in trust::list(&store)? {
+                println!(
+                    "{}  {}  {}  added {}",
+                    k.agent,
+                    k.name.as_deref().map(sanitize).unwrap_or_default(),
+                    k.pubkey,
+                    k.added
+                );
+            }
+            Ok(0)
+        }
+        TrustAction::Remove { id } => {
+            let n = trust::remove(&store, &id)?;
+            if n == 0 {
+                anyhow::bail!("no trusted key with id or name {id:?}");
+            }
+            println!("removed {n} key(s); records already imported stay");
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `kensa verify BUNDLE... [--pubkey KEY.pub]`: checks each bundle and says
+//! exactly which check failed on which line.
+
+use super::Context;
+use crate::bundle;
+use crate::cli::VerifyArgs;
+use crate::keys::{public_key_path, PublicKey};
+use anyhow::Context as _;
+
+pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
+    let pk_path = match &args.pubkey {
+        Some(p) => super::absolute(p.clone())?,
+        None => public_key_path(&ctx.state_dir),
+    };
+    let key = PublicKey::load(&pk_path)
+        .with_context(|| format!("loading the public key {}", pk_path.display()))?;
+    let mut code = 0;
+    for path in &args.bundles {
+        let path = super::absolute(path.clone())?;
+        let result = bundle::read_files(&path)
+            .and_then(|(data, sig)| bundle::verify_bytes(&data, &sig, &key));
+        match result {
+            Ok(vb) => println!(
+                "OK       {}: agent {} seq {}-{} ({} records), head {}",
+                path.display(),
+                vb.claim.agent,
+                vb.claim.from,
+                vb.claim.to,
+                vb.lines.len(),
+                vb.claim.head
+            ),
+            Err(e) => {
+                println!("REFUSED  {}: {e}", path.display());
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
