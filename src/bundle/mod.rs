@@ -55,6 +55,13 @@ pub enum BundleError {
     Head { expected: String, found: String },
     #[error("bundle does not end with a newline (truncated?)")]
     Truncated,
+    #[error("FORK: bundles {a} and {b} disagree about agent {agent} seq {seq}")]
+    Fork {
+        agent: String,
+        seq: u64,
+        a: String,
+        b: String,
+    },
     #[error("nothing to export: {0}")]
     Range(String),
     #[error(transparent)]
@@ -289,6 +296,40 @@ pub fn verify_bytes(
         lines: out,
         sha256: hex::encode(Sha256::digest(data)),
     })
+}
+
+/// Cross-checks verified bundles given together: for each agent, any seq
+/// two bundles both hold (or the line just before a bundle, when another
+/// bundle holds it) must have the same hash. Gaps between bundles are fine
+/// here; the collector decides about gaps. `names` label the bundles.
+pub fn check_consistent<'a>(bundles: &'a [(String, &'a VerifiedBundle)]) -> Result<(), BundleError> {
+    use std::collections::HashMap;
+    let mut seen: HashMap<(&str, u64), (&str, &str)> = HashMap::new();
+    let mut check = |agent: &'a str, seq: u64, hash: &'a str, name: &'a str| {
+        match seen.get(&(agent, seq)) {
+            Some((h, other)) if *h != hash => Err(BundleError::Fork {
+                agent: agent.to_string(),
+                seq,
+                a: other.to_string(),
+                b: name.to_string(),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                seen.insert((agent, seq), (hash, name));
+                Ok(())
+            }
+        }
+    };
+    for (name, b) in bundles {
+        let agent = b.claim.agent.as_str();
+        if b.claim.from > 1 {
+            check(agent, b.claim.from - 1, &b.first_prev, name)?;
+        }
+        for l in &b.lines {
+            check(agent, l.seq, &l.hash, name)?;
+        }
+    }
+    Ok(())
 }
 
 fn header_text(claim: &Claim, created: &str) -> String {

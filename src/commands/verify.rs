@@ -15,25 +15,35 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let key = PublicKey::load(&pk_path)
         .with_context(|| format!("loading the public key {}", pk_path.display()))?;
     let mut code = 0;
+    let mut verified = Vec::new();
     for path in &args.bundles {
         let path = super::absolute(path.clone())?;
         let result = bundle::read_files(&path)
             .and_then(|(data, sig)| bundle::verify_bytes(&data, &sig, &key));
         match result {
-            Ok(vb) => println!(
-                "OK       {}: agent {} seq {}-{} ({} records), head {}",
-                path.display(),
-                vb.claim.agent,
-                vb.claim.from,
-                vb.claim.to,
-                vb.lines.len(),
-                vb.claim.head
-            ),
+            Ok(vb) => {
+                println!(
+                    "OK       {}: agent {} seq {}-{} ({} records), head {}",
+                    path.display(),
+                    vb.claim.agent,
+                    vb.claim.from,
+                    vb.claim.to,
+                    vb.lines.len(),
+                    vb.claim.head
+                );
+                verified.push((path.display().to_string(), vb));
+            }
             Err(e) => {
                 println!("REFUSED  {}: {e}", path.display());
                 code = 1;
             }
         }
+    }
+    let refs: Vec<(String, &bundle::VerifiedBundle)> =
+        verified.iter().map(|(n, b)| (n.clone(), b)).collect();
+    if let Err(e) = bundle::check_consistent(&refs) {
+        println!("REFUSED  {e}");
+        code = 1;
     }
     Ok(code)
 }
