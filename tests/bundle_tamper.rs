@@ -158,8 +158,7 @@ impl Fixture {
     /// key) and by import into `db`, and that `db` is unchanged.
     fn refused(&self, path: &Path, db: &Path, what: &str) {
         for key in [self.key_a.public(), self.key_b.public()] {
-            let v = bundle::read_files(path)
-                .and_then(|(d, s)| bundle::verify_bytes(&d, &s, &key));
+            let v = bundle::read_files(path).and_then(|(d, s)| bundle::verify_bytes(&d, &s, &key));
             assert!(v.is_err(), "{what}: verify accepted it");
         }
         let before = dump(db);
@@ -247,7 +246,11 @@ fn flipped_bits_anywhere_are_refused() {
             cases += 1;
         }
         // The trusted comment, every bit of every byte.
-        let tc_line = sig[skip..].windows(17).position(|w| w == b"trusted comment: ").unwrap() + skip;
+        let tc_line = sig[skip..]
+            .windows(17)
+            .position(|w| w == b"trusted comment: ")
+            .unwrap()
+            + skip;
         let tc_end = tc_line + sig[tc_line..].iter().position(|&b| b == b'\n').unwrap();
         for p in tc_line..tc_end {
             for bit in 0..8 {
@@ -286,7 +289,10 @@ fn truncations_are_refused() {
     let path = f.write("nosig.jsonl", &data, &sig);
     fs::remove_file(bundle::signature_path(&path)).unwrap();
     f.refused(&path, &f.db, "missing signature");
-    eprintln!("truncation cases refused: {}", lengths.len() + sig.len() / 3 + 1);
+    eprintln!(
+        "truncation cases refused: {}",
+        lengths.len() + sig.len() / 3 + 1
+    );
 }
 
 /// Reorders the journal lines of `data` (keeping the header) with `edit`.
@@ -318,17 +324,26 @@ fn dropped_swapped_and_duplicated_lines_are_refused_even_when_re_signed() {
         .trusted_comment;
     let mut variants: Vec<(String, Vec<u8>)> = Vec::new();
     for i in 0..n {
-        variants.push((format!("drop line {i}"), edit_lines(&data, |l| {
-            l.remove(i);
-        })));
-        variants.push((format!("duplicate line {i}"), edit_lines(&data, |l| {
-            let d = l[i].clone();
-            l.insert(i, d);
-        })));
+        variants.push((
+            format!("drop line {i}"),
+            edit_lines(&data, |l| {
+                l.remove(i);
+            }),
+        ));
+        variants.push((
+            format!("duplicate line {i}"),
+            edit_lines(&data, |l| {
+                let d = l[i].clone();
+                l.insert(i, d);
+            }),
+        ));
         if i + 1 < n {
-            variants.push((format!("swap lines {i},{}", i + 1), edit_lines(&data, |l| {
-                l.swap(i, i + 1);
-            })));
+            variants.push((
+                format!("swap lines {i},{}", i + 1),
+                edit_lines(&data, |l| {
+                    l.swap(i, i + 1);
+                }),
+            ));
         }
     }
     for (what, d) in &variants {
@@ -385,20 +400,46 @@ fn wrong_keys_and_borrowed_signatures_are_refused() {
     tc_b.trusted_comment = tc_b.trusted_comment.replace(&a_id, &b_id);
     let path = f.write("tc-b.jsonl", &data, tc_b.to_text().as_bytes());
     f.refused(&path, &f.empty_db, "A's bundle with B's trusted comment");
-    let header_b = String::from_utf8(data.clone()).unwrap().replacen(&a_id, &b_id, 1);
+    let header_b = String::from_utf8(data.clone())
+        .unwrap()
+        .replacen(&a_id, &b_id, 1);
     let path = f.write("hdr-b.jsonl", header_b.as_bytes(), &sig);
     f.refused(&path, &f.empty_db, "A's bundle with B's header");
     // B's bundle content under A's signature and vice versa.
     let (bdata, bsig) = f.files(&f.b_of_b);
-    f.refused(&f.write("mix1.jsonl", &bdata, &sig), &f.empty_db, "B's data, A's signature");
-    f.refused(&f.write("mix2.jsonl", &data, &bsig), &f.empty_db, "A's data, B's signature");
+    f.refused(
+        &f.write("mix1.jsonl", &bdata, &sig),
+        &f.empty_db,
+        "B's data, A's signature",
+    );
+    f.refused(
+        &f.write("mix2.jsonl", &data, &bsig),
+        &f.empty_db,
+        "A's data, B's signature",
+    );
     // The signature file of another bundle of the same agent.
     let (data2, sig2) = f.files(&f.b2);
-    f.refused(&f.write("other1.jsonl", &data2, &sig), &f.db, "b2 with b1's signature");
-    f.refused(&f.write("other2.jsonl", &data, &sig2), &f.empty_db, "b1 with b2's signature");
+    f.refused(
+        &f.write("other1.jsonl", &data2, &sig),
+        &f.db,
+        "b2 with b1's signature",
+    );
+    f.refused(
+        &f.write("other2.jsonl", &data, &sig2),
+        &f.empty_db,
+        "b1 with b2's signature",
+    );
     let (fdata, fsig) = f.files(&f.fork);
-    f.refused(&f.write("other3.jsonl", &data2, &fsig), &f.db, "b2 with the fork's signature");
-    f.refused(&f.write("other4.jsonl", &fdata, &sig2), &f.db, "fork with b2's signature");
+    f.refused(
+        &f.write("other3.jsonl", &data2, &fsig),
+        &f.db,
+        "b2 with the fork's signature",
+    );
+    f.refused(
+        &f.write("other4.jsonl", &fdata, &sig2),
+        &f.db,
+        "fork with b2's signature",
+    );
 }
 
 #[test]
@@ -406,11 +447,16 @@ fn forked_chain_is_refused() {
     let f = fixture();
     // The fork is validly signed and verifies on its own...
     let (fdata, fsig) = f.files(&f.fork);
-    let fork_vb = bundle::verify_bytes(&fdata, std::str::from_utf8(&fsig).unwrap(), &f.key_a.public())
-        .unwrap();
+    let fork_vb = bundle::verify_bytes(
+        &fdata,
+        std::str::from_utf8(&fsig).unwrap(),
+        &f.key_a.public(),
+    )
+    .unwrap();
     // ...but given together with the real continuation, verify refuses.
     let (d2, s2) = f.files(&f.b2);
-    let b2_vb = bundle::verify_bytes(&d2, std::str::from_utf8(&s2).unwrap(), &f.key_a.public()).unwrap();
+    let b2_vb =
+        bundle::verify_bytes(&d2, std::str::from_utf8(&s2).unwrap(), &f.key_a.public()).unwrap();
     let pair = [("b2".to_string(), &b2_vb), ("fork".to_string(), &fork_vb)];
     assert!(matches!(
         bundle::check_consistent(&pair),
@@ -423,7 +469,10 @@ fn forked_chain_is_refused() {
     let before = dump(&f.db);
     let mut s = Store::open(&f.db).unwrap();
     let r = import_bundle_file(&mut s, &f.fork);
-    assert!(matches!(r, Err(kensa::collector::ImportError::Fork { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(kensa::collector::ImportError::Fork { .. })),
+        "{r:?}"
+    );
     drop(s);
     assert_eq!(before, dump(&f.db));
     // And the other way round: a collector that took the fork refuses b2.
@@ -462,7 +511,13 @@ fn cli_verify_and_import_refuse_and_leave_the_database_alone() {
         )
     };
     let os = |p: &Path| p.as_os_str().to_os_string();
-    let (c, o) = run(&["trust".as_ref(), "add".as_ref(), pub_a.as_os_str(), "--name".as_ref(), "a".as_ref()]);
+    let (c, o) = run(&[
+        "trust".as_ref(),
+        "add".as_ref(),
+        pub_a.as_os_str(),
+        "--name".as_ref(),
+        "a".as_ref(),
+    ]);
     assert_eq!(c, 0, "{o}");
     let (c, o) = run(&["import".as_ref(), os(&f.b1).as_os_str()]);
     assert_eq!(c, 0, "{o}");
@@ -472,14 +527,31 @@ fn cli_verify_and_import_refuse_and_leave_the_database_alone() {
     let (data1, _) = f.files(&f.b1);
     let cases = [
         ("flip", f.write("c-flip.jsonl", &flipped, &sig)),
-        ("truncated", f.write("c-trunc.jsonl", &data[..data.len() - 9], &sig)),
-        ("dropped line", f.write("c-drop.jsonl", &edit_lines(&data, |l| { l.remove(2); }), &sig)),
+        (
+            "truncated",
+            f.write("c-trunc.jsonl", &data[..data.len() - 9], &sig),
+        ),
+        (
+            "dropped line",
+            f.write(
+                "c-drop.jsonl",
+                &edit_lines(&data, |l| {
+                    l.remove(2);
+                }),
+                &sig,
+            ),
+        ),
         ("other signature", f.write("c-other.jsonl", &data1, &sig)),
         ("untrusted key", f.b_of_b.clone()),
     ];
     let db = kensa::collector::db_path(state);
     for (what, path) in &cases {
-        let (c, o) = run(&["verify".as_ref(), os(path).as_os_str(), "--pubkey".as_ref(), pub_a.as_os_str()]);
+        let (c, o) = run(&[
+            "verify".as_ref(),
+            os(path).as_os_str(),
+            "--pubkey".as_ref(),
+            pub_a.as_os_str(),
+        ]);
         assert_eq!(c, 1, "verify {what}: {o}");
         assert!(o.contains("REFUSED"), "{what}: {o}");
         let before = dump(&db);
@@ -489,7 +561,13 @@ fn cli_verify_and_import_refuse_and_leave_the_database_alone() {
         assert_eq!(before, dump(&db), "{what}: database changed");
     }
     // The fork: verify given both bundles, import after b2.
-    let (c, o) = run(&["verify".as_ref(), os(&f.b2).as_os_str(), os(&f.fork).as_os_str(), "--pubkey".as_ref(), pub_a.as_os_str()]);
+    let (c, o) = run(&[
+        "verify".as_ref(),
+        os(&f.b2).as_os_str(),
+        os(&f.fork).as_os_str(),
+        "--pubkey".as_ref(),
+        pub_a.as_os_str(),
+    ]);
     assert_eq!(c, 1, "{o}");
     assert!(o.contains("FORK"), "{o}");
     let (c, o) = run(&["import".as_ref(), os(&f.b2).as_os_str()]);

@@ -302,11 +302,13 @@ pub fn verify_bytes(
 /// two bundles both hold (or the line just before a bundle, when another
 /// bundle holds it) must have the same hash. Gaps between bundles are fine
 /// here; the collector decides about gaps. `names` label the bundles.
-pub fn check_consistent<'a>(bundles: &'a [(String, &'a VerifiedBundle)]) -> Result<(), BundleError> {
+pub fn check_consistent<'a>(
+    bundles: &'a [(String, &'a VerifiedBundle)],
+) -> Result<(), BundleError> {
     use std::collections::HashMap;
     let mut seen: HashMap<(&str, u64), (&str, &str)> = HashMap::new();
-    let mut check = |agent: &'a str, seq: u64, hash: &'a str, name: &'a str| {
-        match seen.get(&(agent, seq)) {
+    let mut check =
+        |agent: &'a str, seq: u64, hash: &'a str, name: &'a str| match seen.get(&(agent, seq)) {
             Some((h, other)) if *h != hash => Err(BundleError::Fork {
                 agent: agent.to_string(),
                 seq,
@@ -318,8 +320,7 @@ pub fn check_consistent<'a>(bundles: &'a [(String, &'a VerifiedBundle)]) -> Resu
                 seen.insert((agent, seq), (hash, name));
                 Ok(())
             }
-        }
-    };
+        };
     for (name, b) in bundles {
         let agent = b.claim.agent.as_str();
         if b.claim.from > 1 {
