@@ -152,7 +152,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
             agent: Some(key.key_id_hex()),
             ..spec
         };
-        let mut sink = crate::journal::JournalSink::new(&mut journal, &mut printer);
+        let mut sink = JournalSink::new(&mut journal, &mut printer);
         engine.scan(&spec, &mut sink, &cancel)?
     } else {
         engine.scan(&spec, &mut printer, &cancel)?
@@ -181,5 +181,31 @@ pub fn exit_code(s: &crate::findings::Summary) -> u8 {
         2
     } else {
         0
+    }
+}
+
+/// Journals every record before passing it to the printer: a finding is
+/// printed only once it is durable, so anything reported is in the journal.
+struct JournalSink<'a, S: crate::engine::RecordSink> {
+    journal: &'a mut crate::journal::Journal,
+    inner: &'a mut S,
+}
+
+impl<'a, S: crate::engine::RecordSink> JournalSink<'a, S> {
+    fn new(journal: &'a mut crate::journal::Journal, inner: &'a mut S) -> Self {
+        JournalSink { journal, inner }
+    }
+}
+
+impl<S: crate::engine::RecordSink> crate::engine::RecordSink for JournalSink<'_, S> {
+    fn record(&mut self, rec: crate::findings::Record) -> std::io::Result<()> {
+        self.journal
+            .append(&rec)
+            .map_err(|e| std::io::Error::other(format!("journal: {e}")))?;
+        self.inner.record(rec)
+    }
+
+    fn progress(&mut self, files: u64, bytes: u64) {
+        self.inner.progress(files, bytes);
     }
 }

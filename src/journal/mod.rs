@@ -8,7 +8,6 @@
 //! followed by good lines is tampering and is reported, never skipped.
 
 pub mod line;
-mod sink;
 
 use crate::findings::Record;
 use crate::keys::{KeyError, PublicKey, SecretKey};
@@ -18,7 +17,6 @@ pub use line::{
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-pub use sink::JournalSink;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -479,10 +477,10 @@ impl Journal {
         let Value::Object(map) = value else {
             return Err(JournalError::BadRecord("not a JSON object".into()));
         };
-        if !map
+        if map
             .get("type")
             .and_then(Value::as_str)
-            .is_some_and(|t| !t.is_empty())
+            .is_none_or(str::is_empty)
         {
             return Err(JournalError::BadRecord("no string \"type\" field".into()));
         }
