@@ -1,5 +1,6 @@
 //! The kensa modules that handle bytes from media (keys, journal lines,
-//! bundles, collector import), compiled from the main crate's own source
+//! bundles, collector import, and the incident/report code the collector
+//! module pulls in), compiled from the main crate's own source
 //! files so the fuzzer exercises exactly that code without building the
 //! scan engine's dependencies.
 
@@ -13,3 +14,5 @@ pub mod journal;
 pub mod bundle;
 #[path = "../../src/collector/mod.rs"]
 pub mod collector;
+#[path = "../../src/report/mod.rs"]
+pub mod report;
