@@ -117,6 +117,8 @@ pub struct ScanConfig {
     pub threads: usize,
     /// Files above this size are hashed but not YARA-scanned (`100M`, `1G`, bytes).
     pub max_file_size: Size,
+    /// Bytes of large files held in memory at once across all workers.
+    pub buffer_budget: Size,
     /// Per-file YARA timeout in seconds.
     pub timeout: u64,
     /// Stay on the file system of each scanned root.
@@ -128,6 +130,7 @@ impl Default for ScanConfig {
         ScanConfig {
             threads: 0,
             max_file_size: Size(crate::engine::DEFAULT_MAX_FILE_SIZE),
+            buffer_budget: Size(crate::engine::DEFAULT_BUFFER_BUDGET),
             timeout: crate::engine::DEFAULT_TIMEOUT.as_secs(),
             one_file_system: false,
         }

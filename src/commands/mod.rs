@@ -34,6 +34,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    tune_allocator();
     let cli = Cli::parse_from(args);
     init_logging(cli.verbose);
     let (config_path, required) = match &cli.config {
@@ -64,6 +65,18 @@ where
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Trust(args) => trust::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, &args),
+    }
+}
+
+/// Large buffers (file contents) are mapped and unmapped by glibc rather
+/// than kept in the heap after use: its dynamic mmap threshold would
+/// otherwise keep freed multi-megabyte buffers resident for good.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called before any
+    // thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

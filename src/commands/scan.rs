@@ -21,6 +21,7 @@ pub fn scan_options(ctx: &Context, args: &ScanArgs) -> ScanOptions {
         o.threads = threads;
     }
     o.max_file_size = args.max_file_size.unwrap_or(c.max_file_size.0);
+    o.buffer_budget = c.buffer_budget.0;
     o.timeout = Duration::from_secs(args.timeout.unwrap_or(c.timeout).max(1));
     o.one_file_system = args.one_file_system || c.one_file_system;
     o.archive = if args.no_archives {

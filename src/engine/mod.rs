@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod filetype;
+pub mod gate;
 pub mod pathfmt;
 mod walk;
 mod worker;
@@ -26,6 +27,8 @@ use std::time::{Duration, Instant};
 
 /// Default largest file that is YARA-scanned (larger ones are only hashed).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
+/// Default bytes of large files held in memory at once (see [`gate`]).
+pub const DEFAULT_BUFFER_BUDGET: u64 = 64 * 1024 * 1024;
 /// Default per-file YARA timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -42,6 +45,8 @@ pub struct ScanOptions {
     pub one_file_system: bool,
     /// Limits for recursion into archives; `None` scans archives as plain files.
     pub archive: Option<archive::ArchiveLimits>,
+    /// Bytes of large files held in memory at once across all workers.
+    pub buffer_budget: u64,
 }
 
 impl Default for ScanOptions {
@@ -51,6 +56,7 @@ impl Default for ScanOptions {
                 .map(|n| n.get())
                 .unwrap_or(1),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            buffer_budget: DEFAULT_BUFFER_BUDGET,
             timeout: DEFAULT_TIMEOUT,
             one_file_system: false,
             archive: Some(archive::ArchiveLimits::default()),
@@ -153,6 +159,7 @@ pub(crate) struct SessionCtx {
 pub struct Engine {
     rules: Arc<RuleSet>,
     opts: ScanOptions,
+    gate: Arc<gate::MemoryGate>,
     classifier: Option<Arc<Classifier>>,
 }
 
@@ -160,6 +167,7 @@ impl Engine {
     pub fn new(rules: Arc<RuleSet>, opts: ScanOptions) -> Engine {
         Engine {
             rules,
+            gate: Arc::new(gate::MemoryGate::new(opts.buffer_budget)),
             opts,
             classifier: None,
         }
@@ -230,10 +238,11 @@ impl Engine {
                 let rules = &*self.rules;
                 let opts = &self.opts;
                 let classifier = self.classifier.clone();
+                let gate = &*self.gate;
                 std::thread::Builder::new()
                     .name(format!("kensa-scan-{i}"))
                     .spawn_scoped(s, move || {
-                        let mut w = worker::Worker::new(rules, opts, ctx, classifier, tx);
+                        let mut w = worker::Worker::new(rules, opts, ctx, classifier, gate, tx);
                         for item in rx.iter() {
                             if cancel.is_stopped() {
                                 // Drain so the walker never blocks; unscanned.

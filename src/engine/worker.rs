@@ -77,6 +77,7 @@ pub(crate) struct Worker<'r> {
     opts: &'r ScanOptions,
     ctx: &'r SessionCtx,
     classifier: Option<Arc<Classifier>>,
+    gate: &'r super::gate::MemoryGate,
     out: Sender<Event>,
     buf: Vec<u8>,
     owners: HashMap<u32, String>,
@@ -88,6 +89,7 @@ impl<'r> Worker<'r> {
         opts: &'r ScanOptions,
         ctx: &'r SessionCtx,
         classifier: Option<Arc<Classifier>>,
+        gate: &'r super::gate::MemoryGate,
         out: Sender<Event>,
     ) -> Worker<'r> {
         let mut scanner = yara_x::Scanner::new(&rules.rules);
@@ -98,6 +100,7 @@ impl<'r> Worker<'r> {
             opts,
             ctx,
             classifier,
+            gate,
             out,
             buf: Vec::new(),
             owners: HashMap::new(),
@@ -149,6 +152,8 @@ impl<'r> Worker<'r> {
             self.done(0);
             return;
         }
+        // Large files wait their turn for memory (released at the end).
+        let _permit = self.gate.acquire(meta.len().min(self.opts.max_file_size));
         let read = self.read_file(file, meta.len());
         let read = match read {
             Ok(r) => r,

@@ -1,0 +1,100 @@
+//! A byte budget for file contents held in memory at once, shared by every
+//! worker (and every session of an engine). A worker reserves a large
+//! file's size before reading it and releases it when done, so two workers
+//! never hold two huge files together and peak memory stays near one large
+//! file plus the rules, however many threads run. Small files pass freely.
+
+use std::sync::{Condvar, Mutex};
+
+/// Files below this size never wait.
+pub const GATE_MIN: u64 = 1 << 20;
+
+#[derive(Debug)]
+pub struct MemoryGate {
+    budget: u64,
+    in_use: Mutex<u64>,
+    freed: Condvar,
+}
+
+/// A reservation; released on drop.
+pub struct Permit<'a> {
+    gate: &'a MemoryGate,
+    bytes: u64,
+}
+
+impl MemoryGate {
+    pub fn new(budget: u64) -> MemoryGate {
+        MemoryGate {
+            budget: budget.max(GATE_MIN),
+            in_use: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Reserves `bytes` (at most the whole budget), waiting while others
+    /// hold too much. Small requests are granted at once.
+    pub fn acquire(&self, bytes: u64) -> Permit<'_> {
+        if bytes < GATE_MIN {
+            return Permit {
+                gate: self,
+                bytes: 0,
+            };
+        }
+        let want = bytes.min(self.budget);
+        let mut used = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        while *used + want > self.budget {
+            used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
+        }
+        *used += want;
+        Permit {
+            gate: self,
+            bytes: want,
+        }
+    }
+
+    pub fn in_use(&self) -> u64 {
+        *self.in_use.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.bytes == 0 {
+            return;
+        }
+        let mut used = self.gate.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        *used -= self.bytes;
+        self.gate.freed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn large_reservations_wait_for_each_other() {
+        let g = Arc::new(MemoryGate::new(10 << 20));
+        let p1 = g.acquire(8 << 20);
+        assert_eq!(g.in_use(), 8 << 20);
+        let small = g.acquire(1000);
+        assert_eq!(g.in_use(), 8 << 20, "small files pass freely");
+        drop(small);
+        let g2 = g.clone();
+        let t = std::thread::spawn(move || {
+            let _p = g2.acquire(5 << 20);
+            g2.in_use()
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(g.in_use(), 8 << 20, "second reservation waits");
+        drop(p1);
+        assert_eq!(t.join().unwrap(), 5 << 20);
+        assert_eq!(g.in_use(), 0);
+        // A request above the budget takes the whole budget, not forever.
+        let p = g.acquire(1 << 40);
+        assert_eq!(g.in_use(), 10 << 20);
+        drop(p);
+    }
+}
