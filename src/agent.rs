@@ -105,6 +105,18 @@ pub struct Agent {
     watcher: notify::RecommendedWatcher,
     events: crossbeam_channel::Receiver<notify::Result<notify::Event>>,
     overflow: Arc<AtomicBool>,
+    /// Paths (such as the installed rule pack's `current` link) whose
+    /// change triggers a reload, with their last seen state.
+    reload_when_changed: Vec<(PathBuf, Option<String>)>,
+}
+
+/// A cheap fingerprint of a path: its symlink target or its mtime.
+fn fingerprint(p: &Path) -> Option<String> {
+    if let Ok(t) = std::fs::read_link(p) {
+        return Some(t.display().to_string());
+    }
+    let m = std::fs::metadata(p).ok()?;
+    Some(format!("{:?}:{}", m.modified().ok(), m.len()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +136,7 @@ impl Agent {
         sink: SharedSink,
         reloader: Box<Reloader>,
         control: Control,
+        reload_when_changed: Vec<PathBuf>,
     ) -> Result<Agent, AgentError> {
         let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
         let overflow = Arc::new(AtomicBool::new(false));
@@ -145,6 +158,13 @@ impl Agent {
             watcher,
             events: rx,
             overflow,
+            reload_when_changed: reload_when_changed
+                .into_iter()
+                .map(|p| {
+                    let f = fingerprint(&p);
+                    (p, f)
+                })
+                .collect(),
         })
     }
 
@@ -163,6 +183,10 @@ impl Agent {
         loop {
             if self.control.terminate.load(Ordering::SeqCst) {
                 break;
+            }
+            if self.watched_paths_changed() {
+                tracing::info!("installed rules changed; reloading");
+                self.control.reload.store(true, Ordering::SeqCst);
             }
             if self.control.reload.swap(false, Ordering::SeqCst) {
                 self.reload();
@@ -183,6 +207,18 @@ impl Agent {
         }
         self.shutdown();
         Ok(())
+    }
+
+    fn watched_paths_changed(&mut self) -> bool {
+        let mut changed = false;
+        for (p, last) in &mut self.reload_when_changed {
+            let now = fingerprint(p);
+            if now != *last {
+                *last = now;
+                changed = true;
+            }
+        }
+        changed
     }
 
     fn watch_host_dirs(&mut self) {

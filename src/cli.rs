@@ -44,6 +44,13 @@ pub enum Command {
     /// Scan files and directories: SHA-256, YARA rules and hash lists.
     #[command(after_help = SCAN_EXIT_CODES)]
     Scan(ScanArgs),
+    /// Run the agent: scan media as they are mounted and watched
+    /// directories as files arrive; journal everything (SIGHUP reloads,
+    /// SIGTERM stops).
+    Run(RunArgs),
+    /// Show the agent's state: rules, journal head, unexported records,
+    /// recent sessions, key.
+    Status(StatusArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -77,7 +84,7 @@ pub enum Command {
     Import(ImportArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct RunArgs {
     /// Directory under which anything mounted is a medium (repeatable;
     /// replaces the configured media roots).

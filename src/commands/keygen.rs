@@ -14,7 +14,25 @@ pub fn run(ctx: &Context, args: &KeygenArgs) -> anyhow::Result<u8> {
             sk_path.display()
         );
     }
-    let dir = sk_path.parent().unwrap_or(&ctx.state_dir);
+    let sk = create_agent_key(&ctx.state_dir)?;
+    println!("agent id:    {}", sk.key_id_hex());
+    println!(
+        "secret key:  {} (mode 0600, unencrypted)",
+        sk_path.display()
+    );
+    println!("public key:  {}", pk_path.display());
+    println!("{}", sk.public().to_base64());
+    println!("Give agent.pub to the collector: kensa trust add agent.pub --name <this host>");
+    Ok(0)
+}
+
+/// Generates the agent key pair under `<state>/keys` (directory 0700,
+/// secret key 0600), replacing what is there. Used by `keygen` and by the
+/// agent's first start.
+pub fn create_agent_key(state_dir: &std::path::Path) -> anyhow::Result<SecretKey> {
+    let sk_path = secret_key_path(state_dir);
+    let pk_path = public_key_path(state_dir);
+    let dir = sk_path.parent().unwrap_or(state_dir);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     #[cfg(unix)]
     {
@@ -27,13 +45,5 @@ pub fn run(ctx: &Context, args: &KeygenArgs) -> anyhow::Result<u8> {
     sk.public()
         .save(&pk_path)
         .context("writing the public key")?;
-    println!("agent id:    {}", sk.key_id_hex());
-    println!(
-        "secret key:  {} (mode 0600, unencrypted)",
-        sk_path.display()
-    );
-    println!("public key:  {}", pk_path.display());
-    println!("{}", sk.public().to_base64());
-    println!("Give agent.pub to the collector: kensa trust add agent.pub --name <this host>");
-    Ok(0)
+    Ok(sk)
 }

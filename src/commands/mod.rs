@@ -9,7 +9,9 @@ pub mod incidents;
 pub mod keygen;
 pub mod report;
 pub mod rules;
+pub mod run;
 pub mod scan;
+pub mod status;
 pub mod triage;
 pub mod trust;
 pub mod verify;
@@ -56,6 +58,8 @@ where
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
         Command::Config(cmd) => config::run(&ctx, &cmd),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Status(args) => status::run(&ctx, &args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),

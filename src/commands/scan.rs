@@ -12,22 +12,36 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Builds the scan options from config and flags.
-pub fn scan_options(ctx: &Context, args: &ScanArgs) -> ScanOptions {
-    let c = &ctx.config.scan;
+/// The scan options the configuration describes.
+pub fn config_options(config: &crate::config::Config) -> ScanOptions {
+    let c = &config.scan;
     let mut o = ScanOptions::default();
-    let threads = args.threads.unwrap_or(c.threads);
-    if threads > 0 {
-        o.threads = threads;
+    if c.threads > 0 {
+        o.threads = c.threads;
     }
-    o.max_file_size = args.max_file_size.unwrap_or(c.max_file_size.0);
+    o.max_file_size = c.max_file_size.0;
     o.buffer_budget = c.buffer_budget.0;
-    o.timeout = Duration::from_secs(args.timeout.unwrap_or(c.timeout).max(1));
-    o.one_file_system = args.one_file_system || c.one_file_system;
+    o.timeout = Duration::from_secs(c.timeout.max(1));
+    o.one_file_system = c.one_file_system;
+    o.archive = config.archive.limits();
+    o
+}
+
+/// Builds the scan options from config and flags (flags win).
+pub fn scan_options(ctx: &Context, args: &ScanArgs) -> ScanOptions {
+    let mut o = config_options(&ctx.config);
+    if let Some(t) = args.threads.filter(|&t| t > 0) {
+        o.threads = t;
+    }
+    o.max_file_size = args.max_file_size.unwrap_or(o.max_file_size);
+    if let Some(t) = args.timeout {
+        o.timeout = Duration::from_secs(t.max(1));
+    }
+    o.one_file_system |= args.one_file_system;
     o.archive = if args.no_archives {
         None
     } else {
-        ctx.config.archive.limits().map(|mut l| {
+        o.archive.map(|mut l| {
             l.max_depth = args.archive_max_depth.unwrap_or(l.max_depth);
             l.max_total_bytes = args.archive_max_total.unwrap_or(l.max_total_bytes);
             l.max_member_size = args.archive_max_member.unwrap_or(l.max_member_size);
