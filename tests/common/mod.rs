@@ -48,7 +48,16 @@ impl TestEnv {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::create_dir_all(&state).unwrap();
         let config = tmp.path().join("kensa.toml");
-        std::fs::write(&config, "").unwrap();
+        // The repository's signatures, even when a kensa package is
+        // installed on the machine (its location comes first otherwise).
+        std::fs::write(
+            &config,
+            format!(
+                "[rules]\nsignatures = \"{}\"\n",
+                repo().join("signatures").display()
+            ),
+        )
+        .unwrap();
         TestEnv {
             _tmp: tmp,
             root,
