@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod findings;
+pub mod fsutil;
 pub mod journal;
 pub mod keys;
 pub mod media;

@@ -10,7 +10,7 @@ use crate::journal::{self, check_checkpoint, genesis, Chain, Journal, JournalErr
 use crate::keys::{KeyError, PublicKey, SecretKey, SignatureFile, MAX_KEY_FILE};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Largest bundle kensa writes or reads.
@@ -401,21 +401,7 @@ pub fn last_exported(dir: &Path) -> Result<u64, BundleError> {
 }
 
 fn write_synced(path: &Path, data: &[u8]) -> Result<(), BundleError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(data).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io_err(path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    crate::fsutil::write_atomic(path, data, 0o644).map_err(io_err(path))
 }
 
 /// Writes a checkpoint, then `kensa-<agent>-<from>-<to>.jsonl` and its

@@ -9,7 +9,6 @@ use crate::collector::incidents::{self, Filter};
 use crate::report;
 use anyhow::Context as _;
 use std::io::Write;
-use std::path::Path;
 
 pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
     let tz = parse_tz(args.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
@@ -35,35 +34,9 @@ pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
         Some(p) => {
             let p = super::absolute(p.clone())?;
-            write_atomically(&p, text.as_bytes())
+            crate::fsutil::write_atomic(&p, text.as_bytes(), 0o644)
                 .with_context(|| format!("writing {}", p.display()))?;
         }
     }
     Ok(0)
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames
-/// it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", crate::findings::new_id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    } else if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    result
 }

@@ -172,7 +172,8 @@ fn build_pack(args: RulesPackArgs) -> anyhow::Result<u8> {
         );
     }
     let out = super::absolute(args.out.clone())?;
-    write_file_atomic(&out, &bytes)?;
+    crate::fsutil::write_atomic(&out, &bytes, 0o644)
+        .with_context(|| format!("writing {}", out.display()))?;
     println!(
         "wrote {}: version {}, {} file(s), {} bytes, digest {}, signed by {}",
         out.display(),
@@ -183,23 +184,6 @@ fn build_pack(args: RulesPackArgs) -> anyhow::Result<u8> {
         signer.public().id_hex()
     );
     Ok(0)
-}
-
-fn write_file_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(".kensa-pack.{}.tmp", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("writing {}", path.display()))
 }
 
 /// Compiles the active set with `pack_files` as the pack; warms the cache.

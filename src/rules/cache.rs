@@ -16,7 +16,7 @@ use super::{
     Issue, Prepared, RuleSet, RulesError, Source,
 };
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"KENSARC\n";
@@ -215,27 +215,15 @@ pub fn store(cache_dir: &Path, prep: &Prepared, set: &RuleSet) -> Result<(), Cac
 
     std::fs::create_dir_all(cache_dir).map_err(io(cache_dir))?;
     let path = entry_path(cache_dir, &key);
-    let tmp = cache_dir.join(format!(".rules-{key}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        header.extend_from_slice(&0u32.to_le_bytes());
-        header.extend_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
-        header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        header.extend_from_slice(&sum);
-        f.write_all(&header)?;
-        f.write_all(&meta_bytes)?;
-        f.write_all(&payload)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(cache_dir)?.sync_all()
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(&path)(e));
-    }
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes());
+    header.extend_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
+    header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    header.extend_from_slice(&sum);
+    crate::fsutil::write_atomic_parts(&path, &[&header, &meta_bytes, &payload], 0o600)
+        .map_err(io(&path))?;
     prune(cache_dir, &path);
     Ok(())
 }
