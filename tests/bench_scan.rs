@@ -205,23 +205,6 @@ fn clam_rules(rules: &[PathBuf], dst: &Path, probe: &Path) -> (usize, Vec<String
     (ok, rejected)
 }
 
-fn rule_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yara" || x == "yar") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 #[ignore = "benchmark: run with --ignored --nocapture"]
 fn bench_scan_against_peers() {
@@ -268,7 +251,7 @@ fn bench_scan_against_peers() {
         .arg(format!("cat {}/* > /dev/null", corpus.display()))
         .status();
 
-    let rules = rule_files(&rl);
+    let rules = common::yara_files(&rl);
     let work = common::repo().join("target/bench-work");
     std::fs::create_dir_all(&work).unwrap();
     let probe = work.join("probe.txt");

@@ -21,7 +21,7 @@ fn every_reversinglabs_rule_file_compiles_strict() {
     let env = TestEnv::new();
     env.file("clean.txt", b"nothing");
     let rl = reversinglabs();
-    let files = walk_count(&rl);
+    let files = yara_files(&rl).len();
     assert!(files > 200, "corpus has {files} files");
     let out = env.run([
         std::ffi::OsStr::new("-v"),
@@ -50,7 +50,7 @@ fn each_reversinglabs_file_also_compiles_alone() {
     let rl = reversinglabs();
     let mut failed = Vec::new();
     let mut n = 0;
-    for entry in walk(&rl) {
+    for entry in yara_files(&rl) {
         n += 1;
         let src = std::fs::read_to_string(&entry).unwrap();
         let mut c = yara_x::Compiler::new();
@@ -63,25 +63,4 @@ fn each_reversinglabs_file_also_compiles_alone() {
     }
     assert!(n > 200);
     assert!(failed.is_empty(), "failed alone: {failed:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yara" || x == "yar") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn walk_count(dir: &std::path::Path) -> usize {
-    walk(dir).len()
 }

@@ -182,3 +182,21 @@ pub fn rules_of(f: &serde_json::Value) -> Vec<String> {
     v.sort();
     v
 }
+
+/// YARA files (`.yar`, `.yara`) below `dir`, sorted.
+pub fn yara_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yara" || x == "yar") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
