@@ -21,6 +21,8 @@ const CHUNK: u64 = 1 << 20;
 /// A buffer grown above this is released after the file, so one huge file
 /// does not pin memory for the rest of the scan.
 const KEEP_BUFFER: usize = 16 << 20;
+/// Memory a scan needs per byte of file, for the memory gate.
+const SCAN_MEMORY_FACTOR: u64 = 4;
 /// Metadata values longer than this are cut in findings.
 const MAX_META_LEN: usize = 512;
 
@@ -152,8 +154,12 @@ impl<'r> Worker<'r> {
             self.done(0);
             return;
         }
-        // Large files wait their turn for memory (released at the end).
-        let _permit = self.gate.acquire(meta.len().min(self.opts.max_file_size));
+        // Large files wait their turn for memory (released at the end). A
+        // scan needs more than the file itself: yara-x's module output for
+        // a large executable (symbols, sections) is several times its size.
+        let _permit = self
+            .gate
+            .acquire(meta.len().min(self.opts.max_file_size).saturating_mul(SCAN_MEMORY_FACTOR));
         let read = self.read_file(file, meta.len());
         let read = match read {
             Ok(r) => r,
