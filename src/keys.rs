@@ -1,9 +1,15 @@
-//! Agent keys and signatures in the minisign format (Ed25519). This module
-//! owns key generation, the on-disk key files (`agent.key`, unencrypted so a
-//! service can use it; `agent.pub`, the stock minisign public key file), and
-//! detached signatures that the stock `minisign -Vm FILE -p agent.pub`
-//! verifies: the file is prehashed with BLAKE2b-512 (algorithm `ED`) and a
-//! global signature binds the trusted comment. It knows nothing of findings.
+//! Keys and signatures in the minisign format (Ed25519), the one
+//! implementation kensa has of it. This module owns key generation, the
+//! on-disk key files (`agent.key`, unencrypted so a service can use it;
+//! `agent.pub`, the stock minisign public key file), reading secret keys the
+//! stock tool writes (unencrypted `minisign -G -W` keys, whose checksum it
+//! leaves zero, and password-protected `minisign -G` keys, whose
+//! scrypt-encrypted secret is decrypted here), and detached signatures that
+//! the stock `minisign -Vm FILE -p KEY.pub` verifies: the file is prehashed
+//! with BLAKE2b-512 (algorithm `ED`) and a global signature binds the
+//! trusted comment. Agent keys (journal checkpoints, bundles) and rule-pack
+//! publisher keys are both these types. It knows nothing of findings or
+//! packs.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -31,6 +37,9 @@ const ALG_ED: [u8; 2] = *b"Ed";
 const ALG_PREHASHED: [u8; 2] = *b"ED";
 const CHK_ALG: [u8; 2] = *b"B2";
 const KDF_NONE: [u8; 2] = [0, 0];
+const KDF_SCRYPT: [u8; 2] = *b"Sc";
+/// scrypt memory above this (bytes) is refused (minisign uses 1 GiB).
+const MAX_SCRYPT_MEM: u64 = 4 << 30;
 const UNTRUSTED: &str = "untrusted comment: ";
 const TRUSTED: &str = "trusted comment: ";
 /// Length of the decoded secret key blob: algorithms (6), salt (32), limits
@@ -50,11 +59,9 @@ pub enum KeyError {
     TooLarge { path: String },
     #[error("malformed {what}: {detail}")]
     Malformed { what: &'static str, detail: String },
-    #[error(
-        "secret key is encrypted with a password; kensa needs an unencrypted key (minisign -G -W)"
-    )]
+    #[error("secret key is encrypted with a password, and no password was given")]
     Encrypted,
-    #[error("secret key checksum does not match (damaged key file)")]
+    #[error("secret key checksum does not match (wrong password or damaged key file)")]
     Checksum,
     #[error("signature is made by key {found}, not by key {expected}")]
     KeyIdMismatch { expected: String, found: String },
@@ -64,7 +71,7 @@ pub enum KeyError {
     BadSignature,
     #[error("global signature does not match the trusted comment")]
     BadGlobalSignature,
-    #[error("trusted comment must be one line")]
+    #[error("signature comments must be one line")]
     CommentNewline,
 }
 
@@ -164,6 +171,9 @@ pub struct PublicKey {
 impl PublicKey {
     /// Parses the text of a minisign public key file, or the bare base64 line.
     pub fn parse(text: &str) -> Result<PublicKey, KeyError> {
+        if text.len() as u64 > MAX_KEY_FILE {
+            return Err(malformed("public key", "larger than 4 KiB"));
+        }
         let t = text.trim();
         let data = if t.starts_with(UNTRUSTED) {
             comment_and_payload(t, "public key")?.1
@@ -281,6 +291,51 @@ fn sk_checksum(key_id: &[u8; 8], keypair: &[u8; 64]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// libsodium's scrypt parameter choice for (opslimit, memlimit), which
+/// minisign uses: returns (log2 N, r, p).
+fn scrypt_params(ops: u64, mem: u64) -> (u8, u32, u32) {
+    let ops = ops.max(32768);
+    let r: u64 = 8;
+    let n_log2_below = |max_n: u64| {
+        let mut n = 1u8;
+        while n < 63 && (1u64 << n) <= max_n / 2 {
+            n += 1;
+        }
+        n
+    };
+    if ops < mem / 32 {
+        (n_log2_below(ops / (r * 4)), r as u32, 1)
+    } else {
+        let n = n_log2_below(mem / (r * 128));
+        let maxrp = ((ops / 4) / (1u64 << n)).min(0x3fff_ffff);
+        (n, r as u32, ((maxrp / r) as u32).max(1))
+    }
+}
+
+/// Decrypts the key id, key pair and checksum of a scrypt-encrypted secret
+/// key blob (`data`, `SK_BLOB_LEN` bytes) in place: they are XORed with an
+/// scrypt stream of the password over the blob's salt and limits.
+fn decrypt_in_place(data: &mut [u8], password: &str) -> Result<(), KeyError> {
+    let mut le = [0u8; 8];
+    le.copy_from_slice(&data[38..46]);
+    let ops = u64::from_le_bytes(le);
+    le.copy_from_slice(&data[46..54]);
+    let mem = u64::from_le_bytes(le);
+    if mem > MAX_SCRYPT_MEM {
+        return Err(malformed("secret key", "scrypt memory limit above 4 GiB"));
+    }
+    let (n, r, p) = scrypt_params(ops, mem);
+    let params = scrypt::Params::new(n, r, p, scrypt::Params::RECOMMENDED_LEN)
+        .map_err(|e| malformed("secret key", format!("scrypt parameters: {e}")))?;
+    let mut stream = [0u8; SK_BLOB_LEN - 54];
+    scrypt::scrypt(password.as_bytes(), &data[6..38], &params, &mut stream)
+        .map_err(|e| malformed("secret key", format!("scrypt: {e}")))?;
+    for (b, s) in data[54..].iter_mut().zip(stream.iter()) {
+        *b ^= s;
+    }
+    Ok(())
+}
+
 impl SecretKey {
     /// A fresh key pair and random key id from the OS random source.
     pub fn generate() -> Result<SecretKey, KeyError> {
@@ -298,9 +353,21 @@ impl SecretKey {
         })
     }
 
-    /// Parses the text of an unencrypted minisign secret key file.
+    /// Parses the text of an unencrypted minisign secret key file (kensa's
+    /// own, or the stock `minisign -G -W` one with its zero checksum).
     pub fn parse(text: &str) -> Result<SecretKey, KeyError> {
-        let (_, data) = comment_and_payload(text.trim(), "secret key")?;
+        SecretKey::parse_with_password(text, None)
+    }
+
+    /// Parses a minisign secret key file, decrypting a password-protected
+    /// (`minisign -G`, scrypt) key with `password`. An encrypted key
+    /// without a password is [`KeyError::Encrypted`]; a wrong password is
+    /// [`KeyError::Checksum`].
+    pub fn parse_with_password(text: &str, password: Option<&str>) -> Result<SecretKey, KeyError> {
+        if text.len() as u64 > MAX_KEY_FILE {
+            return Err(malformed("secret key", "larger than 4 KiB"));
+        }
+        let (_, mut data) = comment_and_payload(text.trim(), "secret key")?;
         if data.len() != SK_BLOB_LEN {
             return Err(malformed(
                 "secret key",
@@ -312,18 +379,27 @@ impl SecretKey {
                 String::from_utf8_lossy(&data[..2]).into_owned(),
             ));
         }
-        if data[2..4] != KDF_NONE {
-            return Err(KeyError::Encrypted);
-        }
         if data[4..6] != CHK_ALG {
             return Err(malformed("secret key", "unknown checksum algorithm"));
+        }
+        let kdf = [data[2], data[3]];
+        if kdf == KDF_SCRYPT {
+            let password = password.ok_or(KeyError::Encrypted)?;
+            decrypt_in_place(&mut data, password)?;
+        } else if kdf != KDF_NONE {
+            return Err(KeyError::Algorithm(
+                String::from_utf8_lossy(&kdf).into_owned(),
+            ));
         }
         let body = &data[54..];
         let mut key_id = [0u8; 8];
         key_id.copy_from_slice(&body[..8]);
         let mut keypair = [0u8; 64];
         keypair.copy_from_slice(&body[8..72]);
-        if sk_checksum(&key_id, &keypair) != body[72..104] {
+        // Stock `minisign -G -W` leaves an unencrypted key's checksum zero;
+        // the key pair check below still catches a damaged key.
+        let unchecked = kdf == KDF_NONE && body[72..104].iter().all(|&b| b == 0);
+        if !unchecked && sk_checksum(&key_id, &keypair) != body[72..104] {
             return Err(KeyError::Checksum);
         }
         let key = SigningKey::from_keypair_bytes(&keypair)
@@ -374,9 +450,21 @@ impl SecretKey {
         self.key.sign(msg).to_bytes()
     }
 
-    /// A minisign signature file over `data` with the given trusted comment.
+    /// A minisign signature file over `data` with the given trusted comment
+    /// (untrusted comment: "signature from kensa agent KEYID").
     pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String, KeyError> {
-        if trusted_comment.contains(['\n', '\r']) {
+        self.sign_as(data, trusted_comment, "kensa agent")
+    }
+
+    /// Like [`SecretKey::sign`], naming the signer's role (such as "kensa
+    /// rule pack publisher") in the untrusted comment.
+    pub fn sign_as(
+        &self,
+        data: &[u8],
+        trusted_comment: &str,
+        role: &str,
+    ) -> Result<String, KeyError> {
+        if trusted_comment.contains(['\n', '\r']) || role.contains(['\n', '\r']) {
             return Err(KeyError::CommentNewline);
         }
         let signature = self.sign_raw(&Blake2b512::digest(data));
@@ -384,7 +472,7 @@ impl SecretKey {
         global.extend_from_slice(&signature);
         global.extend_from_slice(trusted_comment.as_bytes());
         let sig = SignatureFile {
-            untrusted_comment: format!("signature from kensa agent {}", self.key_id_hex()),
+            untrusted_comment: format!("signature from {role} {}", self.key_id_hex()),
             key_id: self.key_id,
             signature,
             trusted_comment: trusted_comment.to_string(),
@@ -524,12 +612,96 @@ mod tests {
         lines[1] = B64.encode(&blob);
         assert!(SecretKey::parse(&lines.join("\n")).is_err());
         blob[60] ^= 1;
-        blob[2] = b'S';
+        blob[2..4].copy_from_slice(&KDF_SCRYPT);
         lines[1] = B64.encode(&blob);
         assert!(matches!(
             SecretKey::parse(&lines.join("\n")),
             Err(KeyError::Encrypted)
         ));
+    }
+
+    /// A secret key blob (decoded) in minisign's layout, unencrypted, with
+    /// its checksum.
+    fn plain_blob(sk: &SecretKey) -> Vec<u8> {
+        let text = sk.to_file_text();
+        B64.decode(text.lines().nth(1).unwrap()).unwrap()
+    }
+
+    fn key_text(blob: &[u8]) -> String {
+        format!("{UNTRUSTED}test key\n{}\n", B64.encode(blob))
+    }
+
+    #[test]
+    fn stock_unencrypted_key_with_zero_checksum_is_accepted_if_the_pair_matches() {
+        // `minisign -G -W` writes KDF "none" and a checksum of zeros.
+        let sk = SecretKey::generate().unwrap();
+        let mut blob = plain_blob(&sk);
+        blob[SK_BLOB_LEN - 32..].fill(0);
+        let back = SecretKey::parse(&key_text(&blob)).unwrap();
+        assert_eq!(back.public(), sk.public());
+        let sig = back.sign(b"data", "t").unwrap();
+        assert_eq!(sk.public().verify(b"data", &sig).unwrap(), "t");
+        // A damaged public half is still caught without a checksum.
+        blob[54 + 8 + 40] ^= 1;
+        assert!(matches!(
+            SecretKey::parse(&key_text(&blob)),
+            Err(KeyError::Malformed { .. })
+        ));
+        // A zero checksum is only trusted for an unencrypted key.
+        blob[54 + 8 + 40] ^= 1;
+        blob[2..4].copy_from_slice(&KDF_SCRYPT);
+        assert!(SecretKey::parse_with_password(&key_text(&blob), Some("pw")).is_err());
+    }
+
+    #[test]
+    fn encrypted_key_round_trip() {
+        let sk = SecretKey::generate().unwrap();
+        let mut blob = plain_blob(&sk);
+        blob[2..4].copy_from_slice(&KDF_SCRYPT);
+        blob[6..38].copy_from_slice(&[7u8; 32]);
+        // Small limits keep the test fast: N = 2^10, r = 8, p = 1.
+        blob[38..46].copy_from_slice(&32768u64.to_le_bytes());
+        blob[46..54].copy_from_slice(&(16u64 << 20).to_le_bytes());
+        assert_eq!(scrypt_params(32768, 16 << 20), (10, 8, 1));
+        // The cipher is an XOR stream: applying it encrypts.
+        decrypt_in_place(&mut blob, "correct horse").unwrap();
+        assert_ne!(blob, {
+            let mut b = plain_blob(&sk);
+            b[2..4].copy_from_slice(&KDF_SCRYPT);
+            b
+        });
+        let text = key_text(&blob);
+        let back = SecretKey::parse_with_password(&text, Some("correct horse")).unwrap();
+        assert_eq!(back.public(), sk.public());
+        assert_eq!(back.key_id_hex(), sk.key_id_hex());
+        assert!(matches!(SecretKey::parse(&text), Err(KeyError::Encrypted)));
+        assert!(matches!(
+            SecretKey::parse_with_password(&text, Some("wrong horse")),
+            Err(KeyError::Checksum)
+        ));
+    }
+
+    #[test]
+    fn scrypt_params_match_libsodium_for_minisign_defaults() {
+        // minisign: opslimit 2^25, memlimit 2^30 -> N = 2^20, r = 8, p = 1.
+        assert_eq!(scrypt_params(1 << 25, 1 << 30), (20, 8, 1));
+    }
+
+    #[test]
+    fn role_names_the_signer_in_the_untrusted_comment() {
+        let sk = SecretKey::generate().unwrap();
+        let sig = sk
+            .sign_as(b"m", "kensa pack 3", "kensa rule pack publisher")
+            .unwrap();
+        let parsed = SignatureFile::parse(&sig).unwrap();
+        assert_eq!(
+            parsed.untrusted_comment,
+            format!(
+                "signature from kensa rule pack publisher {}",
+                sk.key_id_hex()
+            )
+        );
+        assert_eq!(sk.public().verify(b"m", &sig).unwrap(), "kensa pack 3");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 mod common;
 
 use common::*;
-use kensa::rules::pack::{self, sign, Manifest, ManifestFile};
+use kensa::keys::SecretKey;
+use kensa::rules::pack::{self, Manifest, ManifestFile};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -141,8 +142,8 @@ impl Fixture {
         assert_eq!(self.snapshot(), before, "installed rules changed");
     }
 
-    fn signer(&self) -> sign::PackSigner {
-        sign::decrypt_secret_key(&std::fs::read_to_string(&self.sec).unwrap(), None).unwrap()
+    fn signer(&self) -> SecretKey {
+        SecretKey::parse(&std::fs::read_to_string(&self.sec).unwrap()).unwrap()
     }
 
     /// A pack whose manifest is signed by the trusted key but lists

@@ -5,8 +5,9 @@
 use super::scan::{cache_dir, default_sources};
 use super::Context;
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs};
+use crate::keys::{KeyError, SecretKey};
 use crate::output::{sanitize, Format};
-use crate::rules::pack::{self, sign, InstallOptions, InstallOutcome};
+use crate::rules::pack::{self, InstallOptions, InstallOutcome};
 use crate::rules::{self, CompileOptions, Issue};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ pub fn run(ctx: &Context, cmd: RulesCommand) -> anyhow::Result<u8> {
             let text = read_small(&pubkey)?;
             let key = pack::trust(&ctx.state_dir, &text)
                 .with_context(|| format!("trusting {}", pubkey.display()))?;
-            println!("trusted rule pack publisher {}", key.id_hex());
+            println!("trusted rule pack publisher {}", key.key_id_hex());
             Ok(0)
         }
         RulesCommand::ListTrusted => {
@@ -37,7 +38,7 @@ pub fn run(ctx: &Context, cmd: RulesCommand) -> anyhow::Result<u8> {
                 );
             }
             for k in keys {
-                println!("{}", k.id_hex());
+                println!("{}", k.key_id_hex());
             }
             Ok(0)
         }
@@ -160,7 +161,13 @@ fn password(args: &RulesPackArgs) -> anyhow::Result<Option<String>> {
 
 fn build_pack(args: RulesPackArgs) -> anyhow::Result<u8> {
     let key_text = read_small(&args.key)?;
-    let signer = sign::decrypt_secret_key(&key_text, password(&args)?.as_deref())
+    let signer = SecretKey::parse_with_password(&key_text, password(&args)?.as_deref())
+        .map_err(|e| match e {
+            KeyError::Encrypted => {
+                anyhow::anyhow!("{e}: give --password-file or set KENSA_PACK_PASSWORD")
+            }
+            other => other.into(),
+        })
         .with_context(|| format!("reading secret key {}", args.key.display()))?;
     let dir = super::absolute(args.dir.clone())?;
     let (bytes, manifest, skipped) = pack::build(&dir, args.version, &signer)
@@ -181,7 +188,7 @@ fn build_pack(args: RulesPackArgs) -> anyhow::Result<u8> {
         manifest.files.len(),
         bytes.len(),
         manifest.digest(),
-        signer.public().id_hex()
+        signer.key_id_hex()
     );
     Ok(0)
 }

@@ -10,8 +10,8 @@
 //! `current` by renaming a temporary symlink over it. A kill at any moment
 //! leaves `current` naming either the old or the new complete pack.
 
-use super::sign::PublisherKey;
 use super::{io_err, verify, Manifest, PackError, MAX_PACK_SIZE};
+use crate::keys::PublicKey;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -124,17 +124,17 @@ pub fn installed(state_dir: &Path) -> Option<InstalledPack> {
 }
 
 /// Adds a publisher key to the trust store; returns the key.
-pub fn trust(state_dir: &Path, key_text: &str) -> Result<PublisherKey, PackError> {
-    let key = PublisherKey::parse(key_text).map_err(PackError::Key)?;
+pub fn trust(state_dir: &Path, key_text: &str) -> Result<PublicKey, PackError> {
+    let key = PublicKey::parse(key_text).map_err(PackError::Key)?;
     let dir = rules_dir(state_dir).join("trusted");
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let path = dir.join(format!("{}.pub", key.id_hex()));
+    let path = dir.join(format!("{}.pub", key.key_id_hex()));
     write_atomic(&path, key.to_file_text().as_bytes())?;
     Ok(key)
 }
 
 /// The trusted publisher keys. A damaged key file is an error (named).
-pub fn list_trusted(state_dir: &Path) -> Result<Vec<PublisherKey>, PackError> {
+pub fn list_trusted(state_dir: &Path) -> Result<Vec<PublicKey>, PackError> {
     let dir = rules_dir(state_dir).join("trusted");
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
@@ -151,11 +151,11 @@ pub fn list_trusted(state_dir: &Path) -> Result<Vec<PublisherKey>, PackError> {
         let text = String::from_utf8(read_capped(&p, MAX_TRUSTED_KEY)?)
             .map_err(|_| PackError::State(format!("{} is not text", p.display())))?;
         keys.push(
-            PublisherKey::parse(&text)
+            PublicKey::parse(&text)
                 .map_err(|e| PackError::State(format!("trusted key {}: {e}", p.display())))?,
         );
     }
-    keys.sort_by_key(|k| k.id_hex());
+    keys.sort_by_key(|k| k.key_id_hex());
     Ok(keys)
 }
 

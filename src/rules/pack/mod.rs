@@ -9,13 +9,13 @@
 //! manifest order. The whole pack is capped at `MAX_PACK_SIZE`. The
 //! signature is checked against the trusted publisher keys before the
 //! manifest is parsed; then every path, size and hash is checked. Nothing
-//! from a pack is trusted before that.
+//! from a pack is trusted before that. Publisher keys and signatures are
+//! minisign ones, handled by `crate::keys` (the same code as agent keys).
 
 pub mod install;
-pub mod sign;
 
+use crate::keys::{self, KeyError, PublicKey, SecretKey, SignatureFile};
 use sha2::{Digest, Sha256};
-use sign::{PackSigner, PublisherKey, SignError, Signature};
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
@@ -37,6 +37,8 @@ pub const MAX_PACK_FILES: usize = 20_000;
 const MAX_PATH_LEN: usize = 255;
 const MAX_DEPTH: usize = 8;
 const HEADER_LEN: usize = 8 + 4 + 4 + 4 + 4;
+/// Who signs packs, as the signature's untrusted comment says.
+const SIGNER_ROLE: &str = "kensa rule pack publisher";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -53,13 +55,13 @@ pub enum PackError {
     #[error("pack has {0} bytes of trailing data after its files")]
     TrailingData(u64),
     #[error("pack signature is malformed: {0}")]
-    Signature(SignError),
+    Signature(KeyError),
     #[error(
         "pack is signed by key {0}, which is not a trusted publisher (see `kensa rules trust`)"
     )]
     Untrusted(String),
     #[error("pack signature does not verify with publisher key {key}: {err} (manifest modified?)")]
-    BadSignature { key: String, err: SignError },
+    BadSignature { key: String, err: KeyError },
     #[error("manifest is invalid: {0}")]
     Manifest(String),
     #[error("pack entry {path:?} is refused: {reason}")]
@@ -81,7 +83,7 @@ pub enum PackError {
     #[error("source {path}: {reason}")]
     Source { path: PathBuf, reason: String },
     #[error("key: {0}")]
-    Key(SignError),
+    Key(KeyError),
     #[error("installed pack state is damaged: {0}")]
     State(String),
 }
@@ -296,12 +298,12 @@ pub fn trusted_comment(m: &Manifest) -> String {
 pub fn sign_and_encode(
     manifest: &Manifest,
     files: &[(String, Vec<u8>)],
-    key: &PackSigner,
+    key: &SecretKey,
 ) -> Result<Vec<u8>, PackError> {
     let manifest_bytes =
         serde_json::to_vec_pretty(manifest).map_err(|e| PackError::Manifest(e.to_string()))?;
     let sig = key
-        .sign(&manifest_bytes, &trusted_comment(manifest))
+        .sign_as(&manifest_bytes, &trusted_comment(manifest), SIGNER_ROLE)
         .map_err(PackError::Key)?;
     let contents: Vec<&[u8]> = files.iter().map(|(_, b)| b.as_slice()).collect();
     Ok(encode(&manifest_bytes, &sig, &contents))
@@ -312,7 +314,7 @@ pub fn sign_and_encode(
 pub fn build(
     dir: &Path,
     version: u64,
-    key: &PackSigner,
+    key: &SecretKey,
 ) -> Result<(Vec<u8>, Manifest, Vec<PathBuf>), PackError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut skipped = Vec::new();
@@ -381,7 +383,7 @@ pub fn build(
 /// Verifies a pack held in memory against the trusted publisher keys: size
 /// and layout, then the signature over the manifest bytes, then the
 /// manifest, every entry and every file's size and SHA-256.
-pub fn verify(bytes: &[u8], trusted: &[PublisherKey]) -> Result<VerifiedPack, PackError> {
+pub fn verify(bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifiedPack, PackError> {
     if bytes.len() as u64 > MAX_PACK_SIZE {
         return Err(PackError::TooLarge);
     }
@@ -401,7 +403,7 @@ pub fn verify(bytes: &[u8], trusted: &[PublisherKey]) -> Result<VerifiedPack, Pa
     }
     let mlen = u32_at(12);
     let slen = u32_at(16);
-    if mlen > MAX_MANIFEST || slen as usize > sign::MAX_KEY_TEXT {
+    if mlen > MAX_MANIFEST || u64::from(slen) > keys::MAX_KEY_FILE {
         return Err(PackError::Manifest(
             "manifest or signature above its cap".into(),
         ));
@@ -415,19 +417,19 @@ pub fn verify(bytes: &[u8], trusted: &[PublisherKey]) -> Result<VerifiedPack, Pa
     }
     let manifest_bytes = &body[..mlen];
     let sig_text = std::str::from_utf8(&body[mlen..mlen + slen]).map_err(|_| {
-        PackError::Signature(SignError::Malformed {
+        PackError::Signature(KeyError::Malformed {
             what: "signature",
             detail: "not UTF-8".into(),
         })
     })?;
-    let sig = Signature::parse(sig_text).map_err(PackError::Signature)?;
+    let sig = SignatureFile::parse(sig_text).map_err(PackError::Signature)?;
     let key = trusted
         .iter()
-        .find(|k| k.id() == sig.key_id)
-        .ok_or_else(|| PackError::Untrusted(sign::key_id_hex(&sig.key_id)))?;
-    sig.verify(key, manifest_bytes)
+        .find(|k| k.key_id() == sig.key_id)
+        .ok_or_else(|| PackError::Untrusted(sig.key_id_hex()))?;
+    key.verify_parsed(manifest_bytes, &sig)
         .map_err(|err| PackError::BadSignature {
-            key: key.id_hex(),
+            key: key.key_id_hex(),
             err,
         })?;
     // Only now is the manifest parsed.
@@ -459,7 +461,7 @@ pub fn verify(bytes: &[u8], trusted: &[PublisherKey]) -> Result<VerifiedPack, Pa
         manifest,
         manifest_bytes: manifest_bytes.to_vec(),
         signature: sig_text.to_string(),
-        publisher: key.id_hex(),
+        publisher: key.key_id_hex(),
         files,
     })
 }
