@@ -434,3 +434,62 @@ fn sigterm_exits_0_quickly_and_sighup_with_broken_rules_keeps_old_ones() {
     eprintln!("SIGTERM to exit: {:?}", t.elapsed());
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn rule_pack_installed_while_the_agent_runs_is_journalled_by_the_agent() {
+    let env = TestEnv::new();
+    let media = env.base().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    // A publisher key and a pack built with the library.
+    let publisher = kensa::keys::SecretKey::generate().unwrap();
+    let pubfile = env.base().join("publisher.pub");
+    publisher.public().save(&pubfile).unwrap();
+    let src = env.base().join("pack-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("p.yar"),
+        "rule Pack_Rule { strings: $m = \"MARKER-PACK\" condition: $m }\n",
+    )
+    .unwrap();
+    let (bytes, manifest, _) = kensa::rules::pack::build(&src, 5, &publisher).unwrap();
+    let pack = env.base().join("v5.pack");
+    std::fs::write(&pack, bytes).unwrap();
+    let out = env.run(["rules".as_ref(), "trust".as_ref(), pubfile.as_os_str()]);
+    assert!(out.status.success());
+
+    let mut agent = Agent::start(&env, &media, &["--no-scan-present"]);
+    // The agent holds the journal: a journalled scan is refused clearly.
+    env.file("x.txt", b"nothing");
+    let out = env.run([
+        "scan".as_ref(),
+        "--journal".as_ref(),
+        "--no-progress".as_ref(),
+        env.root.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("held by another kensa process"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The install queues its record; the agent journals it on the reload.
+    let out = env.run(["rules".as_ref(), "install".as_ref(), pack.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (recs, took) = wait_journal(&env.state, Duration::from_secs(10), "rules_change", |r| {
+        r.iter().any(|v| v["type"] == "rules_change")
+    });
+    eprintln!("rules_change journalled {took:?} after the install returned");
+    let c = recs.iter().find(|v| v["type"] == "rules_change").unwrap();
+    assert_eq!(c["to"]["version"], 5);
+    assert_eq!(c["to"]["digest"], manifest.digest());
+    assert_eq!(c["publisher"], publisher.key_id_hex());
+    agent.wait_log("reloaded configuration and rules", Duration::from_secs(10));
+    agent.signal(libc::SIGTERM);
+    assert_eq!(agent.child.wait().unwrap().code(), Some(0));
+    let public = kensa::keys::PublicKey::load(&kensa::keys::public_key_path(&env.state)).unwrap();
+    kensa::journal::verify(&kensa::journal::dir_in(&env.state), &public).unwrap();
+}

@@ -558,3 +558,84 @@ fn kill_during_install_never_leaves_a_half_installed_set() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// The `rules_change` records in the agent journal under `state`, after
+/// the whole chain (genesis, links, checkpoint signatures) verified.
+fn journalled_rules_changes(state: &Path) -> Vec<serde_json::Value> {
+    let public = kensa::keys::PublicKey::load(&kensa::keys::public_key_path(state)).unwrap();
+    let dir = kensa::journal::dir_in(state);
+    kensa::journal::verify(&dir, &public).expect("journal chain verifies");
+    kensa::journal::read_all(&dir)
+        .unwrap()
+        .map(|l| serde_json::from_slice::<serde_json::Value>(&l.unwrap().bytes).unwrap())
+        .filter(|v| v["type"] == "rules_change")
+        .collect()
+}
+
+#[test]
+fn installs_and_downgrades_are_journalled_even_while_the_journal_is_held() {
+    let fx = Fixture::new();
+    // No agent key yet: the install creates it to record the change.
+    assert!(!kensa::keys::secret_key_path(&fx.env.state).exists());
+    let v1 = fx.pack("j1", 1, &[("a.yar", &rule("journal_v1", "JOURNAL-1"))]);
+    let v2 = fx.pack("j2", 2, &[("a.yar", &rule("journal_v2", "JOURNAL-2"))]);
+    let out = fx.install(&v1, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("created the agent key"));
+    let changes = journalled_rules_changes(&fx.env.state);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let c = &changes[0];
+    assert_eq!(c["action"], "install");
+    assert!(c["from"].is_null());
+    assert_eq!(c["to"]["version"], 1);
+    assert_eq!(c["to"]["digest"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        c["publisher"].as_str().unwrap(),
+        fx.signer().key_id_hex(),
+        "{c}"
+    );
+    assert!(c["time"].as_str().is_some() && c["v"] == 1);
+
+    let out = fx.install(&v2, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A downgrade while another process (standing in for the running
+    // agent) holds the journal: the install waits, then queues the record,
+    // and the holder journals it.
+    let key = kensa::keys::SecretKey::load(&kensa::keys::secret_key_path(&fx.env.state)).unwrap();
+    let dir = kensa::journal::dir_in(&fx.env.state);
+    let mut holder = kensa::journal::Journal::open(&dir, &key).unwrap();
+    let t0 = std::time::Instant::now();
+    let out = fx.install(&v1, &["--allow-downgrade"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(t0.elapsed() >= std::time::Duration::from_secs(4));
+    assert!(
+        stderr(&out).contains("held by another kensa process"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(holder.drain_inbox().unwrap(), 1);
+    drop(holder);
+    let changes = journalled_rules_changes(&fx.env.state);
+    let actions: Vec<(&str, u64, Option<u64>)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["to"]["version"].as_u64().unwrap(),
+                c["from"]["version"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("install", 1, None),
+            ("install", 2, Some(1)),
+            ("downgrade", 1, Some(2))
+        ]
+    );
+    // Installing the same pack again changes nothing and records nothing.
+    let out = fx.install(&v1, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(journalled_rules_changes(&fx.env.state).len(), 3);
+}

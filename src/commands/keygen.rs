@@ -47,3 +47,15 @@ pub fn create_agent_key(state_dir: &std::path::Path) -> anyhow::Result<SecretKey
         .context("writing the public key")?;
     Ok(sk)
 }
+
+/// Loads the agent key, creating it (as on the agent's first start) when
+/// there is none yet; the second value says whether it was created.
+pub fn load_or_create_agent_key(state_dir: &std::path::Path) -> anyhow::Result<(SecretKey, bool)> {
+    let path = secret_key_path(state_dir);
+    if path.exists() {
+        let key = SecretKey::load(&path)
+            .with_context(|| format!("loading the agent key {}", path.display()))?;
+        return Ok((key, false));
+    }
+    Ok((create_agent_key(state_dir)?, true))
+}

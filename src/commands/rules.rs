@@ -5,9 +5,10 @@
 use super::scan::{cache_dir, default_sources};
 use super::Context;
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs};
-use crate::keys::{KeyError, SecretKey};
+use crate::journal::{self, Journal, JournalError};
+use crate::keys::{secret_key_path, KeyError, SecretKey};
 use crate::output::{sanitize, Format};
-use crate::rules::pack::{self, InstallOptions, InstallOutcome};
+use crate::rules::pack::{self, InstallOptions, InstallOutcome, RecordTo};
 use crate::rules::{self, CompileOptions, Issue};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
@@ -217,15 +218,54 @@ fn test_compile(ctx: &Context, pack_files: &Path) -> Result<usize, String> {
     Ok(set.info.rules)
 }
 
+/// Installs a pack; its `rules_change` record goes into the agent's
+/// journal (the agent key is created if there is none yet). When another
+/// process holds the journal (normally the running agent) the record is
+/// queued in the journal's inbox and that process appends it: the agent
+/// does so as soon as it reloads for the new pack.
 fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Result<u8> {
     let file = super::absolute(file)?;
+    let (key, created) = super::keygen::load_or_create_agent_key(&ctx.state_dir)?;
+    if created {
+        eprintln!(
+            "kensa: note: created the agent key {} (agent {}) to record rule changes",
+            secret_key_path(&ctx.state_dir).display(),
+            key.key_id_hex()
+        );
+    }
+    let dir = journal::dir_in(&ctx.state_dir);
+    let mut held = match Journal::open(&dir, &key) {
+        Ok(j) => Some(j),
+        Err(JournalError::Busy { .. }) => None,
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "opening the journal {} to record the change; nothing was installed",
+                    dir.display()
+                )
+            })
+        }
+    };
+    let queued = held.is_none();
+    let record_to = match held.as_mut() {
+        Some(j) => RecordTo::Journal(j),
+        None => RecordTo::Queue(dir.clone()),
+    };
     let outcome = pack::install(
         &ctx.state_dir,
         &file,
         InstallOptions { allow_downgrade },
+        record_to,
         &mut |dir| test_compile(ctx, dir),
     )
     .with_context(|| format!("rule pack {} refused", file.display()))?;
+    drop(held);
+    if queued && matches!(outcome, InstallOutcome::Installed { .. }) {
+        eprintln!(
+            "kensa: note: the journal {} is held by another kensa process (normally the running agent, which keeps it until it stops); the rules_change record is queued there and that process journals it (the agent does when it picks up the new pack, within seconds)",
+            dir.display()
+        );
+    }
     match outcome {
         InstallOutcome::AlreadyInstalled(p) => {
             println!(

@@ -36,13 +36,11 @@ impl RecordSink for JournalRecorder {
 
 /// Loads the agent key, creating it on first start.
 fn agent_key(ctx: &Context) -> anyhow::Result<SecretKey> {
-    let path = secret_key_path(&ctx.state_dir);
-    if path.exists() {
-        return SecretKey::load(&path)
-            .with_context(|| format!("loading the agent key {}", path.display()));
+    let (key, created) = super::keygen::load_or_create_agent_key(&ctx.state_dir)?;
+    if created {
+        let path = secret_key_path(&ctx.state_dir);
+        tracing::info!(agent = %key.key_id_hex(), path = %path.display(), "created the agent key on first start");
     }
-    let key = super::keygen::create_agent_key(&ctx.state_dir)?;
-    tracing::info!(agent = %key.key_id_hex(), path = %path.display(), "created the agent key on first start");
     Ok(key)
 }
 
@@ -86,8 +84,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let key = agent_key(ctx)?;
     let agent_id = key.key_id_hex();
     let dir = crate::journal::dir_in(&ctx.state_dir);
-    let journal = Journal::open(&dir, &key)
-        .with_context(|| format!("opening the journal {}", dir.display()))?;
+    let journal = Journal::open(&dir, &key).with_context(|| {
+        format!(
+            "opening the journal {} (another agent on this state directory?)",
+            dir.display()
+        )
+    })?;
     let recorder = Arc::new(Mutex::new(JournalRecorder { journal }));
     let sink: SharedSink = recorder.clone();
 
@@ -119,8 +121,18 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         rules: rules.clone(),
     };
     let id = agent_id.clone();
+    let held = recorder.clone();
     let reloader = Box::new(
         move || -> Result<(Arc<Engine>, AgentConfig), Box<dyn std::error::Error + Send + Sync>> {
+            // Records queued while the agent holds the journal (the
+            // rules_change of a pack installed now) go in first.
+            let mut r = held.lock().unwrap_or_else(|p| p.into_inner());
+            match r.journal.drain_inbox() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("journalled {n} queued record(s)"),
+                Err(e) => tracing::error!("queued journal records not appended: {e}"),
+            }
+            drop(r);
             let config = Config::load(&config_path, config_required)?;
             let ctx = Context {
                 config,

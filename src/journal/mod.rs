@@ -6,6 +6,25 @@
 //! checkpoints, and crash recovery: a torn last line is moved aside to a
 //! `.torn` file and a `recovery` record says so, while a damaged line
 //! followed by good lines is tampering and is reported, never skipped.
+//!
+//! One writer at a time: an open [`Journal`] holds an exclusive advisory
+//! lock (`flock` on `<journal>/lock`) for its whole life. Opening waits up
+//! to [`JournalOptions::lock_wait`] (5 s by default) for another process to
+//! let go, then fails with [`JournalError::Busy`]. The running agent
+//! (`kensa run`) holds its journal until it stops, so `kensa scan --journal`
+//! and `kensa export` fail clearly while it runs instead of forking the
+//! chain. Readers (verify, bundle export's reading side, the collector's
+//! import) take no lock: they only read whole lines and treat a line still
+//! being written as a torn tail.
+//!
+//! A process that must journal a record while another holds the journal
+//! (`kensa rules install` while the agent runs) queues it in the inbox
+//! (`<journal>/inbox/*.json`, see [`queue`]). Every [`Journal::open`]
+//! appends queued records in the order they were queued, and the holder can
+//! do so at any time with [`Journal::drain_inbox`] (the agent does on every
+//! reload, which a rule-pack install triggers). A queued record is removed
+//! only after it is appended and synced; a crash in between appends it
+//! twice, never loses it.
 
 pub mod line;
 
@@ -30,6 +49,14 @@ pub fn dir_in(state_dir: &Path) -> PathBuf {
 pub const DEFAULT_SEGMENT_MAX: u64 = 8 << 20;
 /// Default number of records between automatic checkpoints.
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1000;
+/// Default wait for another process's lock on the journal.
+pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The lock file inside the journal directory.
+pub const LOCK_FILE: &str = "lock";
+/// The directory of queued records inside the journal directory.
+pub const INBOX_DIR: &str = "inbox";
+/// Largest queued record accepted (a record is one journal line).
+pub const MAX_INBOX_RECORD: u64 = 64 * 1024;
 /// Largest segment file a reader loads (a segment never grows much past
 /// its rotation size; anything bigger is not ours).
 pub const MAX_SEGMENT_READ: u64 = 256 << 20;
@@ -58,6 +85,8 @@ pub enum JournalError {
     },
     #[error("{path}: segment is larger than {MAX_SEGMENT_READ} bytes")]
     SegmentTooLarge { path: PathBuf },
+    #[error("{dir} is held by another kensa process (a running agent, `kensa run`, holds its journal until it stops; so does a `kensa scan --journal` or `kensa export` in progress)")]
+    Busy { dir: PathBuf },
     #[error("record cannot be journalled: {0}")]
     BadRecord(String),
     #[error(transparent)]
@@ -76,6 +105,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
 pub struct JournalOptions {
     pub segment_max: u64,
     pub checkpoint_every: u64,
+    /// How long `open` waits for another process's lock before
+    /// [`JournalError::Busy`].
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for JournalOptions {
@@ -83,6 +115,7 @@ impl Default for JournalOptions {
         JournalOptions {
             segment_max: DEFAULT_SEGMENT_MAX,
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
     }
 }
@@ -345,6 +378,8 @@ pub fn verify(dir: &Path, key: &PublicKey) -> Result<VerifyReport, JournalError>
 
 /// The open journal, owned by the one thread that writes records.
 pub struct Journal {
+    /// The exclusive lock, released when the journal is dropped.
+    _lock: DirLock,
     dir: PathBuf,
     key: SecretKey,
     agent: String,
@@ -371,6 +406,7 @@ impl Journal {
         options: JournalOptions,
     ) -> Result<Journal, JournalError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock = DirLock::take(dir, options.lock_wait)?;
         let agent = key.key_id_hex();
         let public = key.public();
         let mut seq = 0;
@@ -420,6 +456,7 @@ impl Journal {
             .map_err(io_err(&seg_path))?;
         let seg_size = file.metadata().map_err(io_err(&seg_path))?.len();
         let mut journal = Journal {
+            _lock: lock,
             dir: dir.to_path_buf(),
             key: key.clone(),
             agent,
@@ -436,7 +473,52 @@ impl Journal {
             journal.append_value(&rec)?;
             journal.sync()?;
         }
+        journal.drain_inbox()?;
         Ok(journal)
+    }
+
+    /// Appends the records queued in the inbox (see [`queue`]), oldest
+    /// first, and removes each once it is synced. A queued file that is
+    /// not a journal-able record is renamed `*.refused` and logged; it
+    /// does not stop the others. Returns how many were appended.
+    pub fn drain_inbox(&mut self) -> Result<usize, JournalError> {
+        let inbox = self.dir.join(INBOX_DIR);
+        let mut names: Vec<String> = match fs::read_dir(&inbox) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_err(&inbox)(e)),
+        };
+        names.sort();
+        let mut appended = 0;
+        for name in names {
+            let path = inbox.join(&name);
+            let value = read_capped(&path, MAX_INBOX_RECORD)
+                .and_then(|bytes| {
+                    serde_json::from_slice::<Value>(&bytes)
+                        .map_err(|e| JournalError::BadRecord(e.to_string()))
+                })
+                .and_then(|v| self.append_value(&v));
+            match value {
+                Ok(_) => {
+                    fs::remove_file(&path).map_err(io_err(&path))?;
+                    appended += 1;
+                }
+                Err(e @ (JournalError::Io { .. } | JournalError::Key(_))) => return Err(e),
+                Err(e) => {
+                    tracing::error!(file = %path.display(), "queued journal record refused: {e}");
+                    let bad = inbox.join(format!("{name}.refused"));
+                    fs::rename(&path, &bad).map_err(io_err(&path))?;
+                }
+            }
+        }
+        if appended > 0 {
+            sync_dir(&inbox)?;
+        }
+        Ok(appended)
     }
 
     pub fn dir(&self) -> &Path {
@@ -568,6 +650,99 @@ impl Drop for Journal {
     }
 }
 
+/// Queues `value` (a JSON object with a string `type`) for the journal in
+/// `dir` while another process holds it: written to the inbox through a
+/// temp file, fsync and rename; the next [`Journal::open`] or
+/// [`Journal::drain_inbox`] appends it. Returns the queued file.
+pub fn queue(dir: &Path, value: &Value) -> Result<PathBuf, JournalError> {
+    if value
+        .get("type")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(JournalError::BadRecord("no string \"type\" field".into()));
+    }
+    let bytes = serde_json::to_vec(value).map_err(|e| JournalError::BadRecord(e.to_string()))?;
+    if bytes.len() as u64 > MAX_INBOX_RECORD {
+        return Err(JournalError::BadRecord("record too large to queue".into()));
+    }
+    let inbox = dir.join(INBOX_DIR);
+    fs::create_dir_all(&inbox).map_err(io_err(&inbox))?;
+    // Names sort in queueing order: nanoseconds since the epoch, then pid.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let name = format!("{nanos:024}-{}.json", std::process::id());
+    let path = inbox.join(&name);
+    let tmp = inbox.join(format!(".{name}.tmp"));
+    {
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(&bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    sync_dir(&inbox)?;
+    Ok(path)
+}
+
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, JournalError> {
+    let mut buf = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(cap + 1).read_to_end(&mut buf))
+        .map_err(io_err(path))?;
+    if buf.len() as u64 > cap {
+        return Err(JournalError::BadRecord(format!(
+            "{} is larger than {cap} bytes",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+/// An exclusive `flock` on `<journal>/lock`, held while the file is open.
+struct DirLock(#[allow(dead_code)] File);
+
+impl DirLock {
+    /// Takes the lock, retrying for up to `wait` while another process holds it.
+    fn take(dir: &Path, wait: std::time::Duration) -> Result<DirLock, JournalError> {
+        let path = dir.join(LOCK_FILE);
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            let deadline = std::time::Instant::now() + wait;
+            loop {
+                // SAFETY: flock on a descriptor this function owns; no memory is shared.
+                let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                if rc == 0 {
+                    break;
+                }
+                let err = std::io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EWOULDBLOCK) => {}
+                    Some(libc::EINTR) => continue,
+                    _ => return Err(io_err(&path)(err)),
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(JournalError::Busy {
+                        dir: dir.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = wait;
+        Ok(DirLock(f))
+    }
+}
+
 /// One write(2) for the whole line; a short write (disk full, signal)
 /// continues, and whatever is left half-written is a torn tail next time.
 fn write_whole(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
@@ -649,6 +824,7 @@ mod tests {
         let opts = JournalOptions {
             segment_max: 600,
             checkpoint_every: 5,
+            ..JournalOptions::default()
         };
         {
             let mut j = Journal::open_with(dir.path(), &key, opts).unwrap();
@@ -751,6 +927,68 @@ mod tests {
             Journal::open(dir.path(), &other),
             Err(JournalError::Tampered { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_second_writer_waits_then_is_refused_and_can_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let mut first = Journal::open(dir.path(), &key).unwrap();
+        first.append_value(&val(1)).unwrap();
+        let quick = JournalOptions {
+            lock_wait: std::time::Duration::from_millis(200),
+            ..JournalOptions::default()
+        };
+        let t0 = std::time::Instant::now();
+        assert!(matches!(
+            Journal::open_with(dir.path(), &key, quick),
+            Err(JournalError::Busy { .. })
+        ));
+        assert!(t0.elapsed() >= std::time::Duration::from_millis(200));
+        // The refused writer queues its record; the holder appends it.
+        queue(dir.path(), &val(2)).unwrap();
+        queue(dir.path(), &val(3)).unwrap();
+        assert!(queue(dir.path(), &serde_json::json!({"v": 1})).is_err());
+        assert_eq!(first.drain_inbox().unwrap(), 2);
+        assert_eq!(first.drain_inbox().unwrap(), 0);
+        drop(first);
+        // Once the holder is gone the lock is free again.
+        let j = Journal::open_with(dir.path(), &key, quick).unwrap();
+        assert_eq!(j.head().0, 3);
+        drop(j);
+        let is: Vec<u64> = read_all(dir.path())
+            .unwrap()
+            .map(|l| {
+                let l = l.unwrap();
+                parse_line(&l.bytes).unwrap().fields["i"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(is, vec![1, 2, 3]);
+        verify(dir.path(), &key.public()).unwrap();
+    }
+
+    #[test]
+    fn queued_records_are_appended_at_the_next_open_and_bad_ones_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        drop(Journal::open(dir.path(), &key).unwrap());
+        queue(dir.path(), &val(7)).unwrap();
+        let inbox = dir.path().join(INBOX_DIR);
+        fs::write(
+            inbox.join("00000000000000000000000a-1.json"),
+            b"{\"seq\":5,\"type\":\"x\"}",
+        )
+        .unwrap();
+        let j = Journal::open(dir.path(), &key).unwrap();
+        assert_eq!(j.head().0, 1);
+        let left: Vec<String> = fs::read_dir(&inbox)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            left,
+            vec!["00000000000000000000000a-1.json.refused".to_string()]
+        );
     }
 
     #[test]

@@ -2,15 +2,25 @@
 //! (`trusted/<KEYID>.pub`), the copy taken off the medium (`incoming/`),
 //! unpacked packs (`packs/<version>-<digest>/` with `files/`, the signed
 //! manifest and `install.json`), the `current` symlink that names the
-//! active pack, and the install log (`history.jsonl`).
+//! active pack, and the local install log (`history.jsonl`).
 //!
 //! An install copies the pack off the medium (capped), verifies the copy,
 //! checks the version goes up, writes the pack to a staging directory,
 //! fsyncs it, renames it into place, test-compiles it, and only then swaps
 //! `current` by renaming a temporary symlink over it. A kill at any moment
 //! leaves `current` naming either the old or the new complete pack.
+//!
+//! Every change of the installed pack is a `rules_change` record (see
+//! [`change_record`]) in the agent's signed journal, so the collector sees
+//! which rules were in force: appended right after the swap when the
+//! caller holds the journal ([`RecordTo::Journal`]), or queued in the
+//! journal's inbox when a running agent holds it ([`RecordTo::Queue`]; the
+//! agent appends it on the reload the new `current` triggers). The same
+//! record goes to `history.jsonl`, a plain local log for `kensa rules`
+//! users without the journal tools.
 
 use super::{io_err, verify, Manifest, PackError, MAX_PACK_SIZE};
+use crate::journal::Journal;
 use crate::keys::PublicKey;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -55,6 +65,14 @@ impl InstalledPack {
     pub fn rules_dir(&self) -> PathBuf {
         self.dir.join("files")
     }
+}
+
+/// Where an install records its `rules_change` record.
+pub enum RecordTo<'a> {
+    /// Append to this open journal (the caller holds its lock).
+    Journal(&'a mut Journal),
+    /// Queue for the journal in this directory, held by another process.
+    Queue(PathBuf),
 }
 
 /// What an install did.
@@ -313,6 +331,7 @@ pub fn install(
     state_dir: &Path,
     pack_file: &Path,
     opts: InstallOptions,
+    record_to: RecordTo<'_>,
     test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
 ) -> Result<InstallOutcome, PackError> {
     let rd = rules_dir(state_dir);
@@ -325,7 +344,7 @@ pub fn install(
     clean_leftovers(&rd);
 
     let copy = incoming.join(format!("{}.pack.tmp", std::process::id()));
-    let result = install_locked(&rd, pack_file, &copy, opts, test_compile);
+    let result = install_locked(&rd, pack_file, &copy, opts, record_to, test_compile);
     let _ = std::fs::remove_file(&copy);
     result
 }
@@ -335,6 +354,7 @@ fn install_locked(
     pack_file: &Path,
     copy: &Path,
     opts: InstallOptions,
+    record_to: RecordTo<'_>,
     test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
 ) -> Result<InstallOutcome, PackError> {
     let bytes = copy_capped(pack_file, copy)?;
@@ -420,7 +440,13 @@ fn install_locked(
     std::fs::rename(&link_tmp, rd.join("current")).map_err(io_err(rd))?;
     fsync_dir(rd)?;
 
-    append_history(rd, &record, previous.as_ref())?;
+    let change = change_record(&record, previous.as_ref());
+    match record_to {
+        RecordTo::Journal(j) => j.append_value(&change).map(|_| ()),
+        RecordTo::Queue(dir) => crate::journal::queue(&dir, &change).map(|_| ()),
+    }
+    .map_err(|e| PackError::Unrecorded(e.to_string()))?;
+    append_history(rd, &change)?;
     let keep_prev = previous.as_ref().map(|p| p.dir.clone());
     let mut keep = vec![final_dir.as_path()];
     if let Some(p) = &keep_prev {
@@ -433,25 +459,28 @@ fn install_locked(
     })
 }
 
-/// Appends a `rules_change` record to `<state>/rules/history.jsonl`.
-fn append_history(
-    rd: &Path,
-    pack: &InstalledPack,
-    previous: Option<&InstalledPack>,
-) -> Result<(), PackError> {
-    let rec = serde_json::json!({
+/// The `rules_change` record for installing `pack` over `previous` (None:
+/// the bundled signatures only): `v`, `type`, `time`, `action`
+/// (`install`, or `downgrade` when forced over a higher or same-version
+/// pack), `from` and `to` (`version`, `digest`; `from` null), `publisher`
+/// and `rules` (active rule count).
+pub fn change_record(pack: &InstalledPack, previous: Option<&InstalledPack>) -> serde_json::Value {
+    serde_json::json!({
         "v": 1,
         "type": "rules_change",
         "time": pack.installed,
         "action": if pack.downgrade { "downgrade" } else { "install" },
-        "version": pack.version,
-        "digest": pack.digest,
+        "from": previous.map(|p| serde_json::json!({"version": p.version, "digest": p.digest})),
+        "to": {"version": pack.version, "digest": pack.digest},
         "publisher": pack.publisher,
         "rules": pack.rules,
-        "previous": previous.map(|p| serde_json::json!({"version": p.version, "digest": p.digest})),
-    });
+    })
+}
+
+/// Appends `rec` to `<state>/rules/history.jsonl`.
+fn append_history(rd: &Path, rec: &serde_json::Value) -> Result<(), PackError> {
     let path = rd.join("history.jsonl");
-    let mut line = serde_json::to_vec(&rec).map_err(|e| PackError::State(e.to_string()))?;
+    let mut line = serde_json::to_vec(rec).map_err(|e| PackError::State(e.to_string()))?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
         .create(true)

@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 pub use install::{
-    install, installed, list_trusted, trust, try_installed, InstallOptions, InstallOutcome,
-    InstalledPack,
+    change_record, install, installed, list_trusted, trust, try_installed, InstallOptions,
+    InstallOutcome, InstalledPack, RecordTo,
 };
 
 const MAGIC: &[u8; 8] = b"KENSAPK\n";
@@ -86,6 +86,8 @@ pub enum PackError {
     Key(KeyError),
     #[error("installed pack state is damaged: {0}")]
     State(String),
+    #[error("the pack is installed, but its rules_change record could not be journalled: {0}")]
+    Unrecorded(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
