@@ -2,7 +2,8 @@
 //! entries, rule-pack metadata, reports) is written to a uniquely named
 //! temporary file beside its destination, synced, renamed over it, and the
 //! directory synced. A crash or a pulled stick leaves the old file or the
-//! new one, never half of one.
+//! new one, never half of one. Also the advisory lock files that keep two
+//! processes from changing the same state at once.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -52,6 +53,50 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Opens (creating) `path` and takes an exclusive `flock` on it, held until
+/// the returned file is closed. `wait` None blocks until the lock is free;
+/// `Some(d)` retries for up to `d` and returns `Ok(None)` if another
+/// process still holds it. Without Unix locks the file is returned unlocked.
+pub fn lock_exclusive(
+    path: &Path,
+    wait: Option<std::time::Duration>,
+) -> std::io::Result<Option<File>> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        let deadline = wait.map(|w| std::time::Instant::now() + w);
+        let flags = if wait.is_some() {
+            libc::LOCK_EX | libc::LOCK_NB
+        } else {
+            libc::LOCK_EX
+        };
+        loop {
+            // SAFETY: flock on a descriptor this function owns; no memory is shared.
+            if unsafe { libc::flock(f.as_raw_fd(), flags) } == 0 {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EWOULDBLOCK) => {}
+                _ => return Err(err),
+            }
+            if deadline.is_none_or(|d| std::time::Instant::now() >= d) {
+                return Ok(None);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = wait;
+    Ok(Some(f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +115,17 @@ mod tests {
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn a_held_lock_is_busy_until_released() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("lock");
+        let held = lock_exclusive(&p, None).unwrap().unwrap();
+        let short = Some(std::time::Duration::from_millis(100));
+        // flock locks belong to the open file: a second open conflicts.
+        assert!(lock_exclusive(&p, short).unwrap().is_none());
+        drop(held);
+        assert!(lock_exclusive(&p, short).unwrap().is_some());
     }
 }

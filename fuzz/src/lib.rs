@@ -6,6 +6,8 @@
 
 #[path = "../../src/findings/mod.rs"]
 pub mod findings;
+#[path = "../../src/fsutil.rs"]
+pub mod fsutil;
 #[path = "../../src/keys.rs"]
 pub mod keys;
 #[path = "../../src/journal/mod.rs"]

@@ -673,16 +673,8 @@ pub fn queue(dir: &Path, value: &Value) -> Result<PathBuf, JournalError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let name = format!("{nanos:024}-{}.json", std::process::id());
-    let path = inbox.join(&name);
-    let tmp = inbox.join(format!(".{name}.tmp"));
-    {
-        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(&bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    fs::rename(&tmp, &path).map_err(io_err(&path))?;
-    sync_dir(&inbox)?;
+    let path = inbox.join(format!("{nanos:024}-{}.json", std::process::id()));
+    crate::fsutil::write_atomic(&path, &bytes, 0o600).map_err(io_err(&path))?;
     Ok(path)
 }
 
@@ -707,39 +699,13 @@ impl DirLock {
     /// Takes the lock, retrying for up to `wait` while another process holds it.
     fn take(dir: &Path, wait: std::time::Duration) -> Result<DirLock, JournalError> {
         let path = dir.join(LOCK_FILE);
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            let deadline = std::time::Instant::now() + wait;
-            loop {
-                // SAFETY: flock on a descriptor this function owns; no memory is shared.
-                let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-                if rc == 0 {
-                    break;
-                }
-                let err = std::io::Error::last_os_error();
-                match err.raw_os_error() {
-                    Some(libc::EWOULDBLOCK) => {}
-                    Some(libc::EINTR) => continue,
-                    _ => return Err(io_err(&path)(err)),
-                }
-                if std::time::Instant::now() >= deadline {
-                    return Err(JournalError::Busy {
-                        dir: dir.to_path_buf(),
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
+        match crate::fsutil::lock_exclusive(&path, Some(wait)) {
+            Ok(Some(f)) => Ok(DirLock(f)),
+            Ok(None) => Err(JournalError::Busy {
+                dir: dir.to_path_buf(),
+            }),
+            Err(e) => Err(io_err(&path)(e)),
         }
-        #[cfg(not(unix))]
-        let _ = wait;
-        Ok(DirLock(f))
     }
 }
 

@@ -206,22 +206,14 @@ struct Lock(#[allow(dead_code)] std::fs::File);
 impl Lock {
     fn take(dir: &Path) -> Result<Lock, PackError> {
         let path = dir.join("lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: flock on a descriptor we own; no memory is shared.
-            let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-            if rc != 0 {
-                return Err(io_err(&path)(std::io::Error::last_os_error()));
-            }
+        match crate::fsutil::lock_exclusive(&path, None) {
+            Ok(Some(f)) => Ok(Lock(f)),
+            Ok(None) => Err(PackError::State(format!(
+                "{} stayed locked",
+                path.display()
+            ))),
+            Err(e) => Err(io_err(&path)(e)),
         }
-        Ok(Lock(f))
     }
 }
 
