@@ -1,11 +1,16 @@
 //! `kensa incidents list|show`: the incidents in the collector store
 //! (`<state>/kensa.db`), one line each, or one incident's findings and
 //! triage history. Also holds the store-opening helper the triage and
-//! report commands share.
+//! report commands share: on an agent (a state directory with
+//! `keys/agent.key` and `journal/`) it first brings the store up to date
+//! with the agent's own journal, so those commands work there without an
+//! export and import.
 
 use super::Context;
 use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs};
 use crate::collector::incidents::{self, Filter, Incident, IncidentDetail, TriageEntry};
+use crate::collector::ImportError;
+use crate::journal::JournalError;
 use crate::output::{sanitize, Format};
 use anyhow::Context as _;
 use rusqlite::{Connection, OpenFlags};
@@ -15,9 +20,17 @@ use std::time::Duration;
 /// File name of the collector database inside the state directory.
 pub const DB_FILE: &str = "kensa.db";
 
-/// Opens the collector store; it must exist (created by `kensa import`).
+/// Tries to import the agent's journal while the running agent may be
+/// writing its last line (a torn tail) this many times, this far apart.
+const TORN_RETRIES: u32 = 5;
+const TORN_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Opens the collector store. On an agent it is created if missing and
+/// first brought up to date with the agent's own journal; elsewhere it must
+/// exist (created by `kensa import`).
 pub fn open_store(ctx: &Context) -> anyhow::Result<Connection> {
     let path = ctx.state_dir.join(DB_FILE);
+    import_own_journal(ctx)?;
     if !path.is_file() {
         anyhow::bail!(
             "no collector database at {}: import findings first (kensa import), or pass --state-dir",
@@ -32,6 +45,61 @@ pub fn open_store(ctx: &Context) -> anyhow::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(10))?;
     incidents::ensure_schema(&conn).with_context(|| format!("preparing {}", path.display()))?;
     Ok(conn)
+}
+
+/// On an agent, imports the records of its own journal that the store
+/// does not hold yet (continuing from the highest seq held; the chain and
+/// the agent id are checked as it is read). A journal that does not check
+/// out is an error. A last line the running agent is still writing is
+/// waited for briefly, then left for next time.
+fn import_own_journal(ctx: &Context) -> anyhow::Result<()> {
+    let dir = crate::journal::dir_in(&ctx.state_dir);
+    if !crate::keys::secret_key_path(&ctx.state_dir).is_file() || !dir.is_dir() {
+        return Ok(());
+    }
+    let pk_path = crate::keys::public_key_path(&ctx.state_dir);
+    let agent = crate::keys::PublicKey::load(&pk_path)
+        .with_context(|| format!("loading the agent's public key {}", pk_path.display()))?
+        .key_id_hex();
+    let db = ctx.state_dir.join(DB_FILE);
+    let mut store =
+        crate::collector::Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let mut attempt = 0;
+    loop {
+        match crate::collector::import_journal(&mut store, &dir, &agent) {
+            Ok(o) => {
+                if o.added > 0 {
+                    tracing::info!(
+                        agent = %agent,
+                        "imported seq {}-{} of this agent's journal ({} new records)",
+                        o.from,
+                        o.to,
+                        o.added
+                    );
+                }
+                return Ok(());
+            }
+            Err(ImportError::Journal(JournalError::TornTail { .. })) if attempt < TORN_RETRIES => {
+                attempt += 1;
+                std::thread::sleep(TORN_RETRY_DELAY);
+            }
+            Err(ImportError::Journal(e @ JournalError::TornTail { .. })) => {
+                eprintln!(
+                    "kensa: warning: the newest journal line is incomplete (still being written, or torn by a crash, which the agent's next start recovers) and was not imported: {e}"
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "importing this agent's journal {} into {}",
+                        dir.display(),
+                        db.display()
+                    )
+                })
+            }
+        }
+    }
 }
 
 /// Parses an IANA time-zone name.
