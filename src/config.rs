@@ -66,7 +66,8 @@ pub struct MediaConfig {
     /// Anything mounted below these directories is a medium.
     pub roots: Vec<PathBuf>,
     /// File systems that make a mount a medium wherever it is mounted
-    /// (FUSE mounts always count; system mounts such as /boot/efi never).
+    /// (system mounts such as /boot/efi never; generic FUSE mounts only
+    /// below a media root).
     pub filesystems: Vec<String>,
     /// Scan media already mounted when the agent starts.
     pub scan_present: bool,

@@ -17,7 +17,6 @@ use blake2::digest::consts::U32;
 use blake2::{Blake2b, Blake2b512, Digest};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 /// `<state>/keys/agent.key`.
@@ -105,41 +104,10 @@ fn read_small(path: &Path) -> Result<String, KeyError> {
 
 /// Writes `text` to `path` through a temp file, fsync and rename, with `mode`.
 fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
+    crate::fsutil::write_atomic(path, text.as_bytes(), mode).map_err(|source| KeyError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(mode);
-        }
-        let mut f = opts.open(&tmp).map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(fs::Permissions::from_mode(mode))
-                .map_err(io)?;
-        }
-        f.write_all(text.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    fs::rename(&tmp, path).map_err(io)?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    Ok(())
+    })
 }
 
 /// Splits `text` into its `untrusted comment:` line and base64 payload line.

@@ -157,9 +157,11 @@ impl<'r> Worker<'r> {
         // Large files wait their turn for memory (released at the end). A
         // scan needs more than the file itself: yara-x's module output for
         // a large executable (symbols, sections) is several times its size.
-        let _permit = self
-            .gate
-            .acquire(meta.len().min(self.opts.max_file_size).saturating_mul(SCAN_MEMORY_FACTOR));
+        let _permit = self.gate.acquire(
+            meta.len()
+                .min(self.opts.max_file_size)
+                .saturating_mul(SCAN_MEMORY_FACTOR),
+        );
         let read = self.read_file(file, meta.len());
         let read = match read {
             Ok(r) => r,

@@ -71,9 +71,11 @@ impl MediaPolicy {
             return Some("sysinfo");
         }
         let system = SYSTEM_MOUNTS.iter().any(|s| Path::new(s) == m.mount_point);
-        let fs_removable = self.filesystems.contains(&m.fstype)
-            || m.fstype == "fuse"
-            || m.fstype.starts_with("fuse.");
+        // Generic FUSE mounts (sshfs, image mounters, desktop plumbing) count
+        // only below a media root; `fuseblk` (NTFS/exFAT on a block device)
+        // counts anywhere, like the kernel file systems in the list.
+        let generic_fuse = m.fstype == "fuse" || m.fstype.starts_with("fuse.");
+        let fs_removable = self.filesystems.contains(&m.fstype) && !generic_fuse;
         if fs_removable && !system && !is_pseudo_fuse(m) {
             return Some("filesystem");
         }
@@ -150,7 +152,16 @@ mod tests {
         );
         assert_eq!(p.detect(&m("/boot/efi", "vfat")), None);
         assert_eq!(p.detect(&m("/srv/stick", "vfat")), Some("filesystem"));
-        assert_eq!(p.detect(&m("/srv/img", "fuse.fusefat")), Some("filesystem"));
+        assert_eq!(
+            p.detect(&m("/srv/img", "fuse.fusefat")),
+            None,
+            "generic FUSE only below a media root"
+        );
+        assert_eq!(
+            p.detect(&m("/media/img", "fuse.fusefat")),
+            Some("media_root")
+        );
+        assert_eq!(p.detect(&m("/srv/ntfs", "fuseblk")), Some("filesystem"));
         assert_eq!(p.detect(&m("/run/user/1000/gvfs", "fuse.gvfsd-fuse")), None);
         assert_eq!(p.detect(&m("/var/lib/docker", "ext4")), None);
         let mut p2 = p.clone();

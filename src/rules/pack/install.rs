@@ -91,9 +91,7 @@ fn rules_dir(state_dir: &Path) -> PathBuf {
 }
 
 fn fsync_dir(dir: &Path) -> Result<(), PackError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    crate::fsutil::sync_dir(dir).map_err(io_err(dir))
 }
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, PackError> {
@@ -178,25 +176,7 @@ pub fn list_trusted(state_dir: &Path) -> Result<Vec<PublicKey>, PackError> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path)(e));
-    }
-    fsync_dir(dir)
+    crate::fsutil::write_atomic(path, bytes, 0o644).map_err(io_err(path))
 }
 
 /// An exclusive lock on `<state>/rules/lock`, held while installing (the
