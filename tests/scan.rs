@@ -491,3 +491,45 @@ fn unreadable_file_is_a_permission_gap() {
     assert_eq!(skips[0]["reason"], "permission");
     assert_eq!(recs.last().unwrap()["files"], 2);
 }
+
+#[test]
+fn large_files_share_a_small_memory_budget_without_stalling() {
+    let env = TestEnv::new();
+    let mut cfg = std::fs::read_to_string(&env.config).unwrap();
+    cfg.push_str("\n[scan]\nbuffer_budget = \"2M\"\nthreads = 3\n");
+    std::fs::write(&env.config, cfg).unwrap();
+    for i in 0..12 {
+        let mut big = vec![b'A'; (3 << 20) + i];
+        if i == 7 {
+            big[..68].copy_from_slice(&eicar());
+            big.truncate(68);
+        }
+        env.file(format!("big{i:02}.bin"), &big);
+        env.file(format!("small{i:02}.txt"), b"small");
+    }
+    let mut child = env
+        .command()
+        .args(["scan", "--format", "json"])
+        .arg(&env.root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the scan stalled waiting for memory");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let recs = parse_lines(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let s = recs.last().unwrap();
+    assert_eq!(s["files"], 24);
+    assert_eq!(s["gaps"], 0);
+    assert_eq!(of_type(&recs, "finding").len(), 1);
+}

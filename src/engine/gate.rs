@@ -52,6 +52,27 @@ impl MemoryGate {
         }
     }
 
+    /// Like [`acquire`](Self::acquire) but never waits: `None` when the
+    /// budget is taken.
+    pub fn try_acquire(&self, bytes: u64) -> Option<Permit<'_>> {
+        if bytes < GATE_MIN {
+            return Some(Permit {
+                gate: self,
+                bytes: 0,
+            });
+        }
+        let want = bytes.min(self.budget);
+        let mut used = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        if *used + want > self.budget {
+            return None;
+        }
+        *used += want;
+        Some(Permit {
+            gate: self,
+            bytes: want,
+        })
+    }
+
     pub fn in_use(&self) -> u64 {
         *self.in_use.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -92,6 +113,14 @@ mod tests {
         drop(p1);
         assert_eq!(t.join().unwrap(), 5 << 20);
         assert_eq!(g.in_use(), 0);
+        let held = g.acquire(9 << 20);
+        assert!(
+            g.try_acquire(5 << 20).is_none(),
+            "try_acquire does not wait"
+        );
+        assert!(g.try_acquire(10).is_some(), "small files pass");
+        drop(held);
+        assert!(g.try_acquire(5 << 20).is_some());
         // A request above the budget takes the whole budget, not forever.
         let p = g.acquire(1 << 40);
         assert_eq!(g.in_use(), 10 << 20);

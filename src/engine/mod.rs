@@ -20,6 +20,7 @@ use crate::findings::{
     self, Classification, Finding, Location, Medium, Record, Session, Summary, SCHEMA_VERSION,
 };
 use crate::rules::RuleSet;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -29,6 +30,8 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
 /// Default bytes of large files held in memory at once (see [`gate`]).
 pub const DEFAULT_BUFFER_BUDGET: u64 = 64 * 1024 * 1024;
+/// Large files a worker sets aside while the memory budget is taken.
+const MAX_DEFERRED: usize = 16;
 /// Default per-file YARA timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -243,12 +246,33 @@ impl Engine {
                     .name(format!("kensa-scan-{i}"))
                     .spawn_scoped(s, move || {
                         let mut w = worker::Worker::new(rules, opts, ctx, classifier, gate, tx);
+                        // Large files whose memory is taken wait here while
+                        // this worker goes on with others.
+                        let mut deferred: VecDeque<walk::WorkItem> = VecDeque::new();
                         for item in rx.iter() {
                             if cancel.is_stopped() {
                                 // Drain so the walker never blocks; unscanned.
                                 continue;
                             }
-                            w.process(item);
+                            if let Err(item) = w.try_process(item) {
+                                if deferred.len() < MAX_DEFERRED {
+                                    deferred.push_back(item);
+                                } else {
+                                    w.process_waiting(item);
+                                }
+                            }
+                            while let Some(front) = deferred.pop_front() {
+                                if let Err(front) = w.try_process(front) {
+                                    deferred.push_front(front);
+                                    break;
+                                }
+                            }
+                        }
+                        for item in deferred {
+                            if cancel.is_stopped() {
+                                break;
+                            }
+                            w.process_waiting(item);
                         }
                     })
                     .map_err(|e| EngineError::Thread(e.to_string()))?;

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 /// A regular file for a worker.
 pub(crate) struct WorkItem {
     pub path: PathBuf,
+    /// Size when listed; the memory gate reserves by it.
+    pub size: u64,
 }
 
 pub(crate) struct Walker<'a> {
@@ -140,6 +142,7 @@ impl Walker<'_> {
         } else if ft.is_file() {
             let _ = work.send(WorkItem {
                 path: path.to_path_buf(),
+                size: meta.len(),
             });
         } else {
             let kind = if ft.is_fifo() {

@@ -5,6 +5,7 @@
 //! lists need them), YARA and the hash lists.
 
 use super::archive::{self, MemberEvent};
+use super::walk::WorkItem;
 use super::{filetype, io_skip_reason, pathfmt, Classifier, Event, ScanOptions, SessionCtx};
 use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
 use crate::rules::RuleSet;
@@ -21,7 +22,9 @@ const CHUNK: u64 = 1 << 20;
 /// A buffer grown above this is released after the file, so one huge file
 /// does not pin memory for the rest of the scan.
 const KEEP_BUFFER: usize = 16 << 20;
-/// Memory a scan needs per byte of file, for the memory gate.
+/// Memory a scan needs per byte of file, for the memory gate: yara-x's
+/// module output for a large executable (symbols, sections) is several
+/// times the file's size.
 const SCAN_MEMORY_FACTOR: u64 = 4;
 /// Metadata values longer than this are cut in findings.
 const MAX_META_LEN: usize = 512;
@@ -119,7 +122,35 @@ impl<'r> Worker<'r> {
         self.ctx.skip(path.to_string(), reason, detail)
     }
 
-    pub fn process(&mut self, item: super::walk::WorkItem) {
+    /// The memory a file's scan is charged for at the gate.
+    fn charge(&self, size: u64) -> u64 {
+        size.min(self.opts.max_file_size)
+            .saturating_mul(SCAN_MEMORY_FACTOR)
+    }
+
+    /// Takes the file if its memory is available now; otherwise hands it
+    /// back so the caller can go on with other files.
+    pub fn try_process(&mut self, item: WorkItem) -> Result<(), WorkItem> {
+        let gate = self.gate;
+        match gate.try_acquire(self.charge(item.size)) {
+            Some(permit) => {
+                self.process(item, permit);
+                Ok(())
+            }
+            None => Err(item),
+        }
+    }
+
+    /// Waits for the file's memory, then scans it.
+    pub fn process_waiting(&mut self, item: WorkItem) {
+        let gate = self.gate;
+        let permit = gate.acquire(self.charge(item.size));
+        self.process(item, permit);
+    }
+
+    /// Scans one file; `_permit` holds its share of the memory budget
+    /// until the scan (including archive members) is done.
+    fn process(&mut self, item: WorkItem, _permit: super::gate::Permit<'_>) {
         let display = pathfmt::display(&item.path);
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -154,14 +185,6 @@ impl<'r> Worker<'r> {
             self.done(0);
             return;
         }
-        // Large files wait their turn for memory (released at the end). A
-        // scan needs more than the file itself: yara-x's module output for
-        // a large executable (symbols, sections) is several times its size.
-        let _permit = self.gate.acquire(
-            meta.len()
-                .min(self.opts.max_file_size)
-                .saturating_mul(SCAN_MEMORY_FACTOR),
-        );
         let read = self.read_file(file, meta.len());
         let read = match read {
             Ok(r) => r,
