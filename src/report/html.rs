@@ -70,33 +70,30 @@ pub(super) fn html(report: &Report, lang: Lang) -> String {
                 .map(|c| format!("<th>{}</th>", esc(c)))
                 .collect::<String>()
         );
-        let mut current: Vec<&str> = Vec::new();
-        for r in &t.rows {
-            let common = current
-                .iter()
-                .zip(&r.path)
-                .take_while(|(a, b)| a == b)
-                .count();
-            for (depth, g) in r.path.iter().enumerate().skip(common) {
-                let _ = writeln!(
-                    o,
-                    "<tr><th class=\"g\" colspan=\"{}\" style=\"padding-left:{}em\">{}</th></tr>",
-                    cols.len() + 1,
-                    0.6 + 1.2 * depth as f32,
-                    esc(g)
-                );
+        for (depth, text, cells) in super::render::label_lines(&t) {
+            match cells {
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "<tr><th class=\"g\" colspan=\"{}\" style=\"padding-left:{}em\">{}</th></tr>",
+                        cols.len() + 1,
+                        0.6 + 1.2 * depth as f32,
+                        esc(text)
+                    );
+                }
+                Some(cells) => {
+                    let _ = write!(
+                        o,
+                        "<tr><td style=\"padding-left:{}em\">{}</td>",
+                        0.6 + 1.2 * depth as f32,
+                        esc(text)
+                    );
+                    for c in cells {
+                        let _ = write!(o, "<td class=\"n\">{}</td>", cell_text(*c));
+                    }
+                    let _ = writeln!(o, "</tr>");
+                }
             }
-            current = r.path.clone();
-            let _ = write!(
-                o,
-                "<tr><td style=\"padding-left:{}em\">{}</td>",
-                0.6 + 1.2 * r.path.len() as f32,
-                esc(r.label)
-            );
-            for c in &r.cells {
-                let _ = write!(o, "<td class=\"n\">{}</td>", cell_text(*c));
-            }
-            let _ = writeln!(o, "</tr>");
         }
         let _ = writeln!(o, "</tbody>\n</table>");
     }

@@ -40,9 +40,11 @@ fn pad_left(s: &str, width: usize) -> String {
 }
 
 /// One line of a table's label column: indent depth, text, cells if a data row.
-type LabelLine<'a> = (usize, &'a str, Option<&'a [Option<u64>]>);
+pub(super) type LabelLine<'a> = (usize, &'a str, Option<&'a [Option<u64>]>);
 
-fn label_lines(t: &Table) -> Vec<LabelLine<'_>> {
+/// A table's rows with their group headings interleaved, each heading
+/// once where the group starts.
+pub(super) fn label_lines(t: &Table) -> Vec<LabelLine<'_>> {
     let mut out = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     for r in &t.rows {
