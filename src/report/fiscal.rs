@@ -64,69 +64,21 @@ mod tests {
 
     #[test]
     fn dates_to_quarters() {
-        assert_eq!(
-            of_date(d(2019, 4, 1)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 1
-            }
-        );
-        assert_eq!(
-            of_date(d(2019, 6, 30)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 1
-            }
-        );
-        assert_eq!(
-            of_date(d(2019, 7, 1)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 2
-            }
-        );
-        assert_eq!(
-            of_date(d(2019, 9, 30)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 2
-            }
-        );
-        assert_eq!(
-            of_date(d(2019, 10, 1)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 3
-            }
-        );
-        assert_eq!(
-            of_date(d(2019, 12, 31)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 3
-            }
-        );
-        assert_eq!(
-            of_date(d(2020, 1, 1)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 4
-            }
-        );
-        assert_eq!(
-            of_date(d(2020, 3, 31)),
-            FiscalQuarter {
-                fy: 2019,
-                quarter: 4
-            }
-        );
-        assert_eq!(
-            of_date(d(2020, 4, 1)),
-            FiscalQuarter {
-                fy: 2020,
-                quarter: 1
-            }
-        );
+        // Each quarter's first and last day, and the next year's start.
+        let cases = [
+            (d(2019, 4, 1), 2019, 1),
+            (d(2019, 6, 30), 2019, 1),
+            (d(2019, 7, 1), 2019, 2),
+            (d(2019, 9, 30), 2019, 2),
+            (d(2019, 10, 1), 2019, 3),
+            (d(2019, 12, 31), 2019, 3),
+            (d(2020, 1, 1), 2019, 4),
+            (d(2020, 3, 31), 2019, 4),
+            (d(2020, 4, 1), 2020, 1),
+        ];
+        for (date, fy, quarter) in cases {
+            assert_eq!(of_date(date), FiscalQuarter { fy, quarter }, "{date}");
+        }
     }
 
     #[test]
