@@ -111,14 +111,7 @@ fn bench_hostile_archives() {
             "stored 95 MiB x 3 levels (memory)",
             {
                 let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-                let noise: Vec<u8> = (0..95u64 << 20)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        x as u8
-                    })
-                    .collect();
+                let noise = incompressible(&mut x, 95 << 20);
                 let l1 = a::zip(&[a::RawEntry::stored("noise.bin", &noise)]);
                 let l2 = a::zip(&[a::RawEntry::stored("l1.zip", &l1)]);
                 a::zip(&[a::RawEntry::stored("l2.zip", &l2)])
@@ -187,14 +180,7 @@ fn bench_hostile_archives() {
     std::fs::create_dir_all(&tree).unwrap();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for i in 0..2000 {
-        let data: Vec<u8> = (0..16 * 1024)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let data = incompressible(&mut x, 16 * 1024);
         std::fs::write(tree.join(format!("f{i}.bin")), data).unwrap();
     }
     // Warm the page cache, then alternate runs.
@@ -213,4 +199,16 @@ fn bench_hostile_archives() {
         med(&mut on),
         med(&mut off)
     );
+}
+
+/// `len` pseudo-random bytes from an xorshift state (incompressible data).
+fn incompressible(state: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *state as u8
+        })
+        .collect()
 }
