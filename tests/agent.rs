@@ -10,16 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Every agent treats any FUSE mount on the machine as a medium, so an
-/// agent started in parallel would also scan and watch the FUSE test's
-/// stick (fusefat serves one request at a time); tests that start an agent
-/// while the FUSE test may run hold this.
-static FUSE_MEDIA: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn fuse_media_lock() -> std::sync::MutexGuard<'static, ()> {
-    FUSE_MEDIA.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn require_root() {
     assert_eq!(
         unsafe { libc::geteuid() },
@@ -191,7 +181,6 @@ fn finding_under<'a>(
 #[test]
 fn fuse_fat_medium_is_scanned_and_watched_then_ext4_loop_medium_too() {
     require_root();
-    let _serial = fuse_media_lock();
     let env = TestEnv::new();
     let media = env.base().join("media");
     std::fs::create_dir_all(media.join("stick")).unwrap();
@@ -448,7 +437,6 @@ fn sigterm_exits_0_quickly_and_sighup_with_broken_rules_keeps_old_ones() {
 
 #[test]
 fn rule_pack_installed_while_the_agent_runs_is_journalled_by_the_agent() {
-    let _serial = fuse_media_lock();
     let env = TestEnv::new();
     let media = env.base().join("media");
     std::fs::create_dir_all(&media).unwrap();
