@@ -8,7 +8,6 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG: &str = "/etc/kensa/kensa.toml";
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/kensa";
 /// A configuration file larger than this is refused.
 pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
 

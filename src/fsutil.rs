@@ -1,13 +1,158 @@
-//! Durable file writes: every state file kensa keeps (keys, bundles, cache
-//! entries, rule-pack metadata, reports) is written to a uniquely named
-//! temporary file beside its destination, synced, renamed over it, and the
-//! directory synced. A crash or a pulled stick leaves the old file or the
-//! new one, never half of one. Also the advisory lock files that keep two
-//! processes from changing the same state at once.
+//! Small file-system helpers every module shares, each written once:
+//!
+//! - [`read_capped`]: the one way kensa reads a file that a user or a
+//!   medium supplies (bundles, signatures, keys, configs, rule files,
+//!   packs). It opens without blocking, refuses anything but a regular
+//!   file before reading a byte (a FIFO or `/dev/zero` is an error, not a
+//!   hang), and never reads more than its cap.
+//! - [`write_atomic`]: every state file (keys, bundles, cache entries,
+//!   rule-pack metadata, reports) is written to a uniquely named temporary
+//!   file beside its destination, synced, renamed over it, and the
+//!   directory synced ([`sync_dir`]). A crash or a pulled stick leaves the
+//!   old file or the new one, never half of one.
+//! - [`lock_exclusive`]: the advisory lock files that keep two processes
+//!   from changing the same state at once, held by a [`LockGuard`].
+//! - [`PathError`]: an I/O error with the path it happened on.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// An I/O error and the path it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct PathError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl PathError {
+    pub fn new(path: &Path, source: std::io::Error) -> PathError {
+        PathError {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.source.kind()
+    }
+}
+
+/// `map_err(at(path))`: attaches `path` to an I/O error.
+pub fn at(path: &Path) -> impl FnOnce(std::io::Error) -> PathError + '_ {
+    move |source| PathError::new(path, source)
+}
+
+/// Why [`read_capped`] refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Io(#[from] PathError),
+    #[error("{}: not a regular file ({kind}); refused", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{}: larger than {cap} bytes; refused", path.display())]
+    TooLarge { path: PathBuf, cap: u64 },
+    #[error("{}: not UTF-8 text", path.display())]
+    NotText { path: PathBuf },
+}
+
+impl ReadError {
+    /// True when the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// What kind of non-regular file `ft` is, for messages.
+pub fn file_kind(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "FIFO";
+        } else if ft.is_socket() {
+            return "socket";
+        } else if ft.is_block_device() {
+            return "block device";
+        } else if ft.is_char_device() {
+            return "character device";
+        }
+    }
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_file() {
+        "regular file"
+    } else {
+        "special file"
+    }
+}
+
+/// Opens `path` for reading without blocking (a FIFO with no writer opens
+/// at once) and without becoming its controlling terminal, and checks it
+/// is a regular file before anything is read. Symlinks are followed: the
+/// user named this path.
+pub fn open_regular(path: &Path) -> Result<File, ReadError> {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC);
+    }
+    let f = opts.open(path).map_err(at(path))?;
+    let ft = f.metadata().map_err(at(path))?.file_type();
+    if !ft.is_file() {
+        return Err(ReadError::NotRegular {
+            path: path.to_path_buf(),
+            kind: file_kind(&ft),
+        });
+    }
+    Ok(f)
+}
+
+/// Reads a whole regular file of at most `cap` bytes. Every file kensa
+/// reads on behalf of a user or from a medium goes through here.
+pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let f = open_regular(path)?;
+    let too_large = || ReadError::TooLarge {
+        path: path.to_path_buf(),
+        cap,
+    };
+    let len = f.metadata().map_err(at(path))?.len();
+    if len > cap {
+        return Err(too_large());
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    f.take(cap + 1).read_to_end(&mut buf).map_err(at(path))?;
+    if buf.len() as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(buf)
+}
+
+/// [`read_capped`] for UTF-8 text.
+pub fn read_capped_text(path: &Path, cap: u64) -> Result<String, ReadError> {
+    String::from_utf8(read_capped(path, cap)?).map_err(|_| ReadError::NotText {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Creates `dir` (and its parents) with mode 0700 for the last component
+/// when it is new; an existing directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
 
 /// Writes `data` to `path` atomically and durably; `mode` sets the new
 /// file's permission bits (Unix).
@@ -53,14 +198,28 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// An exclusive advisory lock, held until this guard is dropped (the lock
+/// belongs to the open file description and goes with it).
+#[derive(Debug)]
+pub struct LockGuard {
+    file: File,
+}
+
+impl LockGuard {
+    /// The locked file (for callers that record who holds it).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
 /// Opens (creating) `path` and takes an exclusive `flock` on it, held until
-/// the returned file is closed. `wait` None blocks until the lock is free;
+/// the returned guard is dropped. `wait` None blocks until the lock is free;
 /// `Some(d)` retries for up to `d` and returns `Ok(None)` if another
-/// process still holds it. Without Unix locks the file is returned unlocked.
+/// process still holds it. Without Unix locks the guard holds no lock.
 pub fn lock_exclusive(
     path: &Path,
     wait: Option<std::time::Duration>,
-) -> std::io::Result<Option<File>> {
+) -> std::io::Result<Option<LockGuard>> {
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -94,7 +253,7 @@ pub fn lock_exclusive(
     }
     #[cfg(not(unix))]
     let _ = wait;
-    Ok(Some(f))
+    Ok(Some(LockGuard { file: f }))
 }
 
 #[cfg(test)]
@@ -127,5 +286,40 @@ mod tests {
         assert!(lock_exclusive(&p, short).unwrap().is_none());
         drop(held);
         assert!(lock_exclusive(&p, short).unwrap().is_some());
+    }
+
+    #[test]
+    fn capped_reads_refuse_fifos_and_large_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, b"12345").unwrap();
+        assert_eq!(read_capped(&p, 5).unwrap(), b"12345");
+        assert!(matches!(
+            read_capped(&p, 4),
+            Err(ReadError::TooLarge { cap: 4, .. })
+        ));
+        let fifo = d.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string naming a new file in a temp dir.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(
+            read_capped(&fifo, 100),
+            Err(ReadError::NotRegular { kind: "FIFO", .. })
+        ));
+        assert!(matches!(
+            read_capped(d.path(), 100),
+            Err(ReadError::NotRegular {
+                kind: "directory",
+                ..
+            })
+        ));
+        assert!(read_capped(&d.path().join("missing"), 1)
+            .unwrap_err()
+            .is_not_found());
+        std::fs::write(&p, [0xff, 0xfe]).unwrap();
+        assert!(matches!(
+            read_capped_text(&p, 10),
+            Err(ReadError::NotText { .. })
+        ));
     }
 }

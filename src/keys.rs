@@ -19,16 +19,6 @@ use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use std::fs;
 use std::path::Path;
 
-/// `<state>/keys/agent.key`.
-pub fn secret_key_path(state_dir: &Path) -> std::path::PathBuf {
-    state_dir.join("keys").join("agent.key")
-}
-
-/// `<state>/keys/agent.pub`.
-pub fn public_key_path(state_dir: &Path) -> std::path::PathBuf {
-    state_dir.join("keys").join("agent.pub")
-}
-
 /// Largest key or signature file kensa reads (they are a few hundred bytes).
 pub const MAX_KEY_FILE: u64 = 4096;
 
@@ -448,6 +438,37 @@ impl SecretKey {
         };
         Ok(sig.to_text())
     }
+}
+
+/// Generates the agent key pair under `<state>/keys` (directory 0700,
+/// secret key 0600), replacing what is there. Used by `kensa keygen` and
+/// by the agent's first start.
+pub fn create_agent_key(state: &crate::state::StateDir) -> Result<SecretKey, KeyError> {
+    let dir = state.keys_dir();
+    let io = |source| KeyError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    crate::fsutil::create_private_dir(&dir).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+    }
+    let sk = SecretKey::generate()?;
+    sk.save(&state.secret_key())?;
+    sk.public().save(&state.public_key())?;
+    Ok(sk)
+}
+
+/// Loads the agent key, creating it (as on the agent's first start) when
+/// there is none yet; the second value says whether it was created.
+pub fn load_or_create(state: &crate::state::StateDir) -> Result<(SecretKey, bool), KeyError> {
+    let path = state.secret_key();
+    if path.exists() {
+        return Ok((SecretKey::load(&path)?, false));
+    }
+    Ok((create_agent_key(state)?, true))
 }
 
 /// A parsed minisign signature file.

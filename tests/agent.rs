@@ -490,6 +490,12 @@ fn rule_pack_installed_while_the_agent_runs_is_journalled_by_the_agent() {
     agent.wait_log("reloaded configuration and rules", Duration::from_secs(10));
     agent.signal(libc::SIGTERM);
     assert_eq!(agent.child.wait().unwrap().code(), Some(0));
-    let public = kensa::keys::PublicKey::load(&kensa::keys::public_key_path(&env.state)).unwrap();
-    kensa::journal::verify(&kensa::journal::dir_in(&env.state), &public).unwrap();
+    let public =
+        kensa::keys::PublicKey::load(&kensa::state::StateDir::new(env.state.clone()).public_key())
+            .unwrap();
+    kensa::journal::verify(
+        &kensa::state::StateDir::new(env.state.clone()).journal_dir(),
+        &public,
+    )
+    .unwrap();
 }

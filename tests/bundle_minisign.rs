@@ -83,7 +83,7 @@ fn stock_minisign_verifies_an_exported_bundle() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .expect("a bundle");
-    let pubkey = kensa::keys::public_key_path(&env.state);
+    let pubkey = kensa::state::StateDir::new(env.state.clone()).public_key();
     let (ok, text) = minisign_verify(&bundle, &pubkey);
     assert!(ok, "minisign refused kensa's bundle: {text}");
     let agent = kensa::keys::PublicKey::load(&pubkey).unwrap().key_id_hex();
@@ -117,7 +117,7 @@ fn stock_minisign_verifies_an_exported_bundle() {
     let st = Command::new("minisign")
         .arg("-S")
         .arg("-s")
-        .arg(kensa::keys::secret_key_path(&env.state))
+        .arg(kensa::state::StateDir::new(env.state.clone()).secret_key())
         .arg("-m")
         .arg(&doc)
         .args(["-t", "from minisign"])

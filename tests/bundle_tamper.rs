@@ -544,7 +544,7 @@ fn cli_verify_and_import_refuse_and_leave_the_database_alone() {
         ("other signature", f.write("c-other.jsonl", &data1, &sig)),
         ("untrusted key", f.b_of_b.clone()),
     ];
-    let db = kensa::collector::db_path(state);
+    let db = kensa::state::StateDir::new(state.clone()).database();
     for (what, path) in &cases {
         let (c, o) = run(&[
             "verify".as_ref(),

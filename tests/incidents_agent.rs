@@ -43,9 +43,10 @@ fn incidents(env: &TestEnv) -> Vec<serde_json::Value> {
 fn incidents_on_an_agent_come_from_its_own_journal() {
     let env = TestEnv::new();
     ok(&env.run(["keygen"]));
-    let agent = kensa::keys::PublicKey::load(&kensa::keys::public_key_path(&env.state))
-        .unwrap()
-        .key_id_hex();
+    let agent =
+        kensa::keys::PublicKey::load(&kensa::state::StateDir::new(env.state.clone()).public_key())
+            .unwrap()
+            .key_id_hex();
     let first = env.root.join("first");
     let second = env.root.join("second");
     env.file("first/tools/eicar.com", &eicar());
@@ -131,8 +132,9 @@ fn incidents_on_an_agent_come_from_its_own_journal() {
 
     // The journal stays intact and is only read.
     kensa::journal::verify(
-        &kensa::journal::dir_in(&env.state),
-        &kensa::keys::PublicKey::load(&kensa::keys::public_key_path(&env.state)).unwrap(),
+        &kensa::state::StateDir::new(env.state.clone()).journal_dir(),
+        &kensa::keys::PublicKey::load(&kensa::state::StateDir::new(env.state.clone()).public_key())
+            .unwrap(),
     )
     .unwrap();
 }

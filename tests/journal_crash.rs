@@ -8,7 +8,8 @@
 mod common;
 
 use kensa::journal::{self, Journal};
-use kensa::keys::{public_key_path, secret_key_path, PublicKey, SecretKey};
+use kensa::keys::{PublicKey, SecretKey};
+use kensa::state::StateDir;
 use std::collections::HashSet;
 use std::io::BufRead;
 use std::process::Stdio;
@@ -142,9 +143,9 @@ fn sigkill_during_journalled_scans_loses_no_reported_finding() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let key = SecretKey::load(&secret_key_path(&env.state)).unwrap();
-    let public = PublicKey::load(&public_key_path(&env.state)).unwrap();
-    let dir = journal::dir_in(&env.state);
+    let key = SecretKey::load(&StateDir::new(env.state.clone()).secret_key()).unwrap();
+    let public = PublicKey::load(&StateDir::new(env.state.clone()).public_key()).unwrap();
+    let dir = StateDir::new(env.state.clone()).journal_dir();
 
     // One complete run to learn how long a scan takes.
     let t = Instant::now();

@@ -562,8 +562,9 @@ fn kill_during_install_never_leaves_a_half_installed_set() {
 /// The `rules_change` records in the agent journal under `state`, after
 /// the whole chain (genesis, links, checkpoint signatures) verified.
 fn journalled_rules_changes(state: &Path) -> Vec<serde_json::Value> {
-    let public = kensa::keys::PublicKey::load(&kensa::keys::public_key_path(state)).unwrap();
-    let dir = kensa::journal::dir_in(state);
+    let public =
+        kensa::keys::PublicKey::load(&kensa::state::StateDir::new(state).public_key()).unwrap();
+    let dir = kensa::state::StateDir::new(state).journal_dir();
     kensa::journal::verify(&dir, &public).expect("journal chain verifies");
     kensa::journal::read_all(&dir)
         .unwrap()
@@ -576,7 +577,9 @@ fn journalled_rules_changes(state: &Path) -> Vec<serde_json::Value> {
 fn installs_and_downgrades_are_journalled_even_while_the_journal_is_held() {
     let fx = Fixture::new();
     // No agent key yet: the install creates it to record the change.
-    assert!(!kensa::keys::secret_key_path(&fx.env.state).exists());
+    assert!(!kensa::state::StateDir::new(fx.env.state.clone())
+        .secret_key()
+        .exists());
     let v1 = fx.pack("j1", 1, &[("a.yar", &rule("journal_v1", "JOURNAL-1"))]);
     let v2 = fx.pack("j2", 2, &[("a.yar", &rule("journal_v2", "JOURNAL-2"))]);
     let out = fx.install(&v1, &[]);
@@ -601,8 +604,11 @@ fn installs_and_downgrades_are_journalled_even_while_the_journal_is_held() {
     // A downgrade while another process (standing in for the running
     // agent) holds the journal: the install waits, then queues the record,
     // and the holder journals it.
-    let key = kensa::keys::SecretKey::load(&kensa::keys::secret_key_path(&fx.env.state)).unwrap();
-    let dir = kensa::journal::dir_in(&fx.env.state);
+    let key = kensa::keys::SecretKey::load(
+        &kensa::state::StateDir::new(fx.env.state.clone()).secret_key(),
+    )
+    .unwrap();
+    let dir = kensa::state::StateDir::new(fx.env.state.clone()).journal_dir();
     let mut holder = kensa::journal::Journal::open(&dir, &key).unwrap();
     let t0 = std::time::Instant::now();
     let out = fx.install(&v1, &["--allow-downgrade"]);

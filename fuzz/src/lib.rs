@@ -6,6 +6,8 @@
 
 #[path = "../../src/findings/mod.rs"]
 pub mod findings;
+#[path = "../../src/state.rs"]
+pub mod state;
 #[path = "../../src/fsutil.rs"]
 pub mod fsutil;
 #[path = "../../src/keys.rs"]

@@ -18,11 +18,6 @@ pub use trust::TrustedKey;
 use rusqlite::Connection;
 use std::path::Path;
 
-/// `<state>/kensa.db`.
-pub fn db_path(state_dir: &Path) -> std::path::PathBuf {
-    state_dir.join("kensa.db")
-}
-
 /// Schema version this code writes (`PRAGMA user_version`). Modules that
 /// add tables on top create them with `IF NOT EXISTS` and may raise it.
 pub const SCHEMA_VERSION: i64 = 1;

@@ -4,19 +4,19 @@
 use super::Context;
 use crate::bundle::{self, ExportRange};
 use crate::cli::ExportArgs;
-use crate::journal::{self, Journal};
-use crate::keys::{secret_key_path, SecretKey};
+use crate::journal::Journal;
+use crate::keys::SecretKey;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
-    let sk_path = secret_key_path(&ctx.state_dir);
+    let sk_path = ctx.state.secret_key();
     let key = SecretKey::load(&sk_path).with_context(|| {
         format!(
             "loading the agent key {} (run kensa keygen)",
             sk_path.display()
         )
     })?;
-    let dir = journal::dir_in(&ctx.state_dir);
+    let dir = ctx.state.journal_dir();
     let mut j = Journal::open(&dir, &key)
         .with_context(|| format!("opening the journal {}", dir.display()))?;
     let range = match (args.all, args.since) {

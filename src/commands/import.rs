@@ -6,11 +6,11 @@
 use super::Context;
 use crate::bundle;
 use crate::cli::ImportArgs;
-use crate::collector::{db_path, import_bundle_file, Store};
+use crate::collector::{import_bundle_file, Store};
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<u8> {
-    let db = db_path(&ctx.state_dir);
+    let db = ctx.state.database();
     let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     // Order by (agent, from) as named in the signature's trusted comment;
     // the comment is only a sort key here, import verifies it.

@@ -17,9 +17,6 @@ use rusqlite::{Connection, OpenFlags};
 use std::io::Write;
 use std::time::Duration;
 
-/// File name of the collector database inside the state directory.
-pub const DB_FILE: &str = "kensa.db";
-
 /// Tries to import the agent's journal while the running agent may be
 /// writing its last line (a torn tail) this many times, this far apart.
 const TORN_RETRIES: u32 = 5;
@@ -29,7 +26,7 @@ const TORN_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// first brought up to date with the agent's own journal; elsewhere it must
 /// exist (created by `kensa import`).
 pub fn open_store(ctx: &Context) -> anyhow::Result<Connection> {
-    let path = ctx.state_dir.join(DB_FILE);
+    let path = ctx.state.database();
     import_own_journal(ctx)?;
     if !path.is_file() {
         anyhow::bail!(
@@ -53,15 +50,15 @@ pub fn open_store(ctx: &Context) -> anyhow::Result<Connection> {
 /// out is an error. A last line the running agent is still writing is
 /// waited for briefly, then left for next time.
 fn import_own_journal(ctx: &Context) -> anyhow::Result<()> {
-    let dir = crate::journal::dir_in(&ctx.state_dir);
-    if !crate::keys::secret_key_path(&ctx.state_dir).is_file() || !dir.is_dir() {
+    let dir = ctx.state.journal_dir();
+    if !ctx.state.secret_key().is_file() || !dir.is_dir() {
         return Ok(());
     }
-    let pk_path = crate::keys::public_key_path(&ctx.state_dir);
+    let pk_path = ctx.state.public_key();
     let agent = crate::keys::PublicKey::load(&pk_path)
         .with_context(|| format!("loading the agent's public key {}", pk_path.display()))?
         .key_id_hex();
-    let db = ctx.state_dir.join(DB_FILE);
+    let db = ctx.state.database();
     let mut store =
         crate::collector::Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let mut attempt = 0;

@@ -17,7 +17,8 @@ pub mod trust;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, DEFAULT_CONFIG, DEFAULT_STATE_DIR};
+use crate::config::{Config, DEFAULT_CONFIG};
+use crate::state::{StateDir, DEFAULT_STATE_DIR};
 use anyhow::Context as _;
 use clap::Parser;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use std::path::PathBuf;
 pub struct Context {
     pub config: Config,
     pub config_path: PathBuf,
-    pub state_dir: PathBuf,
+    pub state: StateDir,
     pub verbose: u8,
 }
 
@@ -44,15 +45,15 @@ where
         None => (PathBuf::from(DEFAULT_CONFIG), false),
     };
     let config = Config::load(&config_path, required).context("loading configuration")?;
-    let state_dir = absolute(
+    let state = StateDir::new(absolute(
         cli.state_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-    )?;
+    )?);
     let ctx = Context {
         config,
         config_path,
-        state_dir,
+        state,
         verbose: cli.verbose,
     };
     match cli.command {

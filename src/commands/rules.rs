@@ -5,8 +5,8 @@
 use super::scan::{cache_dir, default_sources};
 use super::Context;
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs};
-use crate::journal::{self, Journal, JournalError};
-use crate::keys::{secret_key_path, KeyError, SecretKey};
+use crate::journal::{Journal, JournalError};
+use crate::keys::{KeyError, SecretKey};
 use crate::output::{sanitize, Format};
 use crate::rules::pack::{self, InstallOptions, InstallOutcome, RecordTo};
 use crate::rules::{self, CompileOptions, Issue};
@@ -26,13 +26,13 @@ pub fn run(ctx: &Context, cmd: RulesCommand) -> anyhow::Result<u8> {
         RulesCommand::Pack(args) => build_pack(args),
         RulesCommand::Trust { pubkey } => {
             let text = read_small(&pubkey)?;
-            let key = pack::trust(&ctx.state_dir, &text)
+            let key = pack::trust(&ctx.state, &text)
                 .with_context(|| format!("trusting {}", pubkey.display()))?;
             println!("trusted rule pack publisher {}", key.key_id_hex());
             Ok(0)
         }
         RulesCommand::ListTrusted => {
-            let keys = pack::list_trusted(&ctx.state_dir).context("reading trusted keys")?;
+            let keys = pack::list_trusted(&ctx.state).context("reading trusted keys")?;
             if keys.is_empty() {
                 println!(
                     "no trusted rule pack publishers (add one with `kensa rules trust PUBKEY`)"
@@ -225,15 +225,16 @@ fn test_compile(ctx: &Context, pack_files: &Path) -> Result<usize, String> {
 /// does so as soon as it reloads for the new pack.
 fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Result<u8> {
     let file = super::absolute(file)?;
-    let (key, created) = super::keygen::load_or_create_agent_key(&ctx.state_dir)?;
+    let (key, created) =
+        crate::keys::load_or_create(&ctx.state).context("loading the agent key")?;
     if created {
         eprintln!(
             "kensa: note: created the agent key {} (agent {}) to record rule changes",
-            secret_key_path(&ctx.state_dir).display(),
+            ctx.state.secret_key().display(),
             key.key_id_hex()
         );
     }
-    let dir = journal::dir_in(&ctx.state_dir);
+    let dir = ctx.state.journal_dir();
     let mut held = match Journal::open(&dir, &key) {
         Ok(j) => Some(j),
         Err(JournalError::Busy { .. }) => None,
@@ -252,7 +253,7 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
         None => RecordTo::Queue(dir.clone()),
     };
     let outcome = pack::install(
-        &ctx.state_dir,
+        &ctx.state,
         &file,
         InstallOptions { allow_downgrade },
         record_to,
@@ -293,7 +294,7 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
 }
 
 fn status(ctx: &Context, format: Format) -> anyhow::Result<u8> {
-    let p = pack::try_installed(&ctx.state_dir).context("reading the installed rule pack")?;
+    let p = pack::try_installed(&ctx.state).context("reading the installed rule pack")?;
     match format {
         Format::Json => {
             let v = match &p {

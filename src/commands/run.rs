@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::engine::{Engine, RecordSink};
 use crate::findings::Record;
 use crate::journal::Journal;
-use crate::keys::{secret_key_path, SecretKey};
+use crate::keys::SecretKey;
 use crate::media::MediaPolicy;
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -36,9 +36,10 @@ impl RecordSink for JournalRecorder {
 
 /// Loads the agent key, creating it on first start.
 fn agent_key(ctx: &Context) -> anyhow::Result<SecretKey> {
-    let (key, created) = super::keygen::load_or_create_agent_key(&ctx.state_dir)?;
+    let (key, created) =
+        crate::keys::load_or_create(&ctx.state).context("loading the agent key")?;
     if created {
-        let path = secret_key_path(&ctx.state_dir);
+        let path = ctx.state.secret_key();
         tracing::info!(agent = %key.key_id_hex(), path = %path.display(), "created the agent key on first start");
     }
     Ok(key)
@@ -79,11 +80,15 @@ fn build_engine(ctx: &Context, rules: &[PathBuf], strict: bool) -> anyhow::Resul
 }
 
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
-    std::fs::create_dir_all(&ctx.state_dir)
-        .with_context(|| format!("creating the state directory {}", ctx.state_dir.display()))?;
+    ctx.state.create().with_context(|| {
+        format!(
+            "creating the state directory {}",
+            ctx.state.root().display()
+        )
+    })?;
     let key = agent_key(ctx)?;
     let agent_id = key.key_id_hex();
-    let dir = crate::journal::dir_in(&ctx.state_dir);
+    let dir = ctx.state.journal_dir();
     let journal = Journal::open(&dir, &key).with_context(|| {
         format!(
             "opening the journal {} (another agent on this state directory?)",
@@ -112,7 +117,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     // Reload: read the config file again, recompile strictly.
     let config_path = ctx.config_path.clone();
     let config_required = config_path.exists();
-    let state_dir = ctx.state_dir.clone();
+    let state = ctx.state.clone();
     let verbose = ctx.verbose;
     let run_args = RunArgs {
         media_roots: args.media_roots.clone(),
@@ -137,7 +142,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
             let ctx = Context {
                 config,
                 config_path: config_path.clone(),
-                state_dir: state_dir.clone(),
+                state: state.clone(),
                 verbose,
             };
             let engine = build_engine(&ctx, &run_args.rules, true).map_err(|e| format!("{e:#}"))?;
@@ -147,7 +152,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     );
 
     // A rule pack installed while running is picked up like a SIGHUP.
-    let reload_when_changed = vec![ctx.state_dir.join("rules").join("current")];
+    let reload_when_changed = vec![ctx.state.rules_current()];
     Agent::new(cfg, engine, sink, reloader, control, reload_when_changed)?.run()?;
 
     let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());

@@ -80,7 +80,7 @@ pub fn default_sources(
 
 /// Where compiled rule sets are cached.
 pub fn cache_dir(ctx: &Context) -> PathBuf {
-    ctx.state_dir.join("cache")
+    ctx.state.cache_dir()
 }
 
 /// Resolves and compiles the rule set: by default the bundled signatures,
@@ -93,7 +93,7 @@ pub fn load_rules(
 ) -> anyhow::Result<rules::RuleSet> {
     let mut pack_version = None;
     let sources = if explicit.is_empty() {
-        let pack = rules::pack::installed(&ctx.state_dir);
+        let pack = rules::pack::installed(&ctx.state);
         pack_version = pack.as_ref().map(|p| p.version);
         default_sources(ctx, pack.as_ref().map(|p| p.rules_dir()).as_deref())?
     } else {
@@ -153,14 +153,14 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     );
     let cancel = Cancel::new();
     let summary = if args.journal {
-        let sk_path = crate::keys::secret_key_path(&ctx.state_dir);
+        let sk_path = ctx.state.secret_key();
         let key = crate::keys::SecretKey::load(&sk_path).with_context(|| {
             format!(
                 "--journal needs the agent key {} (run kensa keygen)",
                 sk_path.display()
             )
         })?;
-        let dir = crate::journal::dir_in(&ctx.state_dir);
+        let dir = ctx.state.journal_dir();
         let mut journal = crate::journal::Journal::open(&dir, &key)
             .with_context(|| format!("opening the journal {}", dir.display()))?;
         let spec = SessionSpec {

@@ -4,7 +4,7 @@
 
 use super::Context;
 use crate::cli::{StatusArgs, StatusFormat};
-use crate::keys::{public_key_path, PublicKey};
+use crate::keys::PublicKey;
 use anyhow::Context as _;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -24,11 +24,11 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     let mut out = serde_json::Map::new();
     out.insert(
         "state_dir".into(),
-        json!(ctx.state_dir.display().to_string()),
+        json!(ctx.state.root().display().to_string()),
     );
 
     // The key.
-    let pk = public_key_path(&ctx.state_dir);
+    let pk = ctx.state.public_key();
     out.insert(
         "key".into(),
         match PublicKey::load(&pk) {
@@ -42,14 +42,14 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     out.insert("ruleset".into(), serde_json::to_value(&set.info)?);
     out.insert(
         "pack".into(),
-        match crate::rules::pack::installed(&ctx.state_dir) {
+        match crate::rules::pack::installed(&ctx.state) {
             Some(p) => json!({"version": p.version, "digest": p.digest, "publisher": p.publisher, "installed": p.installed}),
             None => json!(null),
         },
     );
 
     // The journal: head, unexported records, recent sessions.
-    let dir = crate::journal::dir_in(&ctx.state_dir);
+    let dir = ctx.state.journal_dir();
     if dir.is_dir() {
         let mut head = (0u64, String::new());
         let mut sessions: VecDeque<Value> = VecDeque::new();

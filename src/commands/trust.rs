@@ -2,13 +2,13 @@
 
 use super::Context;
 use crate::cli::{TrustAction, TrustArgs};
-use crate::collector::{db_path, trust, Store};
+use crate::collector::{trust, Store};
 use crate::keys::PublicKey;
 use crate::output::sanitize;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: TrustArgs) -> anyhow::Result<u8> {
-    let db = db_path(&ctx.state_dir);
+    let db = ctx.state.database();
     let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     match args.action {
         TrustAction::Add { key, name } => {

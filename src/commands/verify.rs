@@ -4,13 +4,13 @@
 use super::Context;
 use crate::bundle;
 use crate::cli::VerifyArgs;
-use crate::keys::{public_key_path, PublicKey};
+use crate::keys::PublicKey;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let pk_path = match &args.pubkey {
         Some(p) => super::absolute(p.clone())?,
-        None => public_key_path(&ctx.state_dir),
+        None => ctx.state.public_key(),
     };
     let key = PublicKey::load(&pk_path)
         .with_context(|| format!("loading the public key {}", pk_path.display()))?;

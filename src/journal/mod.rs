@@ -40,11 +40,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// `<state>/journal`.
-pub fn dir_in(state_dir: &Path) -> PathBuf {
-    state_dir.join("journal")
-}
-
 /// Default size at which a segment is closed and a new one started.
 pub const DEFAULT_SEGMENT_MAX: u64 = 8 << 20;
 /// Default number of records between automatic checkpoints.
@@ -379,7 +374,7 @@ pub fn verify(dir: &Path, key: &PublicKey) -> Result<VerifyReport, JournalError>
 /// The open journal, owned by the one thread that writes records.
 pub struct Journal {
     /// The exclusive lock, released when the journal is dropped.
-    _lock: DirLock,
+    _lock: crate::fsutil::LockGuard,
     dir: PathBuf,
     key: SecretKey,
     agent: String,
@@ -406,7 +401,7 @@ impl Journal {
         options: JournalOptions,
     ) -> Result<Journal, JournalError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let lock = DirLock::take(dir, options.lock_wait)?;
+        let lock = take_lock(dir, options.lock_wait)?;
         let agent = key.key_id_hex();
         let public = key.public();
         let mut seq = 0;
@@ -692,20 +687,19 @@ fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, JournalError> {
     Ok(buf)
 }
 
-/// An exclusive `flock` on `<journal>/lock`, held while the file is open.
-struct DirLock(#[allow(dead_code)] File);
-
-impl DirLock {
-    /// Takes the lock, retrying for up to `wait` while another process holds it.
-    fn take(dir: &Path, wait: std::time::Duration) -> Result<DirLock, JournalError> {
-        let path = dir.join(LOCK_FILE);
-        match crate::fsutil::lock_exclusive(&path, Some(wait)) {
-            Ok(Some(f)) => Ok(DirLock(f)),
-            Ok(None) => Err(JournalError::Busy {
-                dir: dir.to_path_buf(),
-            }),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+/// Takes the exclusive `flock` on `<journal>/lock`, retrying for up to
+/// `wait` while another process holds it.
+fn take_lock(
+    dir: &Path,
+    wait: std::time::Duration,
+) -> Result<crate::fsutil::LockGuard, JournalError> {
+    let path = dir.join(LOCK_FILE);
+    match crate::fsutil::lock_exclusive(&path, Some(wait)) {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => Err(JournalError::Busy {
+            dir: dir.to_path_buf(),
+        }),
+        Err(e) => Err(io_err(&path)(e)),
     }
 }
 

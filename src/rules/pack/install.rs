@@ -22,6 +22,7 @@
 use super::{io_err, verify, Manifest, PackError, MAX_PACK_SIZE};
 use crate::journal::Journal;
 use crate::keys::PublicKey;
+use crate::state::StateDir;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -86,10 +87,6 @@ pub enum InstallOutcome {
     AlreadyInstalled(InstalledPack),
 }
 
-fn rules_dir(state_dir: &Path) -> PathBuf {
-    state_dir.join("rules")
-}
-
 fn fsync_dir(dir: &Path) -> Result<(), PackError> {
     crate::fsutil::sync_dir(dir).map_err(io_err(dir))
 }
@@ -107,8 +104,8 @@ fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, PackError> {
 }
 
 /// The installed pack, or an error if the state is damaged.
-pub fn try_installed(state_dir: &Path) -> Result<Option<InstalledPack>, PackError> {
-    let rd = rules_dir(state_dir);
+pub fn try_installed(state: &StateDir) -> Result<Option<InstalledPack>, PackError> {
+    let rd = state.rules_dir();
     let current = rd.join("current");
     let target = match std::fs::read_link(&current) {
         Ok(t) => t,
@@ -129,8 +126,8 @@ pub fn try_installed(state_dir: &Path) -> Result<Option<InstalledPack>, PackErro
 
 /// The installed pack for the agent and `kensa scan`; a damaged state is
 /// logged and treated as no pack.
-pub fn installed(state_dir: &Path) -> Option<InstalledPack> {
-    match try_installed(state_dir) {
+pub fn installed(state: &StateDir) -> Option<InstalledPack> {
+    match try_installed(state) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!("ignoring the installed rule pack: {e}");
@@ -140,9 +137,9 @@ pub fn installed(state_dir: &Path) -> Option<InstalledPack> {
 }
 
 /// Adds a publisher key to the trust store; returns the key.
-pub fn trust(state_dir: &Path, key_text: &str) -> Result<PublicKey, PackError> {
+pub fn trust(state: &StateDir, key_text: &str) -> Result<PublicKey, PackError> {
     let key = PublicKey::parse(key_text).map_err(PackError::Key)?;
-    let dir = rules_dir(state_dir).join("trusted");
+    let dir = state.rules_dir().join("trusted");
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let path = dir.join(format!("{}.pub", key.key_id_hex()));
     write_atomic(&path, key.to_file_text().as_bytes())?;
@@ -150,8 +147,8 @@ pub fn trust(state_dir: &Path, key_text: &str) -> Result<PublicKey, PackError> {
 }
 
 /// The trusted publisher keys. A damaged key file is an error (named).
-pub fn list_trusted(state_dir: &Path) -> Result<Vec<PublicKey>, PackError> {
-    let dir = rules_dir(state_dir).join("trusted");
+pub fn list_trusted(state: &StateDir) -> Result<Vec<PublicKey>, PackError> {
+    let dir = state.rules_dir().join("trusted");
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -179,21 +176,17 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
     crate::fsutil::write_atomic(path, bytes, 0o644).map_err(io_err(path))
 }
 
-/// An exclusive lock on `<state>/rules/lock`, held while installing (the
-/// lock is released when the file is closed).
-struct Lock(#[allow(dead_code)] std::fs::File);
-
-impl Lock {
-    fn take(dir: &Path) -> Result<Lock, PackError> {
-        let path = dir.join("lock");
-        match crate::fsutil::lock_exclusive(&path, None) {
-            Ok(Some(f)) => Ok(Lock(f)),
-            Ok(None) => Err(PackError::State(format!(
-                "{} stayed locked",
-                path.display()
-            ))),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+/// Takes the exclusive lock on `<state>/rules/lock`, held while
+/// installing (released when the guard is dropped).
+fn take_lock(dir: &Path) -> Result<crate::fsutil::LockGuard, PackError> {
+    let path = dir.join("lock");
+    match crate::fsutil::lock_exclusive(&path, None) {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => Err(PackError::State(format!(
+            "{} stayed locked",
+            path.display()
+        ))),
+        Err(e) => Err(io_err(&path)(e)),
     }
 }
 
@@ -300,42 +293,43 @@ fn write_pack_dir(
 /// set with the given pack rules directory (bundled + pack) and returns
 /// the rule count, or the compile errors; it runs before the swap.
 pub fn install(
-    state_dir: &Path,
+    state: &StateDir,
     pack_file: &Path,
     opts: InstallOptions,
     record_to: RecordTo<'_>,
     test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
 ) -> Result<InstallOutcome, PackError> {
-    let rd = rules_dir(state_dir);
+    let rd = state.rules_dir();
     let incoming = rd.join("incoming");
     let packs = rd.join("packs");
     for d in [&rd, &incoming, &packs] {
         std::fs::create_dir_all(d).map_err(io_err(d))?;
     }
-    let _lock = Lock::take(&rd)?;
+    let _lock = take_lock(&rd)?;
     clean_leftovers(&rd);
 
     let copy = incoming.join(format!("{}.pack.tmp", std::process::id()));
-    let result = install_locked(&rd, pack_file, &copy, opts, record_to, test_compile);
+    let result = install_locked(state, pack_file, &copy, opts, record_to, test_compile);
     let _ = std::fs::remove_file(&copy);
     result
 }
 
 fn install_locked(
-    rd: &Path,
+    state: &StateDir,
     pack_file: &Path,
     copy: &Path,
     opts: InstallOptions,
     record_to: RecordTo<'_>,
     test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
 ) -> Result<InstallOutcome, PackError> {
+    let rd = &state.rules_dir();
     let bytes = copy_capped(pack_file, copy)?;
-    let trusted = list_trusted(rd.parent().unwrap_or(rd))?;
+    let trusted = list_trusted(state)?;
     let pack = verify(&bytes, &trusted)?;
     drop(bytes);
     let m: &Manifest = &pack.manifest;
     let digest = m.digest();
-    let previous = try_installed(rd.parent().unwrap_or(rd))?;
+    let previous = try_installed(state)?;
     let mut downgrade = false;
     if let Some(prev) = &previous {
         if m.version == prev.version && digest == prev.digest {
