@@ -2,12 +2,16 @@
 //! mounted (and gone when unmounted), starts one scan session per medium,
 //! watches media and configured host directories for new or changed files
 //! and scans them once writes settle, swaps rules on reload, and stops
-//! cleanly on request. It owns no parsing of rules and no output format:
-//! it is given an engine, a sink and a reloader.
+//! cleanly on request. It owns no output format: it is given a sink (the
+//! journal), and a [`Setup`] that builds the engine and what to watch from
+//! the configuration file, at start and again on every reload.
 
+use crate::config::Config;
 use crate::engine::{Cancel, Engine, RecordSink, SessionSpec, StopReason};
 use crate::findings::{Location, Medium, Record};
 use crate::media::{self, MediaPolicy, Mount};
+use crate::rules::active::{self, RuleRequest};
+use crate::state::StateDir;
 use notify::Watcher;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -38,17 +42,112 @@ pub struct AgentConfig {
     pub agent_id: Option<String>,
 }
 
+/// Command-line settings that override the configuration file, kept for
+/// every reload. Paths are absolute.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// Replace the configured media roots when not empty.
+    pub media_roots: Vec<PathBuf>,
+    /// Added to the configured watched directories.
+    pub watch: Vec<PathBuf>,
+    /// Do not scan media already mounted at start.
+    pub no_scan_present: bool,
+    /// Replace the default rule set when not empty.
+    pub rules: Vec<PathBuf>,
+}
+
+/// Everything needed to (re)build the engine and the watch list: the
+/// configuration file, the state directory and the command-line overrides.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub config_path: PathBuf,
+    /// A missing configuration file is an error on reload.
+    pub config_required: bool,
+    pub state: StateDir,
+    pub overrides: Overrides,
+    pub agent_id: String,
+}
+
+/// Why the engine could not be (re)built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Rules(#[from] crate::rules::RulesError),
+    #[error("cannot resolve path {path}: {source}")]
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Setup {
+    /// The engine and agent configuration `config` describes. `strict`
+    /// refuses a rule set with any file that does not compile (reloads
+    /// are strict: a broken update never replaces working rules).
+    pub fn build(
+        &self,
+        config: &Config,
+        strict: bool,
+    ) -> Result<(Arc<Engine>, AgentConfig), SetupError> {
+        let req = RuleRequest {
+            explicit: self.overrides.rules.clone(),
+            strict,
+        };
+        let set = active::load(&self.state, &config.rules, &req)?;
+        let engine = Engine::new(Arc::new(set), config.scan_options())
+            .with_policy(config.classification.clone());
+        Ok((Arc::new(engine), self.agent_config(config)?))
+    }
+
+    /// Reads the configuration file again and builds strictly.
+    pub fn reload(&self) -> Result<(Arc<Engine>, AgentConfig), SetupError> {
+        let config = Config::load(&self.config_path, self.config_required)?;
+        self.build(&config, true)
+    }
+
+    /// What the agent watches, from configuration and overrides.
+    fn agent_config(&self, config: &Config) -> Result<AgentConfig, SetupError> {
+        let o = &self.overrides;
+        let roots = if o.media_roots.is_empty() {
+            &config.media.roots
+        } else {
+            &o.media_roots
+        };
+        let watch: Vec<PathBuf> = config.watch.paths.iter().chain(&o.watch).cloned().collect();
+        Ok(AgentConfig {
+            media: MediaPolicy {
+                roots: absolute_all(roots)?,
+                filesystems: config.media.filesystems.clone(),
+                removable: Vec::new(),
+            },
+            watch: absolute_all(&watch)?,
+            settle: Duration::from_millis(config.watch.settle_ms),
+            scan_present: config.media.scan_present && !o.no_scan_present,
+            agent_id: Some(self.agent_id.clone()),
+        })
+    }
+}
+
+fn absolute_all(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SetupError> {
+    paths
+        .iter()
+        .map(|p| {
+            std::path::absolute(p).map_err(|source| SetupError::Path {
+                path: p.clone(),
+                source,
+            })
+        })
+        .collect()
+}
+
 /// Requests from signal handlers.
 #[derive(Clone, Default)]
 pub struct Control {
     pub terminate: Arc<AtomicBool>,
     pub reload: Arc<AtomicBool>,
 }
-
-/// Builds a fresh engine and configuration on reload; an error keeps the
-/// running ones.
-pub type Reloader =
-    dyn FnMut() -> Result<(Arc<Engine>, AgentConfig), Box<dyn std::error::Error + Send + Sync>>;
 
 /// A sink shared by every session thread.
 pub type SharedSink = Arc<Mutex<dyn RecordSink + Send>>;
@@ -97,7 +196,7 @@ pub struct Agent {
     cfg: AgentConfig,
     engine: Arc<Engine>,
     sink: SharedSink,
-    reloader: Box<Reloader>,
+    setup: Setup,
     control: Control,
     roots: HashMap<PathBuf, Root>,
     pending: HashMap<PathBuf, Pending>,
@@ -130,14 +229,15 @@ pub enum AgentError {
 }
 
 impl Agent {
+    /// An agent over `engine` and `cfg` (built by `setup`), recording into
+    /// `sink`. A change of the installed rule pack reloads like SIGHUP.
     pub fn new(
-        cfg: AgentConfig,
-        engine: Arc<Engine>,
+        setup: Setup,
+        (engine, cfg): (Arc<Engine>, AgentConfig),
         sink: SharedSink,
-        reloader: Box<Reloader>,
         control: Control,
-        reload_when_changed: Vec<PathBuf>,
     ) -> Result<Agent, AgentError> {
+        let reload_when_changed = vec![setup.state.rules_current()];
         let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
         let overflow = Arc::new(AtomicBool::new(false));
         let ov = overflow.clone();
@@ -150,7 +250,7 @@ impl Agent {
             cfg,
             engine,
             sink,
-            reloader,
+            setup,
             control,
             roots: HashMap::new(),
             pending: HashMap::new(),
@@ -450,7 +550,19 @@ impl Agent {
     }
 
     fn reload(&mut self) {
-        match (self.reloader)() {
+        // Records other processes queued for the journal (the
+        // rules_change of a pack installed now) go in first.
+        match self
+            .sink
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush_queued()
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("journalled {n} queued record(s)"),
+            Err(e) => tracing::error!("queued journal records not appended: {e}"),
+        }
+        match self.setup.reload() {
             Ok((engine, cfg)) => {
                 tracing::info!(
                     rules = engine.rules().info.rules,

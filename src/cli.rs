@@ -341,6 +341,41 @@ fn parse_size_arg(s: &str) -> Result<u64, String> {
     crate::config::parse_size(s)
 }
 
+impl ScanArgs {
+    /// Applies the flags over options built from the configuration: a
+    /// flag, when given, wins.
+    pub fn apply(&self, o: &mut crate::engine::ScanOptions) {
+        if let Some(t) = self.threads.filter(|&t| t > 0) {
+            o.threads = t;
+        }
+        o.max_file_size = self.max_file_size.unwrap_or(o.max_file_size);
+        if let Some(t) = self.timeout {
+            o.timeout = std::time::Duration::from_secs(t.max(1));
+        }
+        o.one_file_system |= self.one_file_system;
+        if self.no_archives {
+            o.archive = None;
+        }
+        if let Some(l) = o.archive.as_mut() {
+            l.max_depth = self.archive_max_depth.unwrap_or(l.max_depth);
+            l.max_total_bytes = self.archive_max_total.unwrap_or(l.max_total_bytes);
+            l.max_member_size = self.archive_max_member.unwrap_or(l.max_member_size);
+            if let Some(s) = self.archive_max_time {
+                l.max_time = std::time::Duration::from_secs(s);
+            }
+        }
+    }
+
+    /// The session's location: removable media or host directories.
+    pub fn location(&self) -> crate::findings::Location {
+        if self.removable {
+            crate::findings::Location::Removable
+        } else {
+            crate::findings::Location::Host
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct IncidentsArgs {
     #[command(subcommand)]

@@ -13,13 +13,8 @@ pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("config file {path} is larger than {MAX_CONFIG_SIZE} bytes")]
-    TooLarge { path: PathBuf },
+    #[error("cannot read the config file: {0}")]
+    Read(crate::fsutil::ReadError),
     #[error("{path}:{line}:{column}: {message}")]
     Parse {
         path: PathBuf,
@@ -244,31 +239,30 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 impl Config {
+    /// The scan options this configuration describes (flags may then
+    /// override them).
+    pub fn scan_options(&self) -> crate::engine::ScanOptions {
+        let c = &self.scan;
+        let mut o = crate::engine::ScanOptions::default();
+        if c.threads > 0 {
+            o.threads = c.threads;
+        }
+        o.max_file_size = c.max_file_size.0;
+        o.buffer_budget = c.buffer_budget.0;
+        o.timeout = std::time::Duration::from_secs(c.timeout.max(1));
+        o.one_file_system = c.one_file_system;
+        o.archive = self.archive.limits();
+        o
+    }
+
     /// Loads `path`. A missing file is an error only when `required`
     /// (named explicitly on the command line).
     pub fn load(path: &Path, required: bool) -> Result<Config, ConfigError> {
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Config::default())
-            }
-            Err(e) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source: e,
-                })
-            }
-        };
-        if meta.len() > MAX_CONFIG_SIZE {
-            return Err(ConfigError::TooLarge {
-                path: path.to_path_buf(),
-            });
+        match crate::fsutil::read_capped_text(path, MAX_CONFIG_SIZE) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.is_not_found() && !required => Ok(Config::default()),
+            Err(e) => Err(ConfigError::Read(e)),
         }
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        Config::parse(&text, path)
     }
 
     /// Parses configuration text; `path` only names it in errors.

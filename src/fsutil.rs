@@ -59,6 +59,16 @@ pub enum ReadError {
 }
 
 impl ReadError {
+    /// The reason alone, for messages that already name the file.
+    pub fn reason(&self) -> String {
+        match self {
+            ReadError::Io(e) => e.source.to_string(),
+            ReadError::NotRegular { kind, .. } => format!("not a regular file ({kind})"),
+            ReadError::TooLarge { cap, .. } => format!("larger than {cap} bytes"),
+            ReadError::NotText { .. } => "not UTF-8 text".to_string(),
+        }
+    }
+
     /// True when the file does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)

@@ -44,8 +44,8 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: file is larger than {MAX_KEY_FILE} bytes; not a key")]
-    TooLarge { path: String },
+    #[error(transparent)]
+    Read(#[from] crate::fsutil::ReadError),
     #[error("malformed {what}: {detail}")]
     Malformed { what: &'static str, detail: String },
     #[error("secret key is encrypted with a password, and no password was given")]
@@ -78,18 +78,7 @@ pub fn key_id_hex(id: &[u8; 8]) -> String {
 }
 
 fn read_small(path: &Path) -> Result<String, KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let meta = fs::metadata(path).map_err(io)?;
-    if meta.len() > MAX_KEY_FILE {
-        return Err(KeyError::TooLarge {
-            path: path.display().to_string(),
-        });
-    }
-    let bytes = fs::read(path).map_err(io)?;
-    String::from_utf8(bytes).map_err(|_| malformed("key file", "not UTF-8 text"))
+    crate::fsutil::read_capped_text(path, MAX_KEY_FILE).map_err(KeyError::Read)
 }
 
 /// Writes `text` to `path` through a temp file, fsync and rename, with `mode`.

@@ -2,6 +2,9 @@
 //! OT networks. The library holds every piece of logic; `main.rs` only maps
 //! errors to exit codes.
 
+// Production code handles every error; `unwrap` is for tests only.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod agent;
 pub mod bundle;
 pub mod cli;

@@ -53,14 +53,14 @@ fn startup_cold_vs_cached_reversinglabs() {
     for i in 0..3 {
         let state = env.base().join(format!("cold-{i}"));
         let (t, log) = run(&state);
-        assert!(log.contains("Some(Miss)"), "{log}");
+        assert!(log.contains("cache=miss"), "{log}");
         cold.push(t);
     }
     let warm_state = env.base().join("cold-0");
     let mut cached = Vec::new();
     for _ in 0..5 {
         let (t, log) = run(&warm_state);
-        assert!(log.contains("Some(Hit)"), "{log}");
+        assert!(log.contains("cache=hit"), "{log}");
         cached.push(t);
     }
     let (c, h) = (median(cold), median(cached));

@@ -21,7 +21,7 @@ fn scan(env: &TestEnv, rules: &std::path::Path) -> (String, Vec<(String, Vec<Str
         env.root.as_os_str(),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let status = ["Some(Hit)", "Some(Miss)", "Some(Replaced"]
+    let status = ["cache=hit", "cache=miss", "cache=replaced"]
         .iter()
         .find(|s| stderr.contains(*s))
         .unwrap_or_else(|| panic!("no cache status logged: {stderr}"))
@@ -59,10 +59,10 @@ fn cache_is_hit_and_gives_the_same_results() {
     env.file("clean.bin", b"nothing");
 
     let (s1, f1) = scan(&env, &rules);
-    assert_eq!(s1, "Some(Miss)");
+    assert_eq!(s1, "cache=miss");
     assert_eq!(f1.len(), 2, "{f1:?}");
     let (s2, f2) = scan(&env, &rules);
-    assert_eq!(s2, "Some(Hit)");
+    assert_eq!(s2, "cache=hit");
     assert_eq!(f1, f2);
 
     // Corrupt: flip a byte in the middle of the serialised rules.
@@ -74,21 +74,21 @@ fn cache_is_hit_and_gives_the_same_results() {
     bad[mid] ^= 0xff;
     std::fs::write(&files[0], &bad).unwrap();
     let (s3, f3) = scan(&env, &rules);
-    assert!(s3.starts_with("Some(Replaced"), "{s3}");
+    assert!(s3.starts_with("cache=replaced"), "{s3}");
     assert_eq!(f3, f1);
     assert_eq!(std::fs::read(&files[0]).unwrap().len(), good.len());
 
     // Truncated, then garbage: both recompiled, never trusted.
     std::fs::write(&files[0], &good[..good.len() - 100]).unwrap();
     let (s4, f4) = scan(&env, &rules);
-    assert!(s4.starts_with("Some(Replaced"), "{s4}");
+    assert!(s4.starts_with("cache=replaced"), "{s4}");
     assert_eq!(f4, f1);
     std::fs::write(&files[0], b"garbage").unwrap();
     let (s5, f5) = scan(&env, &rules);
-    assert!(s5.starts_with("Some(Replaced"), "{s5}");
+    assert!(s5.starts_with("cache=replaced"), "{s5}");
     assert_eq!(f5, f1);
     let (s6, _) = scan(&env, &rules);
-    assert_eq!(s6, "Some(Hit)");
+    assert_eq!(s6, "cache=hit");
 
     // A changed rule file is a miss and its new rules apply.
     std::fs::write(
@@ -97,7 +97,7 @@ fn cache_is_hit_and_gives_the_same_results() {
     )
     .unwrap();
     let (s7, f7) = scan(&env, &rules);
-    assert_eq!(s7, "Some(Miss)");
+    assert_eq!(s7, "cache=miss");
     assert_eq!(f7.len(), 1);
     assert_eq!(f7[0].1, vec!["cache_three".to_string()]);
 }
@@ -110,7 +110,7 @@ fn cached_compile_warnings_are_still_reported() {
     std::fs::write(rules.join("good.yar"), "rule fine { condition: false }\n").unwrap();
     std::fs::write(rules.join("bad.yar"), "rule broken { condition: nope }\n").unwrap();
     env.file("x.bin", b"x");
-    for expected in ["Some(Miss)", "Some(Hit)"] {
+    for expected in ["cache=miss", "cache=hit"] {
         let out = env.run([
             "-v".as_ref(),
             "scan".as_ref(),

@@ -91,6 +91,21 @@ pub fn absolute(p: PathBuf) -> anyhow::Result<PathBuf> {
     std::path::absolute(&p).with_context(|| format!("cannot resolve path {}", p.display()))
 }
 
+/// [`absolute`] for every path of a list.
+pub fn absolute_all(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    paths.iter().cloned().map(absolute).collect()
+}
+
+/// Says on stderr that some rule files were left out (the log has which).
+pub fn warn_failed_rule_files(set: &crate::rules::RuleSet) {
+    if set.files_failed > 0 {
+        eprintln!(
+            "kensa: warning: {} rule file(s) failed to compile and were left out (run with -v to see them)",
+            set.files_failed
+        );
+    }
+}
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -102,6 +117,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

@@ -2,7 +2,6 @@
 //! rule files, building signed rule packs, the publisher trust store, and
 //! installing a pack into the active rule set (bundled + pack).
 
-use super::scan::{cache_dir, default_sources};
 use super::Context;
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs};
 use crate::journal::{Journal, JournalError};
@@ -196,7 +195,8 @@ fn build_pack(args: RulesPackArgs) -> anyhow::Result<u8> {
 
 /// Compiles the active set with `pack_files` as the pack; warms the cache.
 fn test_compile(ctx: &Context, pack_files: &Path) -> Result<usize, String> {
-    let sources = default_sources(ctx, Some(pack_files)).map_err(|e| format!("{e:#}"))?;
+    let sources = crate::rules::active::default_sources(&ctx.config.rules, Some(pack_files))
+        .map_err(|e| format!("{e:#}"))?;
     let prep = rules::prepare(&sources).map_err(|e| e.to_string())?;
     let set = rules::compile_prepared(&prep, CompileOptions { strict: false })
         .map_err(|e| e.to_string())?;
@@ -212,7 +212,7 @@ fn test_compile(ctx: &Context, pack_files: &Path) -> Result<usize, String> {
             errors.join("\n")
         ));
     }
-    if let Err(e) = rules::cache::store(&cache_dir(ctx), &prep, &set) {
+    if let Err(e) = rules::cache::store(&ctx.state.cache_dir(), &prep, &set) {
         tracing::debug!("compiled pack rules not cached: {e}");
     }
     Ok(set.info.rules)

@@ -38,7 +38,8 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     );
 
     // The rule set in use (cached compile: cheap after the first time).
-    let set = super::scan::load_rules(ctx, &[], false).context("loading the rule set in use")?;
+    let set = crate::rules::active::load(&ctx.state, &ctx.config.rules, &Default::default())
+        .context("loading the rule set in use")?;
     out.insert("ruleset".into(), serde_json::to_value(&set.info)?);
     out.insert(
         "pack".into(),

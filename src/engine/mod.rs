@@ -16,9 +16,8 @@ pub mod pathfmt;
 mod walk;
 mod worker;
 
-use crate::findings::{
-    self, Classification, Finding, Location, Medium, Record, Session, Summary, SCHEMA_VERSION,
-};
+use crate::findings::policy::PolicyConfig;
+use crate::findings::{self, Location, Medium, Record, Session, Summary, SCHEMA_VERSION};
 use crate::rules::RuleSet;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -121,18 +120,19 @@ pub trait RecordSink {
     fn record(&mut self, rec: Record) -> std::io::Result<()>;
     /// Called after each file; for progress displays.
     fn progress(&mut self, _files: u64, _bytes: u64) {}
+    /// Appends records that other processes queued for this sink (the
+    /// journal's inbox); returns how many. Sinks without a queue have none.
+    fn flush_queued(&mut self) -> std::io::Result<u64> {
+        Ok(0)
+    }
 }
-
-/// Assigns the taxonomy to a finding as it is recorded.
-/// Gets the finding and the session's medium (label and serial rules).
-pub type Classifier = dyn Fn(&Finding, Option<&Medium>) -> Option<Classification> + Send + Sync;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("recording a result failed: {0}")]
     Sink(#[from] std::io::Error),
     #[error("cannot start a scan thread: {0}")]
-    Thread(String),
+    Thread(std::io::Error),
 }
 
 /// Counters of one session.
@@ -146,7 +146,7 @@ struct Counts {
 }
 
 /// Messages from the walker and workers to the recording thread.
-pub(crate) enum Event {
+pub(crate) enum Message {
     Record(Box<Record>),
     FileDone { bytes: u64 },
 }
@@ -156,6 +156,9 @@ pub(crate) struct SessionCtx {
     pub id: String,
     pub location: Location,
     pub medium: Option<Medium>,
+    /// Classification policy applied to every finding (`None`: findings
+    /// carry no taxonomy).
+    pub policy: Option<Arc<PolicyConfig>>,
 }
 
 /// A compiled rule set plus options: scans any number of sessions.
@@ -163,7 +166,7 @@ pub struct Engine {
     rules: Arc<RuleSet>,
     opts: ScanOptions,
     gate: Arc<gate::MemoryGate>,
-    classifier: Option<Arc<Classifier>>,
+    policy: Option<Arc<PolicyConfig>>,
 }
 
 impl Engine {
@@ -172,12 +175,13 @@ impl Engine {
             rules,
             gate: Arc::new(gate::MemoryGate::new(opts.buffer_budget)),
             opts,
-            classifier: None,
+            policy: None,
         }
     }
 
-    pub fn with_classifier(mut self, c: Arc<Classifier>) -> Engine {
-        self.classifier = Some(c);
+    /// Classifies every finding under `policy` as it is recorded.
+    pub fn with_policy(mut self, policy: PolicyConfig) -> Engine {
+        self.policy = Some(Arc::new(policy));
         self
     }
 
@@ -202,8 +206,31 @@ impl Engine {
             id: findings::new_id(),
             location: spec.location,
             medium: spec.medium.clone(),
+            policy: self.policy.clone(),
         };
-        sink.record(Record::Session(Session {
+        sink.record(Record::Session(self.session_record(&ctx, spec)))?;
+        let mut tally = Tally::default();
+        self.run_threads(spec, &ctx, cancel, &mut |msg| tally.take(msg, sink, cancel))?;
+        let stopped = cancel.reason();
+        if stopped == Some(StopReason::MediaRemoved) {
+            let path = spec.paths.first().map(|p| pathfmt::display(p));
+            let skip = ctx.skip(
+                path.unwrap_or_default(),
+                findings::SkipReason::MediaRemoved,
+                "the medium was removed before the scan finished",
+            );
+            tally.record(Record::Skip(skip), sink, cancel);
+        }
+        let summary = tally.summary(&ctx, started.elapsed(), stopped);
+        if let Some(e) = tally.sink_error {
+            return Err(EngineError::Sink(e));
+        }
+        sink.record(Record::Summary(summary.clone()))?;
+        Ok(summary)
+    }
+
+    fn session_record(&self, ctx: &SessionCtx, spec: &SessionSpec) -> Session {
+        Session {
             v: SCHEMA_VERSION,
             id: ctx.id.clone(),
             time: findings::now_rfc3339(),
@@ -214,153 +241,151 @@ impl Engine {
             medium: spec.medium.clone(),
             ruleset: self.rules.info.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-        }))?;
+        }
+    }
 
+    /// Starts the walker and the workers and hands every message they
+    /// send to `on_message`, on this thread, until all are done.
+    fn run_threads(
+        &self,
+        spec: &SessionSpec,
+        ctx: &SessionCtx,
+        cancel: &Cancel,
+        on_message: &mut dyn FnMut(Message),
+    ) -> Result<(), EngineError> {
         let threads = self.opts.threads.max(1);
         let (work_tx, work_rx) = crossbeam_channel::bounded::<walk::WorkItem>(threads * 64);
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded::<Event>(1024);
-        let mut counts = Counts::default();
-        let mut sink_error: Option<std::io::Error> = None;
-
+        let (msg_tx, msg_rx) = crossbeam_channel::bounded::<Message>(1024);
         std::thread::scope(|s| -> Result<(), EngineError> {
-            let walker_tx = ev_tx.clone();
             let walker = walk::Walker {
                 roots: &spec.paths,
                 one_file_system: self.opts.one_file_system,
-                session: &ctx,
+                session: ctx,
                 cancel,
             };
+            let tx = msg_tx.clone();
             std::thread::Builder::new()
                 .name("kensa-walk".into())
-                .spawn_scoped(s, move || walker.run(&work_tx, &walker_tx))
-                .map_err(|e| EngineError::Thread(e.to_string()))?;
+                .spawn_scoped(s, move || walker.run(&work_tx, &tx))
+                .map_err(EngineError::Thread)?;
             for i in 0..threads {
                 let rx = work_rx.clone();
-                let tx = ev_tx.clone();
-                let ctx = &ctx;
-                let rules = &*self.rules;
-                let opts = &self.opts;
-                let classifier = self.classifier.clone();
-                let gate = &*self.gate;
+                let tx = msg_tx.clone();
+                // A yara-x scanner is not Send: each is made on its thread.
+                let spawn = move || {
+                    let mut w = worker::Worker::new(&self.rules, &self.opts, ctx, &self.gate, tx);
+                    worker_loop(&mut w, &rx, cancel)
+                };
                 std::thread::Builder::new()
                     .name(format!("kensa-scan-{i}"))
-                    .spawn_scoped(s, move || {
-                        let mut w = worker::Worker::new(rules, opts, ctx, classifier, gate, tx);
-                        // Large files whose memory is taken wait here while
-                        // this worker goes on with others.
-                        let mut deferred: VecDeque<walk::WorkItem> = VecDeque::new();
-                        for item in rx.iter() {
-                            if cancel.is_stopped() {
-                                // Drain so the walker never blocks; unscanned.
-                                continue;
-                            }
-                            if let Err(item) = w.try_process(item) {
-                                if deferred.len() < MAX_DEFERRED {
-                                    deferred.push_back(item);
-                                } else {
-                                    w.process_waiting(item);
-                                }
-                            }
-                            while let Some(front) = deferred.pop_front() {
-                                if let Err(front) = w.try_process(front) {
-                                    deferred.push_front(front);
-                                    break;
-                                }
-                            }
-                        }
-                        for item in deferred {
-                            if cancel.is_stopped() {
-                                break;
-                            }
-                            w.process_waiting(item);
-                        }
-                    })
-                    .map_err(|e| EngineError::Thread(e.to_string()))?;
+                    .spawn_scoped(s, spawn)
+                    .map_err(EngineError::Thread)?;
             }
-            drop(ev_tx);
+            drop(msg_tx);
             drop(work_rx);
-            for ev in ev_rx.iter() {
-                match ev {
-                    Event::FileDone { bytes } => {
-                        counts.files += 1;
-                        counts.bytes += bytes;
-                        sink.progress(counts.files, counts.bytes);
-                    }
-                    Event::Record(rec) => {
-                        let rec = *rec;
-                        match &rec {
-                            Record::Finding(_) => counts.findings += 1,
-                            Record::Skip(sk) => {
-                                counts.skips += 1;
-                                if sk.gap {
-                                    counts.gaps += 1;
-                                }
-                            }
-                            _ => {}
-                        }
-                        if sink_error.is_none() {
-                            if let Err(e) = sink.record(rec) {
-                                cancel.stop(StopReason::Shutdown);
-                                sink_error = Some(e);
-                            }
-                        }
-                    }
-                }
+            for msg in msg_rx.iter() {
+                on_message(msg);
             }
             Ok(())
-        })?;
+        })
+    }
+}
 
-        let stopped = cancel.reason();
-        if stopped == Some(StopReason::MediaRemoved) {
-            counts.skips += 1;
-            counts.gaps += 1;
-            let skip = Record::Skip(findings::Skip {
-                v: SCHEMA_VERSION,
-                session: ctx.id.clone(),
-                time: findings::now_rfc3339(),
-                path: spec
-                    .paths
-                    .first()
-                    .map(|p| pathfmt::display(p))
-                    .unwrap_or_default(),
-                chain: Vec::new(),
-                reason: findings::SkipReason::MediaRemoved,
-                detail: "the medium was removed before the scan finished".into(),
-                gap: true,
-                size: None,
-                sha256: None,
-            });
-            if sink_error.is_none() {
-                if let Err(e) = sink.record(skip) {
-                    sink_error = Some(e);
-                }
+/// One worker's share of the files. Large files whose memory is taken
+/// wait in `deferred` while the worker goes on with others; after the
+/// walk they are scanned in turn. Once the session is cancelled the rest
+/// is drained unscanned, so the walker never blocks.
+fn worker_loop(
+    w: &mut worker::Worker<'_>,
+    rx: &crossbeam_channel::Receiver<walk::WorkItem>,
+    cancel: &Cancel,
+) {
+    let mut deferred: VecDeque<walk::WorkItem> = VecDeque::new();
+    for item in rx.iter() {
+        if cancel.is_stopped() {
+            continue;
+        }
+        if let Err(item) = w.try_process(item) {
+            if deferred.len() < MAX_DEFERRED {
+                deferred.push_back(item);
+            } else {
+                w.process_waiting(item);
             }
         }
-        let summary = Summary {
+        while let Some(front) = deferred.pop_front() {
+            if let Err(front) = w.try_process(front) {
+                deferred.push_front(front);
+                break;
+            }
+        }
+    }
+    for item in deferred {
+        if cancel.is_stopped() {
+            break;
+        }
+        w.process_waiting(item);
+    }
+}
+
+/// The recording side of a session: counts what passes and forwards it to
+/// the sink; the first sink error stops the session (nothing is dropped
+/// silently: the scan then fails with that error).
+#[derive(Default)]
+struct Tally {
+    counts: Counts,
+    sink_error: Option<std::io::Error>,
+}
+
+impl Tally {
+    fn take(&mut self, msg: Message, sink: &mut dyn RecordSink, cancel: &Cancel) {
+        match msg {
+            Message::FileDone { bytes } => {
+                self.counts.files += 1;
+                self.counts.bytes += bytes;
+                sink.progress(self.counts.files, self.counts.bytes);
+            }
+            Message::Record(rec) => self.record(*rec, sink, cancel),
+        }
+    }
+
+    fn record(&mut self, rec: Record, sink: &mut dyn RecordSink, cancel: &Cancel) {
+        match &rec {
+            Record::Finding(_) => self.counts.findings += 1,
+            Record::Skip(sk) => {
+                self.counts.skips += 1;
+                self.counts.gaps += u64::from(sk.gap);
+            }
+            _ => {}
+        }
+        if self.sink_error.is_none() {
+            if let Err(e) = sink.record(rec) {
+                cancel.stop(StopReason::Shutdown);
+                self.sink_error = Some(e);
+            }
+        }
+    }
+
+    fn summary(&self, ctx: &SessionCtx, took: Duration, stopped: Option<StopReason>) -> Summary {
+        let c = self.counts;
+        let error = match (&self.sink_error, stopped) {
+            (Some(e), _) => Some(e.to_string()),
+            (None, Some(StopReason::Shutdown)) => Some("stopped before the scan finished".into()),
+            (None, Some(StopReason::MediaRemoved)) => Some("medium removed".into()),
+            (None, None) => None,
+        };
+        Summary {
             v: SCHEMA_VERSION,
             session: ctx.id.clone(),
             time: findings::now_rfc3339(),
-            files: counts.files,
-            bytes: counts.bytes,
-            findings: counts.findings,
-            skips: counts.skips,
-            gaps: counts.gaps,
-            seconds: started.elapsed().as_secs_f64(),
-            completed: stopped.is_none() && sink_error.is_none(),
-            error: sink_error
-                .as_ref()
-                .map(|e| e.to_string())
-                .or(match stopped {
-                    Some(StopReason::Shutdown) => Some("stopped before the scan finished".into()),
-                    Some(StopReason::MediaRemoved) => Some("medium removed".into()),
-                    None => None,
-                }),
-        };
-        if let Some(e) = sink_error {
-            return Err(EngineError::Sink(e));
+            files: c.files,
+            bytes: c.bytes,
+            findings: c.findings,
+            skips: c.skips,
+            gaps: c.gaps,
+            seconds: took.as_secs_f64(),
+            completed: stopped.is_none() && self.sink_error.is_none(),
+            error,
         }
-        sink.record(Record::Summary(summary.clone()))?;
-        Ok(summary)
     }
 }
 

@@ -2,7 +2,7 @@
 //! named root that is a symlink is resolved once), never opens special
 //! files, and records every entry it passes over as a skip.
 
-use super::{io_skip_reason, pathfmt, Cancel, Event, SessionCtx};
+use super::{io_skip_reason, pathfmt, Cancel, Message, SessionCtx};
 use crate::findings::{Record, SkipReason};
 use crossbeam_channel::Sender;
 use std::fs::Metadata;
@@ -24,7 +24,7 @@ pub(crate) struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    pub fn run(self, work: &Sender<WorkItem>, events: &Sender<Event>) {
+    pub fn run(self, work: &Sender<WorkItem>, events: &Sender<Message>) {
         for root in self.roots {
             if self.cancel.is_stopped() {
                 return;
@@ -49,14 +49,14 @@ impl Walker<'_> {
         }
     }
 
-    fn skip(&self, events: &Sender<Event>, path: &Path, reason: SkipReason, detail: String) {
+    fn skip(&self, events: &Sender<Message>, path: &Path, reason: SkipReason, detail: String) {
         let skip = self.session.skip(pathfmt::display(path), reason, detail);
-        let _ = events.send(Event::Record(Box::new(Record::Skip(skip))));
+        let _ = events.send(Message::Record(Box::new(Record::Skip(skip))));
     }
 
     /// Depth-first over one root with an explicit stack (no recursion limit
     /// to hit on deep hostile trees).
-    fn walk_dir(&self, root: &Path, dev: u64, work: &Sender<WorkItem>, events: &Sender<Event>) {
+    fn walk_dir(&self, root: &Path, dev: u64, work: &Sender<WorkItem>, events: &Sender<Message>) {
         let mut stack = vec![root.to_path_buf()];
         while let Some(dir) = stack.pop() {
             if self.cancel.is_stopped() {
@@ -114,7 +114,7 @@ impl Walker<'_> {
         meta: &Metadata,
         dev: u64,
         work: &Sender<WorkItem>,
-        events: &Sender<Event>,
+        events: &Sender<Message>,
         subdirs: &mut Vec<PathBuf>,
     ) {
         let ft = meta.file_type();

@@ -6,7 +6,7 @@
 
 use super::archive::{self, MemberEvent};
 use super::walk::WorkItem;
-use super::{filetype, io_skip_reason, pathfmt, Classifier, Event, ScanOptions, SessionCtx};
+use super::{filetype, io_skip_reason, pathfmt, Message, ScanOptions, SessionCtx};
 use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
 use crate::rules::RuleSet;
 use crossbeam_channel::Sender;
@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::sync::Arc;
 
 /// Read granularity.
 const CHUNK: u64 = 1 << 20;
@@ -68,8 +67,9 @@ impl Hashers {
     }
 }
 
-/// Outcome of reading a file.
-enum Read_ {
+/// What reading a file left: its bytes in the worker's buffer, or only
+/// its digests when it was too large to keep.
+enum Contents {
     /// Whole content in the buffer.
     InMemory { size: u64, digests: Digests },
     /// Too large: hashed while streaming, not kept.
@@ -81,9 +81,8 @@ pub(crate) struct Worker<'r> {
     rules: &'r RuleSet,
     opts: &'r ScanOptions,
     ctx: &'r SessionCtx,
-    classifier: Option<Arc<Classifier>>,
     gate: &'r super::gate::MemoryGate,
-    out: Sender<Event>,
+    out: Sender<Message>,
     buf: Vec<u8>,
     owners: HashMap<u32, String>,
 }
@@ -93,9 +92,8 @@ impl<'r> Worker<'r> {
         rules: &'r RuleSet,
         opts: &'r ScanOptions,
         ctx: &'r SessionCtx,
-        classifier: Option<Arc<Classifier>>,
         gate: &'r super::gate::MemoryGate,
-        out: Sender<Event>,
+        out: Sender<Message>,
     ) -> Worker<'r> {
         let mut scanner = yara_x::Scanner::new(&rules.rules);
         scanner.set_timeout(opts.timeout);
@@ -104,7 +102,6 @@ impl<'r> Worker<'r> {
             rules,
             opts,
             ctx,
-            classifier,
             gate,
             out,
             buf: Vec::new(),
@@ -115,7 +112,7 @@ impl<'r> Worker<'r> {
     fn emit(&self, rec: Record) {
         // The receiver lives until every worker is done; a send can only
         // fail if the recording thread is gone, and then nothing is left to do.
-        let _ = self.out.send(Event::Record(Box::new(rec)));
+        let _ = self.out.send(Message::Record(Box::new(rec)));
     }
 
     fn skip(&self, path: &str, reason: SkipReason, detail: String) -> findings::Skip {
@@ -152,97 +149,76 @@ impl<'r> Worker<'r> {
     /// until the scan (including archive members) is done.
     fn process(&mut self, item: WorkItem, _permit: super::gate::Permit<'_>) {
         let display = pathfmt::display(&item.path);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-            .open(&item.path);
-        let file = match file {
+        let (file, meta) = match open_regular(&item.path) {
             Ok(f) => f,
-            Err(e) => {
-                let rec = self.skip(&display, io_skip_reason(&e), format!("cannot open: {e}"));
-                self.emit(Record::Skip(rec));
-                self.done(0);
-                return;
-            }
+            Err((reason, detail)) => return self.give_up(&display, reason, detail, 0),
         };
-        let meta = match file.metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                let rec = self.skip(&display, io_skip_reason(&e), format!("cannot stat: {e}"));
-                self.emit(Record::Skip(rec));
-                self.done(0);
-                return;
-            }
-        };
-        if !meta.is_file() {
-            // Replaced by a FIFO or device between listing and opening.
-            let rec = self.skip(
-                &display,
-                SkipReason::SpecialFile,
-                "not a regular file when opened".into(),
-            );
-            self.emit(Record::Skip(rec));
-            self.done(0);
-            return;
-        }
-        let read = self.read_file(file, meta.len());
-        let read = match read {
-            Ok(r) => r,
+        match self.read_file(file, meta.len()) {
             Err((e, bytes)) => {
-                let rec = self.skip(
-                    &display,
-                    io_skip_reason(&e),
-                    format!("read failed after {bytes} bytes: {e}"),
-                );
-                self.emit(Record::Skip(rec));
                 self.release_buffer();
-                self.done(bytes);
-                return;
+                let detail = format!("read failed after {bytes} bytes: {e}");
+                self.give_up(&display, io_skip_reason(&e), detail, bytes);
             }
-        };
-        match read {
-            Read_::Streamed { size, digests } => {
-                let mut rec = self.skip(
-                    &display,
-                    SkipReason::TooLarge,
-                    format!(
-                        "{size} bytes is above the YARA size limit of {} bytes; hashed only",
-                        self.opts.max_file_size
-                    ),
-                );
-                rec.size = Some(size);
-                rec.sha256 = Some(hex::encode(digests.sha256));
-                self.emit(Record::Skip(rec));
-                // Hash lists still apply to a file too large for YARA.
-                let hits = self.hash_matches(&digests);
-                if !hits.is_empty() {
-                    self.finding(&display, Vec::new(), size, &digests, hits);
-                }
-                self.done(size);
-            }
-            Read_::InMemory { size, digests } => {
+            Ok(Contents::Streamed { size, digests }) => self.too_large(&display, size, &digests),
+            Ok(Contents::InMemory { size, digests }) => {
                 let owner = self.owner(meta.uid());
-                let data = std::mem::take(&mut self.buf);
                 let name = item
                     .path
                     .file_name()
                     .map(|n| pathfmt::bytes_to_string(std::os::unix::ffi::OsStrExt::as_bytes(n)))
                     .unwrap_or_default();
-                let mut matches = self.yara(&name, &display, &data, &owner);
-                matches.extend(self.hash_matches(&digests));
-                if !matches.is_empty() {
-                    self.finding(&display, Vec::new(), size, &digests, matches);
-                }
-                self.archive(&display, &data, &digests, &owner);
-                self.buf = data;
-                self.release_buffer();
-                self.done(size);
+                self.scan_buffer(&name, &display, size, &digests, &owner);
             }
         }
     }
 
+    /// A file that could not be read at all: one skip, counted as done.
+    fn give_up(&self, display: &str, reason: SkipReason, detail: String, bytes: u64) {
+        self.emit(Record::Skip(self.skip(display, reason, detail)));
+        self.done(bytes);
+    }
+
+    /// A file above the YARA size limit: hashed while streaming, recorded
+    /// as a `too_large` skip with its SHA-256; hash lists still apply.
+    fn too_large(&self, display: &str, size: u64, digests: &Digests) {
+        let detail = format!(
+            "{size} bytes is above the YARA size limit of {} bytes; hashed only",
+            self.opts.max_file_size
+        );
+        let mut rec = self.skip(display, SkipReason::TooLarge, detail);
+        rec.size = Some(size);
+        rec.sha256 = Some(hex::encode(digests.sha256));
+        self.emit(Record::Skip(rec));
+        let hits = self.hash_matches(digests);
+        if !hits.is_empty() {
+            self.finding(display, Vec::new(), size, digests, hits);
+        }
+        self.done(size);
+    }
+
+    /// YARA, hash lists and archive members over the file in the buffer.
+    fn scan_buffer(
+        &mut self,
+        name: &str,
+        display: &str,
+        size: u64,
+        digests: &Digests,
+        owner: &str,
+    ) {
+        let data = std::mem::take(&mut self.buf);
+        let mut matches = self.yara(name, display, &data, owner);
+        matches.extend(self.hash_matches(digests));
+        if !matches.is_empty() {
+            self.finding(display, Vec::new(), size, digests, matches);
+        }
+        self.archive(display, &data, digests, owner);
+        self.buf = data;
+        self.release_buffer();
+        self.done(size);
+    }
+
     fn done(&self, bytes: u64) {
-        let _ = self.out.send(Event::FileDone { bytes });
+        let _ = self.out.send(Message::FileDone { bytes });
     }
 
     fn release_buffer(&mut self) {
@@ -259,7 +235,7 @@ impl<'r> Worker<'r> {
         &mut self,
         mut file: File,
         size_hint: u64,
-    ) -> Result<Read_, (std::io::Error, u64)> {
+    ) -> Result<Contents, (std::io::Error, u64)> {
         let mut hashers = Hashers::new(self.rules);
         let limit = self.opts.max_file_size;
         self.buf.clear();
@@ -303,12 +279,12 @@ impl<'r> Worker<'r> {
         }
         let digests = hashers.finish();
         Ok(if in_memory {
-            Read_::InMemory {
+            Contents::InMemory {
                 size: total,
                 digests,
             }
         } else {
-            Read_::Streamed {
+            Contents::Streamed {
                 size: total,
                 digests,
             }
@@ -503,11 +479,41 @@ impl<'r> Worker<'r> {
             matches,
             taxonomy: None,
         };
-        if let Some(c) = &self.classifier {
-            f.taxonomy = c(&f, self.ctx.medium.as_ref());
+        if let Some(policy) = &self.ctx.policy {
+            let c = crate::findings::policy::classify(
+                policy,
+                f.location,
+                self.ctx.medium.as_ref(),
+                &f.matches,
+            );
+            for w in &c.warnings {
+                tracing::warn!("classification: {w}");
+            }
+            f.taxonomy = Some(c.classification);
         }
         self.emit(Record::Finding(f));
     }
+}
+
+/// Opens a file the walker listed, without following a symlink, blocking
+/// on a FIFO or taking a terminal, and checks it is still a regular file
+/// (it may have been replaced between listing and opening).
+fn open_regular(path: &std::path::Path) -> Result<(File, std::fs::Metadata), (SkipReason, String)> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| (io_skip_reason(&e), format!("cannot open: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| (io_skip_reason(&e), format!("cannot stat: {e}")))?;
+    if !meta.is_file() {
+        return Err((
+            SkipReason::SpecialFile,
+            "not a regular file when opened".into(),
+        ));
+    }
+    Ok((file, meta))
 }
 
 /// The displayed path of an archive member: the outer path and the member
@@ -591,6 +597,7 @@ fn cut(s: &str) -> String {
 /// The user name for a uid, or the number when unknown.
 fn user_name(uid: u32) -> String {
     let mut buf = vec![0u8; 4096];
+    // SAFETY: passwd is a plain C struct; all-zero is a valid value.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut result: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: getpwuid_r writes into `pwd` and `buf`, both valid for the

@@ -206,6 +206,20 @@ pub struct Summary {
     pub error: Option<String>,
 }
 
+impl Summary {
+    /// The scan exit code: 1 if anything was found; else 2 if any file was
+    /// not fully checked or the session did not complete; else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.findings > 0 {
+            1
+        } else if self.gaps > 0 || !self.completed {
+            2
+        } else {
+            0
+        }
+    }
+}
+
 /// Anything a scan emits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

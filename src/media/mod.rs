@@ -119,6 +119,7 @@ pub fn identify(m: &Mount, detected_by: &str) -> Medium {
 pub fn capacity(p: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs is a plain C struct; all-zero is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid C string and `st` a valid out pointer.
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };

@@ -18,17 +18,33 @@ pub enum Format {
     Json,
 }
 
+/// What a [`Printer`] shows besides findings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PrinterOptions {
+    /// Only findings (text format): no skips, no totals, no progress.
+    pub quiet: bool,
+    /// Also skips made by design (symlinks, special files).
+    pub show_all_skips: bool,
+    /// A progress display on stderr (only when stdout is a terminal).
+    pub progress: bool,
+}
+
 /// Prints records to stdout as they arrive.
 pub struct Printer {
     format: Format,
     quiet: bool,
-    verbose: bool,
+    show_all_skips: bool,
     out: std::io::BufWriter<std::io::Stdout>,
     progress: Option<indicatif::ProgressBar>,
 }
 
 impl Printer {
-    pub fn new(format: Format, quiet: bool, verbose: bool, progress: bool) -> Printer {
+    pub fn new(format: Format, opts: PrinterOptions) -> Printer {
+        let PrinterOptions {
+            quiet,
+            show_all_skips,
+            progress,
+        } = opts;
         let stdout = std::io::stdout();
         let tty = stdout.is_terminal();
         let progress = (progress && tty && !quiet && format == Format::Text).then(|| {
@@ -43,7 +59,7 @@ impl Printer {
         Printer {
             format,
             quiet,
-            verbose,
+            show_all_skips,
             out: std::io::BufWriter::new(stdout),
             progress,
         }
@@ -82,7 +98,7 @@ impl Printer {
                 self.out.flush()
             }
             Record::Skip(s) => {
-                if self.quiet || !(s.gap || self.verbose) {
+                if self.quiet || !(s.gap || self.show_all_skips) {
                     return Ok(());
                 }
                 let line = format!(

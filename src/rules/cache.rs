@@ -53,6 +53,18 @@ pub enum CacheStatus {
     NotStored(String),
 }
 
+impl CacheStatus {
+    /// A word for logs: `hit`, `miss`, `replaced`, `not_stored`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Miss => "miss",
+            CacheStatus::Replaced(_) => "replaced",
+            CacheStatus::NotStored(_) => "not_stored",
+        }
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Meta {
     key: String,

@@ -8,6 +8,7 @@
 //! (`compile_prepared`) are separate steps so that `cache` can skip the
 //! compilation when nothing changed; `pack` owns signed offline rule packs.
 
+pub mod active;
 pub mod cache;
 pub mod hashlist;
 pub mod pack;
@@ -195,17 +196,8 @@ pub fn find_signatures(configured: Option<&Path>) -> Result<PathBuf, RulesError>
     })
 }
 
-fn read_capped(path: &Path) -> Result<String, std::io::Error> {
-    use std::io::Read;
-    let f = std::fs::File::open(path)?;
-    let mut buf = Vec::new();
-    f.take(MAX_SOURCE_FILE + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > MAX_SOURCE_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_SOURCE_FILE} bytes"
-        )));
-    }
-    String::from_utf8(buf).map_err(|_| std::io::Error::other("not valid UTF-8"))
+fn read_capped(path: &Path) -> Result<String, crate::fsutil::ReadError> {
+    crate::fsutil::read_capped_text(path, MAX_SOURCE_FILE)
 }
 
 /// Lists the rule and hash files of a source, sorted, without following
@@ -389,7 +381,7 @@ pub fn prepare(sources: &[Source]) -> Result<Prepared, RulesError> {
                 Err(e) => issues.push(Issue {
                     file: path,
                     line: None,
-                    message: format!("cannot read: {e}"),
+                    message: format!("cannot read: {}", e.reason()),
                     warning: false,
                 }),
             }
