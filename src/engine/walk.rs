@@ -6,7 +6,7 @@ use super::{io_skip_reason, pathfmt, Cancel, Message, SessionCtx};
 use crate::findings::{Record, SkipReason};
 use crossbeam_channel::Sender;
 use std::fs::Metadata;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// A regular file for a worker.
@@ -74,27 +74,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            let mut names: Vec<(PathBuf, std::io::Result<Metadata>)> = Vec::new();
-            for ent in rd {
-                match ent {
-                    Ok(ent) => {
-                        let p = ent.path();
-                        let m = std::fs::symlink_metadata(&p);
-                        names.push((p, m));
-                    }
-                    Err(e) => {
-                        self.skip(
-                            events,
-                            &dir,
-                            io_skip_reason(&e),
-                            format!("cannot read directory entry: {e}"),
-                        );
-                    }
-                }
-            }
-            // Sorted for stable output; subdirectories pushed in reverse so
-            // they are visited in order.
-            names.sort_by(|a, b| a.0.cmp(&b.0));
+            let names = self.list(&dir, rd, events);
             let mut subdirs = Vec::new();
             for (p, m) in names {
                 match m {
@@ -106,6 +86,34 @@ impl Walker<'_> {
             }
             stack.extend(subdirs.into_iter().rev());
         }
+    }
+
+    /// The entries of one directory with their metadata, sorted for
+    /// stable output.
+    fn list(
+        &self,
+        dir: &Path,
+        rd: std::fs::ReadDir,
+        events: &Sender<Message>,
+    ) -> Vec<(PathBuf, std::io::Result<Metadata>)> {
+        let mut names = Vec::new();
+        for ent in rd {
+            match ent {
+                Ok(ent) => {
+                    let p = ent.path();
+                    let m = std::fs::symlink_metadata(&p);
+                    names.push((p, m));
+                }
+                Err(e) => self.skip(
+                    events,
+                    dir,
+                    io_skip_reason(&e),
+                    format!("cannot read directory entry: {e}"),
+                ),
+            }
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        names
     }
 
     fn entry(
@@ -145,17 +153,7 @@ impl Walker<'_> {
                 size: meta.len(),
             });
         } else {
-            let kind = if ft.is_fifo() {
-                "FIFO"
-            } else if ft.is_socket() {
-                "socket"
-            } else if ft.is_block_device() {
-                "block device"
-            } else if ft.is_char_device() {
-                "character device"
-            } else {
-                "special file"
-            };
+            let kind = crate::fsutil::file_kind(&ft);
             self.skip(
                 events,
                 path,

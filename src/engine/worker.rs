@@ -243,52 +243,25 @@ impl<'r> Worker<'r> {
             self.buf.reserve(size_hint as usize + 1);
         }
         let mut total: u64 = 0;
-        let mut in_memory = true;
-        let mut chunk = Vec::new();
         loop {
-            if in_memory {
-                let before = self.buf.len();
-                let n = (&mut file)
-                    .take(CHUNK)
-                    .read_to_end(&mut self.buf)
-                    .map_err(|e| (e, total))?;
-                if n == 0 {
-                    break;
-                }
-                hashers.update(&self.buf[before..]);
-                total += n as u64;
-                if total > limit {
-                    in_memory = false;
-                    self.buf = Vec::new();
-                    chunk.resize(CHUNK as usize, 0);
-                }
-            } else {
-                let n = loop {
-                    match file.read(&mut chunk) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err((e, total)),
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                hashers.update(&chunk[..n]);
-                total += n as u64;
+            let before = self.buf.len();
+            let n = (&mut file)
+                .take(CHUNK)
+                .read_to_end(&mut self.buf)
+                .map_err(|e| (e, total))?;
+            hashers.update(&self.buf[before..]);
+            total += n as u64;
+            if n == 0 {
+                let (size, digests) = (total, hashers.finish());
+                return Ok(Contents::InMemory { size, digests });
+            }
+            if total > limit {
+                self.buf = Vec::new();
+                let size = stream_rest(&mut file, &mut hashers, total)?;
+                let digests = hashers.finish();
+                return Ok(Contents::Streamed { size, digests });
             }
         }
-        let digests = hashers.finish();
-        Ok(if in_memory {
-            Contents::InMemory {
-                size: total,
-                digests,
-            }
-        } else {
-            Contents::Streamed {
-                size: total,
-                digests,
-            }
-        })
     }
 
     fn owner(&mut self, uid: u32) -> String {
@@ -439,6 +412,8 @@ impl<'r> Worker<'r> {
         out
     }
 
+    /// Records a finding for `display` (or the archive member `chain`
+    /// below it), classified under the session's policy.
     fn finding(
         &self,
         display: &str,
@@ -458,19 +433,8 @@ impl<'r> Worker<'r> {
             session: self.ctx.id.clone(),
             time: findings::now_rfc3339(),
             location: self.ctx.location,
-            path: if chain.is_empty() {
-                display.to_string()
-            } else {
-                std::iter::once(display.to_string())
-                    .chain(chain.iter().cloned())
-                    .collect::<Vec<_>>()
-                    .join(" → ")
-            },
-            chain: if chain.is_empty() {
-                chain
-            } else {
-                std::iter::once(display.to_string()).chain(chain).collect()
-            },
+            path: member_path(display, &chain),
+            chain: member_chain(display, &chain),
             size,
             sha256: hex::encode(d.sha256),
             md5: d.md5.map(hex::encode),
@@ -479,19 +443,41 @@ impl<'r> Worker<'r> {
             matches,
             taxonomy: None,
         };
-        if let Some(policy) = &self.ctx.policy {
-            let c = crate::findings::policy::classify(
-                policy,
-                f.location,
-                self.ctx.medium.as_ref(),
-                &f.matches,
-            );
-            for w in &c.warnings {
-                tracing::warn!("classification: {w}");
-            }
-            f.taxonomy = Some(c.classification);
-        }
+        f.taxonomy = self.classify(&f);
         self.emit(Record::Finding(f));
+    }
+
+    /// The taxonomy the session's policy gives a finding.
+    fn classify(&self, f: &Finding) -> Option<crate::findings::Classification> {
+        let policy = self.ctx.policy.as_ref()?;
+        let medium = self.ctx.medium.as_ref();
+        let c = crate::findings::policy::classify(policy, f.location, medium, &f.matches);
+        for w in &c.warnings {
+            tracing::warn!("classification: {w}");
+        }
+        Some(c.classification)
+    }
+}
+
+/// Hashes the rest of a file too large to keep, in fixed chunks; returns
+/// the total size (`done` bytes were read before).
+fn stream_rest(
+    file: &mut File,
+    hashers: &mut Hashers,
+    done: u64,
+) -> Result<u64, (std::io::Error, u64)> {
+    let mut chunk = vec![0u8; CHUNK as usize];
+    let mut total = done;
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                hashers.update(&chunk[..n]);
+                total += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, total)),
+        }
     }
 }
 
