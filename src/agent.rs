@@ -75,6 +75,8 @@ pub enum SetupError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Rules(#[from] crate::rules::RulesError),
+    #[error(transparent)]
+    Options(#[from] crate::engine::OptionsError),
     #[error("cannot resolve path {path}: {source}")]
     Path {
         path: PathBuf,
@@ -95,8 +97,10 @@ impl Setup {
             explicit: self.overrides.rules.clone(),
             strict,
         };
+        let opts = config.scan_options();
+        opts.check()?;
         let set = active::load(&self.state, &config.rules, &req)?;
-        let engine = Engine::new(Arc::new(set), config.scan_options())
+        let engine = Engine::new(Arc::new(set), opts)
             .with_policy(config.classification.clone());
         Ok((Arc::new(engine), self.agent_config(config)?))
     }

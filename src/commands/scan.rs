@@ -12,6 +12,7 @@ use std::sync::Arc;
 pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     let mut opts = ctx.config.scan_options();
     args.apply(&mut opts);
+    opts.check()?;
     let req = RuleRequest {
         explicit: super::absolute_all(&args.rules)?,
         strict: args.strict,

@@ -33,6 +33,9 @@ pub const DEFAULT_BUFFER_BUDGET: u64 = 64 * 1024 * 1024;
 const MAX_DEFERRED: usize = 16;
 /// Default per-file YARA timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most worker threads a scan may ask for: each holds a yara-x scanner and
+/// a read buffer, and more than this many gains nothing on any machine.
+pub const MAX_THREADS: usize = 256;
 
 /// Tunables of a scan, built from flags and config before any work starts.
 #[derive(Clone, Debug)]
@@ -49,6 +52,23 @@ pub struct ScanOptions {
     pub archive: Option<archive::ArchiveLimits>,
     /// Bytes of large files held in memory at once across all workers.
     pub buffer_budget: u64,
+}
+
+/// A scan option out of its range.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    #[error("{0} worker threads asked for; at most {MAX_THREADS} are allowed")]
+    TooManyThreads(usize),
+}
+
+impl ScanOptions {
+    /// Checks the options are within their ranges.
+    pub fn check(&self) -> Result<(), OptionsError> {
+        if self.threads > MAX_THREADS {
+            return Err(OptionsError::TooManyThreads(self.threads));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ScanOptions {

@@ -128,8 +128,9 @@ impl Printer {
 pub fn summary_line(s: &Summary) -> String {
     let design = s.skips - s.gaps;
     let mut line = format!(
-        "scanned {} files ({}) in {:.1} s: {} finding{}, {} not fully checked, {} skipped by design",
+        "scanned {} file{} ({}) in {:.1} s: {} finding{}, {} not fully checked, {} skipped by design",
         s.files,
+        if s.files == 1 { "" } else { "s" },
         human_bytes(s.bytes),
         s.seconds,
         s.findings,
