@@ -3,12 +3,10 @@
 //! (`/usr/bin/time -f %M`, else `wait4` rusage) and the exit code, then compares a
 //! tree of non-archive files scanned with and without archive support.
 //!
-//! Run: `cargo test --release --test bench_archives -- --ignored --nocapture`
+//! Run: `cargo bench --bench kensa -- archives`
 //! (set `KENSA_BENCH_BIN` to measure a specific `kensa` binary).
 
-mod archive_support;
-
-use archive_support as a;
+use crate::support::archive as a;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -83,9 +81,7 @@ fn measure(base: &Path, path: &Path, extra: &[&str]) -> Figures {
     }
 }
 
-#[test]
-#[ignore = "benchmark: run with --ignored --nocapture"]
-fn bench_hostile_archives() {
+pub fn bench_hostile_archives() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path();
     std::fs::create_dir_all(base.join("state")).unwrap();

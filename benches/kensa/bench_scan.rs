@@ -3,12 +3,12 @@
 //! and peak RSS of `kensa scan`, `yr scan`, `yara -r`, `clamscan` (each
 //! with the ReversingLabs rules) and `sha256sum` (the hashing floor).
 //!
-//! Run: `cargo test --release --test bench_scan -- --ignored --nocapture`
+//! Run: `cargo bench --bench kensa -- scan`
 //! It installs its peers (Debian `yara`, `clamav`; `yr` from crates.io)
 //! when they are missing. Environment: KENSA_BENCH_CORPUS (dir, default
 //! target/bench-corpus), KENSA_BENCH_GIB (default 1.1), KENSA_BENCH_THREADS.
 
-mod common;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -205,9 +205,7 @@ fn clam_rules(rules: &[PathBuf], dst: &Path, probe: &Path) -> (usize, Vec<String
     (ok, rejected)
 }
 
-#[test]
-#[ignore = "benchmark: run with --ignored --nocapture"]
-fn bench_scan_against_peers() {
+pub fn bench_scan_against_peers() {
     let threads: usize = std::env::var("KENSA_BENCH_THREADS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -222,8 +220,8 @@ fn bench_scan_against_peers() {
         .unwrap_or(1.1);
     let corpus = std::env::var("KENSA_BENCH_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| common::repo().join("target/bench-corpus"));
-    let rl = common::repo().join("../shared/corpora/reversinglabs-yara-rules/yara");
+        .unwrap_or_else(|_| support::repo().join("target/bench-corpus"));
+    let rl = support::reversinglabs_rules();
     assert!(
         rl.is_dir(),
         "ReversingLabs rules not found at {}",
@@ -251,8 +249,8 @@ fn bench_scan_against_peers() {
         .arg(format!("cat {}/* > /dev/null", corpus.display()))
         .status();
 
-    let rules = common::yara_files(&rl);
-    let work = common::repo().join("target/bench-work");
+    let rules = support::yara_files(&rl);
+    let work = support::repo().join("target/bench-work");
     std::fs::create_dir_all(&work).unwrap();
     let probe = work.join("probe.txt");
     std::fs::write(&probe, b"probe").unwrap();
@@ -271,7 +269,7 @@ fn bench_scan_against_peers() {
     for round in 0..2 {
         let mut row = Vec::new();
         let kensa = |state: &Path, extra: &[&str]| {
-            let mut c = Command::new(common::kensa_bin());
+            let mut c = Command::new(support::kensa_bin());
             c.arg("--state-dir")
                 .arg(state)
                 .arg("--config")

@@ -1,16 +1,16 @@
-//! Start-up benchmark (ignored by default): process start to first file
+//! Start-up benchmark: process start to first file
 //! scanned with the ReversingLabs corpus as `--rules`, cold (compiling)
 //! versus cached (compiled rules loaded from `<state>/cache`), measured by
 //! timing a whole `kensa scan` of a one-file tree; plus an in-process
 //! breakdown (read + digest, compile, serialise, cache load).
 //!
-//! `cargo test --release --test bench_startup -- --ignored --nocapture`
+//! Run: `cargo bench --bench kensa -- startup`
 
-mod common;
+use crate::support;
 
-use common::*;
 use kensa::rules::{self, cache, CompileOptions};
 use std::time::{Duration, Instant};
+use support::*;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -21,10 +21,8 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-#[test]
-#[ignore]
-fn startup_cold_vs_cached_reversinglabs() {
-    let rl = repo().join("../shared/corpora/reversinglabs-yara-rules/yara");
+pub fn startup_cold_vs_cached_reversinglabs() {
+    let rl = reversinglabs_rules();
     assert!(rl.is_dir(), "corpus missing at {}", rl.display());
     let env = TestEnv::new();
     env.file("one.txt", b"a single small file");

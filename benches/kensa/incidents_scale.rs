@@ -1,8 +1,8 @@
-//! Scale check (ignored by default; run with `--ignored --nocapture`): time
-//! to list incidents, triage one and build a report over a store with many
-//! sessions and findings.
+//! Scale check: time to list incidents, triage one and build a report over
+//! a store with many sessions and findings (KENSA_SCALE_INCIDENTS, default
+//! 20,000). Run: `cargo bench --bench kensa -- incidents`
 
-mod report_common;
+use crate::support::report_common;
 
 use chrono::NaiveDate;
 use chrono_tz::Asia::Tokyo;
@@ -13,9 +13,7 @@ use kensa::report::{self, Format, Lang};
 use report_common::*;
 use std::time::Instant;
 
-#[test]
-#[ignore]
-fn list_and_report_at_scale() {
+pub fn list_and_report_at_scale() {
     let n: usize = std::env::var("KENSA_SCALE_INCIDENTS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -3,12 +3,12 @@
 //! SIGTERM and SIGHUP. They need root, /dev/fuse and loop devices, as CI
 //! has; tests/run-all.sh installs fusefat, dosfstools, mtools, e2fsprogs.
 
-mod common;
+use crate::support;
 
-use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::*;
 
 fn require_root() {
     assert_eq!(
@@ -126,23 +126,10 @@ impl Drop for Agent {
     }
 }
 
-/// Every record in the journal, in order.
+/// Every record in the journal, in order (the library's reader: a bad line
+/// fails the test).
 fn journal(state: &Path) -> Vec<serde_json::Value> {
-    let dir = state.join("journal");
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    segs.retain(|p| p.extension().is_some_and(|x| x == "jsonl"));
-    segs.sort();
-    let mut out = Vec::new();
-    for s in segs {
-        for line in std::fs::read_to_string(&s).unwrap_or_default().lines() {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                out.push(v);
-            }
-        }
-    }
-    out
+    support::journal::records(state)
 }
 
 /// Waits until `pred` holds over the journal; returns the records.

@@ -4,7 +4,7 @@
 //! with a low `systemd-analyze security` exposure. Needs root (CI is root)
 //! and installs cargo-deb from crates.io when missing.
 
-mod common;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
@@ -35,13 +35,13 @@ fn deb_builds_installs_and_its_unit_verifies() {
         0,
         "installing a package needs root (CI is root)"
     );
-    let repo = common::repo();
+    let repo = support::repo();
     if !have_cargo_deb() {
         run(Command::new("cargo").args(["install", "cargo-deb", "--locked"]));
     }
     let out_dir = tempfile::tempdir().unwrap();
     // The release binary under test is the one the package carries.
-    assert!(Path::new(common::kensa_bin()).exists());
+    assert!(Path::new(support::kensa_bin()).exists());
     run(Command::new("cargo")
         .current_dir(&repo)
         .args(["deb", "--no-build", "--no-strip", "--output"])
@@ -109,7 +109,7 @@ fn deb_builds_installs_and_its_unit_verifies() {
             "check",
         ]));
         let tree = tempfile::tempdir().unwrap();
-        std::fs::write(tree.path().join("e.com"), common::eicar()).unwrap();
+        std::fs::write(tree.path().join("e.com"), support::eicar()).unwrap();
         let state = tempfile::tempdir().unwrap();
         let out = Command::new("/usr/bin/kensa")
             .args(["--config", "/etc/kensa/kensa.toml", "--state-dir"])

@@ -2,10 +2,10 @@
 //! journalled scans show up as incidents without any export or import, and
 //! each later scan adds its incident once.
 
-mod common;
+use crate::support;
 
-use common::*;
 use std::path::Path;
+use support::*;
 
 fn ok(out: &std::process::Output) -> String {
     assert!(

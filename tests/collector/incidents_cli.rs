@@ -1,7 +1,7 @@
 //! The analyst's commands end to end through the `kensa` binary: list
 //! untriaged incidents, triage one twice, show its history, write a report.
 
-mod report_common;
+use crate::support::report_common;
 
 use kensa::findings::Location;
 use report_common::*;

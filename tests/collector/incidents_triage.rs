@@ -3,7 +3,7 @@
 //! history while the report counts the latest; ids resolve by prefix;
 //! false positives leave the report.
 
-mod report_common;
+use crate::support::report_common;
 
 use chrono::NaiveDate;
 use chrono_tz::Asia::Tokyo;

@@ -4,7 +4,7 @@
 //! not count; the `--fy 2019 --as-of 2019-07-19` report must reproduce every
 //! cell of the seed in Japanese, and the same numbers in English.
 
-mod report_common;
+use crate::support::report_common;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Tokyo;

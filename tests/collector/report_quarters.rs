@@ -3,7 +3,7 @@
 //! columns, for every edge of a fiscal year. Times are stored in UTC in the
 //! journal, so this also checks the time-zone conversion.
 
-mod report_common;
+use crate::support::report_common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Tokyo;

@@ -1,8 +1,8 @@
 //! The taxonomy in code (`findings::taxonomy`) against the seed document's
-//! tables (`../shared/seed/000_17b58866dd9ab83e.txt`): the same rows, in
+//! tables (the fixture `tests/data/nisc-2019q1-tables.txt`): the same rows, in
 //! the same order, with the same Japanese labels and group headings.
 
-mod report_common;
+use crate::support::report_common;
 
 use kensa::findings::taxonomy::{CAUSES, EVENTS};
 

@@ -2,9 +2,9 @@
 //! it verifies a bundle kensa exported with the agent's `agent.pub`, it
 //! refuses a modified one, and it can sign with kensa's unencrypted
 //! `agent.key`. The test installs minisign with apt when it is missing and
-//! is skipped only when that is impossible.
+//! fails, saying why, when that is impossible (never a silent pass).
 
-mod common;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
@@ -45,12 +45,13 @@ fn minisign_verify(file: &Path, pubkey: &Path) -> (bool, String) {
 
 #[test]
 fn stock_minisign_verifies_an_exported_bundle() {
-    if !minisign_available() {
-        eprintln!("SKIPPED: minisign is not installed and apt-get could not install it");
-        return;
-    }
-    let env = common::TestEnv::new();
-    env.file("stick/eicar.com", &common::eicar());
+    assert!(
+        minisign_available(),
+        "cannot run: minisign is not installed and `apt-get install minisign` failed \
+         (tests/run-all.sh installs it; run that as root)"
+    );
+    let env = support::TestEnv::new();
+    env.file("stick/eicar.com", &support::eicar());
     env.file("stick/readme.txt", b"plain text");
     let out = env.run(["keygen"]);
     assert!(
@@ -95,7 +96,7 @@ fn stock_minisign_verifies_an_exported_bundle() {
     );
     // The bundle holds the finding verbatim from the journal.
     let data = std::fs::read_to_string(&bundle).unwrap();
-    assert!(data.contains(common::EICAR_SHA256));
+    assert!(data.contains(support::EICAR_SHA256));
 
     // A one-byte change is refused by minisign too.
     let tampered = env.base().join("tampered.jsonl");

@@ -4,7 +4,7 @@
 //! Library-level for breadth (thousands of cases); a sample goes through
 //! the real `kensa verify` / `kensa import` commands.
 
-mod common;
+use crate::support;
 
 use kensa::bundle::{self, ExportRange};
 use kensa::collector::{import_bundle_file, trust, Store};
@@ -491,12 +491,12 @@ fn forked_chain_is_refused() {
 #[test]
 fn cli_verify_and_import_refuse_and_leave_the_database_alone() {
     let f = fixture();
-    let env = common::TestEnv::new();
+    let env = support::TestEnv::new();
     let state = &env.state;
     let pub_a = f.base.join("a.pub");
     f.key_a.public().save(&pub_a).unwrap();
     let run = |args: &[&std::ffi::OsStr]| -> (i32, String) {
-        let out = Command::new(common::kensa_bin())
+        let out = Command::new(support::kensa_bin())
             .arg("--state-dir")
             .arg(state)
             .arg("--config")

@@ -5,7 +5,7 @@
 //! every finding kensa had printed (a finding is printed only after it is
 //! durable in the journal).
 
-mod common;
+use crate::support;
 
 use kensa::journal::{self, Journal};
 use kensa::keys::{PublicKey, SecretKey};
@@ -30,7 +30,7 @@ struct Run {
 
 /// Starts a journalled scan; kills it `kill_after` after its session line
 /// appeared (never, when `None`); returns what it printed.
-fn scan(env: &common::TestEnv, kill_after: Option<Duration>) -> Run {
+fn scan(env: &support::TestEnv, kill_after: Option<Duration>) -> Run {
     let mut child = env
         .command()
         .args(["scan", "--journal", "--format", "json", "--no-progress"])
@@ -120,8 +120,8 @@ fn journal_findings(dir: &std::path::Path) -> HashSet<String> {
 
 #[test]
 fn sigkill_during_journalled_scans_loses_no_reported_finding() {
-    let env = common::TestEnv::new();
-    let eicar = common::eicar();
+    let env = support::TestEnv::new();
+    let eicar = support::eicar();
     // A large tree: 6000 files in 60 directories, every 12th one EICAR.
     for d in 0..60 {
         for f in 0..100 {

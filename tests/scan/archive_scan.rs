@@ -3,9 +3,7 @@
 //! exit 1 with a `suspicious` finding, limits exit 2 with `archive_limit`
 //! skips, and nothing from an archive reaches the disk.
 
-mod archive_support;
-
-use archive_support as a;
+use crate::support::archive as a;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,9 +3,7 @@
 //! (bombs, lying headers, truncation, hostile names) finishing in bounded
 //! time with the right skips and suspicious events.
 
-mod archive_support;
-
-use archive_support as a;
+use crate::support::archive as a;
 use kensa::engine::archive::{
     detect, walk, ArchiveLimits, ContainerKind, MemberEvent, RULE_DEPTH_BOMB, RULE_RATIO_BOMB,
     RULE_ZIP_OVERLAP,

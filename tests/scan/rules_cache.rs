@@ -3,10 +3,10 @@
 //! first did; a corrupt or truncated cache file is ignored, recompiled and
 //! replaced; a changed rule file is recompiled.
 
-mod common;
+use crate::support;
 
-use common::*;
 use std::path::PathBuf;
+use support::*;
 
 /// Runs `kensa -v scan --format json` and returns (cache status, findings).
 fn scan(env: &TestEnv, rules: &std::path::Path) -> (String, Vec<(String, Vec<String>)>) {

@@ -1,16 +1,16 @@
 //! Compatibility with real public rule sets: every ReversingLabs rule file
 //! compiles under `--strict`, in one namespace per set, and its rules work.
 
-mod common;
+use crate::support;
 
-use common::*;
 use std::path::PathBuf;
+use support::*;
 
 fn reversinglabs() -> PathBuf {
-    let p = repo().join("../shared/corpora/reversinglabs-yara-rules/yara");
+    let p = reversinglabs_rules();
     assert!(
         p.is_dir(),
-        "the ReversingLabs corpus is expected at {} (shared/ beside the repository)",
+        "the ReversingLabs corpus is part of the repository, expected at {}",
         p.display()
     );
     p

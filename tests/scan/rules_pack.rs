@@ -4,14 +4,14 @@
 //! installed rules unchanged; kill -9 during install never leaves a
 //! half-installed set.
 
-mod common;
+use crate::support;
 
-use common::*;
 use kensa::keys::SecretKey;
 use kensa::rules::pack::{self, Manifest, ManifestFile};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::*;
 
 /// A key pair from the stock minisign tool; `password` None means -W.
 fn minisign_key(dir: &Path, name: &str, password: Option<&str>) -> (PathBuf, PathBuf) {

@@ -1,10 +1,10 @@
 //! End-to-end tests of `kensa scan` on trees built at test time.
 
-mod common;
+use crate::support;
 
-use common::*;
 use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
+use support::*;
 
 #[test]
 fn eicar_is_found_with_its_sha256_and_exit_1() {

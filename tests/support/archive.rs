@@ -3,22 +3,11 @@
 //! lying headers, truncation, hostile names). Everything is generated in
 //! memory at test time; EICAR is assembled from pieces so this source is not
 //! itself a detection.
-#![allow(dead_code)]
 
+pub use super::eicar;
 use flate2::write::{DeflateEncoder, GzEncoder};
 use flate2::Compression;
 use std::io::Write;
-
-/// The EICAR test string, assembled at run time.
-pub fn eicar() -> Vec<u8> {
-    let parts = [
-        "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
-        "EICAR-STANDARD-",
-        "ANTIVIRUS-TEST-",
-        "FILE!$H+H*",
-    ];
-    parts.concat().into_bytes()
-}
 
 pub fn crc32(data: &[u8]) -> u32 {
     let mut c = flate2::Crc::new();

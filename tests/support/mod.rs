@@ -1,7 +1,18 @@
-//! Test support: `TestEnv` builds a directory tree in a temporary folder and
-//! runs the real `kensa` binary against it with its own state dir and an
-//! empty config, so tests never depend on the machine's /etc or /var.
+//! The one helper module of the test binaries (tests/scan, tests/journal,
+//! tests/collector, tests/agent) and of the benchmarks (benches/kensa): each
+//! includes it with `#[path]`. `TestEnv` builds a directory tree in a
+//! temporary folder and runs the real `kensa` binary against it with its own
+//! state dir and an empty config, so tests never depend on the machine's /etc
+//! or /var; `eicar()` assembles the test file at run time; `data()` is the
+//! fixtures folder. Submodules: `archive` (archive builders), `report_common`
+//! (collector records, the NISC seed tables), `journal` (reading an agent's
+//! journal through the library's reader).
+// Each binary uses a different subset of these helpers.
 #![allow(dead_code)]
+
+pub mod archive;
+pub mod journal;
+pub mod report_common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -35,9 +46,20 @@ pub fn kensa_bin() -> &'static str {
     env!("CARGO_BIN_EXE_kensa")
 }
 
-/// The source tree (for `signatures/` and `../shared`).
+/// The source tree (for `signatures/` and `tests/data`).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fixtures folder, `tests/data`: everything a test reads lives in the
+/// repository.
+pub fn data() -> PathBuf {
+    repo().join("tests/data")
+}
+
+/// The ReversingLabs rule corpus (MIT; see tests/data/reversinglabs/SOURCE).
+pub fn reversinglabs_rules() -> PathBuf {
+    data().join("reversinglabs/yara")
 }
 
 impl TestEnv {

@@ -1,7 +1,6 @@
 //! Shared helpers for the report and incident tests: a records table in the
 //! collector's exact layout, journal-line builders, and a parser for the
 //! seed document's tables.
-#![allow(dead_code)]
 
 use kensa::findings::taxonomy::{Cause, Classification, Event};
 use kensa::findings::{
@@ -158,8 +157,9 @@ pub struct SeedTables {
     pub causes: Vec<SeedRow>,
 }
 
+/// The fixture holding the seed document's tables (NISC, 2019-07-19).
 pub fn seed_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/000_17b58866dd9ab83e.txt")
+    super::data().join("nisc-2019q1-tables.txt")
 }
 
 fn is_cell(s: &str) -> bool {
@@ -206,7 +206,7 @@ pub fn seed_tables() -> SeedTables {
     let path = seed_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "the seed document {} is required (CI clones shared/ beside the repository): {e}",
+            "the seed tables fixture {} is part of the repository: {e}",
             path.display()
         )
     });
