@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bundle_fixture;
 mod bundle_minisign;
 mod bundle_tamper;
 mod journal_crash;
