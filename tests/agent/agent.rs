@@ -18,16 +18,6 @@ fn require_root() {
     );
 }
 
-fn sh(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Unmounts (lazily) on drop so a failing test leaves no mount behind.
 struct MountGuard(PathBuf);
 
@@ -40,16 +30,18 @@ impl Drop for MountGuard {
 /// A FAT image with the given files, made with mkfs.vfat and mcopy.
 fn fat_image(dir: &Path, name: &str, label: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
     let img = dir.join(name);
-    sh(Command::new("truncate").arg("-s").arg("16M").arg(&img));
-    sh(Command::new("mkfs.vfat").arg("-n").arg(label).arg(&img));
+    run_ok(Command::new("truncate").arg("-s").arg("16M").arg(&img));
+    run_ok(Command::new("mkfs.vfat").arg("-n").arg(label).arg(&img));
     for (fname, content) in files {
         let src = dir.join(format!("src-{fname}"));
         std::fs::write(&src, content).unwrap();
-        sh(Command::new("mcopy")
-            .arg("-i")
-            .arg(&img)
-            .arg(&src)
-            .arg(format!("::/{fname}")));
+        run_ok(
+            Command::new("mcopy")
+                .arg("-i")
+                .arg(&img)
+                .arg(&src)
+                .arg(format!("::/{fname}")),
+        );
     }
     img
 }
@@ -57,11 +49,13 @@ fn fat_image(dir: &Path, name: &str, label: &str, files: &[(&str, Vec<u8>)]) -> 
 /// An ext4 image filled from a directory (mkfs.ext4 -d).
 fn ext4_image(dir: &Path, name: &str, label: &str, size: &str, content: &Path) -> PathBuf {
     let img = dir.join(name);
-    sh(Command::new("truncate").arg("-s").arg(size).arg(&img));
-    sh(Command::new("mkfs.ext4")
-        .args(["-q", "-L", label, "-d"])
-        .arg(content)
-        .arg(&img));
+    run_ok(Command::new("truncate").arg("-s").arg(size).arg(&img));
+    run_ok(
+        Command::new("mkfs.ext4")
+            .args(["-q", "-L", label, "-d"])
+            .arg(content)
+            .arg(&img),
+    );
     img
 }
 
@@ -183,11 +177,13 @@ fn fuse_fat_medium_is_scanned_and_watched_then_ext4_loop_medium_too() {
         ],
     );
     let mp = media.join("stick");
-    sh(Command::new("fusefat")
-        .arg("-o")
-        .arg("rw+")
-        .arg(&img)
-        .arg(&mp));
+    run_ok(
+        Command::new("fusefat")
+            .arg("-o")
+            .arg("rw+")
+            .arg(&img)
+            .arg(&mp),
+    );
     let _g = MountGuard(mp.clone());
     let mp_s = mp.display().to_string();
     let (recs, took) = wait_journal(&env.state, Duration::from_secs(5), "FAT finding", |r| {
@@ -226,11 +222,13 @@ fn fuse_fat_medium_is_scanned_and_watched_then_ext4_loop_medium_too() {
     let ext = ext4_image(env.base(), "ext.img", "EXTSTICK", "16M", &content);
     let mp2 = media.join("ext");
     std::fs::create_dir_all(&mp2).unwrap();
-    sh(Command::new("mount")
-        .arg("-o")
-        .arg("loop,ro")
-        .arg(&ext)
-        .arg(&mp2));
+    run_ok(
+        Command::new("mount")
+            .arg("-o")
+            .arg("loop,ro")
+            .arg(&ext)
+            .arg(&mp2),
+    );
     let _g2 = MountGuard(mp2.clone());
     let mp2_s = mp2.display().to_string();
     let (recs, took) = wait_journal(&env.state, Duration::from_secs(5), "ext4 finding", |r| {
@@ -283,11 +281,13 @@ fn unmount_mid_scan_ends_session_incomplete_and_agent_carries_on() {
     let mp = media.join("big");
     std::fs::create_dir_all(&mp).unwrap();
     let mut agent = Agent::start(&env, &media, &["--rules", rules.to_str().unwrap()]);
-    sh(Command::new("mount")
-        .arg("-o")
-        .arg("loop,ro")
-        .arg(&img)
-        .arg(&mp));
+    run_ok(
+        Command::new("mount")
+            .arg("-o")
+            .arg("loop,ro")
+            .arg(&img)
+            .arg(&mp),
+    );
     let guard = MountGuard(mp.clone());
     let mp_s = mp.display().to_string();
     wait_journal(&env.state, Duration::from_secs(5), "session start", |r| {
@@ -295,7 +295,7 @@ fn unmount_mid_scan_ends_session_incomplete_and_agent_carries_on() {
             .any(|x| x["type"] == "session" && x["medium"]["mount_point"] == mp_s)
     });
     std::thread::sleep(Duration::from_millis(300));
-    sh(Command::new("umount").arg("-l").arg(&mp));
+    run_ok(Command::new("umount").arg("-l").arg(&mp));
     drop(guard);
     let (recs, _) = wait_journal(
         &env.state,
@@ -326,11 +326,13 @@ fn unmount_mid_scan_ends_session_incomplete_and_agent_carries_on() {
     let img2 = ext4_image(env.base(), "small.img", "SMALL", "8M", &content2);
     let mp2 = media.join("small");
     std::fs::create_dir_all(&mp2).unwrap();
-    sh(Command::new("mount")
-        .arg("-o")
-        .arg("loop,ro")
-        .arg(&img2)
-        .arg(&mp2));
+    run_ok(
+        Command::new("mount")
+            .arg("-o")
+            .arg("loop,ro")
+            .arg(&img2)
+            .arg(&mp2),
+    );
     let _g2 = MountGuard(mp2.clone());
     let mp2_s = mp2.display().to_string();
     wait_journal(&env.state, Duration::from_secs(5), "next medium", |r| {

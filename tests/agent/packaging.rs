@@ -4,21 +4,10 @@
 //! with a low `systemd-analyze security` exposure. Needs root (CI is root)
 //! and installs cargo-deb from crates.io when missing.
 
-use crate::support;
+use crate::support::{self, run_ok};
 
 use std::path::Path;
 use std::process::Command;
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
 
 fn have_cargo_deb() -> bool {
     Command::new("cargo")
@@ -37,22 +26,24 @@ fn deb_builds_installs_and_its_unit_verifies() {
     );
     let repo = support::repo();
     if !have_cargo_deb() {
-        run(Command::new("cargo").args(["install", "cargo-deb", "--locked"]));
+        run_ok(Command::new("cargo").args(["install", "cargo-deb", "--locked"]));
     }
     let out_dir = tempfile::tempdir().unwrap();
     // The release binary under test is the one the package carries.
     assert!(Path::new(support::kensa_bin()).exists());
-    run(Command::new("cargo")
-        .current_dir(&repo)
-        .args(["deb", "--no-build", "--no-strip", "--output"])
-        .arg(out_dir.path()));
+    run_ok(
+        Command::new("cargo")
+            .current_dir(&repo)
+            .args(["deb", "--no-build", "--no-strip", "--output"])
+            .arg(out_dir.path()),
+    );
     let deb = std::fs::read_dir(out_dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .expect("a .deb was written");
 
-    let listing = run(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    let listing = run_ok(Command::new("dpkg-deb").arg("-c").arg(&deb));
     for want in [
         "./usr/bin/kensa",
         "./usr/lib/systemd/system/kensa.service",
@@ -66,7 +57,7 @@ fn deb_builds_installs_and_its_unit_verifies() {
             "{want} missing from the package:\n{listing}"
         );
     }
-    let info = run(Command::new("dpkg-deb").arg("-I").arg(&deb));
+    let info = run_ok(Command::new("dpkg-deb").arg("-I").arg(&deb));
     assert!(
         info.contains("conffiles") || info.contains("/etc/kensa/kensa.toml"),
         "{info}"
@@ -77,11 +68,13 @@ fn deb_builds_installs_and_its_unit_verifies() {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
         .unwrap_or(false);
-    run(Command::new("dpkg").arg("-i").arg(&deb));
+    run_ok(Command::new("dpkg").arg("-i").arg(&deb));
     let result = std::panic::catch_unwind(|| {
-        run(Command::new("systemd-analyze")
-            .args(["verify", "/usr/lib/systemd/system/kensa.service"]));
-        let sec = run(Command::new("systemd-analyze").args([
+        run_ok(
+            Command::new("systemd-analyze")
+                .args(["verify", "/usr/lib/systemd/system/kensa.service"]),
+        );
+        let sec = run_ok(Command::new("systemd-analyze").args([
             "security",
             "--offline=true",
             "/usr/lib/systemd/system/kensa.service",
@@ -100,9 +93,9 @@ fn deb_builds_installs_and_its_unit_verifies() {
         assert!(level <= 2.0, "exposure {level} is too high: {line}");
         // The installed binary runs with the installed configuration and
         // finds the installed signatures.
-        let v = run(Command::new("/usr/bin/kensa").arg("--version"));
+        let v = run_ok(Command::new("/usr/bin/kensa").arg("--version"));
         assert!(v.starts_with("kensa "), "{v}");
-        run(Command::new("/usr/bin/kensa").args([
+        run_ok(Command::new("/usr/bin/kensa").args([
             "--config",
             "/etc/kensa/kensa.toml",
             "config",

@@ -3,7 +3,7 @@
 //! exit 1 with a `suspicious` finding, limits exit 2 with `archive_limit`
 //! skips, and nothing from an archive reaches the disk.
 
-use crate::support::archive as a;
+use crate::support::{self, archive as a};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,17 +46,7 @@ impl Env {
             .current_dir(self.tmp.path())
             .output()
             .expect("run kensa");
-        let recs = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l).unwrap_or_else(|e| {
-                    panic!(
-                        "bad line {l:?}: {e}; stderr {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    )
-                })
-            })
-            .collect();
+        let recs = support::parse_lines(&out);
         (out.status.code().unwrap_or(-1), recs, t.elapsed())
     }
 }

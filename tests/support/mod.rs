@@ -139,6 +139,16 @@ impl TestEnv {
     }
 }
 
+/// Runs a tool (mkfs, mount, dpkg, ...) to completion and returns its
+/// stdout and stderr; panics with both when it fails or cannot start.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
 /// Parses JSON Lines from stdout; panics with stderr on bad output.
 pub fn parse_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
