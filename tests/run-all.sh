@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Runs every kensa test on a fresh Debian machine of the project's kind:
-# installs the Debian packages the end-to-end tests use, then builds and
-# runs the whole suite (release profile: one yara-x build serves the
-# binary, the tests and the benchmarks).
+# Runs every kensa check on a fresh Debian machine of the project's kind:
+# installs the Debian packages the end-to-end tests use and the rustfmt and
+# clippy components, then the lint gate (`cargo fmt --check`, `cargo clippy
+# -D warnings` over every target, benchmarks included) and the whole test
+# suite. Release profile throughout: one yara-x build serves the binary,
+# clippy's build scripts, the tests and the benchmarks.
+# Needs nothing beside the repository: fixtures live in tests/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages used by end-to-end tests (minisign: signature
 # cross-checks; chromium: HTML report rendering; fusefat, dosfstools,
-# mtools, e2fsprogs, fuse3: real media mounts; systemd: unit checks).
+# mtools, e2fsprogs, fuse3: real media mounts; util-linux: losetup, mount).
 packages=(minisign chromium fusefat dosfstools mtools e2fsprogs fuse3 util-linux)
 missing=()
 for p in "${packages[@]}"; do
@@ -24,4 +27,23 @@ if ((${#missing[@]})); then
     fi
 fi
 
+# The lint tools: rustup components when the toolchain comes from rustup.
+for tool in fmt clippy; do
+    if ! cargo "$tool" --version >/dev/null 2>&1; then
+        component=$([ "$tool" = fmt ] && echo rustfmt || echo clippy)
+        if command -v rustup >/dev/null; then
+            echo "installing rustup component $component" >&2
+            rustup component add "$component"
+        else
+            echo "error: cargo $tool is missing and there is no rustup to add $component" >&2
+            exit 1
+        fi
+    fi
+done
+
+echo "== cargo fmt --all --check" >&2
+cargo fmt --all --check
+echo "== cargo clippy --release --all-targets --locked -- -D warnings" >&2
+cargo clippy --release --all-targets --locked -- -D warnings
+echo "== cargo test --release --locked" >&2
 cargo test --release --locked

@@ -1,0 +1,55 @@
+//! The benchmarks, one binary outside the test suite (`harness = false`):
+//! `cargo bench --bench kensa` runs them all; name some to run only those,
+//! e.g. `cargo bench --bench kensa -- startup incidents`. They print their
+//! figures to stderr and assert only that the runs worked.
+//!
+//! - `scan`: kensa against yr, yara, clamscan and sha256sum over a corpus of
+//!   at least 1 GiB (installs the peers; see bench_scan.rs for settings);
+//! - `archives`: hostile archives, wall time and peak RSS;
+//! - `startup`: start-up with the ReversingLabs rules, cold and cached;
+//! - `incidents`: incident listing, triage and report at scale.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+mod bench_archives;
+mod bench_scan;
+mod bench_startup;
+mod incidents_scale;
+
+use std::process::ExitCode;
+
+type Bench = (&'static str, fn());
+
+const BENCHES: &[Bench] = &[
+    (
+        "startup",
+        bench_startup::startup_cold_vs_cached_reversinglabs,
+    ),
+    ("incidents", incidents_scale::list_and_report_at_scale),
+    ("archives", bench_archives::bench_hostile_archives),
+    ("scan", bench_scan::bench_scan_against_peers),
+];
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; other flags are ignored as well.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| !BENCHES.iter().any(|(name, _)| name == w))
+    {
+        let names: Vec<&str> = BENCHES.iter().map(|(name, _)| *name).collect();
+        eprintln!("unknown benchmark {unknown:?}; known: {}", names.join(", "));
+        return ExitCode::FAILURE;
+    }
+    for (name, run) in BENCHES {
+        if wanted.is_empty() || wanted.iter().any(|w| w == name) {
+            eprintln!("== benchmark {name}");
+            run();
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,131 @@
+//! The Debian package: `cargo deb` builds it from the release binary, it
+//! holds the binary, unit, default configuration and signatures, installs
+//! on this machine, and the installed unit passes `systemd-analyze verify`
+//! with a low `systemd-analyze security` exposure. Needs root (CI is root)
+//! and installs cargo-deb from crates.io when missing.
+
+use crate::support::{self, run_ok};
+
+use std::path::Path;
+use std::process::Command;
+
+fn have_cargo_deb() -> bool {
+    Command::new("cargo")
+        .args(["deb", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn deb_builds_installs_and_its_unit_verifies() {
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "installing a package needs root (CI is root)"
+    );
+    let repo = support::repo();
+    if !have_cargo_deb() {
+        run_ok(Command::new("cargo").args(["install", "cargo-deb", "--locked"]));
+    }
+    let out_dir = tempfile::tempdir().unwrap();
+    // The release binary under test is the one the package carries.
+    assert!(Path::new(support::kensa_bin()).exists());
+    run_ok(
+        Command::new("cargo")
+            .current_dir(&repo)
+            .args(["deb", "--no-build", "--no-strip", "--output"])
+            .arg(out_dir.path()),
+    );
+    let deb = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .expect("a .deb was written");
+
+    let listing = run_ok(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    for want in [
+        "./usr/bin/kensa",
+        "./usr/lib/systemd/system/kensa.service",
+        "./etc/kensa/kensa.toml",
+        "./usr/share/kensa/signatures/eicar.yar",
+        "./usr/share/kensa/signatures/lnk.yar",
+        "./usr/share/doc/kensa/README.md",
+    ] {
+        assert!(
+            listing.contains(want),
+            "{want} missing from the package:\n{listing}"
+        );
+    }
+    let info = run_ok(Command::new("dpkg-deb").arg("-I").arg(&deb));
+    assert!(
+        info.contains("conffiles") || info.contains("/etc/kensa/kensa.toml"),
+        "{info}"
+    );
+
+    let was_installed = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", "kensa"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false);
+    run_ok(Command::new("dpkg").arg("-i").arg(&deb));
+    let result = std::panic::catch_unwind(|| {
+        run_ok(
+            Command::new("systemd-analyze")
+                .args(["verify", "/usr/lib/systemd/system/kensa.service"]),
+        );
+        let sec = run_ok(Command::new("systemd-analyze").args([
+            "security",
+            "--offline=true",
+            "/usr/lib/systemd/system/kensa.service",
+        ]));
+        let line = sec
+            .lines()
+            .find(|l| l.contains("Overall exposure level"))
+            .unwrap_or_else(|| panic!("no exposure line:\n{sec}"));
+        let level: f64 = line
+            .split(':')
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("cannot read {line:?}"));
+        eprintln!("{line}");
+        assert!(level <= 2.0, "exposure {level} is too high: {line}");
+        // The installed binary runs with the installed configuration and
+        // finds the installed signatures.
+        let v = run_ok(Command::new("/usr/bin/kensa").arg("--version"));
+        assert!(v.starts_with("kensa "), "{v}");
+        run_ok(Command::new("/usr/bin/kensa").args([
+            "--config",
+            "/etc/kensa/kensa.toml",
+            "config",
+            "check",
+        ]));
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("e.com"), support::eicar()).unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let out = Command::new("/usr/bin/kensa")
+            .args(["--config", "/etc/kensa/kensa.toml", "--state-dir"])
+            .arg(state.path())
+            .args(["scan", "--format", "json"])
+            .arg(tree.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            Path::new("/var/lib/kensa").is_dir(),
+            "postinst makes the state dir"
+        );
+    });
+    if !was_installed {
+        let _ = Command::new("dpkg").args(["--purge", "kensa"]).output();
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

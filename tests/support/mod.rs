@@ -1,0 +1,234 @@
+//! The one helper module of the test binaries (tests/scan, tests/journal,
+//! tests/collector, tests/agent) and of the benchmarks (benches/kensa): each
+//! includes it with `#[path]`. `TestEnv` builds a directory tree in a
+//! temporary folder and runs the real `kensa` binary against it with its own
+//! state dir and an empty config, so tests never depend on the machine's /etc
+//! or /var; `eicar()` assembles the test file at run time; `data()` is the
+//! fixtures folder. Submodules: `archive` (archive builders), `report_common`
+//! (collector records, the NISC seed tables), `journal` (reading an agent's
+//! journal through the library's reader).
+// Each binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+pub mod archive;
+pub mod journal;
+pub mod report_common;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct TestEnv {
+    _tmp: tempfile::TempDir,
+    /// The tree to scan.
+    pub root: PathBuf,
+    /// kensa's --state-dir.
+    pub state: PathBuf,
+    /// An empty config file.
+    pub config: PathBuf,
+}
+
+/// The 68-byte EICAR test file, assembled at run time so no source file of
+/// this repository is itself a detection.
+pub fn eicar() -> Vec<u8> {
+    let parts = [
+        "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
+        "EICAR-STANDARD-ANTIVIRUS-",
+        "TEST-FILE!$H+H*",
+    ];
+    parts.concat().into_bytes()
+}
+
+pub const EICAR_SHA256: &str = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+
+pub fn kensa_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_kensa")
+}
+
+/// The source tree (for `signatures/` and `tests/data`).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The fixtures folder, `tests/data`: everything a test reads lives in the
+/// repository.
+pub fn data() -> PathBuf {
+    repo().join("tests/data")
+}
+
+/// The ReversingLabs rule corpus (MIT; see tests/data/reversinglabs/SOURCE).
+pub fn reversinglabs_rules() -> PathBuf {
+    data().join("reversinglabs/yara")
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let root = tmp.path().join("tree");
+        let state = tmp.path().join("state");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&state).unwrap();
+        let config = tmp.path().join("kensa.toml");
+        // The repository's signatures, even when a kensa package is
+        // installed on the machine (its location comes first otherwise).
+        std::fs::write(
+            &config,
+            format!(
+                "[rules]\nsignatures = \"{}\"\n",
+                repo().join("signatures").display()
+            ),
+        )
+        .unwrap();
+        TestEnv {
+            _tmp: tmp,
+            root,
+            state,
+            config,
+        }
+    }
+
+    /// The temporary folder that holds root, state and config.
+    pub fn base(&self) -> &Path {
+        self._tmp.path()
+    }
+
+    /// Writes a file below root, creating parent directories.
+    pub fn file(&self, rel: impl AsRef<Path>, content: &[u8]) -> PathBuf {
+        let p = self.root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// Writes a file whose name is raw bytes.
+    pub fn file_bytes_name(&self, name: &[u8], content: &[u8]) -> PathBuf {
+        let p = self.root.join(OsStr::from_bytes(name));
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(kensa_bin());
+        c.arg("--state-dir").arg(&self.state);
+        c.arg("--config").arg(&self.config);
+        c.env_remove("KENSA_LOG");
+        c
+    }
+
+    /// Runs kensa with the given arguments.
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command().args(args).output().expect("run kensa")
+    }
+
+    /// `kensa scan --format json ROOT EXTRA...`: exit code and records.
+    pub fn scan_json(&self, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("scan"),
+            OsStr::new("--format"),
+            OsStr::new("json"),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        args.push(self.root.as_os_str());
+        let out = self.run(args);
+        (out.status.code().unwrap_or(-1), parse_lines(&out))
+    }
+}
+
+/// Runs a tool (mkfs, mount, dpkg, ...) to completion and returns its
+/// stdout and stderr; panics with both when it fails or cannot start.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+/// Parses JSON Lines from stdout; panics with stderr on bad output.
+pub fn parse_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                panic!(
+                    "bad JSON line {l:?}: {e}\nstderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+        })
+        .collect()
+}
+
+/// Records of one type.
+pub fn of_type<'a>(recs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
+    recs.iter().filter(|r| r["type"] == t).collect()
+}
+
+/// `path` fields relative to `root`, sorted.
+pub fn rel_paths(recs: &[&serde_json::Value], root: &Path) -> Vec<String> {
+    let prefix = format!("{}/", root.display());
+    let mut v: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            let p = r["path"].as_str().unwrap_or_default();
+            p.strip_prefix(&prefix).unwrap_or(p).to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts two sorted lists are equal, printing a line diff when not.
+pub fn assert_lines(expected: &[&str], actual: &[String]) {
+    let mut exp: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    exp.sort();
+    if exp != actual {
+        let mut diff = String::new();
+        for e in &exp {
+            if !actual.contains(e) {
+                diff.push_str(&format!("- {e}\n"));
+            }
+        }
+        for a in actual {
+            if !exp.contains(a) {
+                diff.push_str(&format!("+ {a}\n"));
+            }
+        }
+        panic!("output differs (- expected, + actual):\n{diff}");
+    }
+}
+
+/// Rule names of a finding.
+pub fn rules_of(f: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = f["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["rule"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// YARA files (`.yar`, `.yara`) below `dir`, sorted.
+pub fn yara_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yara" || x == "yar") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
