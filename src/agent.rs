@@ -100,8 +100,7 @@ impl Setup {
         let opts = config.scan_options();
         opts.check()?;
         let set = active::load(&self.state, &config.rules, &req)?;
-        let engine = Engine::new(Arc::new(set), opts)
-            .with_policy(config.classification.clone());
+        let engine = Engine::new(Arc::new(set), opts).with_policy(config.classification.clone());
         Ok((Arc::new(engine), self.agent_config(config)?))
     }
 

@@ -33,7 +33,9 @@ fn measure(name: &str, cmd: &mut Command, note: &str) -> Measure {
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
+    // SAFETY: rusage is a plain C struct; all-zero is valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid out pointers.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     assert_eq!(r, pid, "wait4 failed");
     let wall = start.elapsed().as_secs_f64();
@@ -43,6 +45,8 @@ fn measure(name: &str, cmd: &mut Command, note: &str) -> Measure {
     } else {
         -1
     };
+    // wait4 reaped the child: dropping `Child` must not wait or kill again.
+    #[allow(clippy::mem_forget)]
     std::mem::forget(child);
     Measure {
         name: name.to_string(),

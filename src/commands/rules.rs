@@ -80,7 +80,7 @@ fn check(args: RulesCheckArgs) -> anyhow::Result<u8> {
         .collect::<Result<Vec<_>, _>>()?;
     let prep = rules::prepare(&rules::sources_for(&paths)).context("reading rule files")?;
     let report = rules::check_prepared(&prep);
-    let mut by_file: BTreeMap<PathBuf, FileReport> = BTreeMap::new();
+    let mut by_file: BTreeMap<PathBuf, FileReport<'_>> = BTreeMap::new();
     let mut order: Vec<PathBuf> = prep.files().map(Path::to_path_buf).collect();
     for i in &report.issues {
         if !order.contains(&i.file) {
@@ -111,7 +111,7 @@ fn check(args: RulesCheckArgs) -> anyhow::Result<u8> {
     let failed = by_file.values().filter(|r| !r.compiled).count();
     match args.format {
         Format::Json => {
-            let files: Vec<&FileReport> = order.iter().filter_map(|f| by_file.get(f)).collect();
+            let files: Vec<&FileReport<'_>> = order.iter().filter_map(|f| by_file.get(f)).collect();
             let v = serde_json::json!({
                 "v": 1,
                 "files": files,

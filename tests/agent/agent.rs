@@ -12,6 +12,7 @@ use support::*;
 
 fn require_root() {
     assert_eq!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
         0,
         "the agent end-to-end tests mount file systems and must run as root (CI does)"
@@ -103,6 +104,7 @@ impl Agent {
     }
 
     fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) on our own child; no memory is shared.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, sig);
         }

@@ -20,6 +20,7 @@ fn have_cargo_deb() -> bool {
 #[test]
 fn deb_builds_installs_and_its_unit_verifies() {
     assert_eq!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
         0,
         "installing a package needs root (CI is root)"

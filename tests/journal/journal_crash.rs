@@ -85,6 +85,7 @@ fn scan(env: &support::TestEnv, kill_after: Option<Duration>) -> Run {
         }
         std::thread::sleep(delay);
         // SIGKILL: no chance to flush or clean up.
+        // SAFETY: kill(2) on our own child; no memory is shared.
         unsafe {
             libc::kill(child.id() as i32, libc::SIGKILL);
         }

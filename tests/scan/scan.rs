@@ -74,6 +74,7 @@ fn fifo_is_skipped_not_opened() {
     env.file("ok.txt", b"fine");
     let fifo = env.root.join("pipe");
     let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string naming a new FIFO in a temp dir.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     let t = Instant::now();
     let (code, recs) = env.scan_json(&[]);
@@ -120,6 +121,7 @@ fn device_node_is_skipped() {
     // in CI); /dev/null named directly works for anyone.
     let dev = env.root.join("null_dev");
     let c = std::ffi::CString::new(dev.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string naming a new node in a temp dir.
     let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) } == 0;
     let out = env.run([
         std::ffi::OsStr::new("scan"),
@@ -472,8 +474,10 @@ fn unreadable_file_is_a_permission_gap() {
     }
     let mut cmd = env.command();
     cmd.args(["scan", "--format", "json"]).arg(&env.root);
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         // root reads everything: drop to nobody so the permission check is real.
+        // SAFETY: the closure only calls async-signal-safe setuid/setgid.
         unsafe {
             cmd.pre_exec(|| {
                 if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
