@@ -327,8 +327,8 @@ impl Walker<'_, '_> {
         }
     }
 
-    /// Report how a member read ended; returns the data to visit, if any.
-    /// Walk-wide limits set `stopped`.
+    /// Report how a member read ended and visit what was read (a partial
+    /// read only when it ended on an error). Walk-wide limits set `stopped`.
     fn finish(&mut self, data: Vec<u8>, end: End, depth: u32, what: &str) {
         match end {
             End::Complete => self.visit_member(&data, true, depth),
