@@ -231,6 +231,19 @@ pub enum AgentError {
     Thread(std::io::Error),
 }
 
+/// Whether a file event may change what a scan finds: creation, a write or
+/// a close after writing; not a metadata change or a read.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+    match kind {
+        EventKind::Create(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    }
+}
+
 impl Agent {
     /// An agent over `engine` and `cfg` (built by `setup`), recording into
     /// `sink`. A change of the installed rule pack reloads like SIGHUP.
@@ -345,21 +358,9 @@ impl Agent {
     /// Compares the mount table with what is known: starts sessions for
     /// new media, ends sessions of media that are gone.
     fn sync_mounts(&mut self, known: &mut HashMap<PathBuf, Mount>, scan_new: bool) {
-        let mounts = match media::current_mounts() {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!("cannot read the mount table: {e}");
-                return;
-            }
+        let Some(now) = self.removable_mounts() else {
+            return;
         };
-        let mut policy = self.cfg.media.clone();
-        policy.removable = crate::media::removable_mount_points();
-        let mut now: HashMap<PathBuf, (Mount, &'static str)> = HashMap::new();
-        for m in mounts {
-            if let Some(why) = policy.detect(&m) {
-                now.insert(m.mount_point.clone(), (m, why));
-            }
-        }
         let gone: Vec<PathBuf> = known
             .keys()
             .filter(|k| !now.contains_key(*k))
@@ -374,28 +375,56 @@ impl Agent {
                 continue;
             }
             known.insert(mp.clone(), m.clone());
-            let medium = media::identify(&m, why);
-            tracing::info!(
-                mount_point = %mp.display(),
-                fs = %m.fstype,
-                label = ?medium.label,
-                serial = ?medium.serial,
-                uuid = ?medium.uuid,
-                "medium mounted"
-            );
-            if let Err(e) = self.watcher.watch(&mp, notify::RecursiveMode::Recursive) {
-                tracing::warn!(mount_point = %mp.display(), "cannot watch medium for changes: {e}");
+            self.medium_mounted(mp, &m, why, scan_new);
+        }
+    }
+
+    /// The mounted media the media policy accepts, by mount point, with the
+    /// reason each was taken for removable; `None` (logged) when the mount
+    /// table cannot be read.
+    fn removable_mounts(&self) -> Option<HashMap<PathBuf, (Mount, &'static str)>> {
+        let mounts = match media::current_mounts() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!("cannot read the mount table: {e}");
+                return None;
             }
-            self.roots.insert(
-                mp.clone(),
-                Root {
-                    location: Location::Removable,
-                    medium: Some(medium.clone()),
-                },
-            );
-            if scan_new {
-                self.start_session(&mp, vec![mp.clone()]);
+        };
+        let mut policy = self.cfg.media.clone();
+        policy.removable = crate::media::removable_mount_points();
+        let mut now: HashMap<PathBuf, (Mount, &'static str)> = HashMap::new();
+        for m in mounts {
+            if let Some(why) = policy.detect(&m) {
+                now.insert(m.mount_point.clone(), (m, why));
             }
+        }
+        Some(now)
+    }
+
+    /// Takes a newly mounted medium as a watched root, and scans it whole
+    /// when `scan_new`.
+    fn medium_mounted(&mut self, mp: PathBuf, m: &Mount, why: &'static str, scan_new: bool) {
+        let medium = media::identify(m, why);
+        tracing::info!(
+            mount_point = %mp.display(),
+            fs = %m.fstype,
+            label = ?medium.label,
+            serial = ?medium.serial,
+            uuid = ?medium.uuid,
+            "medium mounted"
+        );
+        if let Err(e) = self.watcher.watch(&mp, notify::RecursiveMode::Recursive) {
+            tracing::warn!(mount_point = %mp.display(), "cannot watch medium for changes: {e}");
+        }
+        self.roots.insert(
+            mp.clone(),
+            Root {
+                location: Location::Removable,
+                medium: Some(medium),
+            },
+        );
+        if scan_new {
+            self.start_session(&mp, vec![mp.clone()]);
         }
     }
 
@@ -419,6 +448,8 @@ impl Agent {
             .cloned()
     }
 
+    /// Takes the file events received so far into `pending`, by root; an
+    /// event overflow marks every root for a whole rescan.
     fn drain_events(&mut self) {
         let now = Instant::now();
         while let Ok(ev) = self.events.try_recv() {
@@ -429,34 +460,11 @@ impl Agent {
                     continue;
                 }
             };
-            use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-            let relevant = match ev.kind {
-                EventKind::Create(_) => true,
-                EventKind::Modify(ModifyKind::Metadata(_)) => false,
-                EventKind::Modify(_) => true,
-                EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-                _ => false,
-            };
-            if !relevant {
+            if !is_change(&ev.kind) {
                 continue;
             }
             for p in ev.paths {
-                let Some(root) = self.root_of(&p) else {
-                    continue;
-                };
-                let entry = self.pending.entry(root).or_insert_with(|| Pending {
-                    paths: BTreeSet::new(),
-                    whole_root: false,
-                    last: now,
-                });
-                entry.last = now;
-                if !entry.whole_root {
-                    entry.paths.insert(p);
-                    if entry.paths.len() > MAX_PENDING_PATHS {
-                        entry.paths.clear();
-                        entry.whole_root = true;
-                    }
-                }
+                self.note_changed(p, now);
             }
         }
         if self.overflow.swap(false, Ordering::SeqCst) {
@@ -470,6 +478,27 @@ impl Agent {
                         last: now,
                     },
                 );
+            }
+        }
+    }
+
+    /// Records a changed path under its root (if any) as pending; past
+    /// `MAX_PENDING_PATHS` the whole root is.
+    fn note_changed(&mut self, p: PathBuf, now: Instant) {
+        let Some(root) = self.root_of(&p) else {
+            return;
+        };
+        let entry = self.pending.entry(root).or_insert_with(|| Pending {
+            paths: BTreeSet::new(),
+            whole_root: false,
+            last: now,
+        });
+        entry.last = now;
+        if !entry.whole_root {
+            entry.paths.insert(p);
+            if entry.paths.len() > MAX_PENDING_PATHS {
+                entry.paths.clear();
+                entry.whole_root = true;
             }
         }
     }

@@ -108,6 +108,23 @@ fn comment_and_payload<'a>(
     Ok((comment, data))
 }
 
+/// Checks a decoded minisign blob: `len` bytes that start with the
+/// algorithm `alg`.
+fn check_blob(data: &[u8], what: &'static str, len: usize, alg: [u8; 2]) -> Result<(), KeyError> {
+    if data.len() != len {
+        return Err(malformed(
+            what,
+            format!("{} bytes, expected {len}", data.len()),
+        ));
+    }
+    if data[..2] != alg {
+        return Err(KeyError::Algorithm(
+            String::from_utf8_lossy(&data[..2]).into_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// An Ed25519 public key with its minisign key id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKey {
@@ -128,17 +145,7 @@ impl PublicKey {
             B64.decode(t)
                 .map_err(|e| malformed("public key", format!("bad base64: {e}")))?
         };
-        if data.len() != 42 {
-            return Err(malformed(
-                "public key",
-                format!("{} bytes, expected 42", data.len()),
-            ));
-        }
-        if data[..2] != ALG_ED {
-            return Err(KeyError::Algorithm(
-                String::from_utf8_lossy(&data[..2]).into_owned(),
-            ));
-        }
+        check_blob(&data, "public key", 42, ALG_ED)?;
         let mut key_id = [0u8; 8];
         key_id.copy_from_slice(&data[2..10]);
         let mut pk = [0u8; 32];
@@ -315,17 +322,7 @@ impl SecretKey {
             return Err(malformed("secret key", "larger than 4 KiB"));
         }
         let (_, mut data) = comment_and_payload(text.trim(), "secret key")?;
-        if data.len() != SK_BLOB_LEN {
-            return Err(malformed(
-                "secret key",
-                format!("{} bytes, expected {SK_BLOB_LEN}", data.len()),
-            ));
-        }
-        if data[0..2] != ALG_ED {
-            return Err(KeyError::Algorithm(
-                String::from_utf8_lossy(&data[..2]).into_owned(),
-            ));
-        }
+        check_blob(&data, "secret key", SK_BLOB_LEN, ALG_ED)?;
         if data[4..6] != CHK_ALG {
             return Err(malformed("secret key", "unknown checksum algorithm"));
         }
@@ -487,20 +484,7 @@ impl SignatureFile {
             .strip_prefix(UNTRUSTED)
             .ok_or_else(|| malformed("signature", "first line is not an untrusted comment"))?
             .to_string();
-        let sig = B64
-            .decode(next("signature")?)
-            .map_err(|e| malformed("signature", format!("bad base64: {e}")))?;
-        if sig.len() != 74 {
-            return Err(malformed(
-                "signature",
-                format!("{} bytes, expected 74", sig.len()),
-            ));
-        }
-        if sig[..2] != ALG_PREHASHED {
-            return Err(KeyError::Algorithm(
-                String::from_utf8_lossy(&sig[..2]).into_owned(),
-            ));
-        }
+        let (key_id, signature) = decode_signature(next("signature")?)?;
         let trusted = next("trusted comment")?
             .strip_prefix(TRUSTED)
             .ok_or_else(|| malformed("signature", "third line is not a trusted comment"))?
@@ -517,10 +501,6 @@ impl SignatureFile {
                 "trailing data after the global signature",
             ));
         }
-        let mut key_id = [0u8; 8];
-        key_id.copy_from_slice(&sig[2..10]);
-        let mut signature = [0u8; 64];
-        signature.copy_from_slice(&sig[10..74]);
         Ok(SignatureFile {
             untrusted_comment: untrusted,
             key_id,
@@ -547,6 +527,20 @@ impl SignatureFile {
             B64.encode(self.global_signature)
         )
     }
+}
+
+/// Decodes the signature line of a signature file: the key id and the
+/// signature of a prehashed (`ED`) signature.
+fn decode_signature(line: &str) -> Result<([u8; 8], [u8; 64]), KeyError> {
+    let sig = B64
+        .decode(line)
+        .map_err(|e| malformed("signature", format!("bad base64: {e}")))?;
+    check_blob(&sig, "signature", 74, ALG_PREHASHED)?;
+    let mut key_id = [0u8; 8];
+    key_id.copy_from_slice(&sig[2..10]);
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&sig[10..74]);
+    Ok((key_id, signature))
 }
 
 #[cfg(test)]

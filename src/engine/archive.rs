@@ -27,6 +27,9 @@ const CHUNK: usize = 64 * 1024;
 /// Dictionary/model memory a single xz block or 7z coder may ask for.
 const DECODER_MEM_LIMIT_KIB: u32 = 128 * 1024;
 
+/// A 7z archive read from memory.
+type SevenZReader<'d> = sevenz_rust2::ArchiveReader<Cursor<&'d [u8]>>;
+
 /// Limits applied per top-level file (the whole tree below it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArchiveLimits {
@@ -275,14 +278,10 @@ impl Walker<'_, '_> {
         }
         self.members += 1;
         if self.members > self.limits.max_members {
-            self.stopped = true;
-            self.skip(
-                SkipReason::ArchiveLimit,
-                format!(
-                    "max_members ({}): remaining members not scanned",
-                    self.limits.max_members
-                ),
-            );
+            self.stop(format!(
+                "max_members ({}): remaining members not scanned",
+                self.limits.max_members
+            ));
             return false;
         }
         true
@@ -328,10 +327,9 @@ impl Walker<'_, '_> {
         }
     }
 
-    /// Report how a member read ended; returns the data to visit, if any.
-    /// Walk-wide limits set `stopped`.
+    /// Report how a member read ended and visit what was read (a partial
+    /// read only when it ended on an error). Walk-wide limits set `stopped`.
     fn finish(&mut self, data: Vec<u8>, end: End, depth: u32, what: &str) {
-        let l = self.limits;
         match end {
             End::Complete => self.visit_member(&data, true, depth),
             End::Error(e) => {
@@ -343,32 +341,28 @@ impl Walker<'_, '_> {
                     format!("{what}: {e} (after {} readable bytes)", data.len()),
                 );
             }
-            End::Limit(Limit::MemberSize) => self.skip(
+            End::Limit(limit) => self.limit_reached(limit),
+        }
+    }
+
+    /// Report a limit a member read ran into; every limit but the member
+    /// size stops the walk.
+    fn limit_reached(&mut self, limit: Limit) {
+        let l = self.limits;
+        match limit {
+            Limit::MemberSize => self.skip(
                 SkipReason::ArchiveLimit,
                 format!("max_member_size ({} bytes) exceeded", l.max_member_size),
             ),
-            End::Limit(Limit::TotalBytes) => {
-                self.stopped = true;
-                self.skip(
-                    SkipReason::ArchiveLimit,
-                    format!(
-                        "max_total_bytes ({} bytes) reached: rest of the archive not scanned",
-                        l.max_total_bytes
-                    ),
-                );
-            }
-            End::Limit(Limit::Time) => {
-                self.stopped = true;
-                self.skip(
-                    SkipReason::ArchiveLimit,
-                    format!(
-                        "max_time ({} s) reached: rest of the archive not scanned",
-                        l.max_time.as_secs()
-                    ),
-                );
-            }
-            End::Limit(Limit::Ratio(produced, compressed, whole)) => {
-                self.stopped = true;
+            Limit::TotalBytes => self.stop(format!(
+                "max_total_bytes ({} bytes) reached: rest of the archive not scanned",
+                l.max_total_bytes
+            )),
+            Limit::Time => self.stop(format!(
+                "max_time ({} s) reached: rest of the archive not scanned",
+                l.max_time.as_secs()
+            )),
+            Limit::Ratio(produced, compressed, whole) => {
                 let of = if whole {
                     "the top-level file"
                 } else {
@@ -381,12 +375,18 @@ impl Walker<'_, '_> {
                         l.max_ratio
                     ),
                 );
-                self.skip(
-                    SkipReason::ArchiveLimit,
-                    format!("max_ratio ({}): decompression stopped", l.max_ratio),
-                );
+                self.stop(format!(
+                    "max_ratio ({}): decompression stopped",
+                    l.max_ratio
+                ));
             }
         }
+    }
+
+    /// Stop the walk, reporting the walk-wide limit that was reached.
+    fn stop(&mut self, detail: String) {
+        self.stopped = true;
+        self.skip(SkipReason::ArchiveLimit, detail);
     }
 
     /// Hand a member to the visitor, then open it if it is a container.
@@ -477,6 +477,16 @@ impl Walker<'_, '_> {
                 "zip entries share compressed data (overlapping-entry zip bomb)".into(),
             );
         }
+        self.zip_members(&mut ar, data.len() as u64, depth);
+    }
+
+    /// Visit the members a zip's central directory lists, in order.
+    fn zip_members(
+        &mut self,
+        ar: &mut zip::ZipArchive<Cursor<&[u8]>>,
+        archive_len: u64,
+        depth: u32,
+    ) {
         for i in 0..ar.len() {
             if !self.admit() {
                 return;
@@ -501,7 +511,7 @@ impl Walker<'_, '_> {
                 if encrypted {
                     return w.skip(SkipReason::Encrypted, "zip entry is encrypted".into());
                 }
-                w.zip_entry(&mut ar, i, method, declared, data.len() as u64, depth);
+                w.zip_entry(ar, i, method, declared, archive_len, depth);
             });
             if self.stopped {
                 return;
@@ -591,22 +601,39 @@ impl Walker<'_, '_> {
     }
 
     fn sevenz(&mut self, data: &[u8], depth: u32) {
-        use sevenz_rust2::{ArchiveReader, EntryDecision, Error as E, Password};
-        let mut ar = match ArchiveReader::new_with_memory_limit(
+        let Some(mut ar) = self.sevenz_open(data) else {
+            return;
+        };
+        ar.set_thread_count(1);
+        if self.sevenz_encrypted(&ar) {
+            return;
+        }
+        self.sevenz_members(&mut ar, data.len() as u64, depth);
+    }
+
+    /// Open a 7z archive (its headers); `None` after reporting why not.
+    fn sevenz_open<'d>(&mut self, data: &'d [u8]) -> Option<SevenZReader<'d>> {
+        use sevenz_rust2::{Error as E, Password};
+        match SevenZReader::new_with_memory_limit(
             Cursor::new(data),
             Password::empty(),
             DECODER_MEM_LIMIT_KIB as usize,
         ) {
-            Ok(a) => a,
-            Err(e @ (E::PasswordRequired | E::MaybeBadPassword(_))) => {
-                return self.skip(SkipReason::Encrypted, format!("7z: {e}"))
-            }
+            Ok(a) => Some(a),
             Err(E::UnsupportedCompressionMethod(m)) if m.contains("AES") => {
-                return self.skip(SkipReason::Encrypted, "7z: encrypted headers".into())
+                self.skip(SkipReason::Encrypted, "7z: encrypted headers".into());
+                None
             }
-            Err(e) => return self.skip(SkipReason::Corrupt, format!("7z: {e}")),
-        };
-        ar.set_thread_count(1);
+            Err(e) => {
+                self.sevenz_error(e);
+                None
+            }
+        }
+    }
+
+    /// Report every encrypted entry of a 7z archive, if it has any; true
+    /// then (nothing of it is read).
+    fn sevenz_encrypted(&mut self, ar: &SevenZReader<'_>) -> bool {
         let encrypted: Vec<String> = {
             let a = ar.archive();
             (0..a.files.len())
@@ -614,15 +641,21 @@ impl Walker<'_, '_> {
                 .map(|i| a.files[i].name().to_owned())
                 .collect()
         };
-        if !encrypted.is_empty() {
-            for name in encrypted {
-                self.named(name, |w| {
-                    w.skip(SkipReason::Encrypted, "7z entry is encrypted".into())
-                });
-            }
-            return;
+        if encrypted.is_empty() {
+            return false;
         }
-        let archive_len = data.len() as u64;
+        for name in encrypted {
+            self.named(name, |w| {
+                w.skip(SkipReason::Encrypted, "7z entry is encrypted".into())
+            });
+        }
+        true
+    }
+
+    /// Visit the members of a 7z archive in order, abandoning a solid block
+    /// whose member ran past the member size limit.
+    fn sevenz_members(&mut self, ar: &mut SevenZReader<'_>, archive_len: u64, depth: u32) {
+        use sevenz_rust2::EntryDecision;
         let mut block_abandoned = false;
         let result = ar.for_each_entries_with_decision_allowing_surplus(|entry, reader| {
             if !self.admit() {
@@ -653,12 +686,19 @@ impl Walker<'_, '_> {
                 "max_member_size: later members of the same 7z block not scanned".into(),
             );
         }
-        match result {
-            Ok(()) => {}
-            Err(e @ (E::PasswordRequired | E::MaybeBadPassword(_))) => {
+        if let Err(e) = result {
+            self.sevenz_error(e);
+        }
+    }
+
+    /// Report a 7z error: a password error means encrypted, any other corrupt.
+    fn sevenz_error(&mut self, e: sevenz_rust2::Error) {
+        use sevenz_rust2::Error as E;
+        match e {
+            E::PasswordRequired | E::MaybeBadPassword(_) => {
                 self.skip(SkipReason::Encrypted, format!("7z: {e}"))
             }
-            Err(e) => self.skip(SkipReason::Corrupt, format!("7z: {e}")),
+            _ => self.skip(SkipReason::Corrupt, format!("7z: {e}")),
         }
     }
 }

@@ -158,6 +158,31 @@ pub fn classify(
     medium: Option<&Medium>,
     matches: &[Match],
 ) -> Classified {
+    let (mut event, mut causes) = configured(cfg, location, medium);
+    let mut meta = RuleMeta::default();
+    for m in matches {
+        meta.read(m);
+    }
+    if let Some((e, _)) = meta.event {
+        event = e;
+    }
+    if !meta.causes.is_empty() {
+        causes = meta.causes;
+    }
+    Classified {
+        classification: Classification { event, causes },
+        warnings: meta.warnings,
+    }
+}
+
+/// The event and causes the config gives a finding: the location's default
+/// (or the built-in one), overridden separately by the first matching rule
+/// that sets each.
+fn configured(
+    cfg: &PolicyConfig,
+    location: Location,
+    medium: Option<&Medium>,
+) -> (Event, Vec<Cause>) {
     let mut event = match location {
         Location::Removable => cfg.removable.unwrap_or(Event::Precursor),
         Location::Host => cfg.host.unwrap_or(Event::MalwareInfection),
@@ -174,51 +199,67 @@ pub fn classify(
     if let Some(c) = matching.iter().find_map(|r| r.causes.clone()) {
         causes = c;
     }
+    (event, causes)
+}
 
-    let mut warnings = Vec::new();
-    let mut meta_event: Option<(Event, &str)> = None;
-    let mut meta_causes: Vec<Cause> = Vec::new();
-    for m in matches {
+/// What the metadata of the matched rules asks for, read in match order,
+/// with a warning for each value ignored.
+#[derive(Default)]
+struct RuleMeta<'m> {
+    /// The first event set, and the rule that set it.
+    event: Option<(Event, &'m str)>,
+    /// Every cause set, once, in the order first seen.
+    causes: Vec<Cause>,
+    warnings: Vec<String>,
+}
+
+impl<'m> RuleMeta<'m> {
+    /// Reads the event and cause metadata of one matched rule.
+    fn read(&mut self, m: &'m Match) {
         if let Some(v) = m.meta.get(META_EVENT) {
-            match v.as_str().map(str::parse::<Event>) {
-                None => warnings.push(format!("rule {}: {META_EVENT} is not a string; ignored", m.rule)),
-                Some(Err(e)) => warnings.push(format!("rule {}: {META_EVENT}: {e}; ignored", m.rule)),
-                Some(Ok(e)) => match meta_event {
-                    None => meta_event = Some((e, &m.rule)),
-                    Some((first, by)) if first != e => warnings.push(format!(
-                        "rule {} sets {META_EVENT} {e}, but rule {by} already set {first}; keeping {first}",
-                        m.rule
-                    )),
-                    Some(_) => {}
-                },
-            }
+            self.read_event(&m.rule, v);
         }
         if let Some(v) = m.meta.get(META_CAUSE) {
-            let Some(s) = v.as_str() else {
-                warnings.push(format!(
-                    "rule {}: {META_CAUSE} is not a string; ignored",
-                    m.rule
-                ));
-                continue;
-            };
-            for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                match part.parse::<Cause>() {
-                    Ok(c) if !meta_causes.contains(&c) => meta_causes.push(c),
-                    Ok(_) => {}
-                    Err(e) => warnings.push(format!("rule {}: {META_CAUSE}: {e}; ignored", m.rule)),
-                }
-            }
+            self.read_causes(&m.rule, v);
         }
     }
-    if let Some((e, _)) = meta_event {
-        event = e;
+
+    /// Takes the event of `rule` unless an earlier rule set one.
+    fn read_event(&mut self, rule: &'m str, v: &serde_json::Value) {
+        match v.as_str().map(str::parse::<Event>) {
+            None => self
+                .warnings
+                .push(format!("rule {rule}: {META_EVENT} is not a string; ignored")),
+            Some(Err(e)) => self
+                .warnings
+                .push(format!("rule {rule}: {META_EVENT}: {e}; ignored")),
+            Some(Ok(e)) => match self.event {
+                None => self.event = Some((e, rule)),
+                Some((first, by)) if first != e => self.warnings.push(format!(
+                    "rule {rule} sets {META_EVENT} {e}, but rule {by} already set {first}; keeping {first}"
+                )),
+                Some(_) => {}
+            },
+        }
     }
-    if !meta_causes.is_empty() {
-        causes = meta_causes;
-    }
-    Classified {
-        classification: Classification { event, causes },
-        warnings,
+
+    /// Adds the comma-separated causes of `rule` not yet seen.
+    fn read_causes(&mut self, rule: &str, v: &serde_json::Value) {
+        let Some(s) = v.as_str() else {
+            self.warnings.push(format!(
+                "rule {rule}: {META_CAUSE} is not a string; ignored"
+            ));
+            return;
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.parse::<Cause>() {
+                Ok(c) if !self.causes.contains(&c) => self.causes.push(c),
+                Ok(_) => {}
+                Err(e) => self
+                    .warnings
+                    .push(format!("rule {rule}: {META_CAUSE}: {e}; ignored")),
+            }
+        }
     }
 }
 

@@ -134,49 +134,11 @@ pub fn load_or_compile(
 
 /// Loads the entry at `path` if it exists and passes every check.
 fn load_entry(path: &Path, prep: &Prepared, key: &str) -> Result<Option<Compiled>, CacheError> {
-    let io = |err| CacheError::Io {
-        path: path.to_path_buf(),
-        err,
+    let invalid = |reason: &str| invalid_entry(path, reason);
+    let Some(bytes) = read_entry(path)? else {
+        return Ok(None);
     };
-    let invalid = |reason: &str| CacheError::Invalid {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    let mut bytes = Vec::new();
-    f.take(MAX_CACHE_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_CACHE_FILE {
-        return Err(invalid("larger than the size cap"));
-    }
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
-        return Err(invalid("not a kensa rule cache file"));
-    }
-    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
-    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-    if u32_at(8) != FORMAT_VERSION {
-        return Err(invalid("unsupported cache format version"));
-    }
-    let meta_len = u64_at(16);
-    let payload_len = u64_at(24);
-    if meta_len > MAX_META
-        || (HEADER_LEN as u64)
-            .checked_add(meta_len)
-            .and_then(|n| n.checked_add(payload_len))
-            != Some(bytes.len() as u64)
-    {
-        return Err(invalid("lengths do not match the file (truncated?)"));
-    }
-    let body = &bytes[HEADER_LEN..];
-    if Sha256::digest(body).as_slice() != &bytes[32..64] {
-        return Err(invalid("SHA-256 of the contents does not match"));
-    }
-    let (meta_bytes, payload) = body.split_at(meta_len as usize);
+    let (meta_bytes, payload) = split_entry(&bytes).map_err(invalid)?;
     let meta: Meta =
         serde_json::from_slice(meta_bytes).map_err(|_| invalid("metadata is not valid JSON"))?;
     if meta.key != key || meta.digest != prep.digest() || meta.yara_x != yara_x_version() {
@@ -191,6 +153,64 @@ fn load_entry(path: &Path, prep: &Prepared, key: &str) -> Result<Option<Compiled
         files_ok: meta.files_ok,
         files_failed: meta.files_failed,
     }))
+}
+
+/// The error for an entry at `path` that fails a check.
+fn invalid_entry(path: &Path, reason: &str) -> CacheError {
+    CacheError::Invalid {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Reads the entry at `path`, up to the size cap; `None` if there is none.
+fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {
+    let io = |err| CacheError::Io {
+        path: path.to_path_buf(),
+        err,
+    };
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    let mut bytes = Vec::new();
+    f.take(MAX_CACHE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_CACHE_FILE {
+        return Err(invalid_entry(path, "larger than the size cap"));
+    }
+    Ok(Some(bytes))
+}
+
+/// Checks an entry's header (magic, format version, lengths, SHA-256) and
+/// splits its body into the metadata block and the serialised rules; the
+/// error is the reason the entry is invalid.
+fn split_entry(bytes: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return Err("not a kensa rule cache file");
+    }
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+    if u32_at(8) != FORMAT_VERSION {
+        return Err("unsupported cache format version");
+    }
+    let meta_len = u64_at(16);
+    let payload_len = u64_at(24);
+    if meta_len > MAX_META
+        || (HEADER_LEN as u64)
+            .checked_add(meta_len)
+            .and_then(|n| n.checked_add(payload_len))
+            != Some(bytes.len() as u64)
+    {
+        return Err("lengths do not match the file (truncated?)");
+    }
+    let body = &bytes[HEADER_LEN..];
+    if Sha256::digest(body).as_slice() != &bytes[32..64] {
+        return Err("SHA-256 of the contents does not match");
+    }
+    Ok(body.split_at(meta_len as usize))
 }
 
 /// Writes the compiled set for `prep` into `cache_dir` (temp file, fsync,

@@ -65,35 +65,41 @@ impl HashList {
                 },
                 namespace: namespace.to_string(),
             };
-            let decoded = match hex::decode(hash) {
-                Ok(d) => d,
-                Err(_) => {
-                    bad.push(BadLine {
-                        line: i + 1,
-                        message: format!("not a hex digest: {:?}", truncate(hash)),
-                    });
-                    continue;
-                }
-            };
-            match decoded.len() {
-                32 => {
-                    self.sha256.insert(decoded.try_into().expect("32 bytes"), entry);
-                }
-                20 => {
-                    self.sha1.insert(decoded.try_into().expect("20 bytes"), entry);
-                }
-                16 => {
-                    self.md5.insert(decoded.try_into().expect("16 bytes"), entry);
-                }
-                n => bad.push(BadLine {
+            if let Err(message) = self.insert(hash, entry) {
+                bad.push(BadLine {
                     line: i + 1,
-                    message: format!(
-                        "digest of {n} bytes; expected SHA-256 (64 hex digits), SHA-1 (40) or MD5 (32)"
-                    ),
-                }),
+                    message,
+                });
             }
         }
         bad
+    }
+
+    /// Adds one hex digest to the table of its length; the error says why
+    /// the digest is refused.
+    fn insert(&mut self, hash: &str, entry: HashEntry) -> Result<(), String> {
+        let decoded =
+            hex::decode(hash).map_err(|_| format!("not a hex digest: {:?}", truncate(hash)))?;
+        match decoded.len() {
+            32 => {
+                self.sha256
+                    .insert(decoded.try_into().expect("32 bytes"), entry);
+            }
+            20 => {
+                self.sha1
+                    .insert(decoded.try_into().expect("20 bytes"), entry);
+            }
+            16 => {
+                self.md5
+                    .insert(decoded.try_into().expect("16 bytes"), entry);
+            }
+            n => {
+                return Err(format!(
+                    "digest of {n} bytes; expected SHA-256 (64 hex digits), SHA-1 (40) or MD5 (32)"
+                ))
+            }
+        }
+        Ok(())
     }
 }
 

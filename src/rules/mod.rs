@@ -200,13 +200,15 @@ fn read_capped(path: &Path) -> Result<String, crate::fsutil::ReadError> {
     crate::fsutil::read_capped_text(path, MAX_SOURCE_FILE)
 }
 
+/// Wraps an I/O error met while listing `path`.
+fn read_error(path: PathBuf) -> impl FnOnce(std::io::Error) -> RulesError {
+    move |source| RulesError::Read { path, source }
+}
+
 /// Lists the rule and hash files of a source, sorted, without following
 /// symlinks.
 fn list_files(src: &Source) -> Result<Vec<(PathBuf, String, FileKind)>, RulesError> {
-    let meta = std::fs::metadata(&src.path).map_err(|e| RulesError::Read {
-        path: src.path.clone(),
-        source: e,
-    })?;
+    let meta = std::fs::metadata(&src.path).map_err(read_error(src.path.clone()))?;
     if meta.is_file() {
         let name = src
             .path
@@ -225,41 +227,44 @@ fn list_files(src: &Source) -> Result<Vec<(PathBuf, String, FileKind)>, RulesErr
     let mut out = Vec::new();
     let mut stack = vec![src.path.clone()];
     while let Some(dir) = stack.pop() {
-        let rd = std::fs::read_dir(&dir).map_err(|e| RulesError::Read {
-            path: dir.clone(),
-            source: e,
-        })?;
-        for ent in rd {
-            let ent = ent.map_err(|e| RulesError::Read {
-                path: dir.clone(),
-                source: e,
-            })?;
-            let ft = ent.file_type().map_err(|e| RulesError::Read {
-                path: ent.path(),
-                source: e,
-            })?;
-            let p = ent.path();
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() {
-                if let Some(kind) = file_kind(&p) {
-                    let rel = p
-                        .strip_prefix(&src.path)
-                        .unwrap_or(&p)
-                        .to_string_lossy()
-                        .into_owned();
-                    out.push((p, rel, kind));
-                    if out.len() > MAX_SOURCE_FILES {
-                        return Err(RulesError::TooManyFiles {
-                            path: src.path.clone(),
-                        });
-                    }
-                }
-            }
-        }
+        list_dir(&src.path, &dir, &mut stack, &mut out)?;
     }
     out.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(out)
+}
+
+/// Lists one directory of the source rooted at `root`: pushes its
+/// subdirectories on `stack` and its rule and hash files on `out`, with
+/// their path relative to `root`.
+fn list_dir(
+    root: &Path,
+    dir: &Path,
+    stack: &mut Vec<PathBuf>,
+    out: &mut Vec<(PathBuf, String, FileKind)>,
+) -> Result<(), RulesError> {
+    let rd = std::fs::read_dir(dir).map_err(read_error(dir.to_path_buf()))?;
+    for ent in rd {
+        let ent = ent.map_err(read_error(dir.to_path_buf()))?;
+        let ft = ent.file_type().map_err(read_error(ent.path()))?;
+        let p = ent.path();
+        if ft.is_dir() {
+            stack.push(p);
+        } else if ft.is_file() {
+            let Some(kind) = file_kind(&p) else { continue };
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            out.push((p, rel, kind));
+            if out.len() > MAX_SOURCE_FILES {
+                return Err(RulesError::TooManyFiles {
+                    path: root.to_path_buf(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Names of rules a YARA source defines, found with a light scan (comments
@@ -368,33 +373,51 @@ pub fn prepare(sources: &[Source]) -> Result<Prepared, RulesError> {
     let mut files: Vec<SourceFile> = Vec::new();
     let mut issues = Vec::new();
     for src in sources {
-        let mut set = Vec::new();
-        for (path, rel, kind) in list_files(src)? {
-            match read_capped(&path) {
-                Ok(text) => set.push(SourceFile {
-                    path,
-                    rel,
-                    namespace: src.namespace.clone(),
-                    kind,
-                    text,
-                }),
-                Err(e) => issues.push(Issue {
-                    file: path,
-                    line: None,
-                    message: format!("cannot read: {}", e.reason()),
-                    warning: false,
-                }),
-            }
-        }
-        let order = dependency_order(&set);
-        let mut slots: Vec<Option<SourceFile>> = set.into_iter().map(Some).collect();
-        for i in order {
-            files.push(slots[i].take().expect("each index once"));
+        files.extend(read_source(src, &mut issues)?);
+    }
+    let digest = set_digest(&files);
+    Ok(Prepared {
+        sources: sources.to_vec(),
+        files,
+        read_issues: issues,
+        digest,
+    })
+}
+
+/// Reads the files of one source, in dependency order; a file that cannot
+/// be read becomes an issue.
+fn read_source(src: &Source, issues: &mut Vec<Issue>) -> Result<Vec<SourceFile>, RulesError> {
+    let mut set = Vec::new();
+    for (path, rel, kind) in list_files(src)? {
+        match read_capped(&path) {
+            Ok(text) => set.push(SourceFile {
+                path,
+                rel,
+                namespace: src.namespace.clone(),
+                kind,
+                text,
+            }),
+            Err(e) => issues.push(Issue {
+                file: path,
+                line: None,
+                message: format!("cannot read: {}", e.reason()),
+                warning: false,
+            }),
         }
     }
-    // Digest: every file's namespace, relative path and content, sorted.
+    let order = dependency_order(&set);
+    let mut slots: Vec<Option<SourceFile>> = set.into_iter().map(Some).collect();
+    Ok(order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each index once"))
+        .collect())
+}
+
+/// The set's digest (hex SHA-256): every file's namespace, relative path
+/// and content, sorted, then the yara-x version.
+fn set_digest(files: &[SourceFile]) -> String {
     let mut digest_parts: BTreeMap<(String, String), [u8; 32]> = BTreeMap::new();
-    for f in &files {
+    for f in files {
         digest_parts.insert(
             (f.namespace.clone(), f.rel.clone()),
             Sha256::digest(f.text.as_bytes()).into(),
@@ -410,12 +433,7 @@ pub fn prepare(sources: &[Source]) -> Result<Prepared, RulesError> {
     }
     digest.update(b"yara-x ");
     digest.update(yara_x_version().as_bytes());
-    Ok(Prepared {
-        sources: sources.to_vec(),
-        files,
-        read_issues: issues,
-        digest: hex::encode(digest.finalize()),
-    })
+    hex::encode(digest.finalize())
 }
 
 /// Reads and compiles rule sources into one rule set.
@@ -452,8 +470,14 @@ pub fn check_prepared(prep: &Prepared) -> CheckReport {
     }
 }
 
+/// Compiles the prepared files: hash lists into one list, YARA files into
+/// one rule set, each source in its namespace.
 fn compile_parts(prep: &Prepared, opts: CompileOptions) -> Result<Compiled, RulesError> {
-    let mut issues = prep.read_issues.clone();
+    let mut tally = Tally {
+        issues: prep.read_issues.clone(),
+        files_ok: 0,
+        files_failed: 0,
+    };
     let mut compiler = yara_x::Compiler::new();
     for name in EXTERNALS {
         compiler
@@ -461,68 +485,85 @@ fn compile_parts(prep: &Prepared, opts: CompileOptions) -> Result<Compiled, Rule
             .expect("string globals are valid before any source");
     }
     let mut hashes = HashList::default();
-    let mut files_ok = 0;
-    let mut files_failed = 0;
     let mut current_ns = String::new();
     for f in &prep.files {
         match f.kind {
-            FileKind::HashList => {
-                let bad = hashes.add_text(&f.text, &f.namespace);
-                if bad.is_empty() {
-                    files_ok += 1;
-                } else {
-                    files_failed += 1;
-                }
-                issues.extend(bad.into_iter().map(|b| Issue {
-                    file: f.path.clone(),
-                    line: Some(b.line),
-                    message: b.message,
-                    warning: false,
-                }));
-            }
+            FileKind::HashList => add_hash_list(&mut hashes, f, &mut tally),
             FileKind::Yara => {
                 if f.namespace != current_ns {
                     compiler.new_namespace(&f.namespace);
                     current_ns = f.namespace.clone();
                 }
-                let before = compiler.errors().len();
-                let warn_before = compiler.warnings().len();
-                let origin = f.path.display().to_string();
-                let src = yara_x::SourceCode::from(f.text.as_str()).with_origin(origin);
-                let _ = compiler.add_source(src);
-                let errs = &compiler.errors()[before..];
-                if errs.is_empty() {
-                    files_ok += 1;
-                } else {
-                    files_failed += 1;
-                }
-                for e in errs {
-                    issues.push(Issue {
-                        file: f.path.clone(),
-                        line: first_label_line(e.labels().next()),
-                        message: e.title().to_string(),
-                        warning: false,
-                    });
-                }
-                for w in &compiler.warnings()[warn_before..] {
-                    issues.push(Issue {
-                        file: f.path.clone(),
-                        line: first_label_line(w.labels().next()),
-                        message: w.title().to_string(),
-                        warning: true,
-                    });
-                }
+                add_yara(&mut compiler, f, &mut tally);
             }
         }
     }
-    check_strict(opts, files_failed, &issues)?;
+    check_strict(opts, tally.files_failed, &tally.issues)?;
     Ok(Compiled {
         rules: compiler.build(),
         hashes,
-        issues,
-        files_ok,
-        files_failed,
+        issues: tally.issues,
+        files_ok: tally.files_ok,
+        files_failed: tally.files_failed,
     })
+}
+
+/// What compiling the files of a set has found so far.
+struct Tally {
+    issues: Vec<Issue>,
+    files_ok: usize,
+    files_failed: usize,
+}
+
+impl Tally {
+    /// Counts one file as loaded or failed.
+    fn count(&mut self, ok: bool) {
+        if ok {
+            self.files_ok += 1;
+        } else {
+            self.files_failed += 1;
+        }
+    }
+}
+
+/// Adds one hash-list file to `hashes`; each bad line is an issue.
+fn add_hash_list(hashes: &mut HashList, f: &SourceFile, tally: &mut Tally) {
+    let bad = hashes.add_text(&f.text, &f.namespace);
+    tally.count(bad.is_empty());
+    tally.issues.extend(bad.into_iter().map(|b| Issue {
+        file: f.path.clone(),
+        line: Some(b.line),
+        message: b.message,
+        warning: false,
+    }));
+}
+
+/// Adds one YARA file to the compiler (in its current namespace); each of
+/// its errors and warnings is an issue.
+fn add_yara(compiler: &mut yara_x::Compiler<'_>, f: &SourceFile, tally: &mut Tally) {
+    let before = compiler.errors().len();
+    let warn_before = compiler.warnings().len();
+    let origin = f.path.display().to_string();
+    let src = yara_x::SourceCode::from(f.text.as_str()).with_origin(origin);
+    let _ = compiler.add_source(src);
+    let errs = &compiler.errors()[before..];
+    tally.count(errs.is_empty());
+    for e in errs {
+        tally.issues.push(Issue {
+            file: f.path.clone(),
+            line: first_label_line(e.labels().next()),
+            message: e.title().to_string(),
+            warning: false,
+        });
+    }
+    for w in &compiler.warnings()[warn_before..] {
+        tally.issues.push(Issue {
+            file: f.path.clone(),
+            line: first_label_line(w.labels().next()),
+            message: w.title().to_string(),
+            warning: true,
+        });
+    }
 }
 
 /// The parts of a rule set that come from compiling (or from the cache).
