@@ -537,3 +537,38 @@ fn large_files_share_a_small_memory_budget_without_stalling() {
     assert_eq!(s["gaps"], 0);
     assert_eq!(of_type(&recs, "finding").len(), 1);
 }
+
+#[test]
+fn an_absurd_thread_count_is_a_clear_error_not_an_abort() {
+    let env = TestEnv::new();
+    env.file("a.txt", b"hello");
+    for args in [["-j", "100000"], ["--threads", "257"]] {
+        let out = env.run([
+            "scan".as_ref(),
+            args[0].as_ref(),
+            args[1].as_ref(),
+            env.root.as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("at most 256 are allowed"), "{stderr}");
+    }
+    let mut config = std::fs::read_to_string(&env.config).unwrap();
+    config.push_str("[scan]\nthreads = 100000\n");
+    std::fs::write(&env.config, config).unwrap();
+    let out = env.run(["scan".as_ref(), env.root.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 256"));
+    let out = env.run([
+        "scan".as_ref(),
+        "-j".as_ref(),
+        "256".as_ref(),
+        env.root.as_os_str(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
