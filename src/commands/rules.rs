@@ -5,14 +5,13 @@
 use super::scan::{cache_dir, default_sources};
 use super::Context;
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{self, Entry, Journal, JournalError, JournalRecord, RulesChange};
 use crate::keys::{KeyError, SecretKey};
 use crate::output::{sanitize, Format};
-use crate::rules::pack::{self, InstallOptions, InstallOutcome, RecordTo};
+use crate::rules::pack::{self, InstallOptions, InstallOutcome};
 use crate::rules::{self, CompileOptions, Issue};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Largest key or password file read.
@@ -52,17 +51,7 @@ pub fn run(ctx: &Context, cmd: RulesCommand) -> anyhow::Result<u8> {
 }
 
 fn read_small(path: &Path) -> anyhow::Result<String> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(MAX_SMALL_FILE + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(
-        buf.len() as u64 <= MAX_SMALL_FILE,
-        "{} is larger than {MAX_SMALL_FILE} bytes",
-        path.display()
-    );
-    String::from_utf8(buf).with_context(|| format!("{} is not text", path.display()))
+    Ok(crate::fsutil::read_capped_text(path, MAX_SMALL_FILE)?)
 }
 
 #[derive(serde::Serialize)]
@@ -247,26 +236,17 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
             })
         }
     };
-    let queued = held.is_none();
-    let record_to = match held.as_mut() {
-        Some(j) => RecordTo::Journal(j),
-        None => RecordTo::Queue(dir.clone()),
-    };
     let outcome = pack::install(
         &ctx.state,
         &file,
         InstallOptions { allow_downgrade },
-        record_to,
         &mut |dir| test_compile(ctx, dir),
     )
     .with_context(|| format!("rule pack {} refused", file.display()))?;
-    drop(held);
-    if queued && matches!(outcome, InstallOutcome::Installed { .. }) {
-        eprintln!(
-            "kensa: note: the journal {} is held by another kensa process (normally the running agent, which keeps it until it stops); the rules_change record is queued there and that process journals it (the agent does when it picks up the new pack, within seconds)",
-            dir.display()
-        );
+    if let InstallOutcome::Installed { change, .. } = &outcome {
+        record_change(held.as_mut(), &dir, change)?;
     }
+    drop(held);
     match outcome {
         InstallOutcome::AlreadyInstalled(p) => {
             println!(
@@ -275,7 +255,7 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
                 &p.digest[..16]
             );
         }
-        InstallOutcome::Installed { pack, previous } => {
+        InstallOutcome::Installed { pack, previous, .. } => {
             let prev = previous
                 .map(|p| format!("version {}", p.version))
                 .unwrap_or_else(|| "bundled signatures only".into());
@@ -291,6 +271,30 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
         }
     }
     Ok(0)
+}
+
+/// Journals an installed pack's `rules_change` record: appended when this
+/// process holds the journal, else queued for the process that does.
+fn record_change(
+    held: Option<&mut Journal>,
+    dir: &Path,
+    change: &RulesChange,
+) -> anyhow::Result<()> {
+    let entry = Entry::Journal(JournalRecord::RulesChange(change.clone()));
+    let unrecorded = "the pack is installed, but its rules_change record could not be journalled";
+    match held {
+        Some(j) => {
+            j.append(&entry).context(unrecorded)?;
+        }
+        None => {
+            journal::queue(dir, &entry).context(unrecorded)?;
+            eprintln!(
+                "kensa: note: the journal {} is held by another kensa process (normally the running agent, which keeps it until it stops); the rules_change record is queued there and that process journals it (the agent does when it picks up the new pack, within seconds)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn status(ctx: &Context, format: Format) -> anyhow::Result<u8> {

@@ -14,6 +14,7 @@
 
 pub mod install;
 
+use crate::fsutil::{at, PathError, ReadError};
 use crate::keys::{self, KeyError, PublicKey, SecretKey, SignatureFile};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -21,7 +22,7 @@ use std::path::{Component, Path, PathBuf};
 
 pub use install::{
     change_record, install, installed, list_trusted, trust, try_installed, InstallOptions,
-    InstallOutcome, InstalledPack, RecordTo,
+    InstallOutcome, InstalledPack,
 };
 
 const MAGIC: &[u8; 8] = b"KENSAPK\n";
@@ -42,8 +43,8 @@ const SIGNER_ROLE: &str = "kensa rule pack publisher";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
-    #[error("{path}: {err}")]
-    Io { path: PathBuf, err: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] PathError),
     #[error("pack is larger than the {MAX_PACK_SIZE}-byte cap")]
     TooLarge,
     #[error("not a kensa rule pack (bad magic)")]
@@ -86,15 +87,15 @@ pub enum PackError {
     Key(KeyError),
     #[error("installed pack state is damaged: {0}")]
     State(String),
-    #[error("the pack is installed, but its rules_change record could not be journalled: {0}")]
-    Unrecorded(String),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
-    move |err| PackError::Io {
-        path: path.to_path_buf(),
-        err,
-    }
+/// A size-capped read; a file over the cap is [`PackError::State`] (the
+/// caller copying a pack off a medium turns it into [`PackError::TooLarge`]).
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, PackError> {
+    crate::fsutil::read_capped(path, cap).map_err(|e| match e {
+        ReadError::Io(e) => PackError::Io(e),
+        other => PackError::State(other.to_string()),
+    })
 }
 
 /// One file listed in a manifest.
@@ -323,10 +324,10 @@ pub fn build(
     let mut stack = vec![dir.to_path_buf()];
     let mut total: u64 = 0;
     while let Some(d) = stack.pop() {
-        for ent in std::fs::read_dir(&d).map_err(io_err(&d))? {
-            let ent = ent.map_err(io_err(&d))?;
+        for ent in std::fs::read_dir(&d).map_err(at(&d))? {
+            let ent = ent.map_err(at(&d))?;
             let p = ent.path();
-            let ft = ent.file_type().map_err(io_err(&p))?;
+            let ft = ent.file_type().map_err(at(&p))?;
             let rel = p
                 .strip_prefix(dir)
                 .map_err(|_| PackError::Source {
@@ -347,7 +348,7 @@ pub fn build(
             } else if ft.is_dir() {
                 stack.push(p);
             } else if ft.is_file() && check_entry_path(&rel).is_ok() {
-                let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+                let bytes = std::fs::read(&p).map_err(at(&p))?;
                 total += bytes.len() as u64;
                 if total > MAX_PACK_SIZE {
                     return Err(PackError::TooLarge);
