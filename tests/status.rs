@@ -159,8 +159,14 @@ fn sessions_findings_and_an_export() {
     assert_eq!(ids, ["s3", "s2", "s1"]);
     let s = &v["sessions"];
     assert_eq!(s[0]["completed"], Value::Null);
-    assert_eq!((s[1]["completed"].clone(), s[1]["findings"].clone()), (json!(false), json!(2)));
-    assert_eq!((s[2]["completed"].clone(), s[2]["files"].clone()), (json!(true), json!(10)));
+    assert_eq!(
+        (s[1]["completed"].clone(), s[1]["findings"].clone()),
+        (json!(false), json!(2))
+    );
+    assert_eq!(
+        (s[2]["completed"].clone(), s[2]["files"].clone()),
+        (json!(true), json!(10))
+    );
     assert_eq!(s[2]["medium"], json!("STICK1"));
 
     // --sessions limits the list, newest first.
@@ -182,8 +188,14 @@ fn sessions_findings_and_an_export() {
         "{text}"
     );
     assert!(text.contains("recent sessions:"), "{text}");
-    assert!(text.contains("STICK1") && text.contains("complete"), "{text}");
-    assert!(text.contains("STICK2") && text.contains("INCOMPLETE"), "{text}");
+    assert!(
+        text.contains("STICK1") && text.contains("complete"),
+        "{text}"
+    );
+    assert!(
+        text.contains("STICK2") && text.contains("INCOMPLETE"),
+        "{text}"
+    );
     assert!(text.contains("running or cut off"), "{text}");
 }
 

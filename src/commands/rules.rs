@@ -70,38 +70,10 @@ fn check(args: RulesCheckArgs) -> anyhow::Result<u8> {
         .collect::<Result<Vec<_>, _>>()?;
     let prep = rules::prepare(&rules::sources_for(&paths)).context("reading rule files")?;
     let report = rules::check_prepared(&prep);
-    let mut by_file: BTreeMap<PathBuf, FileReport> = BTreeMap::new();
-    let mut order: Vec<PathBuf> = prep.files().map(Path::to_path_buf).collect();
-    for i in &report.issues {
-        if !order.contains(&i.file) {
-            order.push(i.file.clone());
-        }
-    }
-    for f in &order {
-        by_file.insert(
-            f.clone(),
-            FileReport {
-                path: f.display().to_string(),
-                compiled: true,
-                errors: Vec::new(),
-                warnings: Vec::new(),
-            },
-        );
-    }
-    for i in &report.issues {
-        if let Some(r) = by_file.get_mut(&i.file) {
-            if i.warning {
-                r.warnings.push(i);
-            } else {
-                r.compiled = false;
-                r.errors.push(i);
-            }
-        }
-    }
-    let failed = by_file.values().filter(|r| !r.compiled).count();
+    let files = file_reports(&prep, &report);
+    let failed = files.iter().filter(|r| !r.compiled).count();
     match args.format {
         Format::Json => {
-            let files: Vec<&FileReport> = order.iter().filter_map(|f| by_file.get(f)).collect();
             let v = serde_json::json!({
                 "v": 1,
                 "files": files,
@@ -115,30 +87,67 @@ fn check(args: RulesCheckArgs) -> anyhow::Result<u8> {
             });
             println!("{v}");
         }
-        Format::Text => {
-            for f in order.iter().filter_map(|f| by_file.get(f)) {
-                let state = if f.compiled { "ok    " } else { "FAILED" };
-                let extra = if f.warnings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} warning(s))", f.warnings.len())
-                };
-                println!("{state} {}{extra}", sanitize(&f.path));
-                for i in f.errors.iter().chain(f.warnings.iter()) {
-                    println!("  {}", sanitize(&i.to_string()));
-                }
-            }
-            println!(
-                "{} file(s): {} compiled, {} failed; {} rule(s), {} hash(es)",
-                order.len(),
-                order.len() - failed,
-                failed,
-                report.rules,
-                report.hashes
-            );
-        }
+        Format::Text => print_check(&files, &report),
     }
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// One report per file, in the order the files were read (files only
+/// named by an issue last), with that file's errors and warnings.
+fn file_reports<'a>(prep: &rules::Prepared, report: &'a rules::CheckReport) -> Vec<FileReport<'a>> {
+    let mut order: Vec<PathBuf> = prep.files().map(Path::to_path_buf).collect();
+    for i in &report.issues {
+        if !order.contains(&i.file) {
+            order.push(i.file.clone());
+        }
+    }
+    let mut by_file: BTreeMap<PathBuf, FileReport> = order
+        .iter()
+        .map(|f| {
+            let r = FileReport {
+                path: f.display().to_string(),
+                compiled: true,
+                errors: Vec::new(),
+                warnings: Vec::new(),
+            };
+            (f.clone(), r)
+        })
+        .collect();
+    for i in &report.issues {
+        if let Some(r) = by_file.get_mut(&i.file) {
+            if i.warning {
+                r.warnings.push(i);
+            } else {
+                r.compiled = false;
+                r.errors.push(i);
+            }
+        }
+    }
+    order.iter().filter_map(|f| by_file.remove(f)).collect()
+}
+
+fn print_check(files: &[FileReport], report: &rules::CheckReport) {
+    for f in files {
+        let state = if f.compiled { "ok    " } else { "FAILED" };
+        let extra = if f.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} warning(s))", f.warnings.len())
+        };
+        println!("{state} {}{extra}", sanitize(&f.path));
+        for i in f.errors.iter().chain(f.warnings.iter()) {
+            println!("  {}", sanitize(&i.to_string()));
+        }
+    }
+    let failed = files.iter().filter(|r| !r.compiled).count();
+    println!(
+        "{} file(s): {} compiled, {} failed; {} rule(s), {} hash(es)",
+        files.len(),
+        files.len() - failed,
+        failed,
+        report.rules,
+        report.hashes
+    );
 }
 
 fn password(args: &RulesPackArgs) -> anyhow::Result<Option<String>> {

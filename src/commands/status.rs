@@ -179,7 +179,6 @@ fn session_row(s: &Session, summary: Option<&Summary>) -> Value {
 }
 
 fn text(v: &Value) -> String {
-    use crate::output::sanitize;
     let mut s = String::new();
     let r = &v["ruleset"];
     s.push_str(&format!(
@@ -221,6 +220,13 @@ fn text(v: &Value) -> String {
             }
         }
     }
+    session_lines(v, &mut s);
+    s
+}
+
+/// The "recent sessions" block of the text output.
+fn session_lines(v: &Value, s: &mut String) {
+    use crate::output::sanitize;
     let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
     if !sessions.is_empty() {
         s.push_str("recent sessions:\n");
@@ -245,5 +251,4 @@ fn text(v: &Value) -> String {
             ));
         }
     }
-    s
 }

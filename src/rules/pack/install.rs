@@ -468,3 +468,56 @@ fn append_history(rd: &Path, change: &RulesChange) -> Result<(), PackError> {
         .and_then(|_| f.sync_all())
         .map_err(at(&path))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SecretKey;
+
+    fn pack(publisher: &SecretKey, version: u64, rule: &str) -> tempfile::NamedTempFile {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("a.yar"), rule).unwrap();
+        let (bytes, _, _) = super::super::build(src.path(), version, publisher).unwrap();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn install_returns_the_rules_change_and_journals_nothing() {
+        let state_dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(state_dir.path());
+        let publisher = SecretKey::generate().unwrap();
+        trust(&state, &publisher.public().to_file_text()).unwrap();
+        let mut compile = |_: &Path| Ok(5);
+        let p1 = pack(&publisher, 1, "rule a { condition: true }");
+        let first = install(&state, p1.path(), InstallOptions::default(), &mut compile).unwrap();
+        let InstallOutcome::Installed {
+            pack: one, change, ..
+        } = first
+        else {
+            panic!("not installed");
+        };
+        assert_eq!(change.action, "install");
+        assert_eq!(change.from, None);
+        assert_eq!((change.to.version, change.rules), (1, 5));
+        let p2 = pack(&publisher, 2, "rule b { condition: true }");
+        let second = install(&state, p2.path(), InstallOptions::default(), &mut compile).unwrap();
+        let InstallOutcome::Installed { change, .. } = second else {
+            panic!("not installed");
+        };
+        assert_eq!(
+            change.from,
+            Some(PackRef {
+                version: 1,
+                digest: one.digest
+            })
+        );
+        assert_eq!(change.to.version, 2);
+        // The command journals the change; the library wrote only its local log.
+        assert!(!state.journal_dir().exists());
+        let history = std::fs::read_to_string(state.rules_dir().join("history.jsonl")).unwrap();
+        assert_eq!(history.lines().count(), 2);
+        assert!(history.starts_with(r#"{"type":"rules_change","v":1,"#));
+    }
+}

@@ -190,20 +190,9 @@ pub fn check_entry_path(path: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Checks a manifest's entries (after its signature verified).
-fn check_manifest(m: &Manifest) -> Result<(), PackError> {
-    if m.format != FORMAT_VERSION {
-        return Err(PackError::Manifest(format!(
-            "manifest format {} is not supported",
-            m.format
-        )));
-    }
-    if m.files.is_empty() {
-        return Err(PackError::Manifest("the pack lists no files".into()));
-    }
-    if m.files.len() > MAX_PACK_FILES {
-        return Err(PackError::Manifest("too many files".into()));
-    }
+/// Checks each entry's kind, path, hash and size, and that no two names
+/// collide; returns the case-folded names.
+fn check_entries(m: &Manifest) -> Result<BTreeSet<String>, PackError> {
     let mut seen = BTreeSet::new();
     for f in &m.files {
         let bad = |reason| PackError::BadEntry {
@@ -225,18 +214,15 @@ fn check_manifest(m: &Manifest) -> Result<(), PackError> {
             return Err(bad("larger than the pack cap"));
         }
     }
-    // A directory entry must not also be a file ("a.yar" and "a.yar/b.yar").
+    Ok(seen)
+}
+
+/// A directory entry must not also be a file ("a.yar" and "a.yar/b.yar").
+fn check_no_file_is_a_directory(m: &Manifest, seen: &BTreeSet<String>) -> Result<(), PackError> {
     for f in &m.files {
         let mut prefix = String::new();
-        for part in f
-            .path
-            .split('/')
-            .collect::<Vec<_>>()
-            .iter()
-            .rev()
-            .skip(1)
-            .rev()
-        {
+        let parts: Vec<&str> = f.path.split('/').collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
@@ -249,6 +235,25 @@ fn check_manifest(m: &Manifest) -> Result<(), PackError> {
             }
         }
     }
+    Ok(())
+}
+
+/// Checks a manifest's entries (after its signature verified).
+fn check_manifest(m: &Manifest) -> Result<(), PackError> {
+    if m.format != FORMAT_VERSION {
+        return Err(PackError::Manifest(format!(
+            "manifest format {} is not supported",
+            m.format
+        )));
+    }
+    if m.files.is_empty() {
+        return Err(PackError::Manifest("the pack lists no files".into()));
+    }
+    if m.files.len() > MAX_PACK_FILES {
+        return Err(PackError::Manifest("too many files".into()));
+    }
+    let seen = check_entries(m)?;
+    check_no_file_is_a_directory(m, &seen)?;
     let need = m.min_kensa.trim();
     if version_tuple(need).is_none() {
         return Err(PackError::Manifest(format!(
@@ -387,6 +392,34 @@ pub fn build(
 /// and layout, then the signature over the manifest bytes, then the
 /// manifest, every entry and every file's size and SHA-256.
 pub fn verify(bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifiedPack, PackError> {
+    let (manifest_bytes, sig_text, rest) = split_layout(bytes)?;
+    let sig = SignatureFile::parse(sig_text).map_err(PackError::Signature)?;
+    let key = trusted
+        .iter()
+        .find(|k| k.key_id() == sig.key_id)
+        .ok_or_else(|| PackError::Untrusted(sig.key_id_hex()))?;
+    key.verify_parsed(manifest_bytes, &sig)
+        .map_err(|err| PackError::BadSignature {
+            key: key.key_id_hex(),
+            err,
+        })?;
+    // Only now is the manifest parsed.
+    let manifest: Manifest =
+        serde_json::from_slice(manifest_bytes).map_err(|e| PackError::Manifest(e.to_string()))?;
+    check_manifest(&manifest)?;
+    let files = check_files(&manifest, rest)?;
+    Ok(VerifiedPack {
+        manifest,
+        manifest_bytes: manifest_bytes.to_vec(),
+        signature: sig_text.to_string(),
+        publisher: key.key_id_hex(),
+        files,
+    })
+}
+
+/// Splits a pack into its manifest bytes, signature text and file data,
+/// checking size, magic, format and the section caps.
+fn split_layout(bytes: &[u8]) -> Result<(&[u8], &str, &[u8]), PackError> {
     if bytes.len() as u64 > MAX_PACK_SIZE {
         return Err(PackError::TooLarge);
     }
@@ -418,28 +451,18 @@ pub fn verify(bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifiedPack, PackE
             "manifest or signature cut short".into(),
         ));
     }
-    let manifest_bytes = &body[..mlen];
     let sig_text = std::str::from_utf8(&body[mlen..mlen + slen]).map_err(|_| {
         PackError::Signature(KeyError::Malformed {
             what: "signature",
             detail: "not UTF-8".into(),
         })
     })?;
-    let sig = SignatureFile::parse(sig_text).map_err(PackError::Signature)?;
-    let key = trusted
-        .iter()
-        .find(|k| k.key_id() == sig.key_id)
-        .ok_or_else(|| PackError::Untrusted(sig.key_id_hex()))?;
-    key.verify_parsed(manifest_bytes, &sig)
-        .map_err(|err| PackError::BadSignature {
-            key: key.key_id_hex(),
-            err,
-        })?;
-    // Only now is the manifest parsed.
-    let manifest: Manifest =
-        serde_json::from_slice(manifest_bytes).map_err(|e| PackError::Manifest(e.to_string()))?;
-    check_manifest(&manifest)?;
-    let mut rest = &body[mlen + slen..];
+    Ok((&body[..mlen], sig_text, &body[mlen + slen..]))
+}
+
+/// Cuts the file data into the manifest's files, checking each size and
+/// SHA-256, and that nothing trails them.
+fn check_files(manifest: &Manifest, mut rest: &[u8]) -> Result<Vec<(String, Vec<u8>)>, PackError> {
     let mut files = Vec::with_capacity(manifest.files.len());
     for f in &manifest.files {
         if (rest.len() as u64) < f.size {
@@ -460,13 +483,7 @@ pub fn verify(bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifiedPack, PackE
     if !rest.is_empty() {
         return Err(PackError::TrailingData(rest.len() as u64));
     }
-    Ok(VerifiedPack {
-        manifest,
-        manifest_bytes: manifest_bytes.to_vec(),
-        signature: sig_text.to_string(),
-        publisher: key.key_id_hex(),
-        files,
-    })
+    Ok(files)
 }
 
 #[cfg(test)]
