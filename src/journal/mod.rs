@@ -219,6 +219,26 @@ impl Lines {
         })
     }
 
+    /// Lines from a checkpoint on, starting inside its already-read
+    /// segment; the checkpoint's own `prev` is taken as given (its
+    /// signature vouches for it).
+    fn at(mut segs: Vec<(u64, PathBuf)>, anchor: Anchor) -> Lines {
+        segs.drain(..anchor.idx);
+        Lines {
+            segs,
+            idx: 0,
+            buf: anchor.data,
+            pos: anchor.offset,
+            lineno: anchor.lineno - 1,
+            from: anchor.seq,
+            chain: Chain {
+                next_seq: anchor.seq,
+                prev: None,
+            },
+            done: false,
+        }
+    }
+
     fn tampered(&self, seq: Option<u64>, reason: impl ToString) -> JournalError {
         JournalError::Tampered {
             segment: self.segs[self.idx].1.clone(),
@@ -392,21 +412,51 @@ struct Tip {
     torn: Option<(PathBuf, u64, u64)>,
 }
 
-/// The seq of the last checkpoint in the journal, looking at the newest
-/// segment first and going back only while a segment holds none (every
-/// segment written since rotation checkpoints has one as its first line).
-/// Only complete lines count; nothing here is trusted yet.
-fn last_checkpoint(segs: &[(u64, PathBuf)]) -> Result<Option<u64>, JournalError> {
-    for (_, path) in segs.iter().rev() {
+/// Where the last checkpoint of a journal sits.
+struct Anchor {
+    /// Index of its segment in the segment list.
+    idx: usize,
+    /// That segment's bytes, already read.
+    data: Vec<u8>,
+    /// Byte offset and 1-based line number of the checkpoint line.
+    offset: usize,
+    lineno: usize,
+    seq: u64,
+}
+
+/// The last checkpoint in the journal, looking at the newest segment
+/// first and going back only while a segment holds none (every segment
+/// written since rotation checkpoints has one as its first line). Only
+/// complete lines count; nothing here is trusted yet.
+fn last_checkpoint(segs: &[(u64, PathBuf)]) -> Result<Option<Anchor>, JournalError> {
+    for (idx, (_, path)) in segs.iter().enumerate().rev() {
         let data = read_segment(path)?;
-        let complete = match data.iter().rposition(|&b| b == b'\n') {
-            Some(end) => &data[..end],
-            None => continue,
+        // End of the complete part, without its last newline.
+        let Some(mut end) = data.iter().rposition(|&b| b == b'\n') else {
+            continue;
         };
-        for raw in complete.rsplit(|&b| b == b'\n') {
+        loop {
+            let start = data[..end]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let raw = &data[start..end];
             if line::peek_kind(raw).as_deref() == Some("checkpoint") {
-                return Ok(line::parse_prefix(raw).map(|(seq, _)| seq));
+                if let Some((seq, _)) = line::parse_prefix(raw) {
+                    let lineno = data[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+                    return Ok(Some(Anchor {
+                        idx,
+                        data,
+                        offset: start,
+                        lineno,
+                        seq,
+                    }));
+                }
             }
+            if start == 0 {
+                break;
+            }
+            end = start - 1;
         }
     }
     Ok(None)
@@ -414,8 +464,16 @@ fn last_checkpoint(segs: &[(u64, PathBuf)]) -> Result<Option<u64>, JournalError>
 
 /// Checks the chain from `from` (a checkpoint, whose signature is
 /// verified, or seq 1 against the genesis value) to the end.
-fn check_tail(dir: &Path, from: u64, key: &PublicKey) -> Result<Tip, JournalError> {
+fn check_tail(dir: &Path, key: &PublicKey) -> Result<Tip, JournalError> {
     let agent = key.key_id_hex();
+    let segs = segments(dir)?;
+    let (mut lines, from) = match last_checkpoint(&segs)? {
+        Some(anchor) => {
+            let from = anchor.seq;
+            (Lines::at(segs, anchor), from)
+        }
+        None => (Lines::new(dir, 1, Some(&agent))?, 1),
+    };
     let mut tip = Tip {
         seq: 0,
         head: genesis(&agent),
@@ -423,7 +481,6 @@ fn check_tail(dir: &Path, from: u64, key: &PublicKey) -> Result<Tip, JournalErro
         exported: None,
         torn: None,
     };
-    let mut lines = Lines::new(dir, from, Some(&agent))?;
     while let Some(item) = lines.next() {
         let l = match item {
             Ok(l) => l,
@@ -500,8 +557,7 @@ impl Journal {
     ) -> Result<Journal, JournalError> {
         fs::create_dir_all(dir).map_err(at(dir))?;
         let lock = take_lock(dir, options.lock_wait)?;
-        let from = last_checkpoint(&segments(dir)?)?.unwrap_or(1);
-        let tip = check_tail(dir, from, &key.public())?;
+        let tip = check_tail(dir, &key.public())?;
         let (seg_path, recovered) = match (tip.torn, segments(dir)?.pop()) {
             (Some((segment, offset, length)), _) => {
                 let rec = move_torn_aside(dir, &segment, offset, length)?;
