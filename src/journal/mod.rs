@@ -6,6 +6,15 @@
 //! checkpoints, and crash recovery: a torn last line is moved aside to a
 //! `.torn` file and a `recovery` record says so, while a damaged line
 //! followed by good lines is tampering and is reported, never skipped.
+//! What a line holds is typed in [`record`] ([`Entry`]); [`Journal::append`]
+//! is the one writer and [`decode`] the one typed reader.
+//!
+//! Opening costs the same whatever the journal's size: every new segment
+//! starts with a checkpoint, and [`Journal::open`] checks only the last
+//! checkpoint's signature and the chain after it (older journals: it walks
+//! segments back until it finds one). [`verify`] (`kensa verify
+//! --journal`) still checks everything from the first line, and [`tail`]
+//! reads backwards from the end for `kensa status`.
 //!
 //! One writer at a time: an open [`Journal`] holds an exclusive advisory
 //! lock (`flock` on `<journal>/lock`) for its whole life. Opening waits up
@@ -741,7 +750,7 @@ impl Journal {
     /// Whether `line` fits in the current segment (a new segment takes
     /// anything).
     fn fits(&self, line: &str) -> bool {
-        self.seg_size == 0 || self.seg_size + line.len() as u64 + 1 <= self.options.segment_max
+        self.seg_size == 0 || self.seg_size + (line.len() as u64) < self.options.segment_max
     }
 
     /// The line `body` becomes as the next seq.

@@ -91,6 +91,9 @@ pub enum JournalRecord {
 }
 
 /// Every kind of journal line.
+// An entry lives for one append or one decoded line; boxing the scan
+// records would cost an allocation per record for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Entry {

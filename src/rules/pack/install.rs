@@ -69,6 +69,8 @@ impl InstalledPack {
 }
 
 /// What an install did.
+// One value per install, returned once: not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum InstallOutcome {
     Installed {
