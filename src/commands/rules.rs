@@ -223,28 +223,8 @@ fn test_compile(ctx: &Context, pack_files: &Path) -> Result<usize, String> {
 /// does so as soon as it reloads for the new pack.
 fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Result<u8> {
     let file = super::absolute(file)?;
-    let (key, created) =
-        crate::keys::load_or_create(&ctx.state).context("loading the agent key")?;
-    if created {
-        eprintln!(
-            "kensa: note: created the agent key {} (agent {}) to record rule changes",
-            ctx.state.secret_key().display(),
-            key.key_id_hex()
-        );
-    }
     let dir = ctx.state.journal_dir();
-    let mut held = match Journal::open(&dir, &key) {
-        Ok(j) => Some(j),
-        Err(JournalError::Busy { .. }) => None,
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "opening the journal {} to record the change; nothing was installed",
-                    dir.display()
-                )
-            })
-        }
-    };
+    let mut held = journal_for_change(ctx)?;
     let outcome = pack::install(
         &ctx.state,
         &file,
@@ -280,6 +260,33 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
         }
     }
     Ok(0)
+}
+
+/// The agent's journal, opened before anything is installed so a change
+/// is never made that cannot be recorded; `None` when another process (the
+/// running agent) holds it and the record must be queued. Creates the
+/// agent key if there is none yet.
+fn journal_for_change(ctx: &Context) -> anyhow::Result<Option<Journal>> {
+    let (key, created) =
+        crate::keys::load_or_create(&ctx.state).context("loading the agent key")?;
+    if created {
+        eprintln!(
+            "kensa: note: created the agent key {} (agent {}) to record rule changes",
+            ctx.state.secret_key().display(),
+            key.key_id_hex()
+        );
+    }
+    let dir = ctx.state.journal_dir();
+    match Journal::open(&dir, &key) {
+        Ok(j) => Ok(Some(j)),
+        Err(JournalError::Busy { .. }) => Ok(None),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "opening the journal {} to record the change; nothing was installed",
+                dir.display()
+            )
+        }),
+    }
 }
 
 /// Journals an installed pack's `rules_change` record: appended when this

@@ -433,6 +433,28 @@ struct Anchor {
     seq: u64,
 }
 
+impl Tip {
+    /// Counts one checked line: verifies a checkpoint's signature, and
+    /// follows the last export.
+    fn take(&mut self, parsed: &ParsedLine, key: &PublicKey) -> Result<(), LineError> {
+        self.since_checkpoint += 1;
+        if !matches!(parsed.kind.as_str(), "checkpoint" | "export") {
+            return Ok(());
+        }
+        match Entry::from_parsed(parsed) {
+            Ok(Entry::Journal(JournalRecord::Checkpoint(cp))) => {
+                check_checkpoint(parsed, key)?;
+                self.since_checkpoint = 0;
+                self.exported = cp.exported_through.or(self.exported);
+            }
+            Ok(Entry::Journal(JournalRecord::Export(e))) => self.exported = Some(e.to_seq),
+            _ if parsed.kind == "checkpoint" => check_checkpoint(parsed, key)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// The last checkpoint in the journal, looking at the newest segment
 /// first and going back only while a segment holds none (every segment
 /// written since rotation checkpoints has one as its first line). Only
@@ -507,24 +529,8 @@ fn check_tail(dir: &Path, key: &PublicKey) -> Result<Tip, JournalError> {
         if l.seq == from && from > 1 && parsed.kind != "checkpoint" {
             return Err(lines.tampered(Some(l.seq), "expected the checkpoint opening starts from"));
         }
-        tip.since_checkpoint += 1;
-        match parsed.kind.as_str() {
-            "checkpoint" => {
-                check_checkpoint(&parsed, key).map_err(|e| lines.tampered(Some(l.seq), e))?;
-                tip.since_checkpoint = 0;
-                if let Ok(Entry::Journal(JournalRecord::Checkpoint(cp))) =
-                    Entry::from_parsed(&parsed)
-                {
-                    tip.exported = cp.exported_through.or(tip.exported);
-                }
-            }
-            "export" => {
-                if let Ok(Entry::Journal(JournalRecord::Export(e))) = Entry::from_parsed(&parsed) {
-                    tip.exported = Some(e.to_seq);
-                }
-            }
-            _ => {}
-        }
+        tip.take(&parsed, key)
+            .map_err(|e| lines.tampered(Some(l.seq), e))?;
         tip.seq = l.seq;
         tip.head = l.hash;
     }
