@@ -221,8 +221,12 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Bundle files (each with BUNDLE.minisig beside it).
-    #[arg(required = true, value_name = "BUNDLE")]
+    #[arg(required_unless_present = "journal", value_name = "BUNDLE")]
     pub bundles: Vec<PathBuf>,
+    /// Re-verify the agent's whole journal (<state>/journal) from its
+    /// first line: every link and every checkpoint signature.
+    #[arg(long)]
+    pub journal: bool,
     /// The agent's public key (default: <state>/keys/agent.pub).
     #[arg(long, value_name = "KEY.pub")]
     pub pubkey: Option<PathBuf>,

@@ -7,7 +7,8 @@
 //!   at least 1 GiB (installs the peers; see bench_scan.rs for settings);
 //! - `archives`: hostile archives, wall time and peak RSS;
 //! - `startup`: start-up with the ReversingLabs rules, cold and cached;
-//! - `incidents`: incident listing, triage and report at scale.
+//! - `incidents`: incident listing, triage and report at scale;
+//! - `status`: `kensa status` on a journal of one million records.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -15,6 +16,7 @@ mod support;
 mod bench_archives;
 mod bench_scan;
 mod bench_startup;
+mod bench_status;
 mod incidents_scale;
 
 use std::process::ExitCode;
@@ -27,6 +29,7 @@ const BENCHES: &[Bench] = &[
         bench_startup::startup_cold_vs_cached_reversinglabs,
     ),
     ("incidents", incidents_scale::list_and_report_at_scale),
+    ("status", bench_status::status_on_a_million_records),
     ("archives", bench_archives::bench_hostile_archives),
     ("scan", bench_scan::bench_scan_against_peers),
 ];

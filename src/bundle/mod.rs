@@ -6,11 +6,13 @@
 //! Verification checks the size cap, then the signature over the raw bytes,
 //! and only then parses anything; it never prints.
 
-use crate::journal::{self, check_checkpoint, genesis, Chain, Journal, JournalError, LineError};
+use crate::fsutil::{at, PathError, ReadError};
+use crate::journal::{
+    self, check_checkpoint, genesis, Chain, Journal, JournalError, JournalRecord, LineError,
+};
 use crate::keys::{KeyError, PublicKey, SecretKey, SignatureFile, MAX_KEY_FILE};
 use sha2::{Digest, Sha256};
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Largest bundle kensa writes or reads.
@@ -21,12 +23,10 @@ pub const BUNDLE_VERSION: u64 = 1;
 /// What is wrong with a bundle, or why export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathError),
+    #[error(transparent)]
+    Read(ReadError),
     #[error("{what} is larger than the {limit}-byte limit")]
     TooLarge { what: String, limit: u64 },
     #[error("signature check failed: {0}")]
@@ -68,13 +68,6 @@ pub enum BundleError {
     Journal(#[from] JournalError),
     #[error("signing failed: {0}")]
     Key(#[source] KeyError),
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
-    move |source| BundleError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// The signed claim in a bundle's trusted comment.
@@ -165,23 +158,16 @@ pub fn signature_path(bundle: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// A size-capped read; a file over the cap is [`BundleError::TooLarge`].
 fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
-    let f = File::open(path).map_err(io_err(path))?;
-    let too_large = || BundleError::TooLarge {
-        what: path.display().to_string(),
-        limit,
-    };
-    if f.metadata().map_err(io_err(path))?.len() > limit {
-        return Err(too_large());
-    }
-    let mut buf = Vec::new();
-    f.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(io_err(path))?;
-    if buf.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(buf)
+    crate::fsutil::read_capped(path, limit).map_err(|e| match e {
+        ReadError::TooLarge { .. } => BundleError::TooLarge {
+            what: path.display().to_string(),
+            limit,
+        },
+        ReadError::Io(e) => BundleError::Io(e),
+        other => BundleError::Read(other),
+    })
 }
 
 /// Reads a bundle and its `.minisig`, both size-capped, without parsing.
@@ -212,6 +198,53 @@ pub fn verify_bytes(
     sig_text: &str,
     key: &PublicKey,
 ) -> Result<VerifiedBundle, BundleError> {
+    let claim = check_signature(data, sig_text, key)?;
+    // From here on the bytes are exactly what the key holder signed.
+    let body = data.strip_suffix(b"\n").ok_or(BundleError::Truncated)?;
+    let mut lines = body.split(|&b| b == b'\n');
+    check_header(lines.next().unwrap_or_default(), &claim)?;
+    let raw: Vec<&[u8]> = lines.collect();
+    let expected = claim.to - claim.from + 1;
+    // Chain errors in the signed range come before a wrong count.
+    let checked = raw
+        .len()
+        .min(usize::try_from(expected).unwrap_or(usize::MAX));
+    let out = check_lines(&raw[..checked], &claim, key)?;
+    if raw.len() as u64 != expected {
+        return Err(BundleError::Count {
+            from: claim.from,
+            to: claim.to,
+            expected,
+            found: raw.len() as u64,
+        });
+    }
+    let last = out.last().map(|l| l.hash.clone()).unwrap_or_default();
+    if last != claim.head {
+        return Err(BundleError::Head {
+            expected: claim.head,
+            found: last,
+        });
+    }
+    let first_prev = raw
+        .first()
+        .map(|l| first_prev(l))
+        .unwrap_or_else(|| genesis(&claim.agent));
+    Ok(VerifiedBundle {
+        first_prev,
+        claim,
+        lines: out,
+        sha256: hex::encode(Sha256::digest(data)),
+    })
+}
+
+/// The `prev` of a line that already passed the chain check.
+fn first_prev(raw: &[u8]) -> String {
+    journal::parse_line(raw).map(|p| p.prev).unwrap_or_default()
+}
+
+/// Size cap, then the signature over the raw bytes, then the signed claim
+/// and that it names the signing key's agent.
+fn check_signature(data: &[u8], sig_text: &str, key: &PublicKey) -> Result<Claim, BundleError> {
     if data.len() as u64 > MAX_BUNDLE {
         return Err(BundleError::TooLarge {
             what: "bundle".into(),
@@ -221,7 +254,6 @@ pub fn verify_bytes(
     let sig = SignatureFile::parse(sig_text).map_err(BundleError::Signature)?;
     key.verify_parsed(data, &sig)
         .map_err(BundleError::Signature)?;
-    // From here on the bytes are exactly what the key holder signed.
     let claim = Claim::parse(&sig.trusted_comment)?;
     if claim.agent != key.key_id_hex() {
         return Err(BundleError::AgentMismatch {
@@ -229,11 +261,16 @@ pub fn verify_bytes(
             key: key.key_id_hex(),
         });
     }
-    let body = data.strip_suffix(b"\n").ok_or(BundleError::Truncated)?;
-    let mut lines = body.split(|&b| b == b'\n');
-    let header = lines.next().unwrap_or_default();
-    check_header(header, &claim)?;
-    let expected = claim.to - claim.from + 1;
+    Ok(claim)
+}
+
+/// Chain-checks the journal lines of a bundle (from genesis when it
+/// starts at seq 1) and every checkpoint's signature.
+fn check_lines(
+    raw: &[&[u8]],
+    claim: &Claim,
+    key: &PublicKey,
+) -> Result<Vec<BundleLine>, BundleError> {
     let mut chain = if claim.from == 1 {
         Chain::genesis(&claim.agent)
     } else {
@@ -242,28 +279,18 @@ pub fn verify_bytes(
             prev: None,
         }
     };
-    let mut out = Vec::new();
-    let mut first_prev = None;
-    for (i, raw) in lines.enumerate() {
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, raw) in raw.iter().enumerate() {
         let seq = chain.next_seq;
         let line_err = |source| BundleError::Line {
             line: i + 2,
             seq,
             source,
         };
-        if i as u64 >= expected {
-            return Err(BundleError::Count {
-                from: claim.from,
-                to: claim.to,
-                expected,
-                found: body.split(|&b| b == b'\n').count() as u64 - 1,
-            });
-        }
         let parsed = chain.accept(raw).map_err(line_err)?;
         if parsed.kind == "checkpoint" {
             check_checkpoint(&parsed, key).map_err(line_err)?;
         }
-        first_prev.get_or_insert_with(|| parsed.prev.clone());
         let line = String::from_utf8(raw.to_vec())
             .map_err(|_| line_err(LineError::NotJson("not UTF-8".into())))?;
         out.push(BundleLine {
@@ -275,27 +302,7 @@ pub fn verify_bytes(
             line,
         });
     }
-    if out.len() as u64 != expected {
-        return Err(BundleError::Count {
-            from: claim.from,
-            to: claim.to,
-            expected,
-            found: out.len() as u64,
-        });
-    }
-    let last = out.last().map(|l| l.hash.clone()).unwrap_or_default();
-    if last != claim.head {
-        return Err(BundleError::Head {
-            expected: claim.head,
-            found: last,
-        });
-    }
-    Ok(VerifiedBundle {
-        first_prev: first_prev.unwrap_or_else(|| genesis(&claim.agent)),
-        claim,
-        lines: out,
-        sha256: hex::encode(Sha256::digest(data)),
-    })
+    Ok(out)
 }
 
 /// Cross-checks verified bundles given together: for each agent, any seq
@@ -380,28 +387,8 @@ pub struct Exported {
     pub sha256: String,
 }
 
-/// The `to_seq` of the last `export` record, 0 when there is none.
-pub fn last_exported(dir: &Path) -> Result<u64, BundleError> {
-    let mut last = 0;
-    for line in journal::read_all(dir)? {
-        let line = line?;
-        if line.bytes.windows(15).any(|w| w == b"\"type\":\"export\"") {
-            if let Ok(p) = journal::parse_line(&line.bytes) {
-                if p.kind == "export" {
-                    last = p
-                        .fields
-                        .get("to_seq")
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(last);
-                }
-            }
-        }
-    }
-    Ok(last)
-}
-
 fn write_synced(path: &Path, data: &[u8]) -> Result<(), BundleError> {
-    crate::fsutil::write_atomic(path, data, 0o644).map_err(io_err(path))
+    Ok(crate::fsutil::write_atomic(path, data, 0o644).map_err(at(path))?)
 }
 
 /// Writes a checkpoint, then `kensa-<agent>-<from>-<to>.jsonl` and its
@@ -422,7 +409,7 @@ pub fn export(
     let from = match range {
         ExportRange::All => 1,
         ExportRange::Since(s) => s.max(1),
-        ExportRange::SinceLastExport => last_exported(journal.dir())? + 1,
+        ExportRange::SinceLastExport => journal.exported_through()? + 1,
     };
     let cp = journal.checkpoint()?;
     if from > cp.seq {
@@ -437,9 +424,38 @@ pub fn export(
         to: cp.seq,
         head: cp.hash.clone(),
     };
-    let mut data = header_text(&claim, &crate::findings::now_rfc3339()).into_bytes();
+    let data = bundle_bytes(journal.dir(), &claim)?;
+    let sig = key
+        .sign(&data, &claim.to_comment())
+        .map_err(BundleError::Key)?;
+    fs::create_dir_all(out).map_err(at(out))?;
+    let name = format!("kensa-{}-{}-{}.jsonl", claim.agent, claim.from, claim.to);
+    let bundle = out.join(&name);
+    let signature = signature_path(&bundle);
+    write_synced(&bundle, &data)?;
+    write_synced(&signature, sig.as_bytes())?;
+    let sha256 = hex::encode(Sha256::digest(&data));
+    journal.append(&JournalRecord::Export(journal::Export {
+        v: 1,
+        time: crate::findings::now_rfc3339(),
+        from_seq: claim.from,
+        to_seq: claim.to,
+        file: name,
+        sha256: sha256.clone(),
+    }))?;
+    Ok(Exported {
+        bundle,
+        signature,
+        claim,
+        sha256,
+    })
+}
+
+/// The bundle's bytes: its header, then journal lines `from..=to` verbatim.
+fn bundle_bytes(dir: &Path, claim: &Claim) -> Result<Vec<u8>, BundleError> {
+    let mut data = header_text(claim, &crate::findings::now_rfc3339()).into_bytes();
     data.push(b'\n');
-    for line in journal::read_from(journal.dir(), from)? {
+    for line in journal::read_from(dir, claim.from)? {
         let line = line?;
         if line.seq > claim.to {
             break;
@@ -448,36 +464,12 @@ pub fn export(
         data.push(b'\n');
         if data.len() as u64 > MAX_BUNDLE {
             return Err(BundleError::TooLarge {
-                what: format!("export of seq {from}-{} (use --since)", claim.to),
+                what: format!("export of seq {}-{} (use --since)", claim.from, claim.to),
                 limit: MAX_BUNDLE,
             });
         }
     }
-    let sig = key
-        .sign(&data, &claim.to_comment())
-        .map_err(BundleError::Key)?;
-    fs::create_dir_all(out).map_err(io_err(out))?;
-    let name = format!("kensa-{}-{}-{}.jsonl", claim.agent, claim.from, claim.to);
-    let bundle = out.join(&name);
-    let signature = signature_path(&bundle);
-    write_synced(&bundle, &data)?;
-    write_synced(&signature, sig.as_bytes())?;
-    let sha256 = hex::encode(Sha256::digest(&data));
-    journal.append_value(&serde_json::json!({
-        "type": "export",
-        "v": 1,
-        "time": crate::findings::now_rfc3339(),
-        "from_seq": claim.from,
-        "to_seq": claim.to,
-        "file": name,
-        "sha256": sha256,
-    }))?;
-    Ok(Exported {
-        bundle,
-        signature,
-        claim,
-        sha256,
-    })
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -513,8 +505,7 @@ mod tests {
         let key = SecretKey::generate().unwrap();
         let mut j = Journal::open(&dir.path().join("journal"), &key).unwrap();
         for i in 0..4 {
-            j.append_value(&serde_json::json!({"type": "note", "i": i}))
-                .unwrap();
+            j.append(&crate::journal::tests::skip(i)).unwrap();
         }
         let e1 = export(&mut j, &key, out.path(), ExportRange::SinceLastExport).unwrap();
         assert_eq!((e1.claim.from, e1.claim.to), (1, 5));
@@ -522,13 +513,16 @@ mod tests {
         let vb = verify_bytes(&data, &sig, &key.public()).unwrap();
         assert_eq!(vb.lines.len(), 5);
         assert_eq!(vb.lines[4].kind, "checkpoint");
-        j.append_value(&serde_json::json!({"type": "note", "i": 9}))
-            .unwrap();
+        j.append(&crate::journal::tests::skip(9)).unwrap();
         let e2 = export(&mut j, &key, out.path(), ExportRange::SinceLastExport).unwrap();
         assert_eq!((e2.claim.from, e2.claim.to), (6, 8));
         let (data, sig) = read_files(&e2.bundle).unwrap();
         let vb2 = verify_bytes(&data, &sig, &key.public()).unwrap();
         assert_eq!(vb2.first_prev, vb.claim.head);
-        assert_eq!(last_exported(j.dir()).unwrap(), 8);
+        assert_eq!(j.exported_through().unwrap(), 8);
+        assert_eq!(journal::scan_exported(j.dir()).unwrap(), 8);
+        drop(j);
+        let mut j = Journal::open(&dir.path().join("journal"), &key).unwrap();
+        assert_eq!(j.exported_through().unwrap(), 8);
     }
 }

@@ -4,14 +4,13 @@
 
 use super::Context;
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{self, Entry, Journal, JournalError, JournalRecord, RulesChange};
 use crate::keys::{KeyError, SecretKey};
 use crate::output::{sanitize, Format};
-use crate::rules::pack::{self, InstallOptions, InstallOutcome, RecordTo};
+use crate::rules::pack::{self, InstallOptions, InstallOutcome};
 use crate::rules::{self, CompileOptions, Issue};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Largest key or password file read.
@@ -51,17 +50,7 @@ pub fn run(ctx: &Context, cmd: RulesCommand) -> anyhow::Result<u8> {
 }
 
 fn read_small(path: &Path) -> anyhow::Result<String> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(MAX_SMALL_FILE + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(
-        buf.len() as u64 <= MAX_SMALL_FILE,
-        "{} is larger than {MAX_SMALL_FILE} bytes",
-        path.display()
-    );
-    String::from_utf8(buf).with_context(|| format!("{} is not text", path.display()))
+    Ok(crate::fsutil::read_capped_text(path, MAX_SMALL_FILE)?)
 }
 
 #[derive(serde::Serialize)]
@@ -80,38 +69,10 @@ fn check(args: RulesCheckArgs) -> anyhow::Result<u8> {
         .collect::<Result<Vec<_>, _>>()?;
     let prep = rules::prepare(&rules::sources_for(&paths)).context("reading rule files")?;
     let report = rules::check_prepared(&prep);
-    let mut by_file: BTreeMap<PathBuf, FileReport<'_>> = BTreeMap::new();
-    let mut order: Vec<PathBuf> = prep.files().map(Path::to_path_buf).collect();
-    for i in &report.issues {
-        if !order.contains(&i.file) {
-            order.push(i.file.clone());
-        }
-    }
-    for f in &order {
-        by_file.insert(
-            f.clone(),
-            FileReport {
-                path: f.display().to_string(),
-                compiled: true,
-                errors: Vec::new(),
-                warnings: Vec::new(),
-            },
-        );
-    }
-    for i in &report.issues {
-        if let Some(r) = by_file.get_mut(&i.file) {
-            if i.warning {
-                r.warnings.push(i);
-            } else {
-                r.compiled = false;
-                r.errors.push(i);
-            }
-        }
-    }
-    let failed = by_file.values().filter(|r| !r.compiled).count();
+    let files = file_reports(&prep, &report);
+    let failed = files.iter().filter(|r| !r.compiled).count();
     match args.format {
         Format::Json => {
-            let files: Vec<&FileReport<'_>> = order.iter().filter_map(|f| by_file.get(f)).collect();
             let v = serde_json::json!({
                 "v": 1,
                 "files": files,
@@ -125,30 +86,67 @@ fn check(args: RulesCheckArgs) -> anyhow::Result<u8> {
             });
             println!("{v}");
         }
-        Format::Text => {
-            for f in order.iter().filter_map(|f| by_file.get(f)) {
-                let state = if f.compiled { "ok    " } else { "FAILED" };
-                let extra = if f.warnings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} warning(s))", f.warnings.len())
-                };
-                println!("{state} {}{extra}", sanitize(&f.path));
-                for i in f.errors.iter().chain(f.warnings.iter()) {
-                    println!("  {}", sanitize(&i.to_string()));
-                }
-            }
-            println!(
-                "{} file(s): {} compiled, {} failed; {} rule(s), {} hash(es)",
-                order.len(),
-                order.len() - failed,
-                failed,
-                report.rules,
-                report.hashes
-            );
-        }
+        Format::Text => print_check(&files, &report),
     }
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// One report per file, in the order the files were read (files only
+/// named by an issue last), with that file's errors and warnings.
+fn file_reports<'a>(prep: &rules::Prepared, report: &'a rules::CheckReport) -> Vec<FileReport<'a>> {
+    let mut order: Vec<PathBuf> = prep.files().map(Path::to_path_buf).collect();
+    for i in &report.issues {
+        if !order.contains(&i.file) {
+            order.push(i.file.clone());
+        }
+    }
+    let mut by_file: BTreeMap<PathBuf, FileReport<'_>> = order
+        .iter()
+        .map(|f| {
+            let r = FileReport {
+                path: f.display().to_string(),
+                compiled: true,
+                errors: Vec::new(),
+                warnings: Vec::new(),
+            };
+            (f.clone(), r)
+        })
+        .collect();
+    for i in &report.issues {
+        if let Some(r) = by_file.get_mut(&i.file) {
+            if i.warning {
+                r.warnings.push(i);
+            } else {
+                r.compiled = false;
+                r.errors.push(i);
+            }
+        }
+    }
+    order.iter().filter_map(|f| by_file.remove(f)).collect()
+}
+
+fn print_check(files: &[FileReport<'_>], report: &rules::CheckReport) {
+    for f in files {
+        let state = if f.compiled { "ok    " } else { "FAILED" };
+        let extra = if f.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} warning(s))", f.warnings.len())
+        };
+        println!("{state} {}{extra}", sanitize(&f.path));
+        for i in f.errors.iter().chain(f.warnings.iter()) {
+            println!("  {}", sanitize(&i.to_string()));
+        }
+    }
+    let failed = files.iter().filter(|r| !r.compiled).count();
+    println!(
+        "{} file(s): {} compiled, {} failed; {} rule(s), {} hash(es)",
+        files.len(),
+        files.len() - failed,
+        failed,
+        report.rules,
+        report.hashes
+    );
 }
 
 fn password(args: &RulesPackArgs) -> anyhow::Result<Option<String>> {
@@ -225,48 +223,19 @@ fn test_compile(ctx: &Context, pack_files: &Path) -> Result<usize, String> {
 /// does so as soon as it reloads for the new pack.
 fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Result<u8> {
     let file = super::absolute(file)?;
-    let (key, created) =
-        crate::keys::load_or_create(&ctx.state).context("loading the agent key")?;
-    if created {
-        eprintln!(
-            "kensa: note: created the agent key {} (agent {}) to record rule changes",
-            ctx.state.secret_key().display(),
-            key.key_id_hex()
-        );
-    }
     let dir = ctx.state.journal_dir();
-    let mut held = match Journal::open(&dir, &key) {
-        Ok(j) => Some(j),
-        Err(JournalError::Busy { .. }) => None,
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "opening the journal {} to record the change; nothing was installed",
-                    dir.display()
-                )
-            })
-        }
-    };
-    let queued = held.is_none();
-    let record_to = match held.as_mut() {
-        Some(j) => RecordTo::Journal(j),
-        None => RecordTo::Queue(dir.clone()),
-    };
+    let mut held = journal_for_change(ctx)?;
     let outcome = pack::install(
         &ctx.state,
         &file,
         InstallOptions { allow_downgrade },
-        record_to,
         &mut |dir| test_compile(ctx, dir),
     )
     .with_context(|| format!("rule pack {} refused", file.display()))?;
-    drop(held);
-    if queued && matches!(outcome, InstallOutcome::Installed { .. }) {
-        eprintln!(
-            "kensa: note: the journal {} is held by another kensa process (normally the running agent, which keeps it until it stops); the rules_change record is queued there and that process journals it (the agent does when it picks up the new pack, within seconds)",
-            dir.display()
-        );
+    if let InstallOutcome::Installed { change, .. } = &outcome {
+        record_change(held.as_mut(), &dir, change)?;
     }
+    drop(held);
     match outcome {
         InstallOutcome::AlreadyInstalled(p) => {
             println!(
@@ -275,7 +244,7 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
                 &p.digest[..16]
             );
         }
-        InstallOutcome::Installed { pack, previous } => {
+        InstallOutcome::Installed { pack, previous, .. } => {
             let prev = previous
                 .map(|p| format!("version {}", p.version))
                 .unwrap_or_else(|| "bundled signatures only".into());
@@ -291,6 +260,57 @@ fn install(ctx: &Context, file: PathBuf, allow_downgrade: bool) -> anyhow::Resul
         }
     }
     Ok(0)
+}
+
+/// The agent's journal, opened before anything is installed so a change
+/// is never made that cannot be recorded; `None` when another process (the
+/// running agent) holds it and the record must be queued. Creates the
+/// agent key if there is none yet.
+fn journal_for_change(ctx: &Context) -> anyhow::Result<Option<Journal>> {
+    let (key, created) =
+        crate::keys::load_or_create(&ctx.state).context("loading the agent key")?;
+    if created {
+        eprintln!(
+            "kensa: note: created the agent key {} (agent {}) to record rule changes",
+            ctx.state.secret_key().display(),
+            key.key_id_hex()
+        );
+    }
+    let dir = ctx.state.journal_dir();
+    match Journal::open(&dir, &key) {
+        Ok(j) => Ok(Some(j)),
+        Err(JournalError::Busy { .. }) => Ok(None),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "opening the journal {} to record the change; nothing was installed",
+                dir.display()
+            )
+        }),
+    }
+}
+
+/// Journals an installed pack's `rules_change` record: appended when this
+/// process holds the journal, else queued for the process that does.
+fn record_change(
+    held: Option<&mut Journal>,
+    dir: &Path,
+    change: &RulesChange,
+) -> anyhow::Result<()> {
+    let entry = Entry::Journal(JournalRecord::RulesChange(change.clone()));
+    let unrecorded = "the pack is installed, but its rules_change record could not be journalled";
+    match held {
+        Some(j) => {
+            j.append(&entry).context(unrecorded)?;
+        }
+        None => {
+            journal::queue(dir, &entry).context(unrecorded)?;
+            eprintln!(
+                "kensa: note: the journal {} is held by another kensa process (normally the running agent, which keeps it until it stops); the rules_change record is queued there and that process journals it (the agent does when it picks up the new pack, within seconds)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn status(ctx: &Context, format: Format) -> anyhow::Result<u8> {

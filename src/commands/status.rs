@@ -1,24 +1,21 @@
 //! `kensa status`: what an agent is doing — the rule set in use (digest,
 //! count, installed pack), the key, the journal head, how many records are
-//! not yet exported, and the most recent sessions.
+//! not yet exported, and the most recent sessions. It reads the journal
+//! backwards from its end (a bounded look, whatever the journal's size),
+//! takes no lock and never creates the state directory.
 
 use super::Context;
 use crate::cli::{StatusArgs, StatusFormat};
+use crate::findings::{Record, Session, Summary};
+use crate::journal::{self, tail::Backward, Entry, JournalRecord};
 use crate::keys::PublicKey;
 use anyhow::Context as _;
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::path::Path;
 
-/// One session as seen in the journal.
-fn session_row(v: &Value) -> Value {
-    json!({
-        "id": v["id"],
-        "time": v["time"],
-        "location": v["location"],
-        "paths": v["paths"],
-        "medium": v["medium"]["label"].as_str().or(v["medium"]["mount_point"].as_str()),
-    })
-}
+/// Bytes of journal lines status reads back from the end, at most.
+const MAX_LOOK_BACK: u64 = 8 << 20;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     let mut out = serde_json::Map::new();
@@ -26,18 +23,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
         "state_dir".into(),
         json!(ctx.state.root().display().to_string()),
     );
-
-    // The key.
-    let pk = ctx.state.public_key();
-    out.insert(
-        "key".into(),
-        match PublicKey::load(&pk) {
-            Ok(k) => json!({"agent": k.key_id_hex(), "public_key": k.to_base64(), "path": pk.display().to_string()}),
-            Err(_) => json!(null),
-        },
-    );
-
-    // The rule set in use (cached compile: cheap after the first time).
+    out.insert("key".into(), key(ctx));
     let set = crate::rules::active::load(&ctx.state, &ctx.config.rules, &Default::default())
         .context("loading the rule set in use")?;
     out.insert("ruleset".into(), serde_json::to_value(&set.info)?);
@@ -48,69 +34,17 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
             None => json!(null),
         },
     );
-
-    // The journal: head, unexported records, recent sessions.
     let dir = ctx.state.journal_dir();
-    if dir.is_dir() {
-        let mut head = (0u64, String::new());
-        let mut sessions: VecDeque<Value> = VecDeque::new();
-        let mut summaries = std::collections::HashMap::new();
-        for line in crate::journal::read_all(&dir)? {
-            let line = line.with_context(|| format!("reading the journal {}", dir.display()))?;
-            head = (line.seq, line.hash.clone());
-            let is = |t: &[u8]| line.bytes.windows(t.len()).any(|w| w == t);
-            if is(b"\"type\":\"session\"") || is(b"\"type\":\"summary\"") {
-                let v: Value = serde_json::from_slice(&line.bytes).unwrap_or(Value::Null);
-                if v["type"] == "session" {
-                    sessions.push_back(session_row(&v));
-                    if sessions.len() > args.sessions {
-                        sessions.pop_front();
-                    }
-                } else if v["type"] == "summary" {
-                    if let Some(id) = v["session"].as_str() {
-                        summaries.insert(id.to_string(), v.clone());
-                        // Keep only summaries of sessions we may show.
-                        if summaries.len() > 4 * args.sessions.max(1) + 64 {
-                            let keep: std::collections::HashSet<String> = sessions
-                                .iter()
-                                .filter_map(|s| s["id"].as_str().map(String::from))
-                                .collect();
-                            summaries.retain(|k, _| keep.contains(k));
-                        }
-                    }
-                }
-            }
-        }
-        for s in sessions.iter_mut() {
-            if let Some(sum) = s["id"].as_str().and_then(|id| summaries.get(id)) {
-                s["files"] = sum["files"].clone();
-                s["findings"] = sum["findings"].clone();
-                s["gaps"] = sum["gaps"].clone();
-                s["completed"] = sum["completed"].clone();
-            } else {
-                s["completed"] = json!(null);
-            }
-        }
-        let exported = crate::bundle::last_exported(&dir)?;
-        out.insert(
-            "journal".into(),
-            json!({
-                "dir": dir.display().to_string(),
-                "head_seq": head.0,
-                "head": head.1,
-                "exported_through": exported,
-                "unexported": head.0.saturating_sub(exported),
-            }),
-        );
-        out.insert(
-            "sessions".into(),
-            Value::Array(sessions.into_iter().rev().collect()),
-        );
+    let (journal, sessions) = if dir.is_dir() {
+        let view = look_back(&dir, args.sessions)
+            .with_context(|| format!("reading the journal {}", dir.display()))?;
+        let sessions = Value::Array(view.sessions.clone());
+        (view.to_json(&dir), sessions)
     } else {
-        out.insert("journal".into(), json!(null));
-        out.insert("sessions".into(), json!([]));
-    }
-
+        (json!(null), json!([]))
+    };
+    out.insert("journal".into(), journal);
+    out.insert("sessions".into(), sessions);
     let v = Value::Object(out);
     match args.format {
         StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
@@ -119,8 +53,120 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// The agent key, or null.
+fn key(ctx: &Context) -> Value {
+    let pk = ctx.state.public_key();
+    match PublicKey::load(&pk) {
+        Ok(k) => {
+            json!({"agent": k.key_id_hex(), "public_key": k.to_base64(), "path": pk.display().to_string()})
+        }
+        Err(_) => json!(null),
+    }
+}
+
+/// What status shows of the journal.
+struct JournalView {
+    head_seq: u64,
+    head: String,
+    exported: u64,
+    torn: bool,
+    /// Newest first.
+    sessions: Vec<Value>,
+}
+
+impl JournalView {
+    fn to_json(&self, dir: &Path) -> Value {
+        json!({
+            "dir": dir.display().to_string(),
+            "head_seq": self.head_seq,
+            "head": self.head,
+            "exported_through": self.exported,
+            "unexported": self.head_seq.saturating_sub(self.exported),
+            "torn_tail": self.torn,
+        })
+    }
+}
+
+/// Reads the journal back from its end until it has `want` sessions and
+/// knows the last export (from an export record, or a checkpoint that
+/// carries it), or has read [`MAX_LOOK_BACK`] bytes.
+fn look_back(dir: &Path, want: usize) -> anyhow::Result<JournalView> {
+    let mut lines = Backward::open(dir, MAX_LOOK_BACK)?;
+    let mut head = None;
+    let mut exported = None;
+    let mut sessions = Vec::new();
+    let mut summaries: HashMap<String, Summary> = HashMap::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        head.get_or_insert_with(|| (line.seq, line.hash.clone()));
+        let wanted = match journal::line::peek_kind(&line.bytes).as_deref() {
+            Some("session" | "summary") => sessions.len() < want,
+            Some("export" | "checkpoint") => exported.is_none(),
+            _ => false,
+        };
+        if !wanted {
+            continue;
+        }
+        match journal::decode(&line.bytes).map(|(_, e)| e) {
+            Ok(Entry::Scan(Record::Session(s))) => {
+                let sum = summaries.remove(&s.id);
+                sessions.push(session_row(&s, sum.as_ref()));
+            }
+            Ok(Entry::Scan(Record::Summary(s))) => {
+                summaries.insert(s.session.clone(), s);
+            }
+            Ok(Entry::Journal(JournalRecord::Export(e))) => exported = Some(e.to_seq),
+            Ok(Entry::Journal(JournalRecord::Checkpoint(c))) => exported = c.exported_through,
+            Ok(_) => {}
+            Err(e) => anyhow::bail!("seq {}: {e}", line.seq),
+        }
+        if sessions.len() >= want && exported.is_some() {
+            break;
+        }
+    }
+    let exported = match exported {
+        Some(e) => e,
+        // Read back to the first line: no export anywhere.
+        None if !lines.exhausted() => 0,
+        // A journal whose checkpoints predate `exported_through`.
+        None => journal::scan_exported(dir)?,
+    };
+    let (head_seq, head) = head.unwrap_or_default();
+    Ok(JournalView {
+        head_seq,
+        head,
+        exported,
+        torn: lines.torn(),
+        sessions,
+    })
+}
+
+/// One session as status shows it.
+fn session_row(s: &Session, summary: Option<&Summary>) -> Value {
+    let medium = s
+        .medium
+        .as_ref()
+        .map(|m| m.label.clone().unwrap_or_else(|| m.mount_point.clone()));
+    let mut row = json!({
+        "id": s.id,
+        "time": s.time,
+        "location": s.location,
+        "paths": s.paths,
+        "medium": medium,
+    });
+    match summary {
+        Some(sum) => {
+            row["files"] = json!(sum.files);
+            row["findings"] = json!(sum.findings);
+            row["gaps"] = json!(sum.gaps);
+            row["completed"] = json!(sum.completed);
+        }
+        None => row["completed"] = json!(null),
+    }
+    row
+}
+
 fn text(v: &Value) -> String {
-    use crate::output::sanitize;
     let mut s = String::new();
     let r = &v["ruleset"];
     s.push_str(&format!(
@@ -150,13 +196,25 @@ fn text(v: &Value) -> String {
     }
     match &v["journal"] {
         Value::Null => s.push_str("journal:    none yet\n"),
-        j => s.push_str(&format!(
-            "journal:    head seq {} ({}), {} record(s) not yet exported\n",
-            j["head_seq"],
-            j["head"].as_str().unwrap_or("").get(..16).unwrap_or(""),
-            j["unexported"]
-        )),
+        j => {
+            s.push_str(&format!(
+                "journal:    head seq {} ({}), {} record(s) not yet exported\n",
+                j["head_seq"],
+                j["head"].as_str().unwrap_or("").get(..16).unwrap_or(""),
+                j["unexported"]
+            ));
+            if j["torn_tail"] == true {
+                s.push_str("            torn last line (a write was cut short); the next open of the journal sets it aside\n");
+            }
+        }
     }
+    session_lines(v, &mut s);
+    s
+}
+
+/// The "recent sessions" block of the text output.
+fn session_lines(v: &Value, s: &mut String) {
+    use crate::output::sanitize;
     let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
     if !sessions.is_empty() {
         s.push_str("recent sessions:\n");
@@ -181,5 +239,4 @@ fn text(v: &Value) -> String {
             ));
         }
     }
-    s
 }

@@ -1,5 +1,7 @@
 //! `kensa verify BUNDLE... [--pubkey KEY.pub]`: checks each bundle and says
-//! exactly which check failed on which line.
+//! exactly which check failed on which line. `kensa verify --journal`
+//! re-verifies the agent's whole journal (opening it checks only the part
+//! after its last checkpoint).
 
 use super::Context;
 use crate::bundle;
@@ -15,6 +17,9 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let key = PublicKey::load(&pk_path)
         .with_context(|| format!("loading the public key {}", pk_path.display()))?;
     let mut code = 0;
+    if args.journal {
+        code = verify_journal(&ctx.state.journal_dir(), &key);
+    }
     let mut verified = Vec::new();
     for path in &args.bundles {
         let path = super::absolute(path.clone())?;
@@ -46,4 +51,27 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         code = 1;
     }
     Ok(code)
+}
+
+/// Verifies the journal in `dir` from genesis; prints the outcome and
+/// returns the exit code (1: tampered, damaged or torn).
+fn verify_journal(dir: &std::path::Path, key: &PublicKey) -> u8 {
+    match crate::journal::verify(dir, key) {
+        Ok(r) => {
+            println!(
+                "OK       journal {}: {} records, {} checkpoints, {} recoveries, head seq {} {}",
+                dir.display(),
+                r.records,
+                r.checkpoints,
+                r.recoveries,
+                r.head_seq,
+                r.head
+            );
+            0
+        }
+        Err(e) => {
+            println!("REFUSED  journal {}: {e}", dir.display());
+            1
+        }
+    }
 }

@@ -34,19 +34,36 @@ pub fn checkpoint_message(agent: &str, head_seq: u64, head: &str) -> String {
     format!("{CHECKPOINT_DOMAIN}\n{agent}\n{head_seq}\n{head}")
 }
 
-/// The JSON fields of a checkpoint record (without seq/prev).
-pub fn checkpoint_value(key: &SecretKey, head_seq: u64, head: &str) -> Value {
+/// A signed checkpoint naming `head_seq`/`head` as the line before it.
+pub fn checkpoint(
+    key: &SecretKey,
+    head_seq: u64,
+    head: &str,
+    exported_through: Option<u64>,
+) -> super::Checkpoint {
     let agent = key.key_id_hex();
     let sig = key.sign_raw(checkpoint_message(&agent, head_seq, head).as_bytes());
-    serde_json::json!({
-        "type": "checkpoint",
-        "v": 1,
-        "time": crate::findings::now_rfc3339(),
-        "agent": agent,
-        "head_seq": head_seq,
-        "head": head,
-        "sig": B64.encode(sig),
-    })
+    super::Checkpoint {
+        v: 1,
+        time: crate::findings::now_rfc3339(),
+        agent,
+        head_seq,
+        head: head.to_string(),
+        sig: B64.encode(sig),
+        exported_through,
+    }
+}
+
+/// The `"type"` of a line, read without building the rest of it; `None`
+/// when the line is not a JSON object with a string `type`. Used to skip
+/// lines cheaply; anything it finds is parsed properly before use.
+pub fn peek_kind(line: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Peek>(line).ok().map(|p| p.kind)
 }
 
 /// What is wrong with one line.
@@ -101,7 +118,7 @@ impl ParsedLine {
 }
 
 /// Reads the strict prefix: returns (seq, prev).
-fn parse_prefix(line: &[u8]) -> Option<(u64, &str)> {
+pub(crate) fn parse_prefix(line: &[u8]) -> Option<(u64, &str)> {
     let rest = line.strip_prefix(b"{\"seq\":")?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 19 || (digits > 1 && rest[0] == b'0') {
@@ -297,8 +314,8 @@ mod tests {
     fn checkpoint_signature() {
         let key = SecretKey::generate().unwrap();
         let head = line_hash(b"x");
-        let v = checkpoint_value(&key, 7, &head);
-        let rest = serde_json::to_string(&v).unwrap();
+        let cp = checkpoint(&key, 7, &head, None);
+        let rest = serde_json::to_string(&crate::journal::JournalRecord::Checkpoint(cp)).unwrap();
         let line = mk(8, &head, &rest[1..]);
         let parsed = parse_line(line.as_bytes()).unwrap();
         check_checkpoint(&parsed, &key.public()).unwrap();

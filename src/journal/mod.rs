@@ -6,6 +6,15 @@
 //! checkpoints, and crash recovery: a torn last line is moved aside to a
 //! `.torn` file and a `recovery` record says so, while a damaged line
 //! followed by good lines is tampering and is reported, never skipped.
+//! What a line holds is typed in [`record`] ([`Entry`]); [`Journal::append`]
+//! is the one writer and [`decode`] the one typed reader.
+//!
+//! Opening costs the same whatever the journal's size: every new segment
+//! starts with a checkpoint, and [`Journal::open`] checks only the last
+//! checkpoint's signature and the chain after it (older journals: it walks
+//! segments back until it finds one). [`verify`] (`kensa verify
+//! --journal`) still checks everything from the first line, and [`tail`]
+//! reads backwards from the end for `kensa status`.
 //!
 //! One writer at a time: an open [`Journal`] holds an exclusive advisory
 //! lock (`flock` on `<journal>/lock`) for its whole life. Opening waits up
@@ -27,17 +36,22 @@
 //! twice, never loses it.
 
 pub mod line;
+pub mod record;
+pub mod tail;
 
-use crate::findings::Record;
+use crate::fsutil::{at, PathError, ReadError};
 use crate::keys::{KeyError, PublicKey, SecretKey};
 pub use line::{
     check_checkpoint, checkpoint_message, genesis, line_hash, parse_line, Chain, LineError,
     ParsedLine, MAX_LINE,
 };
-use serde_json::Value;
+pub use record::{
+    decode, Checkpoint, DecodeError, Durability, Entry, Export, JournalRecord, Journalled, PackRef,
+    Recovery, RulesChange,
+};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Default size at which a segment is closed and a new one started.
@@ -59,12 +73,10 @@ pub const MAX_SEGMENT_READ: u64 = 256 << 20;
 /// Errors from the journal.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("JOURNAL TAMPERED OR DAMAGED: {segment}, line {line}{}: {reason}", seq.map(|s| format!(" (seq {s})")).unwrap_or_default())]
     Tampered {
         segment: PathBuf,
@@ -78,8 +90,6 @@ pub enum JournalError {
         offset: u64,
         length: u64,
     },
-    #[error("{path}: segment is larger than {MAX_SEGMENT_READ} bytes")]
-    SegmentTooLarge { path: PathBuf },
     #[error("{dir} is held by another kensa process (a running agent, `kensa run`, holds its journal until it stops; so does a `kensa scan --journal` or `kensa export` in progress)")]
     Busy { dir: PathBuf },
     #[error("record cannot be journalled: {0}")]
@@ -88,10 +98,14 @@ pub enum JournalError {
     Key(#[from] KeyError),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io {
-        path: path.to_path_buf(),
-        source,
+impl JournalError {
+    /// True for errors of the file system or the key, which no retry or
+    /// set-aside of one record would cure.
+    fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            JournalError::Io(_) | JournalError::Read(ReadError::Io(_)) | JournalError::Key(_)
+        )
     }
 }
 
@@ -137,10 +151,10 @@ pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(io_err(dir)(e)),
+        Err(e) => return Err(at(dir)(e).into()),
     };
     for entry in rd {
-        let entry = entry.map_err(io_err(dir))?;
+        let entry = entry.map_err(at(dir))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let Some(stem) = name.strip_suffix(".jsonl") else {
@@ -161,24 +175,11 @@ fn segment_name(first_seq: u64) -> String {
 }
 
 fn read_segment(path: &Path) -> Result<Vec<u8>, JournalError> {
-    let f = File::open(path).map_err(io_err(path))?;
-    let len = f.metadata().map_err(io_err(path))?.len();
-    if len > MAX_SEGMENT_READ {
-        return Err(JournalError::SegmentTooLarge {
-            path: path.to_path_buf(),
-        });
-    }
-    let mut buf = Vec::with_capacity(len as usize);
-    f.take(MAX_SEGMENT_READ + 1)
-        .read_to_end(&mut buf)
-        .map_err(io_err(path))?;
-    Ok(buf)
+    Ok(crate::fsutil::read_capped(path, MAX_SEGMENT_READ)?)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    Ok(crate::fsutil::sync_dir(dir).map_err(at(dir))?)
 }
 
 /// Reads every line from seq `from` on, checking seq continuity and prev
@@ -225,6 +226,26 @@ impl Lines {
             chain,
             done: false,
         })
+    }
+
+    /// Lines from a checkpoint on, starting inside its already-read
+    /// segment; the checkpoint's own `prev` is taken as given (its
+    /// signature vouches for it).
+    fn at(mut segs: Vec<(u64, PathBuf)>, anchor: Anchor) -> Lines {
+        segs.drain(..anchor.idx);
+        Lines {
+            segs,
+            idx: 0,
+            buf: anchor.data,
+            pos: anchor.offset,
+            lineno: anchor.lineno - 1,
+            from: anchor.seq,
+            chain: Chain {
+                next_seq: anchor.seq,
+                prev: None,
+            },
+            done: false,
+        }
     }
 
     fn tampered(&self, seq: Option<u64>, reason: impl ToString) -> JournalError {
@@ -385,12 +406,161 @@ pub struct Journal {
     seq: u64,
     head: String,
     since_checkpoint: u64,
+    /// The `to_seq` of the last export; `None` until known (a journal whose
+    /// last checkpoint predates the field learns it with one full read).
+    exported: Option<u64>,
     dirty: bool,
 }
 
+/// What opening found at the end of the chain.
+struct Tip {
+    seq: u64,
+    head: String,
+    since_checkpoint: u64,
+    exported: Option<u64>,
+    torn: Option<(PathBuf, u64, u64)>,
+}
+
+/// Where the last checkpoint of a journal sits.
+struct Anchor {
+    /// Index of its segment in the segment list.
+    idx: usize,
+    /// That segment's bytes, already read.
+    data: Vec<u8>,
+    /// Byte offset and 1-based line number of the checkpoint line.
+    offset: usize,
+    lineno: usize,
+    seq: u64,
+}
+
+impl Tip {
+    /// Counts one checked line: verifies a checkpoint's signature, and
+    /// follows the last export.
+    fn take(&mut self, parsed: &ParsedLine, key: &PublicKey) -> Result<(), LineError> {
+        self.since_checkpoint += 1;
+        if !matches!(parsed.kind.as_str(), "checkpoint" | "export") {
+            return Ok(());
+        }
+        match Entry::from_parsed(parsed) {
+            Ok(Entry::Journal(JournalRecord::Checkpoint(cp))) => {
+                check_checkpoint(parsed, key)?;
+                self.since_checkpoint = 0;
+                self.exported = cp.exported_through.or(self.exported);
+            }
+            Ok(Entry::Journal(JournalRecord::Export(e))) => self.exported = Some(e.to_seq),
+            _ if parsed.kind == "checkpoint" => check_checkpoint(parsed, key)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The last checkpoint in the journal, looking at the newest segment
+/// first and going back only while a segment holds none (every segment
+/// written since rotation checkpoints has one as its first line). Only
+/// complete lines count; nothing here is trusted yet.
+fn last_checkpoint(segs: &[(u64, PathBuf)]) -> Result<Option<Anchor>, JournalError> {
+    for (idx, (_, path)) in segs.iter().enumerate().rev() {
+        let data = read_segment(path)?;
+        // End of the complete part, without its last newline.
+        let Some(mut end) = data.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        loop {
+            let start = data[..end]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let raw = &data[start..end];
+            if line::peek_kind(raw).as_deref() == Some("checkpoint") {
+                if let Some((seq, _)) = line::parse_prefix(raw) {
+                    let lineno = data[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+                    return Ok(Some(Anchor {
+                        idx,
+                        data,
+                        offset: start,
+                        lineno,
+                        seq,
+                    }));
+                }
+            }
+            if start == 0 {
+                break;
+            }
+            end = start - 1;
+        }
+    }
+    Ok(None)
+}
+
+/// Checks the chain from `from` (a checkpoint, whose signature is
+/// verified, or seq 1 against the genesis value) to the end.
+fn check_tail(dir: &Path, key: &PublicKey) -> Result<Tip, JournalError> {
+    let agent = key.key_id_hex();
+    let segs = segments(dir)?;
+    let (mut lines, from) = match last_checkpoint(&segs)? {
+        Some(anchor) => {
+            let from = anchor.seq;
+            (Lines::at(segs, anchor), from)
+        }
+        None => (Lines::new(dir, 1, Some(&agent))?, 1),
+    };
+    let mut tip = Tip {
+        seq: 0,
+        head: genesis(&agent),
+        since_checkpoint: 0,
+        exported: None,
+        torn: None,
+    };
+    while let Some(item) = lines.next() {
+        let l = match item {
+            Ok(l) => l,
+            Err(JournalError::TornTail {
+                segment,
+                offset,
+                length,
+            }) => {
+                tip.torn = Some((segment, offset, length));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        let parsed = parse_line(&l.bytes).map_err(|e| lines.tampered(Some(l.seq), e))?;
+        if l.seq == from && from > 1 && parsed.kind != "checkpoint" {
+            return Err(lines.tampered(Some(l.seq), "expected the checkpoint opening starts from"));
+        }
+        tip.take(&parsed, key)
+            .map_err(|e| lines.tampered(Some(l.seq), e))?;
+        tip.seq = l.seq;
+        tip.head = l.hash;
+    }
+    if from == 1 && tip.exported.is_none() {
+        // The whole journal was read: no export record means none.
+        tip.exported = Some(0);
+    }
+    Ok(tip)
+}
+
+/// The `to_seq` of the last `export` record, read from the whole journal
+/// (0 when there is none). Only journals whose checkpoints predate the
+/// `exported_through` field need this.
+pub fn scan_exported(dir: &Path) -> Result<u64, JournalError> {
+    let mut last = 0;
+    for l in read_all(dir)? {
+        let l = l?;
+        if line::peek_kind(&l.bytes).as_deref() == Some("export") {
+            if let Ok((_, Entry::Journal(JournalRecord::Export(e)))) = decode(&l.bytes) {
+                last = e.to_seq;
+            }
+        }
+    }
+    Ok(last)
+}
+
 impl Journal {
-    /// Opens (or creates) the journal in `dir`, checks the whole chain
-    /// against `key`'s agent id, and recovers a torn tail.
+    /// Opens (or creates) the journal in `dir`, checks the chain from its
+    /// last signed checkpoint on against `key`'s agent id, and recovers a
+    /// torn tail. Earlier lines are not read (see [`verify`]).
     pub fn open(dir: &Path, key: &SecretKey) -> Result<Journal, JournalError> {
         Journal::open_with(dir, key, JournalOptions::default())
     }
@@ -400,39 +570,10 @@ impl Journal {
         key: &SecretKey,
         options: JournalOptions,
     ) -> Result<Journal, JournalError> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        fs::create_dir_all(dir).map_err(at(dir))?;
         let lock = take_lock(dir, options.lock_wait)?;
-        let agent = key.key_id_hex();
-        let public = key.public();
-        let mut seq = 0;
-        let mut head = genesis(&agent);
-        let mut since_checkpoint = 0;
-        let mut torn = None;
-        let mut lines = Lines::new(dir, 1, Some(&agent))?;
-        while let Some(item) = lines.next() {
-            match item {
-                Ok(l) => {
-                    let parsed =
-                        parse_line(&l.bytes).map_err(|e| lines.tampered(Some(l.seq), e))?;
-                    if parsed.kind == "checkpoint" {
-                        check_checkpoint(&parsed, &public)
-                            .map_err(|e| lines.tampered(Some(l.seq), e))?;
-                        since_checkpoint = 0;
-                    } else {
-                        since_checkpoint += 1;
-                    }
-                    seq = l.seq;
-                    head = l.hash;
-                }
-                Err(JournalError::TornTail {
-                    segment,
-                    offset,
-                    length,
-                }) => torn = Some((segment, offset, length)),
-                Err(e) => return Err(e),
-            }
-        }
-        let (seg_path, recovered) = match (torn, segments(dir)?.pop()) {
+        let tip = check_tail(dir, &key.public())?;
+        let (seg_path, recovered) = match (tip.torn, segments(dir)?.pop()) {
             (Some((segment, offset, length)), _) => {
                 let rec = move_torn_aside(dir, &segment, offset, length)?;
                 (segment, Some(rec))
@@ -440,7 +581,7 @@ impl Journal {
             (None, Some((_, path))) => (path, None),
             (None, None) => {
                 let path = dir.join(segment_name(1));
-                File::create(&path).map_err(io_err(&path))?;
+                File::create(&path).map_err(at(&path))?;
                 sync_dir(dir)?;
                 (path, None)
             }
@@ -448,25 +589,25 @@ impl Journal {
         let file = OpenOptions::new()
             .append(true)
             .open(&seg_path)
-            .map_err(io_err(&seg_path))?;
-        let seg_size = file.metadata().map_err(io_err(&seg_path))?.len();
+            .map_err(at(&seg_path))?;
+        let seg_size = file.metadata().map_err(at(&seg_path))?.len();
         let mut journal = Journal {
             _lock: lock,
             dir: dir.to_path_buf(),
             key: key.clone(),
-            agent,
+            agent: key.key_id_hex(),
             options,
             file,
             seg_path,
             seg_size,
-            seq,
-            head,
-            since_checkpoint,
+            seq: tip.seq,
+            head: tip.head,
+            since_checkpoint: tip.since_checkpoint,
+            exported: tip.exported,
             dirty: false,
         };
         if let Some(rec) = recovered {
-            journal.append_value(&rec)?;
-            journal.sync()?;
+            journal.append(&JournalRecord::Recovery(rec))?;
         }
         journal.drain_inbox()?;
         Ok(journal)
@@ -485,28 +626,28 @@ impl Journal {
                 .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(io_err(&inbox)(e)),
+            Err(e) => return Err(at(&inbox)(e).into()),
         };
         names.sort();
         let mut appended = 0;
         for name in names {
             let path = inbox.join(&name);
-            let value = read_capped(&path, MAX_INBOX_RECORD)
+            let result = crate::fsutil::read_capped(&path, MAX_INBOX_RECORD)
+                .map_err(JournalError::from)
                 .and_then(|bytes| {
-                    serde_json::from_slice::<Value>(&bytes)
-                        .map_err(|e| JournalError::BadRecord(e.to_string()))
+                    Entry::from_json(&bytes).map_err(|e| JournalError::BadRecord(e.to_string()))
                 })
-                .and_then(|v| self.append_value(&v));
-            match value {
+                .and_then(|entry| self.append(&entry));
+            match result {
                 Ok(_) => {
-                    fs::remove_file(&path).map_err(io_err(&path))?;
+                    fs::remove_file(&path).map_err(at(&path))?;
                     appended += 1;
                 }
-                Err(e @ (JournalError::Io { .. } | JournalError::Key(_))) => return Err(e),
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     tracing::error!(file = %path.display(), "queued journal record refused: {e}");
                     let bad = inbox.join(format!("{name}.refused"));
-                    fs::rename(&path, &bad).map_err(io_err(&path))?;
+                    fs::rename(&path, &bad).map_err(at(&path))?;
                 }
             }
         }
@@ -530,59 +671,64 @@ impl Journal {
         (self.seq, self.head.clone())
     }
 
-    /// Appends a scan record. A finding is on disk (fdatasync) when this
-    /// returns; a summary ends a session and is followed by a checkpoint.
-    pub fn append(&mut self, record: &Record) -> Result<Appended, JournalError> {
+    /// The `to_seq` of the last export record (0: none yet).
+    pub fn exported_through(&mut self) -> Result<u64, JournalError> {
+        if let Some(e) = self.exported {
+            return Ok(e);
+        }
+        let e = scan_exported(&self.dir)?;
+        self.exported = Some(e);
+        Ok(e)
+    }
+
+    /// Appends a record: the only way anything is written to the journal.
+    /// A finding or one of the journal's own records is on disk
+    /// (fdatasync) when this returns; a summary ends a session and is
+    /// followed by a checkpoint.
+    pub fn append<R: Journalled + ?Sized>(&mut self, record: &R) -> Result<Appended, JournalError> {
         let body =
             serde_json::to_string(record).map_err(|e| JournalError::BadRecord(e.to_string()))?;
         let appended = self.append_body(&body)?;
-        match record {
-            Record::Finding(_) => self.sync()?,
-            Record::Summary(_) => {
+        if let Some(to) = record.exported_to() {
+            self.exported = Some(to);
+        }
+        match record.durability() {
+            Durability::Written => {}
+            Durability::Synced => self.sync()?,
+            Durability::Checkpointed => {
                 self.checkpoint()?;
             }
-            _ => {}
         }
-        self.maybe_checkpoint()?;
-        Ok(appended)
-    }
-
-    /// Appends any JSON object with a non-empty string `type` (for record
-    /// kinds other modules own, such as `rules_change`). Synced before it
-    /// returns.
-    pub fn append_value(&mut self, value: &Value) -> Result<Appended, JournalError> {
-        let Value::Object(map) = value else {
-            return Err(JournalError::BadRecord("not a JSON object".into()));
-        };
-        if map
-            .get("type")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            return Err(JournalError::BadRecord("no string \"type\" field".into()));
-        }
-        let body =
-            serde_json::to_string(value).map_err(|e| JournalError::BadRecord(e.to_string()))?;
-        let appended = self.append_body(&body)?;
-        self.sync()?;
         self.maybe_checkpoint()?;
         Ok(appended)
     }
 
     /// Appends a signed checkpoint naming the current head, and syncs.
+    /// When it would not fit in the segment, the new segment's opening
+    /// checkpoint is the one.
     pub fn checkpoint(&mut self) -> Result<Appended, JournalError> {
-        let v = line::checkpoint_value(&self.key, self.seq, &self.head);
-        let body = serde_json::to_string(&v).map_err(|e| JournalError::BadRecord(e.to_string()))?;
-        let appended = self.append_body(&body)?;
+        let body = self.checkpoint_body()?;
+        let line = self.line_for(&body)?;
+        if !self.fits(&line) {
+            return self.rotate();
+        }
+        let appended = self.write_line(line)?;
         self.since_checkpoint = 0;
         self.sync()?;
         Ok(appended)
     }
 
+    fn checkpoint_body(&mut self) -> Result<String, JournalError> {
+        let exported = self.exported_through()?;
+        let cp = line::checkpoint(&self.key, self.seq, &self.head, Some(exported));
+        serde_json::to_string(&JournalRecord::Checkpoint(cp))
+            .map_err(|e| JournalError::BadRecord(e.to_string()))
+    }
+
     /// Makes everything appended so far durable.
     pub fn sync(&mut self) -> Result<(), JournalError> {
         if self.dirty {
-            self.file.sync_data().map_err(io_err(&self.seg_path))?;
+            self.file.sync_data().map_err(at(&self.seg_path))?;
             self.dirty = false;
         }
         Ok(())
@@ -596,46 +742,74 @@ impl Journal {
     }
 
     /// `body` is a compact JSON object; its keys must not include seq/prev.
+    /// Starts a new segment first when the line would not fit.
     fn append_body(&mut self, body: &str) -> Result<Appended, JournalError> {
+        let line = self.line_for(body)?;
+        if !self.fits(&line) {
+            self.rotate()?;
+            let line = self.line_for(body)?;
+            return self.write_line(line);
+        }
+        self.write_line(line)
+    }
+
+    /// Whether `line` fits in the current segment (a new segment takes
+    /// anything).
+    fn fits(&self, line: &str) -> bool {
+        self.seg_size == 0 || self.seg_size + (line.len() as u64) < self.options.segment_max
+    }
+
+    /// The line `body` becomes as the next seq.
+    fn line_for(&self, body: &str) -> Result<String, JournalError> {
         let rest = body
             .strip_prefix('{')
             .filter(|r| r.len() > 1)
             .ok_or_else(|| JournalError::BadRecord("empty or non-object record".into()))?;
-        let seq = self.seq + 1;
-        let mut line = format!("{{\"seq\":{seq},\"prev\":\"{}\",{rest}", self.head);
+        Ok(format!(
+            "{{\"seq\":{},\"prev\":\"{}\",{rest}",
+            self.seq + 1,
+            self.head
+        ))
+    }
+
+    fn write_line(&mut self, mut line: String) -> Result<Appended, JournalError> {
         // Re-check what we are about to write with the same code readers use,
         // so a record with its own seq/prev keys can never enter the chain.
         let parsed =
             parse_line(line.as_bytes()).map_err(|e| JournalError::BadRecord(e.to_string()))?;
-        if self.seg_size > 0 && self.seg_size + line.len() as u64 + 1 > self.options.segment_max {
-            self.rotate(seq)?;
-        }
         line.push('\n');
-        write_whole(&mut self.file, line.as_bytes()).map_err(io_err(&self.seg_path))?;
+        write_whole(&mut self.file, line.as_bytes()).map_err(at(&self.seg_path))?;
         self.seg_size += line.len() as u64;
         self.dirty = true;
-        self.seq = seq;
+        self.seq = parsed.seq;
         self.head = parsed.hash.clone();
         self.since_checkpoint += 1;
         Ok(Appended {
-            seq,
+            seq: parsed.seq,
             hash: parsed.hash,
         })
     }
 
-    fn rotate(&mut self, first_seq: u64) -> Result<(), JournalError> {
+    /// Closes the segment and starts the next one with a checkpoint, so
+    /// the newest segment always holds one to open from.
+    fn rotate(&mut self) -> Result<Appended, JournalError> {
         self.sync()?;
-        let path = self.dir.join(segment_name(first_seq));
+        let path = self.dir.join(segment_name(self.seq + 1));
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
             .open(&path)
-            .map_err(io_err(&path))?;
+            .map_err(at(&path))?;
         sync_dir(&self.dir)?;
         self.file = file;
         self.seg_path = path;
         self.seg_size = 0;
-        Ok(())
+        let body = self.checkpoint_body()?;
+        let line = self.line_for(&body)?;
+        let appended = self.write_line(line)?;
+        self.since_checkpoint = 0;
+        self.sync()?;
+        Ok(appended)
     }
 }
 
@@ -645,46 +819,25 @@ impl Drop for Journal {
     }
 }
 
-/// Queues `value` (a JSON object with a string `type`) for the journal in
-/// `dir` while another process holds it: written to the inbox through a
-/// temp file, fsync and rename; the next [`Journal::open`] or
-/// [`Journal::drain_inbox`] appends it. Returns the queued file.
-pub fn queue(dir: &Path, value: &Value) -> Result<PathBuf, JournalError> {
-    if value
-        .get("type")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return Err(JournalError::BadRecord("no string \"type\" field".into()));
-    }
-    let bytes = serde_json::to_vec(value).map_err(|e| JournalError::BadRecord(e.to_string()))?;
+/// Queues `record` for the journal in `dir` while another process holds
+/// it: written to the inbox through a temp file, fsync and rename; the
+/// next [`Journal::open`] or [`Journal::drain_inbox`] appends it. Returns
+/// the queued file.
+pub fn queue(dir: &Path, record: &Entry) -> Result<PathBuf, JournalError> {
+    let bytes = serde_json::to_vec(record).map_err(|e| JournalError::BadRecord(e.to_string()))?;
     if bytes.len() as u64 > MAX_INBOX_RECORD {
         return Err(JournalError::BadRecord("record too large to queue".into()));
     }
     let inbox = dir.join(INBOX_DIR);
-    fs::create_dir_all(&inbox).map_err(io_err(&inbox))?;
+    fs::create_dir_all(&inbox).map_err(at(&inbox))?;
     // Names sort in queueing order: nanoseconds since the epoch, then pid.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let path = inbox.join(format!("{nanos:024}-{}.json", std::process::id()));
-    crate::fsutil::write_atomic(&path, &bytes, 0o600).map_err(io_err(&path))?;
+    crate::fsutil::write_atomic(&path, &bytes, 0o600).map_err(at(&path))?;
     Ok(path)
-}
-
-fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, JournalError> {
-    let mut buf = Vec::new();
-    File::open(path)
-        .and_then(|f| f.take(cap + 1).read_to_end(&mut buf))
-        .map_err(io_err(path))?;
-    if buf.len() as u64 > cap {
-        return Err(JournalError::BadRecord(format!(
-            "{} is larger than {cap} bytes",
-            path.display()
-        )));
-    }
-    Ok(buf)
 }
 
 /// Takes the exclusive `flock` on `<journal>/lock`, retrying for up to
@@ -699,7 +852,7 @@ fn take_lock(
         Ok(None) => Err(JournalError::Busy {
             dir: dir.to_path_buf(),
         }),
-        Err(e) => Err(io_err(&path)(e)),
+        Err(e) => Err(at(&path)(e).into()),
     }
 }
 
@@ -725,7 +878,7 @@ fn move_torn_aside(
     segment: &Path,
     offset: u64,
     length: u64,
-) -> Result<Value, JournalError> {
+) -> Result<Recovery, JournalError> {
     let data = read_segment(segment)?;
     let torn = data
         .get(offset as usize..)
@@ -736,20 +889,13 @@ fn move_torn_aside(
         .unwrap_or_default();
     let torn_name = format!("{seg_name}.{offset}.torn");
     let torn_path = dir.join(&torn_name);
-    let tmp = dir.join(format!(".{torn_name}.tmp"));
-    {
-        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(torn).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-    }
-    fs::rename(&tmp, &torn_path).map_err(io_err(&torn_path))?;
-    sync_dir(dir)?;
+    crate::fsutil::write_atomic(&torn_path, torn, 0o600).map_err(at(&torn_path))?;
     let f = OpenOptions::new()
         .write(true)
         .open(segment)
-        .map_err(io_err(segment))?;
-    f.set_len(offset).map_err(io_err(segment))?;
-    f.sync_all().map_err(io_err(segment))?;
+        .map_err(at(segment))?;
+    f.set_len(offset).map_err(at(segment))?;
+    f.sync_all().map_err(at(segment))?;
     tracing::warn!(
         segment = %segment.display(),
         offset,
@@ -757,24 +903,43 @@ fn move_torn_aside(
         "journal had a torn last line; moved aside to {}",
         torn_path.display()
     );
-    Ok(serde_json::json!({
-        "type": "recovery",
-        "v": 1,
-        "time": crate::findings::now_rfc3339(),
-        "segment": seg_name,
-        "offset": offset,
-        "length": length,
-        "sha256": hex::encode(Sha256::digest(torn)),
-        "file": torn_name,
-    }))
+    Ok(Recovery {
+        v: 1,
+        time: crate::findings::now_rfc3339(),
+        segment: seg_name,
+        offset,
+        length,
+        sha256: hex::encode(Sha256::digest(torn)),
+        file: torn_name,
+    })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::findings::Record;
 
-    fn val(i: u64) -> Value {
-        serde_json::json!({"type": "note", "v": 1, "i": i})
+    /// A small typed record whose path carries `i`.
+    pub(crate) fn skip(i: u64) -> Record {
+        Record::Skip(crate::findings::Skip {
+            v: 1,
+            session: "s".into(),
+            time: "2026-01-01T00:00:00Z".into(),
+            path: format!("/f{i}"),
+            chain: vec![],
+            reason: crate::findings::SkipReason::Timeout,
+            detail: String::new(),
+            gap: true,
+            size: None,
+            sha256: None,
+        })
+    }
+
+    fn path_of(bytes: &[u8]) -> String {
+        match decode(bytes).unwrap().1 {
+            Entry::Scan(Record::Skip(s)) => s.path,
+            other => panic!("not a skip: {other:?}"),
+        }
     }
 
     #[test]
@@ -789,7 +954,7 @@ mod tests {
         {
             let mut j = Journal::open_with(dir.path(), &key, opts).unwrap();
             for i in 0..30 {
-                j.append_value(&val(i)).unwrap();
+                j.append(&skip(i)).unwrap();
             }
         }
         assert!(segments(dir.path()).unwrap().len() > 2);
@@ -797,7 +962,19 @@ mod tests {
         let (seq, head) = j.head();
         let report = verify(dir.path(), &key.public()).unwrap();
         assert_eq!((report.head_seq, report.head.clone()), (seq, head));
-        assert_eq!(report.checkpoints, 6);
+        // Every fifth record, plus one opening each segment after the first.
+        let segs = segments(dir.path()).unwrap();
+        assert!(report.checkpoints >= segs.len() as u64 - 1);
+        for (first, path) in &segs[1..] {
+            let data = fs::read(path).unwrap();
+            let (p, e) = decode(data.split(|&b| b == b'\n').next().unwrap()).unwrap();
+            assert_eq!(p.seq, *first);
+            assert_eq!(
+                e.kind(),
+                "checkpoint",
+                "segment {first} opens with a checkpoint"
+            );
+        }
         let all: Vec<_> = read_all(dir.path())
             .unwrap()
             .collect::<Result<_, _>>()
@@ -817,7 +994,7 @@ mod tests {
         let key = SecretKey::generate().unwrap();
         {
             let mut j = Journal::open(dir.path(), &key).unwrap();
-            j.append_value(&val(1)).unwrap();
+            j.append(&skip(1)).unwrap();
         }
         let seg = segments(dir.path()).unwrap().pop().unwrap().1;
         let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
@@ -851,7 +1028,7 @@ mod tests {
         {
             let mut j = Journal::open(dir.path(), &key).unwrap();
             for i in 0..5 {
-                j.append_value(&val(i)).unwrap();
+                j.append(&skip(i)).unwrap();
             }
         }
         let seg = segments(dir.path()).unwrap().pop().unwrap().1;
@@ -859,10 +1036,10 @@ mod tests {
         let second = data.iter().position(|&b| b == b'\n').unwrap() + 1;
         let digit = second
             + data[second..]
-                .windows(5)
-                .position(|w| w == b"\"i\":1")
+                .windows(4)
+                .position(|w| w == b"/f1\"")
                 .unwrap()
-            + 4;
+            + 2;
         data[digit] = b'7';
         fs::write(&seg, &data).unwrap();
         match Journal::open(dir.path(), &key) {
@@ -880,7 +1057,7 @@ mod tests {
         let key = SecretKey::generate().unwrap();
         Journal::open(dir.path(), &key)
             .unwrap()
-            .append_value(&val(1))
+            .append(&skip(1))
             .unwrap();
         let other = SecretKey::generate().unwrap();
         assert!(matches!(
@@ -894,7 +1071,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate().unwrap();
         let mut first = Journal::open(dir.path(), &key).unwrap();
-        first.append_value(&val(1)).unwrap();
+        first.append(&skip(1)).unwrap();
         let quick = JournalOptions {
             lock_wait: std::time::Duration::from_millis(200),
             ..JournalOptions::default()
@@ -906,9 +1083,8 @@ mod tests {
         ));
         assert!(t0.elapsed() >= std::time::Duration::from_millis(200));
         // The refused writer queues its record; the holder appends it.
-        queue(dir.path(), &val(2)).unwrap();
-        queue(dir.path(), &val(3)).unwrap();
-        assert!(queue(dir.path(), &serde_json::json!({"v": 1})).is_err());
+        queue(dir.path(), &Entry::Scan(skip(2))).unwrap();
+        queue(dir.path(), &Entry::Scan(skip(3))).unwrap();
         assert_eq!(first.drain_inbox().unwrap(), 2);
         assert_eq!(first.drain_inbox().unwrap(), 0);
         drop(first);
@@ -916,14 +1092,14 @@ mod tests {
         let j = Journal::open_with(dir.path(), &key, quick).unwrap();
         assert_eq!(j.head().0, 3);
         drop(j);
-        let is: Vec<u64> = read_all(dir.path())
+        let is: Vec<String> = read_all(dir.path())
             .unwrap()
             .map(|l| {
                 let l = l.unwrap();
-                parse_line(&l.bytes).unwrap().fields["i"].as_u64().unwrap()
+                path_of(&l.bytes)
             })
             .collect();
-        assert_eq!(is, vec![1, 2, 3]);
+        assert_eq!(is, vec!["/f1", "/f2", "/f3"]);
         verify(dir.path(), &key.public()).unwrap();
     }
 
@@ -932,7 +1108,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate().unwrap();
         drop(Journal::open(dir.path(), &key).unwrap());
-        queue(dir.path(), &val(7)).unwrap();
+        queue(dir.path(), &Entry::Scan(skip(7))).unwrap();
         let inbox = dir.path().join(INBOX_DIR);
         fs::write(
             inbox.join("00000000000000000000000a-1.json"),
@@ -956,10 +1132,119 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate().unwrap();
         let mut j = Journal::open(dir.path(), &key).unwrap();
-        assert!(j
-            .append_value(&serde_json::json!({"type": "x", "seq": 9}))
-            .is_err());
-        assert!(j.append_value(&serde_json::json!({"v": 1})).is_err());
+        assert!(j.append_body(r#"{"type":"x","seq":9}"#).is_err());
+        assert!(j.append_body("{}").is_err());
         assert_eq!(j.head().0, 0);
+    }
+
+    fn small_segments() -> JournalOptions {
+        JournalOptions {
+            segment_max: 600,
+            checkpoint_every: 1000,
+            ..JournalOptions::default()
+        }
+    }
+
+    /// Flips one byte inside the path of the skip record `/f{i}`.
+    fn damage(dir: &Path, i: u64) {
+        let needle = format!("/f{i}\"");
+        for (_, seg) in segments(dir).unwrap() {
+            let mut data = fs::read(&seg).unwrap();
+            if let Some(at) = data
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+            {
+                data[at + 1] = b'g';
+                fs::write(&seg, &data).unwrap();
+                return;
+            }
+        }
+        panic!("{needle} not found");
+    }
+
+    #[test]
+    fn open_starts_at_the_last_checkpoint_and_verify_reads_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let mut j = Journal::open_with(dir.path(), &key, small_segments()).unwrap();
+        for i in 0..30 {
+            j.append(&skip(i)).unwrap();
+        }
+        let head = j.head();
+        drop(j);
+        assert!(segments(dir.path()).unwrap().len() > 3);
+        // Damage in the first segment is behind the last checkpoint: open
+        // does not read it, the full verification finds it.
+        damage(dir.path(), 1);
+        let j = Journal::open_with(dir.path(), &key, small_segments()).unwrap();
+        assert_eq!(j.head(), head);
+        drop(j);
+        assert!(matches!(
+            verify(dir.path(), &key.public()),
+            Err(JournalError::Tampered { .. })
+        ));
+    }
+
+    #[test]
+    fn tampering_after_the_last_checkpoint_is_detected_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let mut j = Journal::open(dir.path(), &key).unwrap();
+        for i in 0..10 {
+            j.append(&skip(i)).unwrap();
+        }
+        j.checkpoint().unwrap();
+        for i in 10..15 {
+            j.append(&skip(i)).unwrap();
+        }
+        drop(j);
+        damage(dir.path(), 12);
+        assert!(matches!(
+            Journal::open(dir.path(), &key),
+            Err(JournalError::Tampered { seq: Some(15), .. })
+        ));
+        // So is a forged checkpoint signature.
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path(), &key).unwrap();
+        j.append(&skip(1)).unwrap();
+        j.checkpoint().unwrap();
+        j.append(&skip(2)).unwrap();
+        drop(j);
+        let seg = segments(dir.path()).unwrap().pop().unwrap().1;
+        let text = fs::read_to_string(&seg).unwrap();
+        let sig_at = text.find("\"sig\":\"").unwrap() + 7;
+        let mut bytes = text.into_bytes();
+        bytes[sig_at] = if bytes[sig_at] == b'A' { b'B' } else { b'A' };
+        fs::write(&seg, &bytes).unwrap();
+        assert!(Journal::open(dir.path(), &key).is_err());
+    }
+
+    #[test]
+    fn an_old_journal_without_rotation_checkpoints_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let mut j = Journal::open(dir.path(), &key).unwrap();
+        for i in 0..12 {
+            j.append(&skip(i)).unwrap();
+        }
+        j.checkpoint().unwrap();
+        for i in 12..20 {
+            j.append(&skip(i)).unwrap();
+        }
+        let head = j.head();
+        drop(j);
+        // Split the one segment as old kensa rotated: at a plain record.
+        let (_, seg) = segments(dir.path()).unwrap().pop().unwrap();
+        let data = fs::read(&seg).unwrap();
+        let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+        let (a, b) = lines.split_at(16);
+        fs::write(&seg, a.concat()).unwrap();
+        fs::write(dir.path().join(segment_name(17)), b.concat()).unwrap();
+        let mut j = Journal::open(dir.path(), &key).unwrap();
+        assert_eq!(j.head(), head);
+        assert_eq!(j.exported_through().unwrap(), 0);
+        j.append(&skip(99)).unwrap();
+        drop(j);
+        verify(dir.path(), &key.public()).unwrap();
     }
 }

@@ -2,8 +2,9 @@
 //! they are loaded. By default that is the bundled `signatures/` (namespace
 //! `kensa`), the configured extra paths, and the installed rule pack's
 //! files (namespace `pack`); `--rules` replaces all of them. Loading goes
-//! through the compiled-rule cache in `<state>/cache`, so an unchanged set
-//! starts without compiling. Compile problems are logged here once, for
+//! through the compiled-rule cache in `<state>/cache` (when the state
+//! directory exists; it is never created here), so an unchanged set starts
+//! without compiling. Compile problems are logged here once, for
 //! every caller (`scan`, `run`, `status`, the agent's reloads).
 
 use super::{cache, find_signatures, sources_for, CompileOptions, RuleSet, RulesError, Source};
@@ -60,7 +61,11 @@ pub fn load(
     let opts = CompileOptions {
         strict: req.strict || config.strict,
     };
-    let (mut set, status) = cache::load_or_compile(Some(&state.cache_dir()), &sources, opts)?;
+    // The cache lives in an existing state directory; loading rules never
+    // creates one (`kensa status` and a scan by an unprivileged user on a
+    // machine without an agent compile instead).
+    let cache_dir = state.root().is_dir().then(|| state.cache_dir());
+    let (mut set, status) = cache::load_or_compile(cache_dir.as_deref(), &sources, opts)?;
     set.info.pack_version = pack_version;
     for issue in &set.issues {
         if issue.warning {

@@ -15,11 +15,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn note(j: &mut Journal, kind: &str, i: usize) {
-    j.append_value(&serde_json::json!({
-        "type": kind, "v": 1, "session": "s1", "time": "2026-01-01T00:00:00Z", "i": i,
-        "path": format!("dir/file-{i}.exe"),
-    }))
-    .unwrap();
+    let path = format!("dir/file-{i}.exe");
+    let time = "2026-01-01T00:00:00Z";
+    let v = if kind == "finding" {
+        serde_json::json!({
+            "type": "finding", "v": 1, "id": format!("f{i}"), "session": "s1", "time": time,
+            "location": "host", "path": path, "size": i, "sha256": "ab".repeat(32),
+            "verdict": "malicious", "matches": [],
+        })
+    } else {
+        serde_json::json!({
+            "type": kind, "v": 1, "session": "s1", "time": time, "path": path,
+            "reason": "timeout", "detail": format!("{i}"), "gap": true,
+        })
+    };
+    let rec: kensa::findings::Record = serde_json::from_value(v).unwrap();
+    j.append(&rec).unwrap();
 }
 
 /// Every table of the database, rows sorted, as text.

@@ -10,3 +10,4 @@ mod bundle_fixture;
 mod bundle_minisign;
 mod bundle_tamper;
 mod journal_crash;
+mod status;

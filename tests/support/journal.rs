@@ -3,8 +3,12 @@
 //! parse as JSON, or the test fails. Only a torn last line (a writer caught
 //! mid-append) ends the read early, as the journal itself allows.
 
-use kensa::journal::{self, JournalError};
+use kensa::bundle::{self, ExportRange};
+use kensa::findings::Record;
+use kensa::journal::{self, Journal, JournalError, JournalOptions};
+use kensa::keys::SecretKey;
 use kensa::state::StateDir;
+use serde_json::{json, Value};
 use std::path::Path;
 
 /// Every record in the journal of the state directory `state`, in order.
@@ -30,4 +34,90 @@ pub fn records(state: &Path) -> Vec<serde_json::Value> {
         out.push(value);
     }
     out
+}
+
+// Record builders for journals written through the library.
+
+pub fn record(v: Value) -> Record {
+    serde_json::from_value(v).expect("a valid record")
+}
+
+pub fn session(id: &str, label: &str) -> Record {
+    record(json!({
+        "type": "session", "v": 1, "id": id, "time": "2026-01-01T00:00:00.000Z",
+        "host": "h", "location": "removable", "paths": [format!("/media/{label}")],
+        "medium": {"mount_point": format!("/media/{label}"), "label": label,
+                   "removable": true, "detected_by": "media_root"},
+        "ruleset": {"id": "0011223344556677", "digest": "ab", "rules": 1, "hashes": 0},
+        "version": "0.1.0",
+    }))
+}
+
+pub fn finding(session: &str, i: u64) -> Record {
+    record(json!({
+        "type": "finding", "v": 1, "id": format!("f{i}"), "session": session,
+        "time": "2026-01-01T00:00:01.000Z", "location": "removable",
+        "path": format!("/media/x/file{i}.exe"), "size": 68, "sha256": "ab".repeat(32),
+        "verdict": "malicious",
+        "matches": [{"kind": "hash", "rule": "r", "namespace": "n"}],
+    }))
+}
+
+pub fn skip(session: &str, i: u64) -> Record {
+    record(json!({
+        "type": "skip", "v": 1, "session": session, "time": "2026-01-01T00:00:01.000Z",
+        "path": format!("/media/x/dir{i}/file.bin"), "reason": "timeout",
+        "detail": "took too long", "gap": true,
+    }))
+}
+
+pub fn summary(session: &str, files: u64, findings: u64, completed: bool) -> Record {
+    record(json!({
+        "type": "summary", "v": 1, "session": session, "time": "2026-01-01T00:00:02.000Z",
+        "files": files, "bytes": files * 100, "findings": findings, "skips": 0, "gaps": 0,
+        "seconds": 1.5, "completed": completed,
+    }))
+}
+
+pub fn agent_key(state: &Path) -> SecretKey {
+    kensa::keys::load_or_create(&StateDir::new(state))
+        .expect("agent key")
+        .0
+}
+
+pub fn journal_dir(state: &Path) -> std::path::PathBuf {
+    StateDir::new(state).journal_dir()
+}
+
+/// Writes `n` records (sessions of 1,000 records each, one finding in a hundred,
+/// an export after the first half) quickly: findings unsynced in a fast
+/// mode would be cheating, so most records are skips.
+pub fn big_journal(state: &Path, n: u64) -> (u64, u64) {
+    let key = agent_key(state);
+    let dir = journal_dir(state);
+    let opts = JournalOptions::default();
+    let mut j = Journal::open_with(&dir, &key, opts).unwrap();
+    let mut exported = 0;
+    let mut i = 0;
+    while j.head().0 < n {
+        let id = format!("s{i}");
+        j.append(&session(&id, &format!("STICK{i}"))).unwrap();
+        for k in 0..998 {
+            if k % 100 == 0 {
+                j.append(&finding(&id, k)).unwrap();
+            } else {
+                j.append(&skip(&id, k)).unwrap();
+            }
+        }
+        j.append(&summary(&id, 998, 100, true)).unwrap();
+        if exported == 0 && j.head().0 >= n / 2 {
+            let out = state.join("out");
+            exported = bundle::export(&mut j, &key, &out, ExportRange::Since(n / 2 - 10_000))
+                .unwrap()
+                .claim
+                .to;
+        }
+        i += 1;
+    }
+    (j.head().0, exported)
 }

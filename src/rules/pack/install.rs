@@ -11,19 +11,19 @@
 //! leaves `current` naming either the old or the new complete pack.
 //!
 //! Every change of the installed pack is a `rules_change` record (see
-//! [`change_record`]) in the agent's signed journal, so the collector sees
-//! which rules were in force: appended right after the swap when the
-//! caller holds the journal ([`RecordTo::Journal`]), or queued in the
-//! journal's inbox when a running agent holds it ([`RecordTo::Queue`]; the
-//! agent appends it on the reload the new `current` triggers). The same
-//! record goes to `history.jsonl`, a plain local log for `kensa rules`
-//! users without the journal tools.
+//! [`change_record`]): an install returns it, and the caller journals it
+//! (`kensa rules install` appends it to the agent's signed journal, or
+//! queues it there when the running agent holds the journal), so the
+//! collector sees which rules were in force. The same record goes to
+//! `history.jsonl`, a plain local log for `kensa rules` users without the
+//! journal tools.
 
-use super::{io_err, verify, Manifest, PackError, MAX_PACK_SIZE};
-use crate::journal::Journal;
+use super::{read_capped, verify, Manifest, PackError, VerifiedPack, MAX_PACK_SIZE};
+use crate::fsutil::at;
+use crate::journal::{PackRef, RulesChange};
 use crate::keys::PublicKey;
 use crate::state::StateDir;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Largest `install.json` read.
@@ -68,39 +68,23 @@ impl InstalledPack {
     }
 }
 
-/// Where an install records its `rules_change` record.
-pub enum RecordTo<'a> {
-    /// Append to this open journal (the caller holds its lock).
-    Journal(&'a mut Journal),
-    /// Queue for the journal in this directory, held by another process.
-    Queue(PathBuf),
-}
-
 /// What an install did.
+// One value per install, returned once: not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum InstallOutcome {
     Installed {
         pack: InstalledPack,
         previous: Option<InstalledPack>,
+        /// The `rules_change` record for the caller to journal.
+        change: RulesChange,
     },
     /// The same version with the same content is already installed.
     AlreadyInstalled(InstalledPack),
 }
 
-fn fsync_dir(dir: &Path) -> Result<(), PackError> {
-    crate::fsutil::sync_dir(dir).map_err(io_err(dir))
-}
-
-fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, PackError> {
-    let f = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut buf = Vec::new();
-    f.take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(io_err(path))?;
-    if buf.len() as u64 > cap {
-        return Err(PackError::State(format!("{} is too large", path.display())));
-    }
-    Ok(buf)
+fn sync_dir(dir: &Path) -> Result<(), PackError> {
+    Ok(crate::fsutil::sync_dir(dir).map_err(at(dir))?)
 }
 
 /// The installed pack, or an error if the state is damaged.
@@ -110,7 +94,7 @@ pub fn try_installed(state: &StateDir) -> Result<Option<InstalledPack>, PackErro
     let target = match std::fs::read_link(&current) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(&current)(e)),
+        Err(e) => return Err(at(&current)(e).into()),
     };
     let dir = rd.join(&target);
     let json = dir.join("install.json");
@@ -140,7 +124,7 @@ pub fn installed(state: &StateDir) -> Option<InstalledPack> {
 pub fn trust(state: &StateDir, key_text: &str) -> Result<PublicKey, PackError> {
     let key = PublicKey::parse(key_text).map_err(PackError::Key)?;
     let dir = state.rules_dir().join("trusted");
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    std::fs::create_dir_all(&dir).map_err(at(&dir))?;
     let path = dir.join(format!("{}.pub", key.key_id_hex()));
     write_atomic(&path, key.to_file_text().as_bytes())?;
     Ok(key)
@@ -152,11 +136,11 @@ pub fn list_trusted(state: &StateDir) -> Result<Vec<PublicKey>, PackError> {
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_err(&dir)(e)),
+        Err(e) => return Err(at(&dir)(e).into()),
     };
     let mut keys = Vec::new();
     for ent in rd {
-        let ent = ent.map_err(io_err(&dir))?;
+        let ent = ent.map_err(at(&dir))?;
         let p = ent.path();
         if p.extension().and_then(|e| e.to_str()) != Some("pub") {
             continue;
@@ -173,7 +157,7 @@ pub fn list_trusted(state: &StateDir) -> Result<Vec<PublicKey>, PackError> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackError> {
-    crate::fsutil::write_atomic(path, bytes, 0o644).map_err(io_err(path))
+    Ok(crate::fsutil::write_atomic(path, bytes, 0o644).map_err(at(path))?)
 }
 
 /// Takes the exclusive lock on `<state>/rules/lock`, held while
@@ -186,13 +170,13 @@ fn take_lock(dir: &Path) -> Result<crate::fsutil::LockGuard, PackError> {
             "{} stayed locked",
             path.display()
         ))),
-        Err(e) => Err(io_err(&path)(e)),
+        Err(e) => Err(at(&path)(e).into()),
     }
 }
 
 /// Copies `src` (on the medium) to `dst`, refusing more than the pack cap.
 fn copy_capped(src: &Path, dst: &Path) -> Result<Vec<u8>, PackError> {
-    let meta = std::fs::metadata(src).map_err(io_err(src))?;
+    let meta = std::fs::metadata(src).map_err(at(src))?;
     if !meta.is_file() {
         return Err(PackError::Source {
             path: src.to_path_buf(),
@@ -206,10 +190,10 @@ fn copy_capped(src: &Path, dst: &Path) -> Result<Vec<u8>, PackError> {
         PackError::State(_) => PackError::TooLarge,
         other => other,
     })?;
-    let mut f = std::fs::File::create(dst).map_err(io_err(dst))?;
+    let mut f = std::fs::File::create(dst).map_err(at(dst))?;
     f.write_all(&bytes)
         .and_then(|_| f.sync_all())
-        .map_err(io_err(dst))?;
+        .map_err(at(dst))?;
     drop(bytes);
     // Verify what was copied, not what is on the medium.
     read_capped(dst, MAX_PACK_SIZE)
@@ -256,14 +240,14 @@ fn write_pack_dir(
     extra: &[(&str, &[u8])],
 ) -> Result<(), PackError> {
     let root = dir.join("files");
-    std::fs::create_dir_all(&root).map_err(io_err(&root))?;
+    std::fs::create_dir_all(&root).map_err(at(&root))?;
     let mut dirs = vec![dir.to_path_buf(), root.clone()];
     for (rel, bytes) in files {
         // Paths were checked by `verify`: plain relative components only.
         let p = root.join(rel);
         if let Some(parent) = p.parent() {
             if !parent.is_dir() {
-                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+                std::fs::create_dir_all(parent).map_err(at(parent))?;
                 dirs.push(parent.to_path_buf());
             }
         }
@@ -271,20 +255,20 @@ fn write_pack_dir(
             .write(true)
             .create_new(true)
             .open(&p)
-            .map_err(io_err(&p))?;
+            .map_err(at(&p))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
-            .map_err(io_err(&p))?;
+            .map_err(at(&p))?;
     }
     for (name, bytes) in extra {
         let p = dir.join(name);
-        let mut f = std::fs::File::create(&p).map_err(io_err(&p))?;
+        let mut f = std::fs::File::create(&p).map_err(at(&p))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
-            .map_err(io_err(&p))?;
+            .map_err(at(&p))?;
     }
     for d in dirs.iter().rev() {
-        fsync_dir(d)?;
+        sync_dir(d)?;
     }
     Ok(())
 }
@@ -296,20 +280,19 @@ pub fn install(
     state: &StateDir,
     pack_file: &Path,
     opts: InstallOptions,
-    record_to: RecordTo<'_>,
     test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
 ) -> Result<InstallOutcome, PackError> {
     let rd = state.rules_dir();
     let incoming = rd.join("incoming");
     let packs = rd.join("packs");
     for d in [&rd, &incoming, &packs] {
-        std::fs::create_dir_all(d).map_err(io_err(d))?;
+        std::fs::create_dir_all(d).map_err(at(d))?;
     }
     let _lock = take_lock(&rd)?;
     clean_leftovers(&rd);
 
     let copy = incoming.join(format!("{}.pack.tmp", std::process::id()));
-    let result = install_locked(state, pack_file, &copy, opts, record_to, test_compile);
+    let result = install_locked(state, pack_file, &copy, opts, test_compile);
     let _ = std::fs::remove_file(&copy);
     result
 }
@@ -319,7 +302,6 @@ fn install_locked(
     pack_file: &Path,
     copy: &Path,
     opts: InstallOptions,
-    record_to: RecordTo<'_>,
     test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
 ) -> Result<InstallOutcome, PackError> {
     let rd = &state.rules_dir();
@@ -327,54 +309,18 @@ fn install_locked(
     let trusted = list_trusted(state)?;
     let pack = verify(&bytes, &trusted)?;
     drop(bytes);
-    let m: &Manifest = &pack.manifest;
-    let digest = m.digest();
+    let digest = pack.manifest.digest();
     let previous = try_installed(state)?;
-    let mut downgrade = false;
-    if let Some(prev) = &previous {
-        if m.version == prev.version && digest == prev.digest {
-            return Ok(InstallOutcome::AlreadyInstalled(prev.clone()));
+    let downgrade = match check_version(&pack.manifest, &digest, previous.as_ref(), opts)? {
+        Some(d) => d,
+        None => {
+            return previous
+                .map(InstallOutcome::AlreadyInstalled)
+                .ok_or_else(|| PackError::State("no installed pack to compare with".into()))
         }
-        if m.version < prev.version {
-            if !opts.allow_downgrade {
-                return Err(PackError::Downgrade {
-                    new: m.version,
-                    installed: prev.version,
-                });
-            }
-            downgrade = true;
-        } else if m.version == prev.version {
-            if !opts.allow_downgrade {
-                return Err(PackError::Replay {
-                    version: m.version,
-                    installed_digest: prev.digest.clone(),
-                    new_digest: digest,
-                });
-            }
-            downgrade = true;
-        }
-    }
-
-    let packs = rd.join("packs");
-    let name = format!("{}-{}", m.version, &digest[..16]);
-    let staging = packs.join(format!(".staging-{}", std::process::id()));
-    let final_dir = packs.join(&name);
-    write_pack_dir(
-        &staging,
-        &pack.files,
-        &[
-            ("manifest.json", &pack.manifest_bytes),
-            ("manifest.minisig", pack.signature.as_bytes()),
-        ],
-    )?;
-    // Only a pack that is not current can sit at `final_dir` (the current
-    // one with this version and digest returned above as a no-op).
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir).map_err(io_err(&final_dir))?;
-    }
-    std::fs::rename(&staging, &final_dir).map_err(io_err(&final_dir))?;
-    fsync_dir(&packs)?;
-
+    };
+    let name = format!("{}-{}", pack.manifest.version, &digest[..16]);
+    let final_dir = place_pack(rd, &name, &pack)?;
     let rules = match test_compile(&final_dir.join("files")) {
         Ok(n) => n,
         Err(msg) => {
@@ -382,10 +328,11 @@ fn install_locked(
             return Err(PackError::Compile(msg));
         }
     };
+    let m: &Manifest = &pack.manifest;
     let record = InstalledPack {
         v: 1,
         version: m.version,
-        digest: digest.clone(),
+        digest,
         publisher: pack.publisher.clone(),
         created: m.created.clone(),
         installed: crate::findings::now_rfc3339(),
@@ -396,33 +343,86 @@ fn install_locked(
     };
     let json = serde_json::to_vec_pretty(&record).map_err(|e| PackError::State(e.to_string()))?;
     write_atomic(&final_dir.join("install.json"), &json)?;
-
-    // The swap: a temporary symlink renamed over `current`.
-    let link_tmp = rd.join(format!("current.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_file(&link_tmp);
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(Path::new("packs").join(&name), &link_tmp)
-        .map_err(io_err(&link_tmp))?;
-    std::fs::rename(&link_tmp, rd.join("current")).map_err(io_err(rd))?;
-    fsync_dir(rd)?;
-
+    swap_current(rd, &name)?;
     let change = change_record(&record, previous.as_ref());
-    match record_to {
-        RecordTo::Journal(j) => j.append_value(&change).map(|_| ()),
-        RecordTo::Queue(dir) => crate::journal::queue(&dir, &change).map(|_| ()),
-    }
-    .map_err(|e| PackError::Unrecorded(e.to_string()))?;
     append_history(rd, &change)?;
-    let keep_prev = previous.as_ref().map(|p| p.dir.clone());
     let mut keep = vec![final_dir.as_path()];
-    if let Some(p) = &keep_prev {
-        keep.push(p.as_path());
+    if let Some(p) = &previous {
+        keep.push(p.dir.as_path());
     }
     prune_packs(rd, &keep);
     Ok(InstallOutcome::Installed {
         pack: record,
         previous,
+        change,
     })
+}
+
+/// Whether `m` may replace `previous`: `Some(downgrade)` when it may,
+/// `None` when the very same pack is installed already.
+fn check_version(
+    m: &Manifest,
+    digest: &str,
+    previous: Option<&InstalledPack>,
+    opts: InstallOptions,
+) -> Result<Option<bool>, PackError> {
+    let Some(prev) = previous else {
+        return Ok(Some(false));
+    };
+    if m.version == prev.version && digest == prev.digest {
+        return Ok(None);
+    }
+    if m.version > prev.version {
+        return Ok(Some(false));
+    }
+    if opts.allow_downgrade {
+        return Ok(Some(true));
+    }
+    if m.version < prev.version {
+        return Err(PackError::Downgrade {
+            new: m.version,
+            installed: prev.version,
+        });
+    }
+    Err(PackError::Replay {
+        version: m.version,
+        installed_digest: prev.digest.clone(),
+        new_digest: digest.to_string(),
+    })
+}
+
+/// Writes the verified pack to a staging directory, syncs it and renames
+/// it to `packs/<name>`; returns that directory.
+fn place_pack(rd: &Path, name: &str, pack: &VerifiedPack) -> Result<PathBuf, PackError> {
+    let packs = rd.join("packs");
+    let staging = packs.join(format!(".staging-{}", std::process::id()));
+    let final_dir = packs.join(name);
+    write_pack_dir(
+        &staging,
+        &pack.files,
+        &[
+            ("manifest.json", &pack.manifest_bytes),
+            ("manifest.minisig", pack.signature.as_bytes()),
+        ],
+    )?;
+    // Only a pack that is not current can sit at `final_dir` (the current
+    // one with this version and digest is a no-op before this).
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(at(&final_dir))?;
+    }
+    std::fs::rename(&staging, &final_dir).map_err(at(&final_dir))?;
+    sync_dir(&packs)?;
+    Ok(final_dir)
+}
+
+/// The swap: a temporary symlink to `packs/<name>` renamed over `current`.
+fn swap_current(rd: &Path, name: &str) -> Result<(), PackError> {
+    let link_tmp = rd.join(format!("current.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link_tmp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(Path::new("packs").join(name), &link_tmp).map_err(at(&link_tmp))?;
+    std::fs::rename(&link_tmp, rd.join("current")).map_err(at(rd))?;
+    sync_dir(rd)
 }
 
 /// The `rules_change` record for installing `pack` over `previous` (None:
@@ -430,30 +430,96 @@ fn install_locked(
 /// (`install`, or `downgrade` when forced over a higher or same-version
 /// pack), `from` and `to` (`version`, `digest`; `from` null), `publisher`
 /// and `rules` (active rule count).
-pub fn change_record(pack: &InstalledPack, previous: Option<&InstalledPack>) -> serde_json::Value {
-    serde_json::json!({
-        "v": 1,
-        "type": "rules_change",
-        "time": pack.installed,
-        "action": if pack.downgrade { "downgrade" } else { "install" },
-        "from": previous.map(|p| serde_json::json!({"version": p.version, "digest": p.digest})),
-        "to": {"version": pack.version, "digest": pack.digest},
-        "publisher": pack.publisher,
-        "rules": pack.rules,
-    })
+pub fn change_record(pack: &InstalledPack, previous: Option<&InstalledPack>) -> RulesChange {
+    RulesChange {
+        v: 1,
+        time: pack.installed.clone(),
+        action: if pack.downgrade {
+            "downgrade"
+        } else {
+            "install"
+        }
+        .to_string(),
+        from: previous.map(|p| PackRef {
+            version: p.version,
+            digest: p.digest.clone(),
+        }),
+        to: PackRef {
+            version: pack.version,
+            digest: pack.digest.clone(),
+        },
+        publisher: pack.publisher.clone(),
+        rules: pack.rules,
+    }
 }
 
-/// Appends `rec` to `<state>/rules/history.jsonl`.
-fn append_history(rd: &Path, rec: &serde_json::Value) -> Result<(), PackError> {
+/// Appends `change` to `<state>/rules/history.jsonl`, as the journal
+/// records it.
+fn append_history(rd: &Path, change: &RulesChange) -> Result<(), PackError> {
     let path = rd.join("history.jsonl");
-    let mut line = serde_json::to_vec(rec).map_err(|e| PackError::State(e.to_string()))?;
+    let entry =
+        crate::journal::Entry::Journal(crate::journal::JournalRecord::RulesChange(change.clone()));
+    let mut line = serde_json::to_vec(&entry).map_err(|e| PackError::State(e.to_string()))?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(io_err(&path))?;
-    f.write_all(&line)
+        .map_err(at(&path))?;
+    Ok(f.write_all(&line)
         .and_then(|_| f.sync_all())
-        .map_err(io_err(&path))
+        .map_err(at(&path))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SecretKey;
+
+    fn pack(publisher: &SecretKey, version: u64, rule: &str) -> tempfile::NamedTempFile {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("a.yar"), rule).unwrap();
+        let (bytes, _, _) = super::super::build(src.path(), version, publisher).unwrap();
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        f
+    }
+
+    #[test]
+    fn install_returns_the_rules_change_and_journals_nothing() {
+        let state_dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(state_dir.path());
+        let publisher = SecretKey::generate().unwrap();
+        trust(&state, &publisher.public().to_file_text()).unwrap();
+        let mut compile = |_: &Path| Ok(5);
+        let p1 = pack(&publisher, 1, "rule a { condition: true }");
+        let first = install(&state, p1.path(), InstallOptions::default(), &mut compile).unwrap();
+        let InstallOutcome::Installed {
+            pack: one, change, ..
+        } = first
+        else {
+            panic!("not installed");
+        };
+        assert_eq!(change.action, "install");
+        assert_eq!(change.from, None);
+        assert_eq!((change.to.version, change.rules), (1, 5));
+        let p2 = pack(&publisher, 2, "rule b { condition: true }");
+        let second = install(&state, p2.path(), InstallOptions::default(), &mut compile).unwrap();
+        let InstallOutcome::Installed { change, .. } = second else {
+            panic!("not installed");
+        };
+        assert_eq!(
+            change.from,
+            Some(PackRef {
+                version: 1,
+                digest: one.digest
+            })
+        );
+        assert_eq!(change.to.version, 2);
+        // The command journals the change; the library wrote only its local log.
+        assert!(!state.journal_dir().exists());
+        let history = std::fs::read_to_string(state.rules_dir().join("history.jsonl")).unwrap();
+        assert_eq!(history.lines().count(), 2);
+        assert!(history.starts_with(r#"{"type":"rules_change","v":1,"#));
+    }
 }

@@ -14,6 +14,7 @@
 
 pub mod install;
 
+use crate::fsutil::{at, PathError, ReadError};
 use crate::keys::{self, KeyError, PublicKey, SecretKey, SignatureFile};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -21,7 +22,7 @@ use std::path::{Component, Path, PathBuf};
 
 pub use install::{
     change_record, install, installed, list_trusted, trust, try_installed, InstallOptions,
-    InstallOutcome, InstalledPack, RecordTo,
+    InstallOutcome, InstalledPack,
 };
 
 const MAGIC: &[u8; 8] = b"KENSAPK\n";
@@ -42,8 +43,8 @@ const SIGNER_ROLE: &str = "kensa rule pack publisher";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
-    #[error("{path}: {err}")]
-    Io { path: PathBuf, err: std::io::Error },
+    #[error(transparent)]
+    Io(#[from] PathError),
     #[error("pack is larger than the {MAX_PACK_SIZE}-byte cap")]
     TooLarge,
     #[error("not a kensa rule pack (bad magic)")]
@@ -86,15 +87,15 @@ pub enum PackError {
     Key(KeyError),
     #[error("installed pack state is damaged: {0}")]
     State(String),
-    #[error("the pack is installed, but its rules_change record could not be journalled: {0}")]
-    Unrecorded(String),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
-    move |err| PackError::Io {
-        path: path.to_path_buf(),
-        err,
-    }
+/// A size-capped read; a file over the cap is [`PackError::State`] (the
+/// caller copying a pack off a medium turns it into [`PackError::TooLarge`]).
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, PackError> {
+    crate::fsutil::read_capped(path, cap).map_err(|e| match e {
+        ReadError::Io(e) => PackError::Io(e),
+        other => PackError::State(other.to_string()),
+    })
 }
 
 /// One file listed in a manifest.
@@ -189,20 +190,9 @@ pub fn check_entry_path(path: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Checks a manifest's entries (after its signature verified).
-fn check_manifest(m: &Manifest) -> Result<(), PackError> {
-    if m.format != FORMAT_VERSION {
-        return Err(PackError::Manifest(format!(
-            "manifest format {} is not supported",
-            m.format
-        )));
-    }
-    if m.files.is_empty() {
-        return Err(PackError::Manifest("the pack lists no files".into()));
-    }
-    if m.files.len() > MAX_PACK_FILES {
-        return Err(PackError::Manifest("too many files".into()));
-    }
+/// Checks each entry's kind, path, hash and size, and that no two names
+/// collide; returns the case-folded names.
+fn check_entries(m: &Manifest) -> Result<BTreeSet<String>, PackError> {
     let mut seen = BTreeSet::new();
     for f in &m.files {
         let bad = |reason| PackError::BadEntry {
@@ -224,18 +214,15 @@ fn check_manifest(m: &Manifest) -> Result<(), PackError> {
             return Err(bad("larger than the pack cap"));
         }
     }
-    // A directory entry must not also be a file ("a.yar" and "a.yar/b.yar").
+    Ok(seen)
+}
+
+/// A directory entry must not also be a file ("a.yar" and "a.yar/b.yar").
+fn check_no_file_is_a_directory(m: &Manifest, seen: &BTreeSet<String>) -> Result<(), PackError> {
     for f in &m.files {
         let mut prefix = String::new();
-        for part in f
-            .path
-            .split('/')
-            .collect::<Vec<_>>()
-            .iter()
-            .rev()
-            .skip(1)
-            .rev()
-        {
+        let parts: Vec<&str> = f.path.split('/').collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
             if !prefix.is_empty() {
                 prefix.push('/');
             }
@@ -248,6 +235,25 @@ fn check_manifest(m: &Manifest) -> Result<(), PackError> {
             }
         }
     }
+    Ok(())
+}
+
+/// Checks a manifest's entries (after its signature verified).
+fn check_manifest(m: &Manifest) -> Result<(), PackError> {
+    if m.format != FORMAT_VERSION {
+        return Err(PackError::Manifest(format!(
+            "manifest format {} is not supported",
+            m.format
+        )));
+    }
+    if m.files.is_empty() {
+        return Err(PackError::Manifest("the pack lists no files".into()));
+    }
+    if m.files.len() > MAX_PACK_FILES {
+        return Err(PackError::Manifest("too many files".into()));
+    }
+    let seen = check_entries(m)?;
+    check_no_file_is_a_directory(m, &seen)?;
     let need = m.min_kensa.trim();
     if version_tuple(need).is_none() {
         return Err(PackError::Manifest(format!(
@@ -323,10 +329,10 @@ pub fn build(
     let mut stack = vec![dir.to_path_buf()];
     let mut total: u64 = 0;
     while let Some(d) = stack.pop() {
-        for ent in std::fs::read_dir(&d).map_err(io_err(&d))? {
-            let ent = ent.map_err(io_err(&d))?;
+        for ent in std::fs::read_dir(&d).map_err(at(&d))? {
+            let ent = ent.map_err(at(&d))?;
             let p = ent.path();
-            let ft = ent.file_type().map_err(io_err(&p))?;
+            let ft = ent.file_type().map_err(at(&p))?;
             let rel = p
                 .strip_prefix(dir)
                 .map_err(|_| PackError::Source {
@@ -347,7 +353,7 @@ pub fn build(
             } else if ft.is_dir() {
                 stack.push(p);
             } else if ft.is_file() && check_entry_path(&rel).is_ok() {
-                let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+                let bytes = std::fs::read(&p).map_err(at(&p))?;
                 total += bytes.len() as u64;
                 if total > MAX_PACK_SIZE {
                     return Err(PackError::TooLarge);
@@ -386,6 +392,34 @@ pub fn build(
 /// and layout, then the signature over the manifest bytes, then the
 /// manifest, every entry and every file's size and SHA-256.
 pub fn verify(bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifiedPack, PackError> {
+    let (manifest_bytes, sig_text, rest) = split_layout(bytes)?;
+    let sig = SignatureFile::parse(sig_text).map_err(PackError::Signature)?;
+    let key = trusted
+        .iter()
+        .find(|k| k.key_id() == sig.key_id)
+        .ok_or_else(|| PackError::Untrusted(sig.key_id_hex()))?;
+    key.verify_parsed(manifest_bytes, &sig)
+        .map_err(|err| PackError::BadSignature {
+            key: key.key_id_hex(),
+            err,
+        })?;
+    // Only now is the manifest parsed.
+    let manifest: Manifest =
+        serde_json::from_slice(manifest_bytes).map_err(|e| PackError::Manifest(e.to_string()))?;
+    check_manifest(&manifest)?;
+    let files = check_files(&manifest, rest)?;
+    Ok(VerifiedPack {
+        manifest,
+        manifest_bytes: manifest_bytes.to_vec(),
+        signature: sig_text.to_string(),
+        publisher: key.key_id_hex(),
+        files,
+    })
+}
+
+/// Splits a pack into its manifest bytes, signature text and file data,
+/// checking size, magic, format and the section caps.
+fn split_layout(bytes: &[u8]) -> Result<(&[u8], &str, &[u8]), PackError> {
     if bytes.len() as u64 > MAX_PACK_SIZE {
         return Err(PackError::TooLarge);
     }
@@ -417,28 +451,18 @@ pub fn verify(bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifiedPack, PackE
             "manifest or signature cut short".into(),
         ));
     }
-    let manifest_bytes = &body[..mlen];
     let sig_text = std::str::from_utf8(&body[mlen..mlen + slen]).map_err(|_| {
         PackError::Signature(KeyError::Malformed {
             what: "signature",
             detail: "not UTF-8".into(),
         })
     })?;
-    let sig = SignatureFile::parse(sig_text).map_err(PackError::Signature)?;
-    let key = trusted
-        .iter()
-        .find(|k| k.key_id() == sig.key_id)
-        .ok_or_else(|| PackError::Untrusted(sig.key_id_hex()))?;
-    key.verify_parsed(manifest_bytes, &sig)
-        .map_err(|err| PackError::BadSignature {
-            key: key.key_id_hex(),
-            err,
-        })?;
-    // Only now is the manifest parsed.
-    let manifest: Manifest =
-        serde_json::from_slice(manifest_bytes).map_err(|e| PackError::Manifest(e.to_string()))?;
-    check_manifest(&manifest)?;
-    let mut rest = &body[mlen + slen..];
+    Ok((&body[..mlen], sig_text, &body[mlen + slen..]))
+}
+
+/// Cuts the file data into the manifest's files, checking each size and
+/// SHA-256, and that nothing trails them.
+fn check_files(manifest: &Manifest, mut rest: &[u8]) -> Result<Vec<(String, Vec<u8>)>, PackError> {
     let mut files = Vec::with_capacity(manifest.files.len());
     for f in &manifest.files {
         if (rest.len() as u64) < f.size {
@@ -459,13 +483,7 @@ pub fn verify(bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifiedPack, PackE
     if !rest.is_empty() {
         return Err(PackError::TrailingData(rest.len() as u64));
     }
-    Ok(VerifiedPack {
-        manifest,
-        manifest_bytes: manifest_bytes.to_vec(),
-        signature: sig_text.to_string(),
-        publisher: key.key_id_hex(),
-        files,
-    })
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -1,0 +1,202 @@
+//! `kensa status` through the real binary: text and JSON output, a state
+//! directory that does not exist (and must not be created), a journal with
+//! sessions, findings and an export (the unexported count), a torn last
+//! line, and `verify --journal`. Its time on a journal of one million records
+//! is a benchmark: `cargo bench --bench kensa -- status`.
+
+use crate::support::journal::{agent_key, finding, journal_dir, session, skip, summary};
+use crate::support::TestEnv;
+use kensa::bundle::{self, ExportRange};
+use kensa::journal::Journal;
+use serde_json::{json, Value};
+use std::io::Write;
+
+fn status_json(env: &TestEnv) -> Value {
+    let out = env.run(["status", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status prints JSON")
+}
+
+#[test]
+fn no_state_dir_is_reported_and_not_created() {
+    let env = TestEnv::new();
+    let missing = env.base().join("no-such-state");
+    for format in ["json", "text"] {
+        let out = std::process::Command::new(crate::support::kensa_bin())
+            .arg("--state-dir")
+            .arg(&missing)
+            .arg("--config")
+            .arg(&env.config)
+            .args(["status", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        if format == "json" {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["journal"], Value::Null);
+            assert_eq!(v["key"], Value::Null);
+            assert_eq!(v["sessions"], json!([]));
+            assert!(v["ruleset"]["rules"].as_u64().unwrap() > 0);
+        } else {
+            assert!(text.contains("journal:    none yet"), "{text}");
+            assert!(text.contains("agent key:  none"), "{text}");
+        }
+        assert!(!missing.exists(), "status created {}", missing.display());
+    }
+}
+
+#[test]
+fn sessions_findings_and_an_export() {
+    let env = TestEnv::new();
+    let key = agent_key(&env.state);
+    let dir = journal_dir(&env.state);
+    let mut j = Journal::open(&dir, &key).unwrap();
+    for r in [
+        session("s1", "STICK1"),
+        finding("s1", 1),
+        summary("s1", 10, 1, true),
+    ] {
+        j.append(&r).unwrap();
+    }
+    let out = env.base().join("out");
+    let e = bundle::export(&mut j, &key, &out, ExportRange::SinceLastExport).unwrap();
+    for r in [
+        session("s2", "STICK2"),
+        finding("s2", 2),
+        finding("s2", 3),
+        summary("s2", 20, 2, false),
+        session("s3", "STICK3"),
+        skip("s3", 1),
+    ] {
+        j.append(&r).unwrap();
+    }
+    let (head, hash) = j.head();
+    drop(j);
+
+    let v = status_json(&env);
+    let jv = &v["journal"];
+    assert_eq!(jv["head_seq"], json!(head));
+    assert_eq!(jv["head"], json!(hash));
+    assert_eq!(jv["exported_through"], json!(e.claim.to));
+    // The export record itself and everything after it.
+    assert_eq!(jv["unexported"], json!(head - e.claim.to));
+    assert_eq!(jv["torn_tail"], json!(false));
+    assert_eq!(v["key"]["agent"], json!(key.key_id_hex()));
+    let ids: Vec<&str> = v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s3", "s2", "s1"]);
+    let s = &v["sessions"];
+    assert_eq!(s[0]["completed"], Value::Null);
+    assert_eq!(
+        (s[1]["completed"].clone(), s[1]["findings"].clone()),
+        (json!(false), json!(2))
+    );
+    assert_eq!(
+        (s[2]["completed"].clone(), s[2]["files"].clone()),
+        (json!(true), json!(10))
+    );
+    assert_eq!(s[2]["medium"], json!("STICK1"));
+
+    // --sessions limits the list, newest first.
+    let out = env.run(["status", "--format", "json", "--sessions", "1"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(v["sessions"][0]["id"], json!("s3"));
+    assert_eq!(v["journal"]["exported_through"], json!(e.claim.to));
+
+    let out = env.run(["status"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "journal:    head seq {head} ({}), {} record(s) not yet exported",
+            &hash[..16],
+            head - e.claim.to
+        )),
+        "{text}"
+    );
+    assert!(text.contains("recent sessions:"), "{text}");
+    assert!(
+        text.contains("STICK1") && text.contains("complete"),
+        "{text}"
+    );
+    assert!(
+        text.contains("STICK2") && text.contains("INCOMPLETE"),
+        "{text}"
+    );
+    assert!(text.contains("running or cut off"), "{text}");
+}
+
+#[test]
+fn a_torn_last_line_is_reported_not_fatal() {
+    let env = TestEnv::new();
+    let key = agent_key(&env.state);
+    let dir = journal_dir(&env.state);
+    let mut j = Journal::open(&dir, &key).unwrap();
+    j.append(&session("s1", "STICK")).unwrap();
+    j.append(&finding("s1", 1)).unwrap();
+    let (head, hash) = j.head();
+    drop(j);
+    let seg = kensa::journal::segments(&dir).unwrap().pop().unwrap().1;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    f.write_all(b"{\"seq\":3,\"prev\":\"ab").unwrap();
+    drop(f);
+    let v = status_json(&env);
+    assert_eq!(v["journal"]["head_seq"], json!(head));
+    assert_eq!(v["journal"]["head"], json!(hash));
+    assert_eq!(v["journal"]["torn_tail"], json!(true));
+    assert_eq!(v["journal"]["unexported"], json!(head));
+    assert_eq!(v["sessions"][0]["id"], json!("s1"));
+    let text = String::from_utf8_lossy(&env.run(["status"]).stdout).into_owned();
+    assert!(text.contains("torn last line"), "{text}");
+    // Status only looked: the torn bytes are still there for the next open.
+    assert!(std::fs::read(&seg).unwrap().ends_with(b"\"ab"));
+}
+
+#[test]
+fn verify_journal_rechecks_the_whole_chain() {
+    let env = TestEnv::new();
+    let key = agent_key(&env.state);
+    let dir = journal_dir(&env.state);
+    let mut j = Journal::open(&dir, &key).unwrap();
+    j.append(&session("s1", "STICK")).unwrap();
+    for i in 0..5 {
+        j.append(&skip("s1", i)).unwrap();
+    }
+    j.append(&summary("s1", 5, 0, true)).unwrap();
+    j.append(&skip("s1", 99)).unwrap();
+    drop(j);
+    let out = env.run(["verify", "--journal"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("OK       journal"), "{text}");
+    assert!(text.contains("9 records, 1 checkpoints"), "{text}");
+    // Damage a line before the last checkpoint: opening does not look
+    // there, the full verification does.
+    let seg = kensa::journal::segments(&dir).unwrap().pop().unwrap().1;
+    let data = std::fs::read_to_string(&seg).unwrap();
+    std::fs::write(&seg, data.replacen("dir2/file", "dir7/file", 1)).unwrap();
+    Journal::open(&dir, &key).expect("open checks from the last checkpoint on");
+    let out = env.run(["verify", "--journal"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("REFUSED  journal") && text.contains("TAMPERED"),
+        "{text}"
+    );
+}
