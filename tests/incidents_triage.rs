@@ -271,7 +271,9 @@ fn ambiguous_prefix_is_refused() {
 fn an_empty_store_has_no_incidents() {
     let dir = tempfile::tempdir().unwrap();
     let conn = open_store(dir.path());
-    assert!(incidents::list(&conn, &Filter::default()).unwrap().is_empty());
+    assert!(incidents::list(&conn, &Filter::default())
+        .unwrap()
+        .is_empty());
     let e = incidents::show(&conn, "abcdef").unwrap_err();
     assert!(matches!(e, IncidentError::NotFound(_)), "{e}");
 }

@@ -134,10 +134,6 @@ pub trait Backend {
     /// One incident's triage history, oldest first.
     fn triage_history(&self, agent: &str, session: &str) -> Result<Vec<TriageRow>, StoreError>;
     /// Appends a triage row (its `id` is ignored); returns the new id.
-    fn triage_insert(
-        &self,
-        agent: &str,
-        session: &str,
-        row: &TriageRow,
-    ) -> Result<i64, StoreError>;
+    fn triage_insert(&self, agent: &str, session: &str, row: &TriageRow)
+        -> Result<i64, StoreError>;
 }

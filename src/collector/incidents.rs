@@ -277,7 +277,8 @@ fn incident(
     let (location, medium, host, time) = match row.started {
         Some(s) => (
             location_of(&s.location),
-            s.medium.and_then(|m| serde_json::from_str::<Medium>(&m).ok()),
+            s.medium
+                .and_then(|m| serde_json::from_str::<Medium>(&m).ok()),
             Some(s.host),
             s.time,
         ),
@@ -316,9 +317,10 @@ fn load(
     rows.into_iter()
         .map(|row| {
             let key = (row.agent.clone(), row.session.clone());
-            let id = ids.get(&row.session).cloned().unwrap_or_else(|| {
-                row.session.chars().take(ID_LEN).collect()
-            });
+            let id = ids
+                .get(&row.session)
+                .cloned()
+                .unwrap_or_else(|| row.session.chars().take(ID_LEN).collect());
             let classes = tagged.remove(&key).unwrap_or_default();
             let plain = untagged.remove(&key).unwrap_or_default();
             incident(row, id, classes, plain, policy)

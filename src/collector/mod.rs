@@ -53,9 +53,13 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
-    #[error("database schema version {found} is not one this kensa understands (0 to {SCHEMA_VERSION})")]
+    #[error(
+        "database schema version {found} is not one this kensa understands (0 to {SCHEMA_VERSION})"
+    )]
     Schema { found: i64 },
-    #[error("database schema: table {table} has version {found}, newer than this kensa understands")]
+    #[error(
+        "database schema: table {table} has version {found}, newer than this kensa understands"
+    )]
     TableTooNew { table: String, found: i64 },
     #[error("key error: {0}")]
     Key(#[from] crate::keys::KeyError),
@@ -125,7 +129,11 @@ impl Store {
 /// unreadable lines are `None` (with a warning).
 pub(crate) fn decode(agent: &str, seq: u64, line: &str) -> Option<Record> {
     if line.len() > MAX_LINE {
-        tracing::warn!(agent, seq, "journal line longer than {MAX_LINE} bytes skipped");
+        tracing::warn!(
+            agent,
+            seq,
+            "journal line longer than {MAX_LINE} bytes skipped"
+        );
         return None;
     }
     match serde_json::from_str::<Record>(line) {
@@ -170,7 +178,10 @@ pub fn derive(agent: &str, seq: u64, line: &str) -> Option<Derived> {
         }),
         Record::Session(s) => Some(Derived::Session {
             location: location_text(s.location),
-            medium: s.medium.as_ref().and_then(|m| serde_json::to_string(m).ok()),
+            medium: s
+                .medium
+                .as_ref()
+                .and_then(|m| serde_json::to_string(m).ok()),
             id: s.id,
             time: s.time,
             host: s.host,
@@ -210,9 +221,6 @@ mod tests {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         drop(conn);
-        assert!(matches!(
-            Store::open(&path),
-            Err(StoreError::Schema { .. })
-        ));
+        assert!(matches!(Store::open(&path), Err(StoreError::Schema { .. })));
     }
 }

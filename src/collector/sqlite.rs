@@ -440,7 +440,10 @@ impl Backend for Sqlite {
         batch: &ImportBatch<'_>,
         lines: &mut dyn Iterator<Item = Result<BundleLine, ImportError>>,
     ) -> Result<ImportOutcome, ImportError> {
-        let tx = self.conn.unchecked_transaction().map_err(StoreError::from)?;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(StoreError::from)?;
         if let Some((from, prev)) = batch.link {
             link(&tx, batch.agent, from, prev)?;
         }
@@ -541,12 +544,7 @@ impl Backend for Sqlite {
         Ok(rows.into_iter().flatten().collect())
     }
 
-    fn triage_insert(
-        &self,
-        agent: &str,
-        session: &str,
-        t: &TriageRow,
-    ) -> Result<i64, StoreError> {
+    fn triage_insert(&self, agent: &str, session: &str, t: &TriageRow) -> Result<i64, StoreError> {
         self.conn.execute(
             "INSERT INTO triage(agent, session, event, causes, false_positive, note, by, time)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -641,6 +639,9 @@ mod tests {
 
     #[test]
     fn every_migration_has_a_step() {
-        assert_eq!(SCHEMA_VERSION, 3, "add the new migration's step to migrate()");
+        assert_eq!(
+            SCHEMA_VERSION, 3,
+            "add the new migration's step to migrate()"
+        );
     }
 }

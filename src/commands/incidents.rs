@@ -157,43 +157,46 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
                 writeln!(out)?;
             }
         }
-        Format::Text => {
-            writeln!(
-                out,
-                "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
-                "ID",
-                "AGENT",
-                "HOST",
-                "MEDIUM",
-                format!("TIME ({})", tz.name())
-                    .chars()
-                    .take(16)
-                    .collect::<String>(),
-                "DET",
-                "EVENT",
-                "CAUSES"
-            )?;
-            for i in &list {
-                let c = i.current();
-                writeln!(
-                    out,
-                    "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
-                    i.id,
-                    sanitize(&i.agent),
-                    sanitize(i.host.as_deref().unwrap_or("-")),
-                    sanitize(&i.medium_text()),
-                    local_time(&i.time, &tz),
-                    i.detections,
-                    c.event.slug(),
-                    causes_text(&c.causes),
-                    state(i)
-                )?;
-            }
-            let untriaged = list.iter().filter(|i| !i.is_triaged()).count();
-            writeln!(out, "{} incident(s), {untriaged} untriaged", list.len())?;
-        }
+        Format::Text => list_text(&mut out, &list, &tz)?,
     }
     Ok(0)
+}
+
+/// The list as a table, one incident a line, and a count.
+fn list_text(out: &mut impl Write, list: &[Incident], tz: &chrono_tz::Tz) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
+        "ID",
+        "AGENT",
+        "HOST",
+        "MEDIUM",
+        format!("TIME ({})", tz.name())
+            .chars()
+            .take(16)
+            .collect::<String>(),
+        "DET",
+        "EVENT",
+        "CAUSES"
+    )?;
+    for i in list {
+        let c = i.current();
+        writeln!(
+            out,
+            "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
+            i.id,
+            sanitize(&i.agent),
+            sanitize(i.host.as_deref().unwrap_or("-")),
+            sanitize(&i.medium_text()),
+            local_time(&i.time, tz),
+            i.detections,
+            c.event.slug(),
+            causes_text(&c.causes),
+            state(i)
+        )?;
+    }
+    let untriaged = list.iter().filter(|i| !i.is_triaged()).count();
+    writeln!(out, "{} incident(s), {untriaged} untriaged", list.len())
 }
 
 fn write_entry(out: &mut impl Write, n: usize, t: &TriageEntry) -> std::io::Result<()> {
@@ -226,6 +229,12 @@ fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
         writeln!(out)?;
         return Ok(0);
     }
+    show_text(&mut out, &d)?;
+    Ok(0)
+}
+
+/// One incident as text: its facts, findings and triage history.
+fn show_text(out: &mut impl Write, d: &IncidentDetail) -> std::io::Result<()> {
     let i = &d.incident;
     writeln!(out, "incident {}  ({})", i.id, state(i))?;
     writeln!(out, "  agent    {}", sanitize(&i.agent))?;
@@ -268,7 +277,7 @@ fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
     }
     writeln!(out, "triage history ({}):", d.history.len())?;
     for (n, t) in d.history.iter().enumerate() {
-        write_entry(&mut out, n + 1, t)?;
+        write_entry(out, n + 1, t)?;
     }
-    Ok(0)
+    Ok(())
 }
