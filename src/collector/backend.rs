@@ -118,7 +118,8 @@ pub trait Backend {
     ) -> Result<ImportOutcome, ImportError>;
 
     /// The incidents in scope, oldest first (session time, else first
-    /// finding's; then session id, then agent).
+    /// finding's; then session id, then agent). Keep that order in an
+    /// index: `incidents list` and `report` read every incident.
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError>;
     /// Session ids of every incident of `agent` (or of all agents).
     fn incident_sessions(&self, agent: Option<&str>) -> Result<Vec<String>, StoreError>;

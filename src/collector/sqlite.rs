@@ -27,8 +27,9 @@ const V3_DERIVED: &str = "
 CREATE TABLE findings(agent TEXT NOT NULL, seq INTEGER NOT NULL, session TEXT NOT NULL, time TEXT NOT NULL, location TEXT NOT NULL, taxonomy TEXT, PRIMARY KEY(agent, seq));
 CREATE INDEX findings_incident ON findings(agent, session, taxonomy);
 CREATE TABLE sessions(agent TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NOT NULL, time TEXT NOT NULL, host TEXT NOT NULL, location TEXT NOT NULL, medium TEXT, PRIMARY KEY(agent, session));
-CREATE TABLE incidents(agent TEXT NOT NULL, session TEXT NOT NULL, first_seq INTEGER NOT NULL, time TEXT NOT NULL, location TEXT NOT NULL, detections INTEGER NOT NULL, PRIMARY KEY(agent, session));
+CREATE TABLE incidents(agent TEXT NOT NULL, session TEXT NOT NULL, first_seq INTEGER NOT NULL, time TEXT NOT NULL, location TEXT NOT NULL, detections INTEGER NOT NULL, sort_time TEXT NOT NULL, PRIMARY KEY(agent, session));
 CREATE INDEX incidents_session ON incidents(session, agent);
+CREATE INDEX incidents_order ON incidents(sort_time, session, agent);
 ";
 
 /// The collector database in one SQLite file.
@@ -57,6 +58,8 @@ impl Sqlite {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -32768)?;
         migrate(&mut conn)?;
         Ok(Sqlite { conn })
     }
@@ -155,11 +158,15 @@ fn store_derived(
             )?
             .execute(params![agent, seq as i64, session, time, location, taxonomy])?;
             tx.prepare_cached(
-                "INSERT INTO incidents(agent, session, first_seq, time, location, detections) VALUES(?1, ?2, ?3, ?4, ?5, 1)
+                "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
+                 VALUES(?1, ?2, ?3, ?4, ?5, 1,
+                   COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2), ?4))
                  ON CONFLICT(agent, session) DO UPDATE SET detections = detections + 1,
                    time = CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END,
                    location = CASE WHEN excluded.first_seq < first_seq THEN excluded.location ELSE location END,
-                   first_seq = MIN(first_seq, excluded.first_seq)",
+                   first_seq = MIN(first_seq, excluded.first_seq),
+                   sort_time = COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2),
+                     CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END)",
             )?
             .execute(params![agent, session, seq as i64, time, location])?;
         }
@@ -177,6 +184,12 @@ fn store_derived(
                  WHERE excluded.seq > sessions.seq",
             )?
             .execute(params![agent, id, seq as i64, time, host, location, medium])?;
+            tx.prepare_cached(
+                "UPDATE incidents SET sort_time =
+                   (SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2)
+                 WHERE agent = ?1 AND session = ?2",
+            )?
+            .execute(params![agent, id])?;
         }
         _ => {}
     }
@@ -483,7 +496,7 @@ impl Backend for Sqlite {
              LEFT JOIN triage t ON t.id =
                  (SELECT MAX(y.id) FROM triage y WHERE y.agent = i.agent AND y.session = i.session)
              WHERE 1 = 1{cond}
-             ORDER BY COALESCE(s.time, i.time), i.session, i.agent"
+             ORDER BY i.sort_time, i.session, i.agent"
         );
         self.rows(&sql, &args, incident_row)
     }
