@@ -147,52 +147,69 @@ fn store_derived(
         return Ok(());
     }
     match derive(agent, seq, line) {
-        Some(Derived::Finding {
-            session,
-            time,
-            location,
-            taxonomy,
-        }) if kind == "finding" => {
-            tx.prepare_cached(
-                "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![agent, seq as i64, session, time, location, taxonomy])?;
-            tx.prepare_cached(
-                "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
-                 VALUES(?1, ?2, ?3, ?4, ?5, 1,
-                   COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2), ?4))
-                 ON CONFLICT(agent, session) DO UPDATE SET detections = detections + 1,
-                   time = CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END,
-                   location = CASE WHEN excluded.first_seq < first_seq THEN excluded.location ELSE location END,
-                   first_seq = MIN(first_seq, excluded.first_seq),
-                   sort_time = COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2),
-                     CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END)",
-            )?
-            .execute(params![agent, session, seq as i64, time, location])?;
-        }
-        Some(Derived::Session {
-            id,
-            time,
-            host,
-            location,
-            medium,
-        }) if kind == "session" => {
-            tx.prepare_cached(
-                "INSERT INTO sessions(agent, session, seq, time, host, location, medium) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT(agent, session) DO UPDATE SET seq = excluded.seq, time = excluded.time,
-                   host = excluded.host, location = excluded.location, medium = excluded.medium
-                 WHERE excluded.seq > sessions.seq",
-            )?
-            .execute(params![agent, id, seq as i64, time, host, location, medium])?;
-            tx.prepare_cached(
-                "UPDATE incidents SET sort_time =
-                   (SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2)
-                 WHERE agent = ?1 AND session = ?2",
-            )?
-            .execute(params![agent, id])?;
-        }
-        _ => {}
+        Some(d @ Derived::Finding { .. }) if kind == "finding" => store_finding(tx, agent, seq, &d),
+        Some(d @ Derived::Session { .. }) if kind == "session" => store_session(tx, agent, seq, &d),
+        _ => Ok(()),
     }
+}
+
+/// A finding: its row, and its incident created or counted (the first
+/// finding's time and location win; the session's time orders it).
+fn store_finding(tx: &Transaction<'_>, agent: &str, seq: u64, d: &Derived) -> rusqlite::Result<()> {
+    let Derived::Finding {
+        session,
+        time,
+        location,
+        taxonomy,
+    } = d
+    else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![agent, seq as i64, session, time, location, taxonomy])?;
+    tx.prepare_cached(
+        "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
+         VALUES(?1, ?2, ?3, ?4, ?5, 1,
+           COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2), ?4))
+         ON CONFLICT(agent, session) DO UPDATE SET detections = detections + 1,
+           time = CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END,
+           location = CASE WHEN excluded.first_seq < first_seq THEN excluded.location ELSE location END,
+           first_seq = MIN(first_seq, excluded.first_seq),
+           sort_time = COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2),
+             CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END)",
+    )?
+    .execute(params![agent, session, seq as i64, time, location])?;
+    Ok(())
+}
+
+/// A session start (the one with the highest seq wins), and the order of
+/// its incident if one exists already.
+fn store_session(tx: &Transaction<'_>, agent: &str, seq: u64, d: &Derived) -> rusqlite::Result<()> {
+    let Derived::Session {
+        id,
+        time,
+        host,
+        location,
+        medium,
+    } = d
+    else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO sessions(agent, session, seq, time, host, location, medium) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(agent, session) DO UPDATE SET seq = excluded.seq, time = excluded.time,
+           host = excluded.host, location = excluded.location, medium = excluded.medium
+         WHERE excluded.seq > sessions.seq",
+    )?
+    .execute(params![agent, id, seq as i64, time, host, location, medium])?;
+    tx.prepare_cached(
+        "UPDATE incidents SET sort_time =
+           (SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2)
+         WHERE agent = ?1 AND session = ?2",
+    )?
+    .execute(params![agent, id])?;
     Ok(())
 }
 
@@ -648,6 +665,49 @@ mod tests {
         ));
         let conn = Connection::open(&path).unwrap();
         assert_eq!(user_version(&conn).unwrap(), 1);
+    }
+
+    fn line(seq: u64, kind: &str, text: &str) -> BundleLine {
+        BundleLine {
+            seq,
+            hash: format!("h{seq}"),
+            kind: kind.into(),
+            session: None,
+            time: None,
+            line: text.into(),
+        }
+    }
+
+    #[test]
+    fn a_session_held_after_its_findings_orders_its_incident() {
+        let s = Sqlite::open_in_memory().unwrap();
+        let finding = |seq: u64, session: &str, time: &str| {
+            let text = format!(
+                r#"{{"type":"finding","v":1,"id":"f{seq}","session":"{session}","time":"{time}","location":"host","path":"a","size":1,"sha256":"00","verdict":"malicious","matches":[]}}"#
+            );
+            line(seq, "finding", &text)
+        };
+        let session = r#"{"type":"session","v":1,"id":"late","time":"2019-01-01T00:00:00Z","host":"h","location":"removable","paths":[],"ruleset":{"id":"r","digest":"d","rules":1,"hashes":0},"version":"t"}"#;
+        let lines = vec![
+            finding(1, "early", "2019-02-01T00:00:00Z"),
+            finding(2, "late", "2019-03-01T00:00:00Z"),
+            line(3, "session", session),
+        ];
+        let batch = ImportBatch {
+            agent: "A",
+            link: None,
+            from: 1,
+            to: 0,
+            source: "",
+            sha256: None,
+            log: LogPolicy::Never,
+        };
+        s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        let rows = s.incidents(&Scope::default()).unwrap();
+        let order: Vec<&str> = rows.iter().map(|r| r.session.as_str()).collect();
+        assert_eq!(order, ["late", "early"]);
+        assert_eq!(rows[0].started.as_ref().unwrap().location, "\"removable\"");
+        assert_eq!(rows[0].first_location, "\"host\"");
     }
 
     #[test]
