@@ -19,9 +19,8 @@ pub fn list_and_report_at_scale() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = open_store(dir.path());
+    let conn = open_store(dir.path());
     let t0 = Instant::now();
-    conn.execute_batch("BEGIN").unwrap();
     {
         let mut j = Journal::new(&conn, "agent");
         let c = class(Event::Precursor, &[Cause::Unknown]);
@@ -32,10 +31,7 @@ pub fn list_and_report_at_scale() {
             j.incident(&t, Location::Removable, Some(&c), 1 + i % 3);
         }
     }
-    conn.execute_batch("COMMIT").unwrap();
-    let records: i64 = conn
-        .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))
-        .unwrap();
+    let records = conn.max_seq("agent").unwrap();
     eprintln!(
         "store: {n} incidents, {records} records, built in {:.2?}",
         t0.elapsed()
@@ -53,7 +49,7 @@ pub fn list_and_report_at_scale() {
         by: "x".into(),
         ..Triage::default()
     };
-    incidents::triage(&mut conn, &id, &triage).unwrap();
+    incidents::triage(&conn, &id, &triage).unwrap();
     eprintln!("triage by id: {:.2?}", t.elapsed());
 
     let t = Instant::now();

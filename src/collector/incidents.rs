@@ -1,61 +1,39 @@
-//! Incidents and triage over the collector's SQLite store. An incident is a
-//! scan session (agent + session id) with at least one finding: one stick
-//! with 40 infected files is one incident. Its automatic classification comes
+//! Incidents and triage over the collector store. An incident is a scan
+//! session (agent + session id) with at least one finding: one stick with
+//! 40 infected files is one incident. Its automatic classification comes
 //! from the findings' policy taxonomy; an analyst's triage (event, causes,
 //! false positive, note, who, when) overrides it. Triage is an append-only
-//! history: the latest row wins and nothing is erased. This module reads the
-//! `records` table (owned by the import code) and owns the `triage` table.
+//! history: the latest row wins and nothing is erased. The backend filters
+//! and counts (from the columns derived at import); this module turns its
+//! rows into incidents: ids, classification, the current state.
 
+use super::backend::{IncidentRow, LineRow, Scope, TriageRow};
+use super::{decode, Store, StoreError};
 use crate::findings::policy::{classify, PolicyConfig};
 use crate::findings::taxonomy::{Cause, Classification, Event};
-use crate::findings::{now_rfc3339, Finding, Location, Medium, Record, Session};
+use crate::findings::{now_rfc3339, Finding, Location, Medium, Record};
 use crate::report::ReportIncident;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
-/// Version of the triage table layout.
-pub const TRIAGE_SCHEMA_VERSION: i64 = 1;
 /// Shortest id prefix accepted on the command line.
 pub const MIN_PREFIX: usize = 4;
 /// Length of the displayed incident id (more if two would collide).
 pub const ID_LEN: usize = 12;
 /// Longest triage note or analyst name accepted, in bytes.
 pub const MAX_TEXT: usize = 4096;
-/// Longest journal line parsed, in bytes; longer lines are skipped.
-pub const MAX_LINE: usize = 1 << 20;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS schema_versions(component TEXT PRIMARY KEY, version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS triage(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    agent TEXT NOT NULL,
-    session TEXT NOT NULL,
-    event TEXT NOT NULL,
-    causes TEXT NOT NULL,
-    false_positive INTEGER NOT NULL,
-    note TEXT,
-    by TEXT NOT NULL,
-    time TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS triage_incident ON triage(agent, session);
-";
 
 /// What can go wrong with incidents and triage.
 #[derive(Debug, thiserror::Error)]
 pub enum IncidentError {
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
-    #[error("no records have been imported yet (the records table does not exist)")]
-    NoRecords,
+    Store(#[from] StoreError),
     #[error("no incident matches {0:?}")]
     NotFound(String),
     #[error("incident id {id:?} is ambiguous: it matches {candidates}")]
     Ambiguous { id: String, candidates: String },
     #[error("incident id {0:?} is too short: give at least {MIN_PREFIX} characters")]
     TooShort(String),
-    #[error("triage table version {found} is newer than this kensa understands ({TRIAGE_SCHEMA_VERSION})")]
-    SchemaTooNew { found: i64 },
     #[error("triage {0} is longer than {MAX_TEXT} bytes")]
     TooLong(&'static str),
     #[error("triage by: the analyst's name must not be empty")]
@@ -185,60 +163,6 @@ pub struct IncidentDetail {
     pub history: Vec<TriageEntry>,
 }
 
-/// Creates the triage table (and records its layout version). Refuses a
-/// database whose triage layout is newer than this build.
-pub fn ensure_schema(conn: &Connection) -> Result<(), IncidentError> {
-    conn.execute_batch(SCHEMA)?;
-    let found: Option<i64> = conn
-        .query_row(
-            "SELECT version FROM schema_versions WHERE component = 'triage'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match found {
-        Some(v) if v > TRIAGE_SCHEMA_VERSION => Err(IncidentError::SchemaTooNew { found: v }),
-        Some(_) => Ok(()),
-        None => {
-            conn.execute(
-                "INSERT INTO schema_versions(component, version) VALUES ('triage', ?1)",
-                params![TRIAGE_SCHEMA_VERSION],
-            )?;
-            Ok(())
-        }
-    }
-}
-
-fn records_table_exists(conn: &Connection) -> Result<bool, IncidentError> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-/// Parses a journal line into a record, skipping oversized or malformed ones.
-fn parse_line(agent: &str, seq: i64, line: &str) -> Option<Record> {
-    if line.len() > MAX_LINE {
-        tracing::warn!(
-            agent,
-            seq,
-            "journal line longer than {MAX_LINE} bytes skipped"
-        );
-        return None;
-    }
-    match serde_json::from_str::<Record>(line) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::warn!(agent, seq, "unreadable journal record skipped: {e}");
-            None
-        }
-    }
-}
-
 /// Combines findings' classifications into the incident's: an event that
 /// occurred outranks `precursor`; among the rest the first in taxonomy order
 /// wins. Causes are the union over findings, leaving out findings whose
@@ -268,175 +192,153 @@ fn combine(classes: &[Classification]) -> Classification {
     Classification { event, causes }
 }
 
-struct Building {
-    session: Option<Session>,
-    first_finding_time: String,
-    location: Location,
-    detections: u64,
-    classes: Vec<Classification>,
-    untagged: Vec<Finding>,
-}
-
 type Key = (String, String);
 
-fn load_triage(conn: &Connection) -> Result<BTreeMap<Key, Vec<TriageEntry>>, IncidentError> {
-    let mut stmt =
-        conn.prepare("SELECT id, agent, session, event, causes, false_positive, note, by, time FROM triage ORDER BY id")?;
-    let mut rows = stmt.query([])?;
-    let mut out: BTreeMap<Key, Vec<TriageEntry>> = BTreeMap::new();
-    while let Some(r) = rows.next()? {
-        let row: i64 = r.get(0)?;
-        let key = (r.get::<_, String>(1)?, r.get::<_, String>(2)?);
-        let event: String = r.get(3)?;
-        let causes: String = r.get(4)?;
-        let bad = |what: String| IncidentError::BadTriageRow { row, what };
-        let event: Event = event
-            .parse()
-            .map_err(|e: crate::findings::taxonomy::UnknownCode| bad(e.to_string()))?;
-        let causes: Vec<Cause> =
-            serde_json::from_str(&causes).map_err(|e| bad(format!("causes: {e}")))?;
-        out.entry(key).or_default().push(TriageEntry {
-            event,
-            causes,
-            false_positive: r.get::<_, i64>(5)? != 0,
-            note: r.get(6)?,
-            by: r.get(7)?,
-            time: r.get(8)?,
-        });
+/// A stored triage row as an entry.
+fn triage_entry(r: TriageRow) -> Result<TriageEntry, IncidentError> {
+    let bad = |what: String| IncidentError::BadTriageRow { row: r.id, what };
+    let event: Event = r
+        .event
+        .parse()
+        .map_err(|e: crate::findings::taxonomy::UnknownCode| bad(e.to_string()))?;
+    let causes: Vec<Cause> =
+        serde_json::from_str(&r.causes).map_err(|e| bad(format!("causes: {e}")))?;
+    Ok(TriageEntry {
+        event,
+        causes,
+        false_positive: r.false_positive,
+        note: r.note,
+        by: r.by,
+        time: r.time,
+    })
+}
+
+/// The findings' own taxonomies per incident (each distinct text parsed once).
+fn tagged_classes(
+    store: &Store,
+    scope: &Scope<'_>,
+) -> Result<HashMap<Key, Vec<Classification>>, IncidentError> {
+    let mut parsed: HashMap<String, Option<Classification>> = HashMap::new();
+    let mut out: HashMap<Key, Vec<Classification>> = HashMap::new();
+    for (agent, session, text) in store.backend().taxonomies(scope)? {
+        let class = parsed
+            .entry(text)
+            .or_insert_with_key(|t| serde_json::from_str(t).ok());
+        if let Some(c) = class {
+            out.entry((agent, session)).or_default().push(c.clone());
+        }
     }
     Ok(out)
 }
 
-/// Loads every incident (optionally restricted to one agent / session).
-fn load(
-    conn: &Connection,
-    policy: &PolicyConfig,
-    agent: Option<&str>,
-    only: Option<&Key>,
-) -> Result<Vec<(Incident, Vec<TriageEntry>)>, IncidentError> {
-    ensure_schema(conn)?;
-    if !records_table_exists(conn)? {
-        return Err(IncidentError::NoRecords);
-    }
-    let mut building: BTreeMap<Key, Building> = BTreeMap::new();
-    // One incident: use the records' session column first, and fall back to
-    // reading every finding when the import left that column empty.
-    let narrow = match only {
-        Some(k) => conn
-            .query_row(
-                "SELECT 1 FROM records WHERE type = 'finding' AND agent = ?1 AND session = ?2 LIMIT 1",
-                params![k.0, k.1],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some(),
-        None => false,
-    };
-    {
-        let (sql, args) = match only {
-            Some(k) if narrow => (
-                "SELECT agent, seq, line FROM records WHERE type = 'finding' AND agent = ?1 AND session = ?2 ORDER BY seq",
-                vec![k.0.clone(), k.1.clone()],
-            ),
-            _ => ("SELECT agent, seq, line FROM records WHERE type = 'finding' ORDER BY agent, seq", vec![]),
-        };
-        let mut stmt = conn.prepare(sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        while let Some(r) = rows.next()? {
-            let a: String = r.get(0)?;
-            if agent.is_some_and(|x| x != a) || only.is_some_and(|k| k.0 != a) {
-                continue;
-            }
-            let line: String = r.get(2)?;
-            let Some(Record::Finding(f)) = parse_line(&a, r.get(1)?, &line) else {
-                continue;
-            };
-            let key = (a, f.session.clone());
-            if only.is_some_and(|k| *k != key) {
-                continue;
-            }
-            let b = building.entry(key).or_insert_with(|| Building {
-                session: None,
-                first_finding_time: f.time.clone(),
-                location: f.location,
-                detections: 0,
-                classes: Vec::new(),
-                untagged: Vec::new(),
-            });
-            b.detections += 1;
-            match &f.taxonomy {
-                Some(t) => b.classes.push(t.clone()),
-                None => b.untagged.push(f),
-            }
+/// Findings recorded without a taxonomy (old agents), per incident.
+fn untagged_findings(
+    store: &Store,
+    scope: &Scope<'_>,
+) -> Result<HashMap<Key, Vec<Finding>>, IncidentError> {
+    let mut out: HashMap<Key, Vec<Finding>> = HashMap::new();
+    for row in store.backend().untagged_findings(scope)? {
+        if let Some(f) = finding(&row) {
+            out.entry((row.agent, row.session)).or_default().push(f);
         }
     }
-    if building.is_empty() {
+    Ok(out)
+}
+
+fn finding(row: &LineRow) -> Option<Finding> {
+    match decode(&row.agent, row.seq, &row.line)? {
+        Record::Finding(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// Display ids of the incidents in scope, by session id: unique over the
+/// agent's (or every agent's) incidents, whatever else the scope filters.
+fn display_ids(store: &Store, scope: &Scope<'_>) -> Result<HashMap<String, String>, IncidentError> {
+    let sessions = match scope.only {
+        Some((_, s)) => vec![s.to_string()],
+        None => store.backend().incident_sessions(scope.agent)?,
+    };
+    let refs: Vec<&str> = sessions.iter().map(String::as_str).collect();
+    let ids = short_ids(&refs);
+    Ok(sessions.into_iter().zip(ids).collect())
+}
+
+/// Builds one incident from its row: the session's time, host, location
+/// and medium when the session record is held, else the first finding's.
+fn incident(
+    row: IncidentRow,
+    id: String,
+    mut classes: Vec<Classification>,
+    untagged: Vec<Finding>,
+    policy: &PolicyConfig,
+) -> Result<Incident, IncidentError> {
+    let location_of = |t: &str| serde_json::from_str::<Location>(t).unwrap_or_default();
+    let (location, medium, host, time) = match row.started {
+        Some(s) => (
+            location_of(&s.location),
+            s.medium
+                .and_then(|m| serde_json::from_str::<Medium>(&m).ok()),
+            Some(s.host),
+            s.time,
+        ),
+        None => (location_of(&row.first_location), None, None, row.first_time),
+    };
+    for f in &untagged {
+        classes.push(classify(policy, location, medium.as_ref(), &f.matches).classification);
+    }
+    Ok(Incident {
+        id,
+        agent: row.agent,
+        session: row.session,
+        host,
+        location,
+        medium,
+        time,
+        detections: row.detections,
+        automatic: combine(&classes),
+        triage: row.triage.map(triage_entry).transpose()?,
+    })
+}
+
+/// The incidents in scope, oldest first.
+fn load(
+    store: &Store,
+    policy: &PolicyConfig,
+    scope: &Scope<'_>,
+) -> Result<Vec<Incident>, IncidentError> {
+    let rows = store.backend().incidents(scope)?;
+    if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let scans: &[(&str, Vec<String>)] = match only {
-        Some(k) if narrow => &[
-            (
-                "SELECT agent, seq, line FROM records WHERE type = 'session' AND agent = ?1 AND session = ?2",
-                vec![k.0.clone(), k.1.clone()],
-            ),
-            ("SELECT agent, seq, line FROM records WHERE type = 'session' ORDER BY agent, seq", vec![]),
-        ],
-        _ => &[("SELECT agent, seq, line FROM records WHERE type = 'session' ORDER BY agent, seq", vec![])],
-    };
-    for (sql, args) in scans {
-        let mut stmt = conn.prepare(sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        while let Some(r) = rows.next()? {
-            let a: String = r.get(0)?;
-            let line: String = r.get(2)?;
-            let Some(Record::Session(s)) = parse_line(&a, r.get(1)?, &line) else {
-                continue;
-            };
-            if let Some(b) = building.get_mut(&(a, s.id.clone())) {
-                b.location = s.location;
-                b.session = Some(s);
-            }
-        }
-        if building.values().all(|b| b.session.is_some()) {
-            break;
-        }
-    }
-    let mut triage = load_triage(conn)?;
-    let sessions: Vec<&str> = building.keys().map(|k| k.1.as_str()).collect();
-    let ids = short_ids(&sessions);
-    let mut out = Vec::with_capacity(building.len());
-    for ((key, mut b), id) in building.into_iter().zip(ids) {
-        let medium = b.session.as_ref().and_then(|s| s.medium.clone());
-        for f in b.untagged.drain(..) {
-            b.classes
-                .push(classify(policy, b.location, medium.as_ref(), &f.matches).classification);
-        }
-        let history = triage.remove(&key).unwrap_or_default();
-        let incident = Incident {
-            id,
-            host: b.session.as_ref().map(|s| s.host.clone()),
-            location: b.location,
-            medium,
-            time: b
-                .session
-                .as_ref()
-                .map_or(b.first_finding_time.clone(), |s| s.time.clone()),
-            detections: b.detections,
-            automatic: combine(&b.classes),
-            triage: history.last().cloned(),
-            agent: key.0,
-            session: key.1,
-        };
-        out.push((incident, history));
-    }
-    out.sort_by(|a, b| {
-        a.0.time
-            .cmp(&b.0.time)
-            .then_with(|| a.0.session.cmp(&b.0.session))
-    });
-    Ok(out)
+    let mut tagged = tagged_classes(store, scope)?;
+    let mut untagged = untagged_findings(store, scope)?;
+    let ids = display_ids(store, scope)?;
+    rows.into_iter()
+        .map(|row| {
+            let key = (row.agent.clone(), row.session.clone());
+            let id = ids
+                .get(&row.session)
+                .cloned()
+                .unwrap_or_else(|| row.session.chars().take(ID_LEN).collect());
+            let classes = tagged.remove(&key).unwrap_or_default();
+            let plain = untagged.remove(&key).unwrap_or_default();
+            incident(row, id, classes, plain, policy)
+        })
+        .collect()
 }
 
+/// The one incident (agent, session), if it exists.
+fn load_one(store: &Store, key: &Key, id: &str) -> Result<Incident, IncidentError> {
+    let scope = Scope {
+        only: Some((&key.0, &key.1)),
+        ..Scope::default()
+    };
+    load(store, &PolicyConfig::default(), &scope)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| IncidentError::NotFound(id.to_string()))
+}
 /// Shortest ids of at least [`ID_LEN`] characters that tell sessions apart:
 /// each id is one character longer than its longest common prefix with a
 /// neighbour in sorted order (O(n log n)).
@@ -461,41 +363,23 @@ fn short_ids(sessions: &[&str]) -> Vec<String> {
 }
 
 /// Every incident that passes the filter, oldest first.
-pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Incident>, IncidentError> {
-    Ok(load(conn, &filter.policy, filter.agent.as_deref(), None)?
-        .into_iter()
-        .map(|(i, _)| i)
-        .filter(|i| !filter.untriaged || !i.is_triaged())
-        .collect())
+pub fn list(store: &Store, filter: &Filter) -> Result<Vec<Incident>, IncidentError> {
+    let scope = Scope {
+        agent: filter.agent.as_deref(),
+        only: None,
+        untriaged: filter.untriaged,
+    };
+    load(store, &filter.policy, &scope)
 }
 
 /// Resolves an id (any unique prefix of a session id, at least
 /// [`MIN_PREFIX`] characters) to the incident's (agent, session).
-fn resolve(conn: &Connection, id: &str) -> Result<Key, IncidentError> {
+fn resolve(store: &Store, id: &str) -> Result<Key, IncidentError> {
     let id = id.trim();
     if id.chars().count() < MIN_PREFIX {
         return Err(IncidentError::TooShort(id.to_string()));
     }
-    // Fast path over the records' session column; fall back to parsing
-    // every finding when the import left that column empty.
-    let mut keys: Vec<(String, String)> = Vec::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT DISTINCT agent, session FROM records WHERE type = 'finding' AND session IS NOT NULL \
-             AND substr(session, 1, length(?1)) = ?1",
-        )?;
-        let mut rows = stmt.query(params![id])?;
-        while let Some(r) = rows.next()? {
-            keys.push((r.get(0)?, r.get(1)?));
-        }
-    }
-    if keys.is_empty() {
-        keys = load(conn, &PolicyConfig::default(), None, None)?
-            .into_iter()
-            .map(|(i, _)| (i.agent, i.session))
-            .filter(|k| k.1.starts_with(id))
-            .collect();
-    }
+    let mut keys = store.backend().incidents_with_prefix(id)?;
     match keys.len() {
         0 => Err(IncidentError::NotFound(id.to_string())),
         1 => Ok(keys.remove(0)),
@@ -511,25 +395,21 @@ fn resolve(conn: &Connection, id: &str) -> Result<Key, IncidentError> {
 }
 
 /// One incident with its findings and full triage history.
-pub fn show(conn: &Connection, id: &str) -> Result<IncidentDetail, IncidentError> {
-    let key = resolve(conn, id)?;
-    let (incident, history) = load(conn, &PolicyConfig::default(), None, Some(&key))?
+pub fn show(store: &Store, id: &str) -> Result<IncidentDetail, IncidentError> {
+    let key = resolve(store, id)?;
+    let incident = load_one(store, &key, id)?;
+    let findings = store
+        .backend()
+        .finding_lines(&key.0, &key.1)?
+        .iter()
+        .filter_map(finding)
+        .collect();
+    let history = store
+        .backend()
+        .triage_history(&key.0, &key.1)?
         .into_iter()
-        .next()
-        .ok_or_else(|| IncidentError::NotFound(id.to_string()))?;
-    let mut findings = Vec::new();
-    let mut stmt = conn.prepare(
-        "SELECT seq, line FROM records WHERE type = 'finding' AND agent = ?1 ORDER BY seq",
-    )?;
-    let mut rows = stmt.query(params![key.0])?;
-    while let Some(r) = rows.next()? {
-        let line: String = r.get(1)?;
-        if let Some(Record::Finding(f)) = parse_line(&key.0, r.get(0)?, &line) {
-            if f.session == key.1 {
-                findings.push(f);
-            }
-        }
-    }
+        .map(triage_entry)
+        .collect::<Result<_, _>>()?;
     Ok(IncidentDetail {
         incident,
         findings,
@@ -537,9 +417,7 @@ pub fn show(conn: &Connection, id: &str) -> Result<IncidentDetail, IncidentError
     })
 }
 
-/// Records a triage decision; returns the stored entry. Earlier decisions
-/// stay in the history.
-pub fn triage(conn: &mut Connection, id: &str, t: &Triage) -> Result<TriageEntry, IncidentError> {
+fn check_request(t: &Triage) -> Result<(), IncidentError> {
     if t.by.trim().is_empty() {
         return Err(IncidentError::NoAnalyst);
     }
@@ -549,13 +427,15 @@ pub fn triage(conn: &mut Connection, id: &str, t: &Triage) -> Result<TriageEntry
     if t.note.as_ref().is_some_and(|n| n.len() > MAX_TEXT) {
         return Err(IncidentError::TooLong("note"));
     }
-    let tx = conn.transaction()?;
-    let key = resolve(&tx, id)?;
-    let (incident, _) = load(&tx, &PolicyConfig::default(), None, Some(&key))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| IncidentError::NotFound(id.to_string()))?;
-    let current = incident.current();
+    Ok(())
+}
+
+/// Records a triage decision; returns the stored entry. Earlier decisions
+/// stay in the history.
+pub fn triage(store: &Store, id: &str, t: &Triage) -> Result<TriageEntry, IncidentError> {
+    check_request(t)?;
+    let key = resolve(store, id)?;
+    let current = load_one(store, &key, id)?.current();
     // Deduplicated, in the taxonomy's order.
     let causes: Vec<Cause> = if t.causes.is_empty() {
         &current.causes
@@ -575,21 +455,16 @@ pub fn triage(conn: &mut Connection, id: &str, t: &Triage) -> Result<TriageEntry
         by: t.by.trim().to_string(),
         time: now_rfc3339(),
     };
-    let causes_json = serde_json::to_string(&entry.causes).unwrap_or_else(|_| "[]".into());
-    tx.execute(
-        "INSERT INTO triage(agent, session, event, causes, false_positive, note, by, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            key.0,
-            key.1,
-            entry.event.slug(),
-            causes_json,
-            entry.false_positive as i64,
-            entry.note,
-            entry.by,
-            entry.time
-        ],
-    )?;
-    tx.commit()?;
+    let row = TriageRow {
+        id: 0,
+        event: entry.event.slug().to_string(),
+        causes: serde_json::to_string(&entry.causes).unwrap_or_else(|_| "[]".into()),
+        false_positive: entry.false_positive,
+        note: entry.note.clone(),
+        by: entry.by.clone(),
+        time: entry.time.clone(),
+    };
+    store.backend().triage_insert(&key.0, &key.1, &row)?;
     Ok(entry)
 }
 

@@ -1,32 +1,46 @@
-//! The collector's SQLite store (`<state>/kensa.db`, bundled SQLite): the
-//! `records` table of imported journal lines that incidents and triage are
-//! built on, the trusted agent keys, and the import log. This module owns
-//! opening the database and its schema version (`PRAGMA user_version`);
-//! `trust` manages keys, `import` brings bundles in, and `incidents` builds
-//! incidents and triage over the records. It checks no signatures itself:
-//! bundle verification lives in `bundle`.
+//! The collector store (`<state>/kensa.db`): imported journal lines, the
+//! trusted agent keys, the import log, the triage history, and the incident
+//! columns derived from the lines at import. [`Store`] is the only way to
+//! open it; it talks to a [`backend::Backend`] (SQLite, in `sqlite`, is the
+//! one today), which owns every SQL statement and the schema, brought up
+//! through the ordered list of [`MIGRATIONS`]. `trust` manages keys,
+//! `import` brings bundles and the agent's own journal in, and `incidents`
+//! builds incidents and triage over what the backend returns. It checks no
+//! signatures itself: bundle verification lives in `bundle`.
 
+pub mod backend;
 pub mod import;
 pub mod incidents;
+mod sqlite;
 pub mod trust;
 
+pub use backend::{Backend, ImportBatch, LogPolicy};
 pub use import::{
     import_bundle_bytes, import_bundle_file, import_journal, ImportError, ImportOutcome,
 };
 pub use trust::TrustedKey;
 
-use rusqlite::Connection;
+use crate::bundle::BundleLine;
+use crate::findings::taxonomy::Classification;
+use crate::findings::{Location, Record};
 use std::path::Path;
 
-/// Schema version this code writes (`PRAGMA user_version`). Modules that
-/// add tables on top create them with `IF NOT EXISTS` and may raise it.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version this code brings a database to: the number of
+/// [`MIGRATIONS`]. SQLite keeps it in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS records(agent TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, type TEXT NOT NULL, session TEXT, time TEXT, line TEXT NOT NULL, imported TEXT NOT NULL, PRIMARY KEY(agent, seq));
-CREATE TABLE IF NOT EXISTS trusted_keys(agent TEXT PRIMARY KEY, pubkey TEXT NOT NULL, name TEXT UNIQUE, added TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS imports(id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, agent TEXT NOT NULL, source TEXT NOT NULL, sha256 TEXT, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL, added INTEGER NOT NULL, duplicates INTEGER NOT NULL);
-";
+/// The schema's history, oldest first: migration `n` (1-based) brings a
+/// database from version `n - 1` to `n`. Every backend implements each one,
+/// in this order, and nothing else changes its schema.
+pub const MIGRATIONS: [&str; 3] = [
+    "records, trusted keys and the import log",
+    "the triage history (retires the old per-table schema_versions table)",
+    "incident columns derived from the lines at import (findings, sessions, incidents), back-filled",
+];
+
+/// Longest journal line decoded, in bytes; longer lines are kept but
+/// derive nothing.
+pub const MAX_LINE: usize = 1 << 20;
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -39,70 +53,151 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
-    #[error("database schema version {found} is older than this kensa understands")]
+    #[error(
+        "database schema version {found} is not one this kensa understands (0 to {SCHEMA_VERSION})"
+    )]
     Schema { found: i64 },
+    #[error(
+        "database schema: table {table} has version {found}, newer than this kensa understands"
+    )]
+    TableTooNew { table: String, found: i64 },
     #[error("key error: {0}")]
     Key(#[from] crate::keys::KeyError),
     #[error("{0}")]
     Trust(String),
 }
 
-/// The collector database.
+/// The collector database, behind one backend.
 pub struct Store {
-    conn: Connection,
+    backend: Box<dyn Backend>,
 }
 
 impl Store {
-    /// Opens or creates the database at `path` and brings its schema up.
+    /// Opens or creates the SQLite database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        Store::init(conn)
+        Ok(Store {
+            backend: Box::new(sqlite::Sqlite::open(path)?),
+        })
     }
 
     /// A throw-away in-memory store (tests, fuzzing).
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Store::init(Connection::open_in_memory()?)
+        Ok(Store {
+            backend: Box::new(sqlite::Sqlite::open_in_memory()?),
+        })
     }
 
-    fn init(conn: Connection) -> Result<Store, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version < 0 {
-            return Err(StoreError::Schema { found: version });
-        }
-        conn.execute_batch(SCHEMA)?;
-        if version < SCHEMA_VERSION {
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        }
-        Ok(Store { conn })
-    }
-
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
-    pub fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.backend.schema_version()
     }
 
     /// Highest seq held for `agent` (0 when none).
     pub fn max_seq(&self, agent: &str) -> Result<u64, StoreError> {
-        let v: Option<i64> = self.conn.query_row(
-            "SELECT MAX(seq) FROM records WHERE agent = ?1",
-            [agent],
-            |r| r.get(0),
-        )?;
-        Ok(v.unwrap_or(0) as u64)
+        self.backend.max_seq(agent)
     }
+
+    /// Stores journal lines of `agent` as they are: duplicates are skipped
+    /// and a fork refused, but the chain is not linked to what is held and
+    /// nothing is logged. For test fixtures and tools that build a store
+    /// from lines they made; imports go through [`import_bundle_bytes`] or
+    /// [`import_journal`].
+    pub fn insert_lines(
+        &self,
+        agent: &str,
+        lines: &[BundleLine],
+    ) -> Result<ImportOutcome, ImportError> {
+        let batch = ImportBatch {
+            agent,
+            link: None,
+            from: lines.first().map_or(0, |l| l.seq),
+            to: 0,
+            source: "",
+            sha256: None,
+            log: LogPolicy::Never,
+        };
+        self.backend
+            .import(&batch, &mut lines.iter().cloned().map(Ok))
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+}
+
+/// A stored journal line as a scan record, through the journal's own
+/// decoder (`journal::decode`). Oversized and unreadable lines are `None`
+/// (with a warning); the journal's bookkeeping records are `None`.
+pub(crate) fn decode(agent: &str, seq: u64, line: &str) -> Option<Record> {
+    if line.len() > MAX_LINE {
+        tracing::warn!(
+            agent,
+            seq,
+            "journal line longer than {MAX_LINE} bytes skipped"
+        );
+        return None;
+    }
+    match crate::journal::decode(line.as_bytes()) {
+        Ok((_, crate::journal::Entry::Scan(r))) => Some(r),
+        Ok((_, crate::journal::Entry::Journal(_))) => None,
+        Err(e) => {
+            tracing::warn!(agent, seq, "unreadable journal record skipped: {e}");
+            None
+        }
+    }
+}
+
+/// What incidents need from one journal line, derived when it is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Derived {
+    /// A finding: its session, time, location, and its taxonomy as JSON
+    /// (`None` for old agents that recorded none).
+    Finding {
+        session: String,
+        time: String,
+        location: String,
+        taxonomy: Option<String>,
+    },
+    /// A session start: its time, host, location and medium as JSON.
+    Session {
+        id: String,
+        time: String,
+        host: String,
+        location: String,
+        medium: Option<String>,
+    },
+}
+
+/// Derives the incident columns of a line; `None` for other kinds and for
+/// lines that do not decode.
+pub fn derive(agent: &str, seq: u64, line: &str) -> Option<Derived> {
+    match decode(agent, seq, line)? {
+        Record::Finding(f) => Some(Derived::Finding {
+            location: location_text(f.location),
+            taxonomy: f.taxonomy.as_ref().and_then(taxonomy_text),
+            session: f.session,
+            time: f.time,
+        }),
+        Record::Session(s) => Some(Derived::Session {
+            location: location_text(s.location),
+            medium: s
+                .medium
+                .as_ref()
+                .and_then(|m| serde_json::to_string(m).ok()),
+            id: s.id,
+            time: s.time,
+            host: s.host,
+        }),
+        _ => None,
+    }
+}
+
+fn location_text(l: Location) -> String {
+    serde_json::to_string(&l).unwrap_or_default()
+}
+
+fn taxonomy_text(c: &Classification) -> Option<String> {
+    serde_json::to_string(c).ok()
 }
 
 #[cfg(test)]
@@ -114,13 +209,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kensa.db");
         let s = Store::open(&path).unwrap();
-        let v: i64 = s
-            .conn()
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         drop(s);
         let s = Store::open(&path).unwrap();
         assert_eq!(s.max_seq("X").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kensa.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        assert!(matches!(Store::open(&path), Err(StoreError::Schema { .. })));
     }
 }

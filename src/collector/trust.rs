@@ -4,9 +4,8 @@
 
 use super::{Store, StoreError};
 use crate::keys::PublicKey;
-use rusqlite::OptionalExtension;
 
-/// One row of `trusted_keys`.
+/// One trusted key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedKey {
     pub agent: String,
@@ -33,36 +32,25 @@ pub fn add(store: &Store, key: &PublicKey, name: Option<&str>) -> Result<Trusted
                 "name must be 1-200 printable characters".into(),
             ));
         }
-        let holder: Option<String> = store
-            .conn()
-            .query_row("SELECT agent FROM trusted_keys WHERE name = ?1", [n], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let holder = store.backend().trust_name_holder(n)?;
         if holder.as_deref().is_some_and(|h| h != agent) {
             return Err(StoreError::Trust(format!(
                 "name {n:?} is already used by another key"
             )));
         }
     }
-    store.conn().execute(
-        "INSERT INTO trusted_keys(agent, pubkey, name, added) VALUES(?1, ?2, ?3, ?4)
-         ON CONFLICT(agent) DO UPDATE SET name = COALESCE(excluded.name, trusted_keys.name)",
-        rusqlite::params![agent, pubkey, name, crate::findings::now_rfc3339()],
-    )?;
+    store.backend().trust_put(&TrustedKey {
+        agent: agent.clone(),
+        pubkey,
+        name: name.map(str::to_string),
+        added: crate::findings::now_rfc3339(),
+    })?;
     get(store, &agent)?.ok_or_else(|| StoreError::Trust("key vanished after insert".into()))
 }
 
 /// The trusted key row for an agent id.
 pub fn get(store: &Store, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
-    Ok(store
-        .conn()
-        .query_row(
-            "SELECT agent, pubkey, name, added FROM trusted_keys WHERE agent = ?1",
-            [agent],
-            row,
-        )
-        .optional()?)
+    store.backend().trust_get(agent)
 }
 
 /// The public key trusted for an agent id, if any.
@@ -73,31 +61,15 @@ pub fn lookup(store: &Store, agent: &str) -> Result<Option<PublicKey>, StoreErro
     }
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustedKey> {
-    Ok(TrustedKey {
-        agent: r.get(0)?,
-        pubkey: r.get(1)?,
-        name: r.get(2)?,
-        added: r.get(3)?,
-    })
-}
-
 /// All trusted keys, by agent id.
 pub fn list(store: &Store) -> Result<Vec<TrustedKey>, StoreError> {
-    let mut stmt = store
-        .conn()
-        .prepare("SELECT agent, pubkey, name, added FROM trusted_keys ORDER BY agent")?;
-    let rows = stmt.query_map([], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    store.backend().trust_list()
 }
 
 /// Removes the key with this agent id or name; returns how many were removed.
 /// Records already imported stay.
 pub fn remove(store: &Store, id_or_name: &str) -> Result<usize, StoreError> {
-    Ok(store.conn().execute(
-        "DELETE FROM trusted_keys WHERE agent = ?1 OR name = ?1",
-        [id_or_name],
-    )?)
+    store.backend().trust_remove(id_or_name)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::Context;
 use crate::bundle;
 use crate::cli::ImportArgs;
 use crate::collector::{import_bundle_file, Store};
+use crate::fsutil::read_capped_text;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<u8> {
@@ -17,10 +18,8 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<u8> {
     let mut paths = Vec::new();
     for p in &args.bundles {
         let p = super::absolute(p.clone())?;
-        let key = std::fs::read(bundle::signature_path(&p))
+        let key = read_capped_text(&bundle::signature_path(&p), crate::keys::MAX_KEY_FILE)
             .ok()
-            .filter(|s| s.len() as u64 <= crate::keys::MAX_KEY_FILE)
-            .and_then(|s| String::from_utf8(s).ok())
             .and_then(|s| crate::keys::SignatureFile::parse(&s).ok())
             .and_then(|s| bundle::Claim::parse(&s.trusted_comment).ok())
             .map(|c| (c.agent, c.from));

@@ -9,11 +9,10 @@
 use super::Context;
 use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs};
 use crate::collector::incidents::{self, Filter, Incident, IncidentDetail, TriageEntry};
-use crate::collector::ImportError;
+use crate::collector::{ImportError, Store};
 use crate::journal::JournalError;
 use crate::output::{sanitize, Format};
 use anyhow::Context as _;
-use rusqlite::{Connection, OpenFlags};
 use std::io::Write;
 use std::time::Duration;
 
@@ -25,23 +24,20 @@ const TORN_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Opens the collector store. On an agent it is created if missing and
 /// first brought up to date with the agent's own journal; elsewhere it must
 /// exist (created by `kensa import`).
-pub fn open_store(ctx: &Context) -> anyhow::Result<Connection> {
+pub fn open_store(ctx: &Context) -> anyhow::Result<Store> {
     let path = ctx.state.database();
-    import_own_journal(ctx)?;
-    if !path.is_file() {
+    let agent = ctx.state.is_agent();
+    if !agent && !path.is_file() {
         anyhow::bail!(
             "no collector database at {}: import findings first (kensa import), or pass --state-dir",
             path.display()
         );
     }
-    let conn = Connection::open_with_flags(
-        &path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    incidents::ensure_schema(&conn).with_context(|| format!("preparing {}", path.display()))?;
-    Ok(conn)
+    let mut store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    if agent {
+        import_own_journal(ctx, &mut store)?;
+    }
+    Ok(store)
 }
 
 /// On an agent, imports the records of its own journal that the store
@@ -49,21 +45,15 @@ pub fn open_store(ctx: &Context) -> anyhow::Result<Connection> {
 /// the agent id are checked as it is read). A journal that does not check
 /// out is an error. A last line the running agent is still writing is
 /// waited for briefly, then left for next time.
-fn import_own_journal(ctx: &Context) -> anyhow::Result<()> {
+fn import_own_journal(ctx: &Context, store: &mut Store) -> anyhow::Result<()> {
     let dir = ctx.state.journal_dir();
-    if !ctx.state.secret_key().is_file() || !dir.is_dir() {
-        return Ok(());
-    }
     let pk_path = ctx.state.public_key();
     let agent = crate::keys::PublicKey::load(&pk_path)
         .with_context(|| format!("loading the agent's public key {}", pk_path.display()))?
         .key_id_hex();
-    let db = ctx.state.database();
-    let mut store =
-        crate::collector::Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let mut attempt = 0;
     loop {
-        match crate::collector::import_journal(&mut store, &dir, &agent) {
+        match crate::collector::import_journal(store, &dir, &agent) {
             Ok(o) => {
                 if o.added > 0 {
                     tracing::info!(
@@ -91,7 +81,7 @@ fn import_own_journal(ctx: &Context) -> anyhow::Result<()> {
                     format!(
                         "importing this agent's journal {} into {}",
                         dir.display(),
-                        db.display()
+                        ctx.state.database().display()
                     )
                 })
             }
@@ -147,13 +137,13 @@ struct JsonRow<'a> {
 
 fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
     let tz = parse_tz(a.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
-    let conn = open_store(ctx)?;
+    let store = open_store(ctx)?;
     let filter = Filter {
         untriaged: a.untriaged,
         agent: a.agent,
         ..Filter::default()
     };
-    let list = incidents::list(&conn, &filter).context("listing incidents")?;
+    let list = incidents::list(&store, &filter).context("listing incidents")?;
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Json => {
@@ -167,43 +157,46 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
                 writeln!(out)?;
             }
         }
-        Format::Text => {
-            writeln!(
-                out,
-                "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
-                "ID",
-                "AGENT",
-                "HOST",
-                "MEDIUM",
-                format!("TIME ({})", tz.name())
-                    .chars()
-                    .take(16)
-                    .collect::<String>(),
-                "DET",
-                "EVENT",
-                "CAUSES"
-            )?;
-            for i in &list {
-                let c = i.current();
-                writeln!(
-                    out,
-                    "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
-                    i.id,
-                    sanitize(&i.agent),
-                    sanitize(i.host.as_deref().unwrap_or("-")),
-                    sanitize(&i.medium_text()),
-                    local_time(&i.time, &tz),
-                    i.detections,
-                    c.event.slug(),
-                    causes_text(&c.causes),
-                    state(i)
-                )?;
-            }
-            let untriaged = list.iter().filter(|i| !i.is_triaged()).count();
-            writeln!(out, "{} incident(s), {untriaged} untriaged", list.len())?;
-        }
+        Format::Text => list_text(&mut out, &list, &tz)?,
     }
     Ok(0)
+}
+
+/// The list as a table, one incident a line, and a count.
+fn list_text(out: &mut impl Write, list: &[Incident], tz: &chrono_tz::Tz) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
+        "ID",
+        "AGENT",
+        "HOST",
+        "MEDIUM",
+        format!("TIME ({})", tz.name())
+            .chars()
+            .take(16)
+            .collect::<String>(),
+        "DET",
+        "EVENT",
+        "CAUSES"
+    )?;
+    for i in list {
+        let c = i.current();
+        writeln!(
+            out,
+            "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
+            i.id,
+            sanitize(&i.agent),
+            sanitize(i.host.as_deref().unwrap_or("-")),
+            sanitize(&i.medium_text()),
+            local_time(&i.time, tz),
+            i.detections,
+            c.event.slug(),
+            causes_text(&c.causes),
+            state(i)
+        )?;
+    }
+    let untriaged = list.iter().filter(|i| !i.is_triaged()).count();
+    writeln!(out, "{} incident(s), {untriaged} untriaged", list.len())
 }
 
 fn write_entry(out: &mut impl Write, n: usize, t: &TriageEntry) -> std::io::Result<()> {
@@ -227,15 +220,21 @@ fn write_entry(out: &mut impl Write, n: usize, t: &TriageEntry) -> std::io::Resu
 }
 
 fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
-    let conn = open_store(ctx)?;
+    let store = open_store(ctx)?;
     let d: IncidentDetail =
-        incidents::show(&conn, &a.id).with_context(|| format!("incident {}", a.id))?;
+        incidents::show(&store, &a.id).with_context(|| format!("incident {}", a.id))?;
     let mut out = std::io::stdout().lock();
     if a.format == Format::Json {
         serde_json::to_writer_pretty(&mut out, &d)?;
         writeln!(out)?;
         return Ok(0);
     }
+    show_text(&mut out, &d)?;
+    Ok(0)
+}
+
+/// One incident as text: its facts, findings and triage history.
+fn show_text(out: &mut impl Write, d: &IncidentDetail) -> std::io::Result<()> {
     let i = &d.incident;
     writeln!(out, "incident {}  ({})", i.id, state(i))?;
     writeln!(out, "  agent    {}", sanitize(&i.agent))?;
@@ -278,7 +277,7 @@ fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
     }
     writeln!(out, "triage history ({}):", d.history.len())?;
     for (n, t) in d.history.iter().enumerate() {
-        write_entry(&mut out, n + 1, t)?;
+        write_entry(out, n + 1, t)?;
     }
-    Ok(0)
+    Ok(())
 }

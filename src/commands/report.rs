@@ -15,8 +15,8 @@ pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Utc::now().with_timezone(&tz).date_naive());
-    let conn = open_store(ctx)?;
-    let list = incidents::list(&conn, &Filter::default()).context("reading incidents")?;
+    let store = open_store(ctx)?;
+    let list = incidents::list(&store, &Filter::default()).context("reading incidents")?;
     let mut input = Vec::with_capacity(list.len());
     for i in &list {
         match i.to_report() {

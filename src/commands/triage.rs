@@ -15,7 +15,7 @@ pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
             .or_else(|_| std::env::var("LOGNAME"))
             .context("who is triaging? pass --by NAME (USER is not set)")?,
     };
-    let mut conn = open_store(ctx)?;
+    let store = open_store(ctx)?;
     let t = Triage {
         event: args.event,
         causes: args.cause,
@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
         note: args.note,
         by,
     };
-    let e = incidents::triage(&mut conn, &args.id, &t)
+    let e = incidents::triage(&store, &args.id, &t)
         .with_context(|| format!("triaging incident {}", args.id))?;
     println!(
         "incident {}: {} / {}{} (by {} at {})",

@@ -19,9 +19,13 @@ pub fn of_date(d: NaiveDate) -> FiscalQuarter {
     FiscalQuarter { fy, quarter }
 }
 
-/// The fiscal quarter of an instant, seen in time zone `tz`.
-pub fn of_instant<Tz: TimeZone>(t: &DateTime<Tz>, tz: &chrono_tz::Tz) -> FiscalQuarter {
-    of_date(t.with_timezone(tz).date_naive())
+/// The local date of an instant in time zone `tz`, and its fiscal quarter.
+pub fn of_instant<Tz: TimeZone>(
+    t: &DateTime<Tz>,
+    tz: &chrono_tz::Tz,
+) -> (NaiveDate, FiscalQuarter) {
+    let date = t.with_timezone(tz).date_naive();
+    (date, of_date(date))
 }
 
 /// First and last local date of a fiscal quarter; `None` for quarters
@@ -81,19 +85,24 @@ mod tests {
         }
     }
 
+    fn t0() -> DateTime<chrono::FixedOffset> {
+        DateTime::parse_from_rfc3339("2019-03-31T15:00:00Z").unwrap()
+    }
+
     #[test]
     fn instants_use_the_time_zone() {
         // 2019-03-31 15:00 UTC is 1 April 00:00 in Tokyo.
+        assert_eq!(of_instant(&t0(), &Tokyo).0, d(2019, 4, 1));
         let t = DateTime::parse_from_rfc3339("2019-03-31T15:00:00Z").unwrap();
         assert_eq!(
-            of_instant(&t, &Tokyo),
+            of_instant(&t, &Tokyo).1,
             FiscalQuarter {
                 fy: 2019,
                 quarter: 1
             }
         );
         assert_eq!(
-            of_instant(&t, &chrono_tz::UTC),
+            of_instant(&t, &chrono_tz::UTC).1,
             FiscalQuarter {
                 fy: 2018,
                 quarter: 4

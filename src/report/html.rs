@@ -4,10 +4,10 @@
 //! closed networks.
 
 use super::{
-    cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report,
+    cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report, Table,
     PREVIOUS_YEARS,
 };
-use crate::findings::taxonomy::EVENTS;
+use crate::findings::taxonomy::{Entry, Event, EVENTS};
 use std::fmt::Write as _;
 
 /// One fill colour per event row, in EVENTS order.
@@ -30,72 +30,27 @@ fn esc(s: &str) -> String {
     o
 }
 
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222;background:#fff}
+table{border-collapse:collapse;margin:1em 0 2em}
+th,td{border:1px solid #999;padding:.25em .6em}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+th.g{text-align:left;background:#eee}
+thead th{background:#ddd}
+.legend span{display:inline-block;margin-right:1em}
+.sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
+";
+
 pub(super) fn html(report: &Report, lang: Lang) -> String {
-    let cols = column_names(report, lang);
-    let title = report_title(report, lang);
+    let title = esc(&report_title(report, lang));
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n\
-         body{{font-family:sans-serif;margin:2em;color:#222;background:#fff}}\n\
-         table{{border-collapse:collapse;margin:1em 0 2em}}\n\
-         th,td{{border:1px solid #999;padding:.25em .6em}}\n\
-         td.n{{text-align:right;font-variant-numeric:tabular-nums}}\n\
-         th.g{{text-align:left;background:#eee}}\n\
-         thead th{{background:#ddd}}\n\
-         .legend span{{display:inline-block;margin-right:1em}}\n\
-         .sw{{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}}\n\
-         </style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        esc(&title),
-        esc(&title)
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n",
     );
     chart(&mut o, report, lang);
+    let cols = column_names(report, lang);
     for t in tables(report, lang) {
-        let _ = writeln!(o, "<h2>{}</h2>\n<table>\n<thead>", esc(&t.title));
-        let _ = writeln!(
-            o,
-            "<tr><th rowspan=\"2\">{}</th>{}<th colspan=\"5\">FY{}</th></tr>",
-            esc(&t.label_heading),
-            cols[..PREVIOUS_YEARS]
-                .iter()
-                .map(|c| format!("<th rowspan=\"2\">{} {}</th>", esc(c), total_word(lang)))
-                .collect::<String>(),
-            report.fy
-        );
-        let _ = writeln!(
-            o,
-            "<tr>{}</tr>\n</thead>\n<tbody>",
-            cols[PREVIOUS_YEARS..]
-                .iter()
-                .map(|c| format!("<th>{}</th>", esc(c)))
-                .collect::<String>()
-        );
-        for (depth, text, cells) in super::render::label_lines(&t) {
-            match cells {
-                None => {
-                    let _ = writeln!(
-                        o,
-                        "<tr><th class=\"g\" colspan=\"{}\" style=\"padding-left:{}em\">{}</th></tr>",
-                        cols.len() + 1,
-                        0.6 + 1.2 * depth as f32,
-                        esc(text)
-                    );
-                }
-                Some(cells) => {
-                    let _ = write!(
-                        o,
-                        "<tr><td style=\"padding-left:{}em\">{}</td>",
-                        0.6 + 1.2 * depth as f32,
-                        esc(text)
-                    );
-                    for c in cells {
-                        let _ = write!(o, "<td class=\"n\">{}</td>", cell_text(*c));
-                    }
-                    let _ = writeln!(o, "</tr>");
-                }
-            }
-        }
-        let _ = writeln!(o, "</tbody>\n</table>");
+        table(&mut o, &t, &cols, report, lang);
     }
     let _ = writeln!(o, "<ul>");
     for f in footnotes(report, lang) {
@@ -105,34 +60,140 @@ pub(super) fn html(report: &Report, lang: Lang) -> String {
     o
 }
 
+/// One table: two heading rows (previous years, then the year's quarters
+/// under its FY), group rows and count rows.
+fn table(o: &mut String, t: &Table, cols: &[String], report: &Report, lang: Lang) {
+    let _ = writeln!(o, "<h2>{}</h2>\n<table>\n<thead>", esc(&t.title));
+    let _ = writeln!(
+        o,
+        "<tr><th rowspan=\"2\">{}</th>{}<th colspan=\"5\">FY{}</th></tr>",
+        esc(&t.label_heading),
+        cols[..PREVIOUS_YEARS]
+            .iter()
+            .map(|c| format!("<th rowspan=\"2\">{} {}</th>", esc(c), total_word(lang)))
+            .collect::<String>(),
+        report.fy
+    );
+    let _ = writeln!(
+        o,
+        "<tr>{}</tr>\n</thead>\n<tbody>",
+        cols[PREVIOUS_YEARS..]
+            .iter()
+            .map(|c| format!("<th>{}</th>", esc(c)))
+            .collect::<String>()
+    );
+    for (depth, text, cells) in super::render::label_lines(t) {
+        let indent = 0.6 + 1.2 * depth as f32;
+        match cells {
+            None => {
+                let _ = writeln!(
+                    o,
+                    "<tr><th class=\"g\" colspan=\"{}\" style=\"padding-left:{indent}em\">{}</th></tr>",
+                    cols.len() + 1,
+                    esc(text)
+                );
+            }
+            Some(cells) => {
+                let _ = write!(
+                    o,
+                    "<tr><td style=\"padding-left:{indent}em\">{}</td>",
+                    esc(text)
+                );
+                for c in cells {
+                    let _ = write!(o, "<td class=\"n\">{}</td>", cell_text(*c));
+                }
+                let _ = writeln!(o, "</tr>");
+            }
+        }
+    }
+    let _ = writeln!(o, "</tbody>\n</table>");
+}
+
+/// The chart's drawing area, in SVG user units.
+struct Frame {
+    w: f64,
+    h: f64,
+    left: f64,
+    top: f64,
+    /// y of the axis line.
+    base: f64,
+    /// The count drawn at full height (at least 1).
+    max: f64,
+}
+
+impl Frame {
+    fn new(report: &Report) -> Frame {
+        let (w, h, left, bottom, top) = (640.0, 320.0, 50.0, 40.0, 20.0);
+        let max = report
+            .incidents
+            .quarters
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64;
+        Frame {
+            w,
+            h,
+            left,
+            top,
+            base: h - bottom,
+            max,
+        }
+    }
+
+    fn plot_h(&self) -> f64 {
+        self.base - self.top
+    }
+}
+
+fn event_name(e: &Entry<Event>, lang: Lang) -> &'static str {
+    if lang == Lang::Ja {
+        e.label_ja
+    } else {
+        e.label_en
+    }
+}
+
 /// Stacked bars, one per quarter of the year, segments by event type.
 fn chart(o: &mut String, report: &Report, lang: Lang) {
-    let (w, h, left, bottom, top) = (640.0_f64, 320.0_f64, 50.0_f64, 40.0_f64, 20.0_f64);
-    let plot_h = h - bottom - top;
-    let max = report
-        .incidents
-        .quarters
-        .iter()
-        .flatten()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64;
+    let f = Frame::new(report);
     let heading = match lang {
         Lang::Ja => format!("FY{} 四半期別 事象の種類", report.fy),
         Lang::En => format!("FY{} incidents per quarter by event type", report.fy),
     };
     let _ = writeln!(o, "<h2>{}</h2>", esc(&heading));
+    let (w, h) = (f.w, f.h);
     let _ = writeln!(
         o,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
         esc(&heading)
     );
+    axes(o, &f);
+    for q in 0..4 {
+        bar(o, &f, report, lang, q);
+    }
+    let _ = writeln!(o, "</svg>");
+    let _ = write!(o, "<p class=\"legend\">");
+    for (i, e) in EVENTS.iter().enumerate() {
+        let _ = write!(
+            o,
+            "<span><i class=\"sw\" style=\"background:{}\"></i>{}</span>",
+            COLOURS[i % COLOURS.len()],
+            esc(event_name(e, lang))
+        );
+    }
+    let _ = writeln!(o, "</p>");
+}
+
+/// Background, the two axes and the 0 and maximum labels.
+fn axes(o: &mut String, f: &Frame) {
+    let (w, h, left, top, base) = (f.w, f.h, f.left, f.top, f.base);
     let _ = writeln!(
         o,
         "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>"
     );
-    let base = h - bottom;
     let _ = writeln!(
         o,
         "<line x1=\"{left}\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" stroke=\"#333\"/>",
@@ -147,77 +208,57 @@ fn chart(o: &mut String, report: &Report, lang: Lang) {
         "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
         left - 6.0,
         top + 4.0,
-        max as u64
+        f.max as u64
     );
     let _ = writeln!(
         o,
         "<text x=\"{}\" y=\"{base}\" font-size=\"12\" text-anchor=\"end\">0</text>",
         left - 6.0
     );
-    let slot = (w - left - 10.0) / 4.0;
+}
+
+/// Quarter `q`'s label and its stacked bar with the total above it, or —
+/// when the quarter has not closed.
+fn bar(o: &mut String, f: &Frame, report: &Report, lang: Lang, q: usize) {
+    let slot = (f.w - f.left - 10.0) / 4.0;
     let bar_w = slot * 0.5;
-    for q in 0..4 {
-        let x = left + slot * q as f64 + (slot - bar_w) / 2.0;
-        let label = format!("{}Q", q + 1);
+    let x = f.left + slot * q as f64 + (slot - bar_w) / 2.0;
+    let mid = x + bar_w / 2.0;
+    let base = f.base;
+    let label = format!("{}Q", q + 1);
+    let _ = writeln!(
+        o,
+        "<text x=\"{mid}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">{label}</text>",
+        base + 18.0
+    );
+    let Some(total) = report.incidents.quarters[q] else {
         let _ = writeln!(
             o,
-            "<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\">{label}</text>",
-            x + bar_w / 2.0,
-            base + 18.0
+            "<text x=\"{mid}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\" fill=\"#666\">—</text>",
+            base - 6.0
         );
-        let Some(total) = report.incidents.quarters[q] else {
-            let _ = writeln!(
-                o,
-                "<text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\" fill=\"#666\">—</text>",
-                x + bar_w / 2.0,
-                base - 6.0
-            );
+        return;
+    };
+    let mut y = base;
+    for (i, row) in report.events.iter().enumerate() {
+        let n = row.counts.quarters[q].unwrap_or(0);
+        if n == 0 {
             continue;
-        };
-        let mut y = base;
-        for (i, row) in report.events.iter().enumerate() {
-            let n = row.counts.quarters[q].unwrap_or(0);
-            if n == 0 {
-                continue;
-            }
-            let seg = plot_h * n as f64 / max;
-            y -= seg;
-            let e = row.code.entry();
-            let name = if lang == Lang::Ja {
-                e.label_ja
-            } else {
-                e.label_en
-            };
-            let _ = writeln!(
-                o,
-                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{seg:.1}\" fill=\"{}\"><title>{label} {}: {n}</title></rect>",
-                COLOURS[i % COLOURS.len()],
-                esc(name)
-            );
         }
+        let seg = f.plot_h() * n as f64 / f.max;
+        y -= seg;
         let _ = writeln!(
             o,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\">{total}</text>",
-            x + bar_w / 2.0,
-            y - 4.0
-        );
-    }
-    let _ = writeln!(o, "</svg>");
-    let _ = write!(o, "<p class=\"legend\">");
-    for (i, e) in EVENTS.iter().enumerate() {
-        let name = if lang == Lang::Ja {
-            e.label_ja
-        } else {
-            e.label_en
-        };
-        let _ = write!(
-            o,
-            "<span><i class=\"sw\" style=\"background:{}\"></i>{}</span>",
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar_w:.1}\" height=\"{seg:.1}\" fill=\"{}\"><title>{label} {}: {n}</title></rect>",
             COLOURS[i % COLOURS.len()],
-            esc(name)
+            esc(event_name(row.code.entry(), lang))
         );
     }
-    let _ = writeln!(o, "</p>");
+    let _ = writeln!(
+        o,
+        "<text x=\"{mid:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\">{total}</text>",
+        y - 4.0
+    );
 }
 
 #[cfg(test)]

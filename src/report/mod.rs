@@ -181,60 +181,66 @@ enum Slot {
     Quarter(usize),
 }
 
-/// Builds the report for fiscal year `fy` as of the local date `as_of`,
-/// placing each incident by its local date in `tz`. Incidents after `as_of`
-/// or outside the five fiscal years are ignored.
-pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
-    let previous_years: [i32; PREVIOUS_YEARS] =
-        std::array::from_fn(|i| fy - PREVIOUS_YEARS as i32 + i as i32);
-    let quarters_closed: [bool; 4] =
-        std::array::from_fn(|i| fiscal::quarter_closed(fy, i as u8 + 1, as_of));
-    let mut report = Report {
-        fy,
-        as_of,
-        time_zone: tz.name().to_string(),
-        previous_years,
-        quarters_closed,
-        incidents: Counts::empty(quarters_closed),
-        events: EVENTS
-            .iter()
-            .map(|e| EventRow {
-                code: e.code,
-                counts: Counts::empty(quarters_closed),
-            })
-            .collect(),
-        causes: CAUSES
-            .iter()
-            .map(|c| CauseRow {
-                code: c.code,
-                counts: Counts::empty(quarters_closed),
-            })
-            .collect(),
-        untriaged: 0,
-        false_positives: 0,
-    };
-    for inc in incidents {
-        let date = inc.time.with_timezone(&tz).date_naive();
-        if date > as_of {
-            continue;
+impl Report {
+    /// A report with every count at zero.
+    fn empty(fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
+        let previous_years: [i32; PREVIOUS_YEARS] =
+            std::array::from_fn(|i| fy - PREVIOUS_YEARS as i32 + i as i32);
+        let quarters_closed: [bool; 4] =
+            std::array::from_fn(|i| fiscal::quarter_closed(fy, i as u8 + 1, as_of));
+        Report {
+            fy,
+            as_of,
+            time_zone: tz.name().to_string(),
+            previous_years,
+            quarters_closed,
+            incidents: Counts::empty(quarters_closed),
+            events: EVENTS
+                .iter()
+                .map(|e| EventRow {
+                    code: e.code,
+                    counts: Counts::empty(quarters_closed),
+                })
+                .collect(),
+            causes: CAUSES
+                .iter()
+                .map(|c| CauseRow {
+                    code: c.code,
+                    counts: Counts::empty(quarters_closed),
+                })
+                .collect(),
+            untriaged: 0,
+            false_positives: 0,
         }
-        let fq = fiscal::of_date(date);
-        let slot = if let Some(i) = previous_years.iter().position(|y| *y == fq.fy) {
-            Slot::Year(i)
-        } else if fq.fy == fy && quarters_closed[fq.quarter as usize - 1] {
-            Slot::Quarter(fq.quarter as usize - 1)
+    }
+
+    /// The column an instant falls in, if it is shown at all.
+    fn slot(&self, time: &DateTime<Utc>, tz: &chrono_tz::Tz) -> Option<Slot> {
+        let (date, fq) = fiscal::of_instant(time, tz);
+        if date > self.as_of {
+            return None;
+        }
+        if let Some(i) = self.previous_years.iter().position(|y| *y == fq.fy) {
+            Some(Slot::Year(i))
+        } else if fq.fy == self.fy && self.quarters_closed[fq.quarter as usize - 1] {
+            Some(Slot::Quarter(fq.quarter as usize - 1))
         } else {
-            continue;
-        };
+            None
+        }
+    }
+
+    /// Counts one incident in its column: the total, its event and each of
+    /// its causes once.
+    fn count(&mut self, inc: &ReportIncident, slot: Slot) {
         if inc.false_positive {
-            report.false_positives += 1;
-            continue;
+            self.false_positives += 1;
+            return;
         }
         if !inc.triaged {
-            report.untriaged += 1;
+            self.untriaged += 1;
         }
-        report.incidents.add(slot);
-        if let Some(row) = report
+        self.incidents.add(slot);
+        if let Some(row) = self
             .events
             .iter_mut()
             .find(|r| r.code == inc.classification.event)
@@ -243,9 +249,21 @@ pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono
         }
         let causes: BTreeSet<Cause> = inc.classification.causes.iter().copied().collect();
         for c in causes {
-            if let Some(row) = report.causes.iter_mut().find(|r| r.code == c) {
+            if let Some(row) = self.causes.iter_mut().find(|r| r.code == c) {
                 row.counts.add(slot);
             }
+        }
+    }
+}
+
+/// Builds the report for fiscal year `fy` as of the local date `as_of`,
+/// placing each incident by its local date in `tz`. Incidents after `as_of`
+/// or outside the five fiscal years are ignored.
+pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
+    let mut report = Report::empty(fy, as_of, tz);
+    for inc in incidents {
+        if let Some(slot) = report.slot(&inc.time, &tz) {
+            report.count(inc, slot);
         }
     }
     report
@@ -294,8 +312,16 @@ fn event_path(code: Event, lang: Lang) -> Vec<&'static str> {
 }
 
 fn tables(report: &Report, lang: Lang) -> [Table; 3] {
+    [
+        incidents_table(report, lang),
+        events_table(report, lang),
+        causes_table(report, lang),
+    ]
+}
+
+fn incidents_table(report: &Report, lang: Lang) -> Table {
     let ja = lang == Lang::Ja;
-    let t1 = Table {
+    Table {
         title: if ja {
             "情報連絡 件数 (単位:件)"
         } else {
@@ -313,8 +339,12 @@ fn tables(report: &Report, lang: Lang) -> [Table; 3] {
             code: None,
             cells: report.incidents.cells(),
         }],
-    };
-    let t2 = Table {
+    }
+}
+
+fn events_table(report: &Report, lang: Lang) -> Table {
+    let ja = lang == Lang::Ja;
+    Table {
         title: if ja {
             "※1) 事象別内訳"
         } else {
@@ -335,8 +365,12 @@ fn tables(report: &Report, lang: Lang) -> [Table; 3] {
                 }
             })
             .collect(),
-    };
-    let t3 = Table {
+    }
+}
+
+fn causes_table(report: &Report, lang: Lang) -> Table {
+    let ja = lang == Lang::Ja;
+    Table {
         title: if ja {
             "※2) 原因別類型 (複数選択)"
         } else {
@@ -367,8 +401,7 @@ fn tables(report: &Report, lang: Lang) -> [Table; 3] {
                 }
             })
             .collect(),
-    };
-    [t1, t2, t3]
+    }
 }
 
 /// Column headings in order: `FY2015`…, `1Q`…`4Q`, `計`/`Total`.

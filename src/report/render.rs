@@ -62,11 +62,9 @@ pub(super) fn label_lines(t: &Table) -> Vec<LabelLine<'_>> {
     out
 }
 
-pub(super) fn text(report: &Report, lang: Lang) -> String {
-    let tabs = tables(report, lang);
-    let cols = column_names(report, lang);
-    let label_w = tabs
-        .iter()
+/// Width of the label column: the widest label (indented) or heading, plus 2.
+fn label_width(tabs: &[Table]) -> usize {
+    tabs.iter()
         .flat_map(|t| {
             let mut v: Vec<usize> = label_lines(t)
                 .iter()
@@ -77,49 +75,67 @@ pub(super) fn text(report: &Report, lang: Lang) -> String {
         })
         .max()
         .unwrap_or(0)
-        + 2;
-    let col_w = 8;
+        + 2
+}
+
+/// Narrowest count column.
+const COL_W: usize = 8;
+
+pub(super) fn text(report: &Report, lang: Lang) -> String {
+    let tabs = tables(report, lang);
+    let cols = column_names(report, lang);
+    let label_w = label_width(&tabs);
     let mut out = String::new();
     let _ = writeln!(out, "{}", report_title(report, lang));
     let _ = writeln!(out);
     for t in &tabs {
-        let _ = writeln!(out, "{}", t.title);
-        let mut head1 = pad_right("", label_w);
-        for _ in 0..super::PREVIOUS_YEARS {
-            head1.push_str(&pad_left("", col_w));
-        }
-        head1.push_str(&pad_left(&format!("FY{}", report.fy), col_w));
-        let _ = writeln!(out, "{}", head1.trim_end());
-        let mut head2 = pad_right(&t.label_heading, label_w);
-        for (i, c) in cols.iter().enumerate() {
-            let name = if i < super::PREVIOUS_YEARS {
-                format!("{c} {}", total_word(lang))
-            } else {
-                c.clone()
-            };
-            head2.push_str(&pad_left(&name, col_w.max(display_width(&name) + 1)));
-        }
-        let _ = writeln!(out, "{head2}");
-        for (depth, label, cells) in label_lines(t) {
-            let mut line = pad_right(&format!("{}{label}", "  ".repeat(depth)), label_w);
-            if let Some(cells) = cells {
-                for (i, c) in cells.iter().enumerate() {
-                    let name_w = if i < super::PREVIOUS_YEARS {
-                        display_width(&cols[i]) + display_width(total_word(lang)) + 2
-                    } else {
-                        display_width(&cols[i]) + 1
-                    };
-                    line.push_str(&pad_left(&cell_text(*c), col_w.max(name_w)));
-                }
-            }
-            let _ = writeln!(out, "{}", line.trim_end());
-        }
+        text_table(&mut out, t, &cols, label_w, report, lang);
         let _ = writeln!(out);
     }
     for f in footnotes(report, lang) {
         let _ = writeln!(out, "{f}");
     }
     out
+}
+
+/// One table as aligned text: its title, two heading lines and the rows.
+fn text_table(
+    out: &mut String,
+    t: &Table,
+    cols: &[String],
+    label_w: usize,
+    report: &Report,
+    lang: Lang,
+) {
+    let _ = writeln!(out, "{}", t.title);
+    let mut head1 = pad_right("", label_w);
+    for _ in 0..super::PREVIOUS_YEARS {
+        head1.push_str(&pad_left("", COL_W));
+    }
+    head1.push_str(&pad_left(&format!("FY{}", report.fy), COL_W));
+    let _ = writeln!(out, "{}", head1.trim_end());
+    let mut head2 = pad_right(&t.label_heading, label_w);
+    for (i, c) in cols.iter().enumerate() {
+        let name = if i < super::PREVIOUS_YEARS {
+            format!("{c} {}", total_word(lang))
+        } else {
+            c.clone()
+        };
+        head2.push_str(&pad_left(&name, COL_W.max(display_width(&name) + 1)));
+    }
+    let _ = writeln!(out, "{head2}");
+    for (depth, label, cells) in label_lines(t) {
+        let mut line = pad_right(&format!("{}{label}", "  ".repeat(depth)), label_w);
+        for (i, c) in cells.unwrap_or_default().iter().enumerate() {
+            let name_w = if i < super::PREVIOUS_YEARS {
+                display_width(&cols[i]) + display_width(total_word(lang)) + 2
+            } else {
+                display_width(&cols[i]) + 1
+            };
+            line.push_str(&pad_left(&cell_text(*c), COL_W.max(name_w)));
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
 }
 
 fn md_escape(s: &str) -> String {

@@ -17,7 +17,7 @@ fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2019, 7, 19).unwrap()
 }
 
-fn build(conn: &rusqlite::Connection) -> report::Report {
+fn build(conn: &kensa::collector::Store) -> report::Report {
     let list = incidents::list(conn, &Filter::default()).unwrap();
     let input: Vec<_> = list.iter().filter_map(|i| i.to_report()).collect();
     report::build(&input, 2019, as_of(), Tokyo)
@@ -44,7 +44,7 @@ fn cause(r: &report::Report, c: Cause) -> Option<u64> {
 #[test]
 fn two_triages_latest_wins_history_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = open_store(dir.path());
+    let conn = open_store(dir.path());
     let id = {
         let mut j = Journal::new(&conn, "hmi-agent");
         // 40 infected files on one stick, recorded with the policy default.
@@ -68,7 +68,7 @@ fn two_triages_latest_wins_history_kept() {
     assert_eq!(r.untriaged, 2);
 
     let t1 = incidents::triage(
-        &mut conn,
+        &conn,
         &first.id,
         &Triage {
             event: Some(Event::MalwareInfection),
@@ -87,7 +87,7 @@ fn two_triages_latest_wins_history_kept() {
 
     // Second triage, by a short prefix: the contractor's stick; event kept.
     let t2 = incidents::triage(
-        &mut conn,
+        &conn,
         &id[..6],
         &Triage {
             causes: vec![
@@ -142,7 +142,7 @@ fn two_triages_latest_wins_history_kept() {
 
     // A false positive leaves the tables, and says so in the footnote.
     incidents::triage(
-        &mut conn,
+        &conn,
         &host.id,
         &Triage {
             false_positive: true,
@@ -160,7 +160,7 @@ fn two_triages_latest_wins_history_kept() {
 #[test]
 fn id_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = open_store(dir.path());
+    let conn = open_store(dir.path());
     {
         let mut j = Journal::new(&conn, "a");
         j.incident("2019-05-10T03:00:00Z", Location::Removable, None, 1);
@@ -171,11 +171,11 @@ fn id_errors_are_clear() {
         ..Triage::default()
     };
     assert!(matches!(
-        incidents::triage(&mut conn, "ab", &t),
+        incidents::triage(&conn, "ab", &t),
         Err(IncidentError::TooShort(_))
     ));
     assert!(matches!(
-        incidents::triage(&mut conn, "zzzzzz", &t),
+        incidents::triage(&conn, "zzzzzz", &t),
         Err(IncidentError::NotFound(_))
     ));
     assert!(matches!(
@@ -190,7 +190,7 @@ fn id_errors_are_clear() {
         ..Triage::default()
     };
     assert!(matches!(
-        incidents::triage(&mut conn, &id, &nobody),
+        incidents::triage(&conn, &id, &nobody),
         Err(IncidentError::NoAnalyst)
     ));
     let long = Triage {
@@ -199,7 +199,7 @@ fn id_errors_are_clear() {
         ..Triage::default()
     };
     assert!(matches!(
-        incidents::triage(&mut conn, &id, &long),
+        incidents::triage(&conn, &id, &long),
         Err(IncidentError::TooLong("note"))
     ));
     // Nothing was recorded by the failed attempts.
@@ -209,7 +209,7 @@ fn id_errors_are_clear() {
 #[test]
 fn ambiguous_prefix_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = open_store(dir.path());
+    let conn = open_store(dir.path());
     {
         let mut j = Journal::new(&conn, "a");
         j.incident_with_id(
@@ -245,14 +245,14 @@ fn ambiguous_prefix_is_refused() {
         by: "x".into(),
         ..Triage::default()
     };
-    let e = incidents::triage(&mut conn, "abcdef", &t).unwrap_err();
+    let e = incidents::triage(&conn, "abcdef", &t).unwrap_err();
     assert!(matches!(e, IncidentError::Ambiguous { .. }), "{e}");
     assert!(
         e.to_string().contains("abcdef0123456789aaaa")
             && e.to_string().contains("abcdef0123456789bbbb")
     );
-    incidents::triage(&mut conn, "abcdef0123456789b", &t).unwrap();
-    incidents::triage(&mut conn, "ffff", &t).unwrap();
+    incidents::triage(&conn, "abcdef0123456789b", &t).unwrap();
+    incidents::triage(&conn, "ffff", &t).unwrap();
     assert_eq!(
         incidents::list(
             &conn,
@@ -268,10 +268,12 @@ fn ambiguous_prefix_is_refused() {
 }
 
 #[test]
-fn missing_records_table_is_a_clear_error() {
+fn an_empty_store_has_no_incidents() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("kensa.db")).unwrap();
-    let e = incidents::list(&conn, &Filter::default()).unwrap_err();
-    assert!(matches!(e, IncidentError::NoRecords), "{e}");
-    assert!(e.to_string().contains("no records"));
+    let conn = open_store(dir.path());
+    assert!(incidents::list(&conn, &Filter::default())
+        .unwrap()
+        .is_empty());
+    let e = incidents::show(&conn, "abcdef").unwrap_err();
+    assert!(matches!(e, IncidentError::NotFound(_)), "{e}");
 }

@@ -70,17 +70,16 @@ fn rfc3339(local: chrono::NaiveDateTime) -> String {
 
 struct Built {
     _dir: tempfile::TempDir,
-    conn: rusqlite::Connection,
+    conn: kensa::collector::Store,
     counted: usize,
     triaged: usize,
 }
 
 fn build_store(seed: &SeedTables) -> Built {
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = open_store(dir.path());
+    let conn = open_store(dir.path());
     let mut to_triage: Vec<(String, Classification)> = Vec::new();
     let mut counted = 0;
-    conn.execute_batch("BEGIN").unwrap();
     {
         let mut agents = [
             Journal::new(&conn, "agent-a"),
@@ -118,7 +117,6 @@ fn build_store(seed: &SeedTables) -> Built {
         agents[1].incident("2015-03-31T14:00:00Z", Location::Removable, Some(&decoy), 1);
         to_triage.push((fp, decoy));
     }
-    conn.execute_batch("COMMIT").unwrap();
     let triaged = to_triage.len() - 1;
     let last = to_triage.len() - 1;
     for (k, (id, c)) in to_triage.into_iter().enumerate() {
@@ -129,7 +127,7 @@ fn build_store(seed: &SeedTables) -> Built {
             note: Some("checked on site".into()),
             by: "analyst".into(),
         };
-        incidents::triage(&mut conn, &id[..12], &t).unwrap();
+        incidents::triage(&conn, &id[..12], &t).unwrap();
     }
     Built {
         _dir: dir,
@@ -139,7 +137,7 @@ fn build_store(seed: &SeedTables) -> Built {
     }
 }
 
-fn report_for(conn: &rusqlite::Connection) -> report::Report {
+fn report_for(conn: &kensa::collector::Store) -> report::Report {
     let list = incidents::list(conn, &Filter::default()).unwrap();
     let input: Vec<_> = list
         .iter()

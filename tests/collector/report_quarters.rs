@@ -41,6 +41,7 @@ fn report_with(
             1,
         );
     }
+    j.flush();
     let list = incidents::list(&conn, &Filter::default()).unwrap();
     assert_eq!(list.len(), times.len());
     let input: Vec<_> = list.iter().map(|i| i.to_report().unwrap()).collect();

@@ -216,8 +216,8 @@ fn untampered_bundles_import_in_order_and_twice_adds_nothing() {
     assert!(o2.added > 0);
     let again = import_bundle_file(&mut s, &f.b2).unwrap();
     assert_eq!((again.added, again.duplicates), (0, o2.added));
-    let n: i64 = s
-        .conn()
+    let n: i64 = rusqlite::Connection::open(&f.empty_db)
+        .unwrap()
         .query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n as u64, o2.to);

@@ -1,47 +1,46 @@
-//! Shared helpers for the report and incident tests: a records table in the
-//! collector's exact layout, journal-line builders, and a parser for the
-//! seed document's tables.
+//! Shared helpers for the report and incident tests: a collector store
+//! filled with journal lines through the store's own API (so the tests run
+//! on the real schema), journal-line builders, and a parser for the seed
+//! document's tables.
 
+use kensa::bundle::BundleLine;
+use kensa::collector::Store;
 use kensa::findings::taxonomy::{Cause, Classification, Event};
 use kensa::findings::{
     Finding, Location, Match, Medium, Record, RulesetInfo, Session, Verdict, SCHEMA_VERSION,
 };
-use rusqlite::{params, Connection};
 use std::path::PathBuf;
 
-/// The records table exactly as the import code creates it.
-pub const RECORDS_TABLE: &str = "CREATE TABLE IF NOT EXISTS records(agent TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, type TEXT NOT NULL, session TEXT, time TEXT, line TEXT NOT NULL, imported TEXT NOT NULL, PRIMARY KEY(agent, seq));";
-
-pub fn open_store(dir: &std::path::Path) -> Connection {
-    let conn = Connection::open(dir.join("kensa.db")).expect("open db");
-    conn.execute_batch(RECORDS_TABLE).expect("records table");
-    kensa::collector::incidents::ensure_schema(&conn).expect("triage schema");
-    conn
+/// Opens (creating) the collector store `kensa.db` in `dir`.
+pub fn open_store(dir: &std::path::Path) -> Store {
+    Store::open(&dir.join("kensa.db")).expect("open store")
 }
 
-/// Appends records for one agent, numbering `seq` after the agent's last.
+/// Builds journal lines for one agent, numbering `seq` after the agent's
+/// last, and stores them when dropped or flushed (one transaction).
 pub struct Journal<'a> {
-    pub conn: &'a Connection,
+    pub store: &'a Store,
     pub agent: String,
-    seq: i64,
+    seq: u64,
     prev: String,
+    pending: Vec<BundleLine>,
 }
 
 impl<'a> Journal<'a> {
-    pub fn new(conn: &'a Connection, agent: &str) -> Self {
-        let seq: i64 = conn
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM records WHERE agent = ?1",
-                params![agent],
-                |r| r.get(0),
-            )
-            .unwrap();
+    pub fn new(store: &'a Store, agent: &str) -> Self {
         Journal {
-            conn,
+            store,
             agent: agent.into(),
-            seq,
+            seq: store.max_seq(agent).unwrap(),
             prev: "0".repeat(64),
+            pending: Vec::new(),
         }
+    }
+
+    /// Stores the lines built so far.
+    pub fn flush(&mut self) {
+        let lines = std::mem::take(&mut self.pending);
+        self.store.insert_lines(&self.agent, &lines).unwrap();
     }
 
     pub fn push(&mut self, rec: &Record) {
@@ -58,12 +57,14 @@ impl<'a> Journal<'a> {
             Record::Skip(s) => (s.session.clone(), s.time.clone()),
             Record::Summary(s) => (s.session.clone(), s.time.clone()),
         };
-        self.conn
-            .execute(
-                "INSERT INTO records(agent, seq, hash, type, session, time, line, imported) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![self.agent, self.seq, hash, rec.type_name(), session, time, line, "2019-07-19T00:00:00Z"],
-            )
-            .unwrap();
+        self.pending.push(BundleLine {
+            seq: self.seq,
+            hash: hash.clone(),
+            kind: rec.type_name().into(),
+            session: Some(session),
+            time: Some(time),
+            line,
+        });
         self.prev = hash;
     }
 
@@ -134,6 +135,14 @@ impl<'a> Journal<'a> {
             }));
         }
         id
+    }
+}
+
+impl Drop for Journal<'_> {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            self.flush();
+        }
     }
 }
 

@@ -1,0 +1,140 @@
+//! The interface a collector database implements, and the rows it returns.
+//! A backend owns its schema (the [`super::MIGRATIONS`], in order) and every
+//! statement; it returns stored values as they are (JSON texts, slugs) and
+//! the shared code in `trust`, `import` and `incidents` decides what they
+//! mean, so a second backend repeats no logic but the SQL.
+
+use super::{ImportError, ImportOutcome, StoreError, TrustedKey};
+use crate::bundle::BundleLine;
+
+/// Whether an import is written to the import log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogPolicy {
+    Always,
+    /// Only when it added a record (the agent's own journal, read often).
+    IfAdded,
+    /// Never (test fixtures).
+    Never,
+}
+
+/// One import: the lines of one agent, stored in one transaction.
+#[derive(Clone, Debug)]
+pub struct ImportBatch<'a> {
+    pub agent: &'a str,
+    /// For a bundle: the seq of its first line and the hash that line names
+    /// as its predecessor, which must be held (else a gap or a fork).
+    pub link: Option<(u64, &'a str)>,
+    /// The outcome's range before any line is read; `to` grows with the
+    /// highest seq read.
+    pub from: u64,
+    pub to: u64,
+    /// Recorded in the import log.
+    pub source: &'a str,
+    pub sha256: Option<&'a str>,
+    pub log: LogPolicy,
+}
+
+/// Which incidents a query covers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scope<'a> {
+    pub agent: Option<&'a str>,
+    /// Exactly this (agent, session).
+    pub only: Option<(&'a str, &'a str)>,
+    /// Only incidents with no triage.
+    pub untriaged: bool,
+}
+
+/// A triage row as stored: the event slug and the causes as JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TriageRow {
+    pub id: i64,
+    pub event: String,
+    pub causes: String,
+    pub false_positive: bool,
+    pub note: Option<String>,
+    pub by: String,
+    pub time: String,
+}
+
+/// The session record behind an incident, as derived at import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub time: String,
+    pub host: String,
+    /// JSON of a `Location`.
+    pub location: String,
+    /// JSON of a `Medium`.
+    pub medium: Option<String>,
+}
+
+/// One incident as stored: its first finding's time and location, its
+/// finding count, its session (if held) and its latest triage (if any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentRow {
+    pub agent: String,
+    pub session: String,
+    pub first_time: String,
+    /// JSON of a `Location`.
+    pub first_location: String,
+    pub detections: u64,
+    pub started: Option<SessionRow>,
+    pub triage: Option<TriageRow>,
+}
+
+/// A stored journal line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineRow {
+    pub agent: String,
+    pub session: String,
+    pub seq: u64,
+    pub line: String,
+}
+
+/// The operations of a collector database.
+pub trait Backend {
+    /// The schema version the database is at.
+    fn schema_version(&self) -> Result<i64, StoreError>;
+    /// Highest seq held for `agent` (0 when none).
+    fn max_seq(&self, agent: &str) -> Result<u64, StoreError>;
+
+    /// The trusted key of an agent id.
+    fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError>;
+    /// The agent id that holds a key name.
+    fn trust_name_holder(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Inserts a key, or on an existing agent id sets a given name.
+    fn trust_put(&self, key: &TrustedKey) -> Result<(), StoreError>;
+    fn trust_list(&self) -> Result<Vec<TrustedKey>, StoreError>;
+    /// Removes by agent id or name; returns how many were removed.
+    fn trust_remove(&self, id_or_name: &str) -> Result<usize, StoreError>;
+
+    /// Stores the lines in one transaction that either links onto what is
+    /// held (per `batch.link`) or changes nothing: a line held with another
+    /// hash is a fork, one held with the same hash a duplicate. Derives the
+    /// incident columns of every new line.
+    fn import(
+        &self,
+        batch: &ImportBatch<'_>,
+        lines: &mut dyn Iterator<Item = Result<BundleLine, ImportError>>,
+    ) -> Result<ImportOutcome, ImportError>;
+
+    /// The incidents in scope, oldest first (session time, else first
+    /// finding's; then session id, then agent). Keep that order in an
+    /// index: `incidents list` and `report` read every incident.
+    fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError>;
+    /// Session ids of every incident of `agent` (or of all agents).
+    fn incident_sessions(&self, agent: Option<&str>) -> Result<Vec<String>, StoreError>;
+    /// (agent, session) of the incidents whose session id starts with `prefix`.
+    fn incidents_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// The distinct taxonomies (JSON) of the findings in scope, per
+    /// (agent, session).
+    fn taxonomies(&self, scope: &Scope<'_>) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// The finding lines in scope that carry no taxonomy (old agents).
+    fn untagged_findings(&self, scope: &Scope<'_>) -> Result<Vec<LineRow>, StoreError>;
+    /// Every finding line of one incident, by seq.
+    fn finding_lines(&self, agent: &str, session: &str) -> Result<Vec<LineRow>, StoreError>;
+    /// One incident's triage history, oldest first.
+    fn triage_history(&self, agent: &str, session: &str) -> Result<Vec<TriageRow>, StoreError>;
+    /// Appends a triage row (its `id` is ignored); returns the new id.
+    fn triage_insert(&self, agent: &str, session: &str, row: &TriageRow)
+        -> Result<i64, StoreError>;
+}
