@@ -126,8 +126,9 @@ impl Store {
 }
 
 /// A stored journal line as a scan record, through the journal's own
-/// decoder (`journal::decode`). Oversized and unreadable lines are `None`
-/// (with a warning); the journal's bookkeeping records are `None`.
+/// typed decoder (`journal::Entry`; lines were chain-checked at import).
+/// Oversized and unreadable lines are `None` (with a warning); the
+/// journal's bookkeeping records are `None`.
 pub(crate) fn decode(agent: &str, seq: u64, line: &str) -> Option<Record> {
     if line.len() > MAX_LINE {
         tracing::warn!(
@@ -137,9 +138,9 @@ pub(crate) fn decode(agent: &str, seq: u64, line: &str) -> Option<Record> {
         );
         return None;
     }
-    match crate::journal::decode(line.as_bytes()) {
-        Ok((_, crate::journal::Entry::Scan(r))) => Some(r),
-        Ok((_, crate::journal::Entry::Journal(_))) => None,
+    match crate::journal::Entry::from_json(line.as_bytes()) {
+        Ok(crate::journal::Entry::Scan(r)) => Some(r),
+        Ok(crate::journal::Entry::Journal(_)) => None,
         Err(e) => {
             tracing::warn!(agent, seq, "unreadable journal record skipped: {e}");
             None
