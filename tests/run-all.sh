@@ -46,4 +46,14 @@ cargo fmt --all --check
 echo "== cargo clippy --release --all-targets --locked -- -D warnings" >&2
 cargo clippy --release --all-targets --locked -- -D warnings
 echo "== cargo test --release --locked" >&2
-cargo test --release --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --release --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one per binary,
+# the last being the doc tests' "0 passed").
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
