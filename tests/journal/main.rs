@@ -11,3 +11,4 @@ mod bundle_minisign;
 mod bundle_tamper;
 mod journal_crash;
 mod status;
+mod unbounded_reads;
