@@ -1,6 +1,7 @@
-//! The walker: visits each root without following symlinks (an explicitly
-//! named root that is a symlink is resolved once), never opens special
-//! files, and records every entry it passes over as a skip.
+//! The walker: visits each root without following symlinks (a root the
+//! user names that is a symlink, to a file or a directory, is resolved
+//! once), never opens special files, and records every entry it passes
+//! over as a skip.
 
 use super::{io_skip_reason, pathfmt, Cancel, Message, SessionCtx};
 use crate::findings::{Record, SkipReason};
@@ -25,10 +26,23 @@ pub(crate) struct Walker<'a> {
 
 impl Walker<'_> {
     pub fn run(self, work: &Sender<WorkItem>, events: &Sender<Message>) {
-        for root in self.roots {
+        for named in self.roots {
             if self.cancel.is_stopped() {
                 return;
             }
+            // A path the user names is followed once (as ripgrep and
+            // clamscan do); links met below it are never followed.
+            let resolved;
+            let root = match std::fs::symlink_metadata(named) {
+                Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(named) {
+                    Ok(p) => {
+                        resolved = p;
+                        &resolved
+                    }
+                    Err(_) => named,
+                },
+                _ => named,
+            };
             let meta = match std::fs::metadata(root) {
                 Ok(m) => m,
                 Err(e) => {

@@ -572,3 +572,34 @@ fn an_absurd_thread_count_is_a_clear_error_not_an_abort() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_named_path_that_is_a_symlink_is_followed_once() {
+    let env = TestEnv::new();
+    let real = env.base().join("real");
+    std::fs::create_dir_all(real.join("d")).unwrap();
+    std::fs::write(real.join("eicar.com"), eicar()).unwrap();
+    std::fs::write(real.join("d/eicar2.com"), eicar()).unwrap();
+    // A link met during the walk stays unfollowed.
+    symlink(real.join("eicar.com"), real.join("d/inner-link")).unwrap();
+    let file_link = env.base().join("file-link");
+    let dir_link = env.base().join("dir-link");
+    symlink(real.join("eicar.com"), &file_link).unwrap();
+    symlink(&real, &dir_link).unwrap();
+    for (link, findings) in [(&file_link, 1), (&dir_link, 2)] {
+        let out = env.run([
+            "scan".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            link.as_os_str(),
+        ]);
+        let recs = parse_lines(&out);
+        assert_eq!(out.status.code(), Some(1), "{recs:?}");
+        assert_eq!(of_type(&recs, "finding").len(), findings, "{recs:?}");
+        let skips = of_type(&recs, "skip");
+        assert!(
+            skips.iter().all(|s| s["reason"] == "symlink"),
+            "only links inside are skipped: {skips:?}"
+        );
+    }
+}
