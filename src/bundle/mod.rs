@@ -411,13 +411,14 @@ pub fn export(
         ExportRange::Since(s) => s.max(1),
         ExportRange::SinceLastExport => journal.exported_through()? + 1,
     };
-    let cp = journal.checkpoint()?;
-    if from > cp.seq {
+    // Checked before the checkpoint, so a refused export leaves no trace.
+    let head = journal.head().0;
+    if from > head + 1 {
         return Err(BundleError::Range(format!(
-            "journal ends at seq {}, export asked to start at {from}",
-            cp.seq
+            "journal ends at seq {head}, export asked to start at {from}"
         )));
     }
+    let cp = journal.checkpoint()?;
     let claim = Claim {
         agent: journal.agent().to_string(),
         from,
@@ -524,5 +525,9 @@ mod tests {
         drop(j);
         let mut j = Journal::open(&dir.path().join("journal"), &key).unwrap();
         assert_eq!(j.exported_through().unwrap(), 8);
+        // A refused range leaves the journal as it was (no checkpoint).
+        let head = j.head();
+        assert!(export(&mut j, &key, out.path(), ExportRange::Since(100)).is_err());
+        assert_eq!(j.head(), head);
     }
 }
