@@ -4,13 +4,16 @@
 //! open it; it talks to a [`backend::Backend`] (SQLite, in `sqlite`, is the
 //! one today), which owns every SQL statement and the schema, brought up
 //! through the ordered list of [`MIGRATIONS`]. `trust` manages keys,
-//! `import` brings bundles and the agent's own journal in, and `incidents`
-//! builds incidents and triage over what the backend returns. It checks no
-//! signatures itself: bundle verification lives in `bundle`.
+//! `import` brings bundles and the agent's own journal in, `open` opens the
+//! store for the commands that read it (on an agent, importing its own
+//! journal first), and `incidents` builds incidents and triage over what
+//! the backend returns. It checks no signatures itself: bundle verification
+//! lives in `bundle`.
 
 pub mod backend;
 pub mod import;
 pub mod incidents;
+pub mod open;
 mod sqlite;
 pub mod trust;
 
@@ -18,6 +21,7 @@ pub use backend::{Backend, ImportBatch, LogPolicy};
 pub use import::{
     import_bundle_bytes, import_bundle_file, import_journal, ImportError, ImportOutcome,
 };
+pub use open::{open_with_own_journal, OpenError, Opened};
 pub use trust::TrustedKey;
 
 use crate::bundle::BundleLine;

@@ -2,7 +2,7 @@
 //! builds the NISC quarterly tables from the collector store and prints or
 //! writes them (a file is written via temp file + fsync + rename).
 
-use super::incidents::{open_store, parse_tz};
+use super::incidents::open_store;
 use super::Context;
 use crate::cli::ReportArgs;
 use crate::collector::incidents::{self, Filter};
@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use std::io::Write;
 
 pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
-    let tz = parse_tz(args.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
+    let tz = report::parse_tz(args.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
     let as_of = args
         .as_of
         .unwrap_or_else(|| chrono::Utc::now().with_timezone(&tz).date_naive());

@@ -13,8 +13,9 @@
 //! starts with a checkpoint, and [`Journal::open`] checks only the last
 //! checkpoint's signature and the chain after it (older journals: it walks
 //! segments back until it finds one). [`verify`] (`kensa verify
-//! --journal`) still checks everything from the first line, and [`tail`]
-//! reads backwards from the end for `kensa status`.
+//! --journal`) still checks everything from the first line, [`tail`]
+//! reads backwards from the end, and [`status`] uses it for what `kensa
+//! status` shows of the journal.
 //!
 //! One writer at a time: an open [`Journal`] holds an exclusive advisory
 //! lock (`flock` on `<journal>/lock`) for its whole life. Opening waits up
@@ -37,6 +38,7 @@
 
 pub mod line;
 pub mod record;
+pub mod status;
 pub mod tail;
 
 use crate::fsutil::{at, PathError, ReadError};

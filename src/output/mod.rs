@@ -1,8 +1,11 @@
 //! Output for people and programs: JSON Lines or text on stdout, a progress
 //! bar on stderr when stdout is a terminal, and sanitising of every name
-//! that came from a medium. This module decides nothing about verdicts.
+//! that came from a medium; `incidents` and `status` render those commands'
+//! text and JSON. This module decides nothing about verdicts.
 
+pub mod incidents;
 pub mod sanitize;
+pub mod status;
 
 use crate::engine::RecordSink;
 use crate::findings::{Record, Summary};

@@ -49,6 +49,22 @@ pub struct UnknownOption {
     pub expected: &'static str,
 }
 
+/// A `--tz` value (or configured time zone) that is not an IANA name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown time zone {name:?} (use an IANA name such as Asia/Tokyo): {detail}")]
+pub struct UnknownTimeZone {
+    pub name: String,
+    pub detail: String,
+}
+
+/// Parses an IANA time-zone name (the zone reports count fiscal periods in).
+pub fn parse_tz(name: &str) -> Result<chrono_tz::Tz, UnknownTimeZone> {
+    name.parse::<chrono_tz::Tz>().map_err(|e| UnknownTimeZone {
+        name: name.into(),
+        detail: e.to_string(),
+    })
+}
+
 impl FromStr for Lang {
     type Err = UnknownOption;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -469,6 +485,13 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use chrono_tz::Asia::Tokyo;
+
+    #[test]
+    fn parse_tz_names_the_bad_zone() {
+        assert_eq!(parse_tz("Asia/Tokyo").ok(), Some(Tokyo));
+        let e = parse_tz("Mars/Olympus").err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.starts_with("unknown time zone \"Mars/Olympus\" (use an IANA name")));
+    }
 
     fn inc(
         local: (i32, u32, u32, u32, u32, u32),

@@ -1,0 +1,141 @@
+//! Output of `kensa status`: the JSON document's journal and sessions
+//! parts, and the text form of the whole document. Medium names and paths
+//! are sanitised here.
+
+use super::sanitize;
+use crate::journal::status::JournalStatus;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The `journal` object of the status document.
+pub fn journal_json(j: &JournalStatus, dir: &Path) -> Value {
+    json!({
+        "dir": dir.display().to_string(),
+        "head_seq": j.head_seq,
+        "head": j.head,
+        "exported_through": j.exported,
+        "unexported": j.head_seq.saturating_sub(j.exported),
+        "torn_tail": j.torn,
+    })
+}
+
+/// The `sessions` array of the status document, newest first.
+pub fn sessions_json(j: &JournalStatus) -> serde_json::Result<Value> {
+    serde_json::to_value(&j.sessions)
+}
+
+/// The text form of the status document (the JSON `kensa status --format
+/// json` prints).
+pub fn text(v: &Value) -> String {
+    let mut s = String::new();
+    let r = &v["ruleset"];
+    s.push_str(&format!(
+        "rules:      {} rules, {} hashes, digest {}\n",
+        r["rules"],
+        r["hashes"],
+        r["digest"].as_str().unwrap_or("")
+    ));
+    match &v["pack"] {
+        Value::Null => s.push_str("rule pack:  none installed (bundled signatures only)\n"),
+        p => s.push_str(&format!(
+            "rule pack:  version {} from publisher {} installed {}\n",
+            p["version"],
+            p["publisher"].as_str().unwrap_or(""),
+            p["installed"].as_str().unwrap_or("")
+        )),
+    }
+    match &v["key"] {
+        Value::Null => s.push_str(
+            "agent key:  none (created on the first `kensa run`, or run `kensa keygen`)\n",
+        ),
+        k => s.push_str(&format!(
+            "agent key:  {} ({})\n",
+            k["agent"].as_str().unwrap_or(""),
+            k["path"].as_str().unwrap_or("")
+        )),
+    }
+    match &v["journal"] {
+        Value::Null => s.push_str("journal:    none yet\n"),
+        j => {
+            s.push_str(&format!(
+                "journal:    head seq {} ({}), {} record(s) not yet exported\n",
+                j["head_seq"],
+                j["head"].as_str().unwrap_or("").get(..16).unwrap_or(""),
+                j["unexported"]
+            ));
+            if j["torn_tail"] == true {
+                s.push_str("            torn last line (a write was cut short); the next open of the journal sets it aside\n");
+            }
+        }
+    }
+    session_lines(v, &mut s);
+    s
+}
+
+/// The "recent sessions" block of the text output.
+fn session_lines(v: &Value, s: &mut String) {
+    let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
+    if !sessions.is_empty() {
+        s.push_str("recent sessions:\n");
+        for x in sessions {
+            let what = x["medium"]
+                .as_str()
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| x["paths"][0].as_str().unwrap_or("").to_string());
+            let state = match x["completed"].as_bool() {
+                Some(true) => "complete",
+                Some(false) => "INCOMPLETE",
+                None => "running or cut off",
+            };
+            s.push_str(&format!(
+                "  {}  {:<9} {:<40} files {:<6} findings {:<4} {}\n",
+                x["time"].as_str().unwrap_or(""),
+                x["location"].as_str().unwrap_or(""),
+                sanitize(&what),
+                x["files"],
+                x["findings"],
+                state
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_of_a_bare_state_dir() {
+        let v = json!({
+            "ruleset": {"rules": 3, "hashes": 0, "digest": "ab"},
+            "pack": null,
+            "key": null,
+            "journal": null,
+            "sessions": [],
+        });
+        assert_eq!(
+            text(&v),
+            "rules:      3 rules, 0 hashes, digest ab\n\
+             rule pack:  none installed (bundled signatures only)\n\
+             agent key:  none (created on the first `kensa run`, or run `kensa keygen`)\n\
+             journal:    none yet\n"
+        );
+    }
+
+    #[test]
+    fn sessions_show_medium_or_first_path_and_state() {
+        let v = json!({"sessions": [
+            {"time": "t1", "location": "removable", "medium": "USB\u{1b}[31m", "paths": ["/m"],
+             "files": 2, "findings": 1, "completed": true},
+            {"time": "t2", "location": "host", "medium": null, "paths": ["/srv"], "completed": null},
+        ]});
+        let mut s = String::new();
+        session_lines(&v, &mut s);
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.first(), Some(&"recent sessions:"));
+        assert!(lines[1].contains(&*sanitize("USB\u{1b}[31m")) && lines[1].ends_with(" complete"));
+        assert!(!lines[1].contains('\u{1b}'));
+        assert!(lines[2].contains("/srv") && lines[2].ends_with("running or cut off"));
+        assert!(lines[2].contains("files null"));
+    }
+}
