@@ -28,7 +28,8 @@
 //!
 //! A process that must journal a record while another holds the journal
 //! (`kensa rules install` while the agent runs) queues it in the inbox
-//! (`<journal>/inbox/*.json`, see [`queue`]). Every [`Journal::open`]
+//! (`<journal>/inbox/*.json`, see [`queue`]; [`Recorder`] appends or
+//! queues, whichever applies). Every [`Journal::open`]
 //! appends queued records in the order they were queued, and the holder can
 //! do so at any time with [`Journal::drain_inbox`] (the agent does on every
 //! reload, which a rule-pack install triggers). A queued record is removed
@@ -838,6 +839,50 @@ pub fn queue(dir: &Path, record: &Entry) -> Result<PathBuf, JournalError> {
     let path = inbox.join(format!("{nanos:024}-{}.json", std::process::id()));
     crate::fsutil::write_atomic(&path, &bytes, 0o600).map_err(at(&path))?;
     Ok(path)
+}
+
+/// The journal taken for a record made by a process that is not its
+/// usual writer (`kensa rules install`): opened before the change is made,
+/// so a change is never made that cannot be recorded, and held until the
+/// record is written. When another process holds the journal (the running
+/// agent, which keeps it until it stops) the record is queued in its inbox
+/// instead and that process appends it.
+pub struct Recorder {
+    dir: PathBuf,
+    /// `None` when another process holds the journal.
+    held: Option<Journal>,
+}
+
+/// Where [`Recorder::record`] put a record.
+#[derive(Debug)]
+pub enum Recorded {
+    Appended(Appended),
+    /// Queued in the inbox (this file) for the process holding the journal.
+    Queued(PathBuf),
+}
+
+impl Recorder {
+    /// Opens the journal in `dir` as [`Journal::open`] does, or notes that
+    /// another process holds it; any other failure is an error.
+    pub fn open(dir: &Path, key: &SecretKey) -> Result<Recorder, JournalError> {
+        let held = match Journal::open(dir, key) {
+            Ok(j) => Some(j),
+            Err(JournalError::Busy { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Recorder {
+            dir: dir.to_path_buf(),
+            held,
+        })
+    }
+
+    /// Appends `record` when this process holds the journal, else queues it.
+    pub fn record(&mut self, record: &Entry) -> Result<Recorded, JournalError> {
+        match &mut self.held {
+            Some(j) => j.append(record).map(Recorded::Appended),
+            None => queue(&self.dir, record).map(Recorded::Queued),
+        }
+    }
 }
 
 /// Takes the exclusive `flock` on `<journal>/lock`, retrying for up to

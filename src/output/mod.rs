@@ -2,6 +2,7 @@
 //! bar on stderr when stdout is a terminal, and sanitising of every name
 //! that came from a medium. This module decides nothing about verdicts.
 
+pub mod rules;
 pub mod sanitize;
 
 use crate::engine::RecordSink;
