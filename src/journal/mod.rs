@@ -865,7 +865,16 @@ impl Recorder {
     /// Opens the journal in `dir` as [`Journal::open`] does, or notes that
     /// another process holds it; any other failure is an error.
     pub fn open(dir: &Path, key: &SecretKey) -> Result<Recorder, JournalError> {
-        let held = match Journal::open(dir, key) {
+        Recorder::open_with(dir, key, JournalOptions::default())
+    }
+
+    /// [`Recorder::open`] with options (how long to wait for the lock).
+    pub fn open_with(
+        dir: &Path,
+        key: &SecretKey,
+        opts: JournalOptions,
+    ) -> Result<Recorder, JournalError> {
+        let held = match Journal::open_with(dir, key, opts) {
             Ok(j) => Some(j),
             Err(JournalError::Busy { .. }) => None,
             Err(e) => return Err(e),
@@ -1146,6 +1155,28 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(is, vec!["/f1", "/f2", "/f3"]);
         verify(dir.path(), &key.public()).unwrap();
+    }
+
+    #[test]
+    fn a_recorder_appends_when_free_and_queues_when_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let mut free = Recorder::open(dir.path(), &key).unwrap();
+        let r = free.record(&Entry::Scan(skip(1))).unwrap();
+        assert!(matches!(r, Recorded::Appended(Appended { seq: 1, .. })));
+        drop(free);
+        let mut holder = Journal::open(dir.path(), &key).unwrap();
+        let quick = JournalOptions {
+            lock_wait: std::time::Duration::from_millis(50),
+            ..JournalOptions::default()
+        };
+        let mut busy = Recorder::open_with(dir.path(), &key, quick).unwrap();
+        let Recorded::Queued(file) = busy.record(&Entry::Scan(skip(2))).unwrap() else {
+            panic!("not queued");
+        };
+        assert!(file.starts_with(dir.path().join(INBOX_DIR)));
+        assert_eq!(holder.drain_inbox().unwrap(), 1);
+        assert_eq!(holder.head().0, 2);
     }
 
     #[test]

@@ -72,3 +72,24 @@ pub fn check(paths: &[PathBuf]) -> Result<Report, RulesError> {
         hashes: report.hashes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_file_has_its_own_errors_in_reading_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("a.yar");
+        let bad = dir.path().join("b.yar");
+        std::fs::write(&good, "rule a { condition: true }").unwrap();
+        std::fs::write(&bad, "rule b { condition: nope }").unwrap();
+        let report = check(&[bad.clone(), good.clone()]).unwrap();
+        let paths: Vec<&Path> = report.files.iter().map(|f| f.path.as_path()).collect();
+        assert_eq!(paths, vec![bad.as_path(), good.as_path()]);
+        assert_eq!(report.failed(), 1);
+        assert!(!report.files[0].compiled && !report.files[0].errors.is_empty());
+        assert!(report.files[1].compiled && report.files[1].errors.is_empty());
+        assert_eq!(report.rules, 1);
+    }
+}
