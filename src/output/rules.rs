@@ -11,56 +11,59 @@ use std::path::{Path, PathBuf};
 
 /// Prints the `rules check` report.
 pub fn print_check(report: &Report, format: Format) {
-    let failed = report.failed();
-    let total = report.files.len();
     match format {
-        Format::Json => {
-            let files: Vec<serde_json::Value> = report
-                .files
-                .iter()
-                .map(|f| {
-                    serde_json::json!({
-                        "path": f.path.display().to_string(),
-                        "compiled": f.compiled,
-                        "errors": f.errors,
-                        "warnings": f.warnings,
-                    })
-                })
-                .collect();
-            let v = serde_json::json!({
-                "v": 1,
-                "files": files,
-                "totals": {
-                    "files": total,
-                    "compiled": total - failed,
-                    "failed": failed,
-                    "rules": report.rules,
-                    "hashes": report.hashes,
-                }
-            });
-            println!("{v}");
+        Format::Json => println!("{}", check_json(report)),
+        Format::Text => print_check_text(report),
+    }
+}
+
+fn check_json(report: &Report) -> serde_json::Value {
+    let (total, failed) = (report.files.len(), report.failed());
+    let files: Vec<serde_json::Value> = report
+        .files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "path": f.path.display().to_string(),
+                "compiled": f.compiled,
+                "errors": f.errors,
+                "warnings": f.warnings,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "v": 1,
+        "files": files,
+        "totals": {
+            "files": total,
+            "compiled": total - failed,
+            "failed": failed,
+            "rules": report.rules,
+            "hashes": report.hashes,
         }
-        Format::Text => {
-            for f in &report.files {
-                let state = if f.compiled { "ok    " } else { "FAILED" };
-                let extra = if f.warnings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} warning(s))", f.warnings.len())
-                };
-                println!("{state} {}{extra}", sanitize(&f.path.display().to_string()));
-                for i in f.errors.iter().chain(f.warnings.iter()) {
-                    println!("  {}", sanitize(&i.to_string()));
-                }
-            }
-            println!(
-                "{total} file(s): {} compiled, {failed} failed; {} rule(s), {} hash(es)",
-                total - failed,
-                report.rules,
-                report.hashes
-            );
+    })
+}
+
+fn print_check_text(report: &Report) {
+    for f in &report.files {
+        let state = if f.compiled { "ok    " } else { "FAILED" };
+        let extra = if f.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} warning(s))", f.warnings.len())
+        };
+        println!("{state} {}{extra}", sanitize(&f.path.display().to_string()));
+        for i in f.errors.iter().chain(f.warnings.iter()) {
+            println!("  {}", sanitize(&i.to_string()));
         }
     }
+    let (total, failed) = (report.files.len(), report.failed());
+    println!(
+        "{total} file(s): {} compiled, {failed} failed; {} rule(s), {} hash(es)",
+        total - failed,
+        report.rules,
+        report.hashes
+    );
 }
 
 /// Prints the trusted publisher keys, or how to add one.
