@@ -29,7 +29,8 @@
 //!
 //! A process that must journal a record while another holds the journal
 //! (`kensa rules install` while the agent runs) queues it in the inbox
-//! (`<journal>/inbox/*.json`, see [`queue`]). Every [`Journal::open`]
+//! (`<journal>/inbox/*.json`, see [`queue`]; [`Recorder`] appends or
+//! queues, whichever applies). Every [`Journal::open`]
 //! appends queued records in the order they were queued, and the holder can
 //! do so at any time with [`Journal::drain_inbox`] (the agent does on every
 //! reload, which a rule-pack install triggers). A queued record is removed
@@ -842,6 +843,59 @@ pub fn queue(dir: &Path, record: &Entry) -> Result<PathBuf, JournalError> {
     Ok(path)
 }
 
+/// The journal taken for a record made by a process that is not its
+/// usual writer (`kensa rules install`): opened before the change is made,
+/// so a change is never made that cannot be recorded, and held until the
+/// record is written. When another process holds the journal (the running
+/// agent, which keeps it until it stops) the record is queued in its inbox
+/// instead and that process appends it.
+pub struct Recorder {
+    dir: PathBuf,
+    /// `None` when another process holds the journal.
+    held: Option<Journal>,
+}
+
+/// Where [`Recorder::record`] put a record.
+#[derive(Debug)]
+pub enum Recorded {
+    Appended(Appended),
+    /// Queued in the inbox (this file) for the process holding the journal.
+    Queued(PathBuf),
+}
+
+impl Recorder {
+    /// Opens the journal in `dir` as [`Journal::open`] does, or notes that
+    /// another process holds it; any other failure is an error.
+    pub fn open(dir: &Path, key: &SecretKey) -> Result<Recorder, JournalError> {
+        Recorder::open_with(dir, key, JournalOptions::default())
+    }
+
+    /// [`Recorder::open`] with options (how long to wait for the lock).
+    pub fn open_with(
+        dir: &Path,
+        key: &SecretKey,
+        opts: JournalOptions,
+    ) -> Result<Recorder, JournalError> {
+        let held = match Journal::open_with(dir, key, opts) {
+            Ok(j) => Some(j),
+            Err(JournalError::Busy { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Recorder {
+            dir: dir.to_path_buf(),
+            held,
+        })
+    }
+
+    /// Appends `record` when this process holds the journal, else queues it.
+    pub fn record(&mut self, record: &Entry) -> Result<Recorded, JournalError> {
+        match &mut self.held {
+            Some(j) => j.append(record).map(Recorded::Appended),
+            None => queue(&self.dir, record).map(Recorded::Queued),
+        }
+    }
+}
+
 /// Takes the exclusive `flock` on `<journal>/lock`, retrying for up to
 /// `wait` while another process holds it.
 fn take_lock(
@@ -1103,6 +1157,28 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(is, vec!["/f1", "/f2", "/f3"]);
         verify(dir.path(), &key.public()).unwrap();
+    }
+
+    #[test]
+    fn a_recorder_appends_when_free_and_queues_when_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let mut free = Recorder::open(dir.path(), &key).unwrap();
+        let r = free.record(&Entry::Scan(skip(1))).unwrap();
+        assert!(matches!(r, Recorded::Appended(Appended { seq: 1, .. })));
+        drop(free);
+        let mut holder = Journal::open(dir.path(), &key).unwrap();
+        let quick = JournalOptions {
+            lock_wait: std::time::Duration::from_millis(50),
+            ..JournalOptions::default()
+        };
+        let mut busy = Recorder::open_with(dir.path(), &key, quick).unwrap();
+        let Recorded::Queued(file) = busy.record(&Entry::Scan(skip(2))).unwrap() else {
+            panic!("not queued");
+        };
+        assert!(file.starts_with(dir.path().join(INBOX_DIR)));
+        assert_eq!(holder.drain_inbox().unwrap(), 1);
+        assert_eq!(holder.head().0, 2);
     }
 
     #[test]

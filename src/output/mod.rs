@@ -1,9 +1,10 @@
 //! Output for people and programs: JSON Lines or text on stdout, a progress
 //! bar on stderr when stdout is a terminal, and sanitising of every name
-//! that came from a medium; `incidents` and `status` render those commands'
-//! text and JSON. This module decides nothing about verdicts.
+//! that came from a medium; `incidents`, `rules` and `status` render those
+//! commands' text and JSON. This module decides nothing about verdicts.
 
 pub mod incidents;
+pub mod rules;
 pub mod sanitize;
 pub mod status;
 

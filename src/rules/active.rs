@@ -6,8 +6,12 @@
 //! directory exists; it is never created here), so an unchanged set starts
 //! without compiling. Compile problems are logged here once, for
 //! every caller (`scan`, `run`, `status`, the agent's reloads).
+//! [`test_compile`] compiles the set a candidate rule pack would make
+//! active, before the pack is installed, and warms the cache with it.
 
-use super::{cache, find_signatures, sources_for, CompileOptions, RuleSet, RulesError, Source};
+use super::{
+    cache, find_signatures, sources_for, CompileOptions, Issue, RuleSet, RulesError, Source,
+};
 use crate::config::RulesConfig;
 use crate::state::StateDir;
 use std::path::{Path, PathBuf};
@@ -85,4 +89,50 @@ pub fn load(
         "rules loaded"
     );
     Ok(set)
+}
+
+/// Compile errors a [`TestCompileError::Failed`] keeps (and shows).
+const MAX_ERRORS_SHOWN: usize = 20;
+
+/// Why a candidate pack's active set cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TestCompileError {
+    #[error("{0}")]
+    Rules(#[from] RulesError),
+    /// Some files failed to compile; `errors` holds the first of their
+    /// errors (names sanitised for a terminal when shown).
+    #[error("{failed} file(s) failed to compile:\n{}", show_errors(.errors))]
+    Failed { failed: usize, errors: Vec<Issue> },
+}
+
+fn show_errors(errors: &[Issue]) -> String {
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|i| format!("  {}", crate::output::sanitize(&i.to_string())))
+        .collect();
+    lines.join("\n")
+}
+
+/// Compiles the default active set with `pack_files` as the pack's files
+/// (a pack about to be installed) and stores it in the cache under
+/// `state` so the agent's reload finds it compiled. Returns the rule
+/// count; any file that fails to compile refuses the set.
+pub fn test_compile(
+    state: &StateDir,
+    config: &RulesConfig,
+    pack_files: &Path,
+) -> Result<usize, TestCompileError> {
+    let sources = default_sources(config, Some(pack_files))?;
+    let prep = super::prepare(&sources)?;
+    let set = super::compile_prepared(&prep, CompileOptions { strict: false })?;
+    if set.files_failed > 0 {
+        return Err(TestCompileError::Failed {
+            failed: set.files_failed,
+            errors: set.errors().take(MAX_ERRORS_SHOWN).cloned().collect(),
+        });
+    }
+    if let Err(e) = cache::store(&state.cache_dir(), &prep, &set) {
+        tracing::debug!("compiled pack rules not cached: {e}");
+    }
+    Ok(set.info.rules)
 }

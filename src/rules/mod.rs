@@ -6,10 +6,12 @@
 //! reported with file, line and message and left out; the rest still loads.
 //! Reading (`prepare`, which yields the digest) and compiling
 //! (`compile_prepared`) are separate steps so that `cache` can skip the
-//! compilation when nothing changed; `pack` owns signed offline rule packs.
+//! compilation when nothing changed; `check` builds the per-file report of
+//! `kensa rules check`; `pack` owns signed offline rule packs.
 
 pub mod active;
 pub mod cache;
+pub mod check;
 pub mod hashlist;
 pub mod pack;
 

@@ -22,6 +22,7 @@ use super::{read_capped, verify, Manifest, PackError, VerifiedPack, MAX_PACK_SIZ
 use crate::fsutil::at;
 use crate::journal::{PackRef, RulesChange};
 use crate::keys::PublicKey;
+use crate::rules::active::TestCompileError;
 use crate::state::StateDir;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -275,12 +276,13 @@ fn write_pack_dir(
 
 /// Installs the pack at `pack_file`. `test_compile` compiles the active
 /// set with the given pack rules directory (bundled + pack) and returns
-/// the rule count, or the compile errors; it runs before the swap.
+/// the rule count, or why it does not compile (normally
+/// [`crate::rules::active::test_compile`]); it runs before the swap.
 pub fn install(
     state: &StateDir,
     pack_file: &Path,
     opts: InstallOptions,
-    test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
+    test_compile: &mut dyn FnMut(&Path) -> Result<usize, TestCompileError>,
 ) -> Result<InstallOutcome, PackError> {
     let rd = state.rules_dir();
     let incoming = rd.join("incoming");
@@ -302,7 +304,7 @@ fn install_locked(
     pack_file: &Path,
     copy: &Path,
     opts: InstallOptions,
-    test_compile: &mut dyn FnMut(&Path) -> Result<usize, String>,
+    test_compile: &mut dyn FnMut(&Path) -> Result<usize, TestCompileError>,
 ) -> Result<InstallOutcome, PackError> {
     let rd = &state.rules_dir();
     let bytes = copy_capped(pack_file, copy)?;
@@ -323,9 +325,9 @@ fn install_locked(
     let final_dir = place_pack(rd, &name, &pack)?;
     let rules = match test_compile(&final_dir.join("files")) {
         Ok(n) => n,
-        Err(msg) => {
+        Err(e) => {
             let _ = std::fs::remove_dir_all(&final_dir);
-            return Err(PackError::Compile(msg));
+            return Err(PackError::Compile(e));
         }
     };
     let m: &Manifest = &pack.manifest;

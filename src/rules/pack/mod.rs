@@ -16,6 +16,7 @@ pub mod install;
 
 use crate::fsutil::{at, PathError, ReadError};
 use crate::keys::{self, KeyError, PublicKey, SecretKey, SignatureFile};
+use crate::rules::active::TestCompileError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -80,7 +81,7 @@ pub enum PackError {
         new_digest: String,
     },
     #[error("pack rules do not compile; nothing was installed:\n{0}")]
-    Compile(String),
+    Compile(TestCompileError),
     #[error("source {path}: {reason}")]
     Source { path: PathBuf, reason: String },
     #[error("key: {0}")]
