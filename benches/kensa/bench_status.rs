@@ -4,22 +4,11 @@
 //! with the journal. Goal: status under 100 ms. `KENSA_OLD_BIN=<path>`
 //! also times another kensa binary on the same journal.
 
-use crate::support::journal::{agent_key, big_journal, journal_dir};
+use crate::support::journal::{agent_key, big_journal, journal_dir, status_json};
 use crate::support::TestEnv;
 use kensa::journal::Journal;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn status_json(env: &TestEnv) -> Value {
-    let out = env.run(["status", "--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status prints JSON")
-}
 
 pub fn status_on_a_million_records() {
     let env = TestEnv::new();

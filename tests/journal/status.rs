@@ -4,23 +4,14 @@
 //! line, and `verify --journal`. Its time on a journal of one million records
 //! is a benchmark: `cargo bench --bench kensa -- status`.
 
-use crate::support::journal::{agent_key, finding, journal_dir, session, skip, summary};
+use crate::support::journal::{
+    agent_key, finding, journal_dir, session, skip, status_json, summary,
+};
 use crate::support::TestEnv;
 use kensa::bundle::{self, ExportRange};
 use kensa::journal::Journal;
 use serde_json::{json, Value};
 use std::io::Write;
-
-fn status_json(env: &TestEnv) -> Value {
-    let out = env.run(["status", "--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("status prints JSON")
-}
 
 #[test]
 fn no_state_dir_is_reported_and_not_created() {

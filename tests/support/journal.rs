@@ -11,6 +11,18 @@ use kensa::state::StateDir;
 use serde_json::{json, Value};
 use std::path::Path;
 
+/// `kensa status --format json` in `env`, which must succeed.
+pub fn status_json(env: &crate::support::TestEnv) -> Value {
+    let out = env.run(["status", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status prints JSON")
+}
+
 /// Every record in the journal of the state directory `state`, in order.
 /// Panics on a broken chain or a line that is not JSON.
 pub fn records(state: &Path) -> Vec<serde_json::Value> {
