@@ -207,8 +207,9 @@ fn read_error(path: PathBuf) -> impl FnOnce(std::io::Error) -> RulesError {
     move |source| RulesError::Read { path, source }
 }
 
-/// Lists the rule and hash files of a source, sorted, without following
-/// symlinks.
+/// Lists the rule and hash files of a source, sorted. Symlinks are never
+/// followed: one with a rule or hash-list name is listed, and reading
+/// reports it as not loaded, so a rule set cannot shrink unseen.
 fn list_files(src: &Source) -> Result<Vec<(PathBuf, String, FileKind)>, RulesError> {
     let meta = std::fs::metadata(&src.path).map_err(read_error(src.path.clone()))?;
     if meta.is_file() {
@@ -251,7 +252,8 @@ fn list_dir(
         let p = ent.path();
         if ft.is_dir() {
             stack.push(p);
-        } else if ft.is_file() {
+        } else if ft.is_file() || ft.is_symlink() {
+            // Symlinks are listed so that reading reports them as refused.
             let Some(kind) = file_kind(&p) else { continue };
             let rel = p
                 .strip_prefix(root)
@@ -391,6 +393,15 @@ pub fn prepare(sources: &[Source]) -> Result<Prepared, RulesError> {
 fn read_source(src: &Source, issues: &mut Vec<Issue>) -> Result<Vec<SourceFile>, RulesError> {
     let mut set = Vec::new();
     for (path, rel, kind) in list_files(src)? {
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            issues.push(Issue {
+                file: path,
+                line: None,
+                message: "a symbolic link; not loaded (rule files must be regular files)".into(),
+                warning: false,
+            });
+            continue;
+        }
         match read_capped(&path) {
             Ok(text) => set.push(SourceFile {
                 path,
@@ -475,10 +486,12 @@ pub fn check_prepared(prep: &Prepared) -> CheckReport {
 /// Compiles the prepared files: hash lists into one list, YARA files into
 /// one rule set, each source in its namespace.
 fn compile_parts(prep: &Prepared, opts: CompileOptions) -> Result<Compiled, RulesError> {
+    // A file that could not be read (or was refused) is a failed file:
+    // `--strict` refuses the set rather than let it shrink unseen.
     let mut tally = Tally {
         issues: prep.read_issues.clone(),
         files_ok: 0,
-        files_failed: 0,
+        files_failed: prep.read_issues.len(),
     };
     let mut compiler = yara_x::Compiler::new();
     for name in EXTERNALS {

@@ -603,3 +603,53 @@ fn a_named_path_that_is_a_symlink_is_followed_once() {
         );
     }
 }
+
+#[test]
+fn rule_files_that_are_symlinks_are_reported_not_dropped() {
+    let env = TestEnv::new();
+    env.file("a.txt", b"needle-for-linked-rule");
+    let outside = env.base().join("outside.yar");
+    std::fs::write(
+        &outside,
+        "rule linked { strings: $a = \"needle-for-linked-rule\" condition: $a }\n",
+    )
+    .unwrap();
+    let rules = env.base().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("good.yar"), "rule good { condition: false }\n").unwrap();
+    symlink(&outside, rules.join("link.yar")).unwrap();
+
+    let out = env.run(["rules".as_ref(), "check".as_ref(), rules.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAILED") && text.contains("link.yar"),
+        "{text}"
+    );
+    assert!(text.contains("symbolic link"), "{text}");
+
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--format", "json", "--rules"];
+        args.extend(extra);
+        let mut cmd = env.command();
+        cmd.args(&args[..4])
+            .arg(&rules)
+            .args(&args[4..])
+            .arg(&env.root);
+        cmd.output().unwrap()
+    };
+    let out = scan(&["--strict"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("link.yar"),
+        "--strict names the file: {stderr}"
+    );
+    let out = scan(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 rule file(s) failed"),
+        "the set shrinks visibly: {stderr}"
+    );
+    assert!(of_type(&parse_lines(&out), "finding").is_empty());
+}
