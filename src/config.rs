@@ -118,6 +118,8 @@ pub struct ScanConfig {
     pub timeout: u64,
     /// Stay on the file system of each scanned root.
     pub one_file_system: bool,
+    /// Entries read from one directory before the rest is a gap.
+    pub max_dir_entries: usize,
 }
 
 impl Default for ScanConfig {
@@ -128,6 +130,7 @@ impl Default for ScanConfig {
             buffer_budget: Size(crate::engine::DEFAULT_BUFFER_BUDGET),
             timeout: crate::engine::DEFAULT_TIMEOUT.as_secs(),
             one_file_system: false,
+            max_dir_entries: crate::engine::DEFAULT_MAX_DIR_ENTRIES,
         }
     }
 }
@@ -251,6 +254,7 @@ impl Config {
         o.buffer_budget = c.buffer_budget.0;
         o.timeout = std::time::Duration::from_secs(c.timeout.max(1));
         o.one_file_system = c.one_file_system;
+        o.max_dir_entries = c.max_dir_entries.max(1);
         o.archive = self.archive.limits();
         o
     }

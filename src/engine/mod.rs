@@ -33,6 +33,9 @@ pub const DEFAULT_BUFFER_BUDGET: u64 = 64 * 1024 * 1024;
 const MAX_DEFERRED: usize = 16;
 /// Default per-file YARA timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default most entries read from one directory (see
+/// [`ScanOptions::max_dir_entries`]).
+pub const DEFAULT_MAX_DIR_ENTRIES: usize = 100_000;
 /// Most worker threads a scan may ask for: each holds a yara-x scanner and
 /// a read buffer, and more than this many gains nothing on any machine.
 pub const MAX_THREADS: usize = 256;
@@ -48,6 +51,9 @@ pub struct ScanOptions {
     pub timeout: Duration,
     /// Do not descend into other file systems.
     pub one_file_system: bool,
+    /// Entries read from one directory; the rest is a `too_many_entries`
+    /// gap (bounded memory on hostile or endless listings).
+    pub max_dir_entries: usize,
     /// Limits for recursion into archives; `None` scans archives as plain files.
     pub archive: Option<archive::ArchiveLimits>,
     /// Bytes of large files held in memory at once across all workers.
@@ -81,6 +87,7 @@ impl Default for ScanOptions {
             buffer_budget: DEFAULT_BUFFER_BUDGET,
             timeout: DEFAULT_TIMEOUT,
             one_file_system: false,
+            max_dir_entries: DEFAULT_MAX_DIR_ENTRIES,
             archive: Some(archive::ArchiveLimits::default()),
         }
     }
@@ -280,6 +287,7 @@ impl Engine {
             let walker = walk::Walker {
                 roots: &spec.paths,
                 one_file_system: self.opts.one_file_system,
+                max_dir_entries: self.opts.max_dir_entries,
                 session: ctx,
                 cancel,
             };

@@ -20,6 +20,7 @@ pub(crate) struct WorkItem {
 pub(crate) struct Walker<'a> {
     pub roots: &'a [PathBuf],
     pub one_file_system: bool,
+    pub max_dir_entries: usize,
     pub session: &'a SessionCtx,
     pub cancel: &'a Cancel,
 }
@@ -112,6 +113,18 @@ impl Walker<'_> {
     ) -> Vec<(PathBuf, std::io::Result<Metadata>)> {
         let mut names = Vec::new();
         for ent in rd {
+            if names.len() >= self.max_dir_entries {
+                self.skip(
+                    events,
+                    dir,
+                    SkipReason::TooManyEntries,
+                    format!(
+                        "more than {} entries; the rest of the directory was not visited",
+                        self.max_dir_entries
+                    ),
+                );
+                break;
+            }
             match ent {
                 Ok(ent) => {
                     let p = ent.path();

@@ -49,6 +49,7 @@ pub enum SkipReason {
     ScanError,
     Vanished,
     MediaRemoved,
+    TooManyEntries,
 }
 
 impl SkipReason {
@@ -72,6 +73,7 @@ impl SkipReason {
             SkipReason::ScanError => "scan_error",
             SkipReason::Vanished => "vanished",
             SkipReason::MediaRemoved => "media_removed",
+            SkipReason::TooManyEntries => "too_many_entries",
         }
     }
 }

@@ -653,3 +653,24 @@ fn rule_files_that_are_symlinks_are_reported_not_dropped() {
     );
     assert!(of_type(&parse_lines(&out), "finding").is_empty());
 }
+
+#[test]
+fn a_directory_with_too_many_entries_is_a_bounded_gap() {
+    let env = TestEnv::new();
+    for i in 0..15 {
+        env.file(format!("big/f{i:02}.txt"), b"x");
+    }
+    env.file("small/a.txt", b"x");
+    let mut config = std::fs::read_to_string(&env.config).unwrap();
+    config.push_str("[scan]\nmax_dir_entries = 10\n");
+    std::fs::write(&env.config, config).unwrap();
+    let (code, recs) = env.scan_json(&[]);
+    assert_eq!(code, 2, "{recs:?}");
+    let skips = of_type(&recs, "skip");
+    assert_eq!(skips.len(), 1, "{skips:?}");
+    assert_eq!(skips[0]["reason"], "too_many_entries");
+    assert_eq!(skips[0]["gap"], true);
+    assert!(skips[0]["path"].as_str().unwrap().ends_with("/big"));
+    // Ten of the big directory's files, and the other directory whole.
+    assert_eq!(recs.last().unwrap()["files"], 11);
+}
