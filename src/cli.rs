@@ -437,7 +437,7 @@ pub struct TriageArgs {
     /// Free-text note kept with this decision.
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
-    /// Who decided (default: $USER).
+    /// Who decided (default: $USER or $LOGNAME, else the system account name).
     #[arg(long, value_name = "NAME")]
     pub by: Option<String>,
     /// Not a real incident: leave it out of the report.

@@ -9,12 +9,14 @@ use crate::collector::incidents::{self, Triage};
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
-    let by = match args.by {
-        Some(b) => b,
-        None => std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .context("who is triaging? pass --by NAME (USER is not set)")?,
-    };
+    // As git does: the flag, else $USER/$LOGNAME, else the account name
+    // the system has for this process (a root shell, a script, a service).
+    let by = args
+        .by
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(crate::system::current_user);
     let store = open_store(ctx)?;
     let t = Triage {
         event: args.event,

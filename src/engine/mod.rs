@@ -261,7 +261,7 @@ impl Engine {
             v: SCHEMA_VERSION,
             id: ctx.id.clone(),
             time: findings::now_rfc3339(),
-            host: host_name(),
+            host: crate::system::host_name(),
             agent: spec.agent.clone(),
             location: spec.location,
             paths: spec.paths.iter().map(|p| pathfmt::display(p)).collect(),
@@ -415,11 +415,6 @@ impl Tally {
             error,
         }
     }
-}
-
-/// This host's name, for session records.
-pub fn host_name() -> String {
-    sysinfo::System::host_name().unwrap_or_else(|| "unknown".to_string())
 }
 
 impl SessionCtx {

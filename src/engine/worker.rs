@@ -267,7 +267,7 @@ impl<'r> Worker<'r> {
     fn owner(&mut self, uid: u32) -> String {
         self.owners
             .entry(uid)
-            .or_insert_with(|| user_name(uid))
+            .or_insert_with(|| crate::system::user_name(uid))
             .clone()
     }
 
@@ -578,29 +578,4 @@ fn cut(s: &str) -> String {
         }
         format!("{}…", &s[..end])
     }
-}
-
-/// The user name for a uid, or the number when unknown.
-fn user_name(uid: u32) -> String {
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: passwd is a plain C struct; all-zero is a valid value.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both valid for the
-    // given sizes; `result` is either null or points at `pwd`.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut pwd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-        return uid.to_string();
-    }
-    // SAFETY: pw_name is a NUL-terminated string inside `buf`.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    name.to_string_lossy().into_owned()
 }

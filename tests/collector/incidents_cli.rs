@@ -165,3 +165,25 @@ fn analyst_quarter() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no collector database"));
 }
+
+#[test]
+fn triage_without_by_or_user_takes_the_system_account_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = {
+        let conn = open_store(dir.path());
+        let mut j = Journal::new(&conn, "hmi-agent");
+        j.incident("2019-05-10T03:00:00Z", Location::Removable, None, 1)
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_kensa"))
+        .arg("--state-dir")
+        .arg(dir.path())
+        .args(["triage", &a[..12], "--event", "malware_infection"])
+        .env_remove("KENSA_CONFIG")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .expect("run kensa");
+    let text = stdout(&out);
+    let account = kensa::system::current_user();
+    assert!(text.contains(&format!("by {account}")), "{text}");
+}
