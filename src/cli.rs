@@ -318,6 +318,10 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
+    /// Not an option: says to use `--format json` (a common guess).
+    #[arg(long, hide = true, num_args = 0, default_missing_value = "", value_parser = json_flag)]
+    pub json: Option<bool>,
+
     /// Print only findings (text format).
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -339,6 +343,10 @@ pub struct ScanArgs {
     /// (affects the default incident classification).
     #[arg(long)]
     pub removable: bool,
+}
+
+fn json_flag(_: &str) -> Result<bool, String> {
+    Err("there is no --json; use --format json".into())
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {

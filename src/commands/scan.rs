@@ -20,8 +20,24 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     let set = active::load(&ctx.state, &ctx.config.rules, &req).context("loading rules")?;
     super::warn_failed_rule_files(&set);
     let engine = Engine::new(Arc::new(set), opts).with_policy(ctx.config.classification.clone());
+    let paths = super::absolute_all(&args.paths)?;
+    for p in &paths {
+        // A path the user gave that is not there is a mistake to report,
+        // not a file that vanished during the scan.
+        if let Err(e) = std::fs::symlink_metadata(p) {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            };
+            anyhow::bail!(
+                "{}: {why}",
+                crate::output::sanitize(&p.display().to_string())
+            );
+        }
+    }
     let mut spec = SessionSpec {
-        paths: super::absolute_all(&args.paths)?,
+        paths,
         location: args.location(),
         medium: None,
         agent: None,

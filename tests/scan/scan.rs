@@ -448,17 +448,35 @@ fn bad_config_names_file_and_line() {
 }
 
 #[test]
-fn missing_path_is_a_gap() {
+fn a_missing_path_is_an_error_naming_it() {
     let env = TestEnv::new();
+    env.file("a.txt", b"x");
+    let missing = env.root.join("does-not-exist");
     let out = env.run([
         std::ffi::OsStr::new("scan"),
         std::ffi::OsStr::new("--format"),
         std::ffi::OsStr::new("json"),
-        env.root.join("does-not-exist").as_os_str(),
+        env.root.as_os_str(),
+        missing.as_os_str(),
     ]);
     assert_eq!(out.status.code(), Some(2));
-    let recs = parse_lines(&out);
-    assert_eq!(of_type(&recs, "skip")[0]["reason"], "vanished");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: no such file or directory", missing.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("os error 2").count(),
+        0,
+        "the cause is said once, in words: {stderr}"
+    );
+    assert!(parse_lines(&out).is_empty(), "nothing was scanned");
+    let out = env.run(["scan".as_ref(), "--json".as_ref(), env.root.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--format json"),
+        "--json suggests --format json"
+    );
 }
 
 #[test]
