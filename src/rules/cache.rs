@@ -16,7 +16,6 @@ use super::{
     Issue, Prepared, RuleSet, RulesError, Source,
 };
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"KENSARC\n";
@@ -165,23 +164,17 @@ fn invalid_entry(path: &Path, reason: &str) -> CacheError {
 
 /// Reads the entry at `path`, up to the size cap; `None` if there is none.
 fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, CacheError> {
-    let io = |err| CacheError::Io {
-        path: path.to_path_buf(),
-        err,
-    };
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    let mut bytes = Vec::new();
-    f.take(MAX_CACHE_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_CACHE_FILE {
-        return Err(invalid_entry(path, "larger than the size cap"));
+    use crate::fsutil::ReadError;
+    match crate::fsutil::read_capped(path, MAX_CACHE_FILE) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(ReadError::TooLarge { .. }) => Err(invalid_entry(path, "larger than the size cap")),
+        Err(ReadError::Io(e)) => Err(CacheError::Io {
+            path: path.to_path_buf(),
+            err: e.source,
+        }),
+        Err(e) => Err(invalid_entry(path, &e.reason())),
     }
-    Ok(Some(bytes))
 }
 
 /// Checks an entry's header (magic, format version, lengths, SHA-256) and
