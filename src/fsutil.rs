@@ -101,38 +101,52 @@ pub fn file_kind(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// Whether opening follows a symlink at the last component of the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Links {
+    /// The user named this path: a symlink is followed.
+    Follow,
+    /// A file found during a walk: a symlink is refused (ELOOP).
+    NoFollow,
+}
+
 /// Opens `path` for reading without blocking (a FIFO with no writer opens
 /// at once) and without becoming its controlling terminal, and checks it
-/// is a regular file before anything is read. Symlinks are followed: the
-/// user named this path.
-pub fn open_regular(path: &Path) -> Result<File, ReadError> {
+/// is a regular file before anything is read; returns it with its
+/// metadata from the open descriptor.
+pub fn open_regular(path: &Path, links: Links) -> Result<(File, std::fs::Metadata), ReadError> {
     let mut opts = OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC);
+        let nofollow = if links == Links::NoFollow {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | nofollow);
     }
     let f = opts.open(path).map_err(at(path))?;
-    let ft = f.metadata().map_err(at(path))?.file_type();
-    if !ft.is_file() {
+    let meta = f.metadata().map_err(at(path))?;
+    if !meta.is_file() {
         return Err(ReadError::NotRegular {
             path: path.to_path_buf(),
-            kind: file_kind(&ft),
+            kind: file_kind(&meta.file_type()),
         });
     }
-    Ok(f)
+    Ok((f, meta))
 }
 
 /// Reads a whole regular file of at most `cap` bytes. Every file kensa
 /// reads on behalf of a user or from a medium goes through here.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
-    let f = open_regular(path)?;
+    let (f, meta) = open_regular(path, Links::Follow)?;
     let too_large = || ReadError::TooLarge {
         path: path.to_path_buf(),
         cap,
     };
-    let len = f.metadata().map_err(at(path))?.len();
+    let len = meta.len();
     if len > cap {
         return Err(too_large());
     }

@@ -14,7 +14,7 @@ use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 
 /// Read granularity.
 const CHUNK: u64 = 1 << 20;
@@ -481,25 +481,21 @@ fn stream_rest(
     }
 }
 
-/// Opens a file the walker listed, without following a symlink, blocking
-/// on a FIFO or taking a terminal, and checks it is still a regular file
-/// (it may have been replaced between listing and opening).
+/// Opens a file the walker listed through the shared opener, without
+/// following a symlink, and checks it is still a regular file (it may have
+/// been replaced between listing and opening); a refusal is a skip.
 fn open_regular(path: &std::path::Path) -> Result<(File, std::fs::Metadata), (SkipReason, String)> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| (io_skip_reason(&e), format!("cannot open: {e}")))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| (io_skip_reason(&e), format!("cannot stat: {e}")))?;
-    if !meta.is_file() {
-        return Err((
+    use crate::fsutil::{Links, ReadError};
+    crate::fsutil::open_regular(path, Links::NoFollow).map_err(|e| match e {
+        ReadError::Io(e) => (
+            io_skip_reason(&e.source),
+            format!("cannot open: {}", e.source),
+        ),
+        _ => (
             SkipReason::SpecialFile,
             "not a regular file when opened".into(),
-        ));
-    }
-    Ok((file, meta))
+        ),
+    })
 }
 
 /// The displayed path of an archive member: the outer path and the member
