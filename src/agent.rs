@@ -77,11 +77,8 @@ pub enum SetupError {
     Rules(#[from] crate::rules::RulesError),
     #[error(transparent)]
     Options(#[from] crate::engine::OptionsError),
-    #[error("cannot resolve path {path}: {source}")]
-    Path {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot resolve path {0}")]
+    Path(#[from] crate::fsutil::PathError),
 }
 
 impl Setup {
@@ -121,28 +118,16 @@ impl Setup {
         let watch: Vec<PathBuf> = config.watch.paths.iter().chain(&o.watch).cloned().collect();
         Ok(AgentConfig {
             media: MediaPolicy {
-                roots: absolute_all(roots)?,
+                roots: crate::fsutil::absolute_all(roots)?,
                 filesystems: config.media.filesystems.clone(),
                 removable: Vec::new(),
             },
-            watch: absolute_all(&watch)?,
+            watch: crate::fsutil::absolute_all(&watch)?,
             settle: Duration::from_millis(config.watch.settle_ms),
             scan_present: config.media.scan_present && !o.no_scan_present,
             agent_id: Some(self.agent_id.clone()),
         })
     }
-}
-
-fn absolute_all(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SetupError> {
-    paths
-        .iter()
-        .map(|p| {
-            std::path::absolute(p).map_err(|source| SetupError::Path {
-                path: p.clone(),
-                source,
-            })
-        })
-        .collect()
 }
 
 /// Requests from signal handlers.

@@ -165,6 +165,15 @@ pub fn read_capped_text(path: &Path, cap: u64) -> Result<String, ReadError> {
     })
 }
 
+/// Makes every path absolute against the current directory, once, so
+/// nothing later depends on the working directory.
+pub fn absolute_all(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PathError> {
+    paths
+        .iter()
+        .map(|p| std::path::absolute(p).map_err(at(p)))
+        .collect()
+}
+
 /// Creates `dir` (and its parents) with mode 0700 for the last component
 /// when it is new; an existing directory is left as it is.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {

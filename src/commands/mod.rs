@@ -93,7 +93,7 @@ pub fn absolute(p: PathBuf) -> anyhow::Result<PathBuf> {
 
 /// [`absolute`] for every path of a list.
 pub fn absolute_all(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    paths.iter().cloned().map(absolute).collect()
+    crate::fsutil::absolute_all(paths).context("cannot resolve path")
 }
 
 /// Says on stderr that some rule files were left out (the log has which).
