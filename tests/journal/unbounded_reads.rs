@@ -4,32 +4,18 @@
 //! block forever) or a link to `/dev/zero` (which never ends) is an error at
 //! once, never a hang or gigabytes of memory.
 
-use crate::support::{data, TestEnv};
+use crate::support::{data, run_measured, TestEnv};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// Runs `cmd`, killing it after 20 s (a hang fails the test, it does not
-/// stall the suite).
+/// Runs `cmd` with its peak memory printed, killing it after 20 s (a hang
+/// fails the test, it does not stall the suite).
 fn run_bounded(cmd: &mut Command) -> (Output, Duration) {
     let t = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn kensa");
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if t.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("{cmd:?} did not finish within 20 s (blocked on a FIFO or an endless file?)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child.wait_with_output().expect("output"), t.elapsed())
+    let label = format!("{:?}", cmd.get_args().skip(4).collect::<Vec<_>>());
+    let m = run_measured(&label, Duration::from_secs(20), cmd);
+    (m.output, t.elapsed())
 }
 
 fn fifo(path: &Path) {

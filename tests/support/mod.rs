@@ -232,3 +232,88 @@ pub fn yara_files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A finished child with its peak resident memory.
+pub struct Measured {
+    pub output: Output,
+    /// Peak resident set of the child, in KiB (`ru_maxrss` from wait4).
+    pub peak_kib: u64,
+}
+
+/// Runs `cmd` to completion (stdout and stderr captured) and returns its
+/// output with its own peak memory, read from `wait4` so other children of
+/// the test do not count. Prints `peak RSS <label>: N MiB` so a test log
+/// shows the bound of every hostile case. A child still running after
+/// `limit` is killed and the test fails: a hang is a failure, not a stall.
+pub fn run_measured(label: &str, limit: std::time::Duration, cmd: &mut Command) -> Measured {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let pid = child.id() as libc::pid_t;
+    let finished = Arc::new(AtomicBool::new(false));
+    let killed = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let (finished, killed) = (finished.clone(), killed.clone());
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !finished.load(Ordering::SeqCst) {
+                if start.elapsed() > limit {
+                    killed.store(true, Ordering::SeqCst);
+                    // SAFETY: plain kill(2) of our own unreaped child.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our own unreaped child; both pointers are to
+        // live, writable locals.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "wait4: {e}");
+    }
+    finished.store(true, Ordering::SeqCst);
+    let _ = watchdog.join();
+    // The child is reaped; `child` must not wait on it again.
+    drop(child);
+    assert!(
+        !killed.load(Ordering::SeqCst),
+        "{label}: {cmd:?} did not finish within {limit:?} (a hang)"
+    );
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    };
+    let peak_kib = usage.ru_maxrss.max(0) as u64;
+    eprintln!("peak RSS {label}: {} MiB", peak_kib / 1024);
+    Measured { output, peak_kib }
+}
