@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// An I/O error and the path it concerns.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
+#[error("{}: {source}", crate::engine::pathfmt::show(path))]
 pub struct PathError {
     pub path: PathBuf,
     #[source]
@@ -50,11 +50,17 @@ pub fn at(path: &Path) -> impl FnOnce(std::io::Error) -> PathError + '_ {
 pub enum ReadError {
     #[error(transparent)]
     Io(#[from] PathError),
-    #[error("{}: not a regular file ({kind}); refused", path.display())]
+    #[error(
+        "{}: not a regular file ({kind}); refused",
+        crate::engine::pathfmt::show(path)
+    )]
     NotRegular { path: PathBuf, kind: &'static str },
-    #[error("{}: larger than {cap} bytes; refused", path.display())]
+    #[error(
+        "{}: larger than {cap} bytes; refused",
+        crate::engine::pathfmt::show(path)
+    )]
     TooLarge { path: PathBuf, cap: u64 },
-    #[error("{}: not UTF-8 text", path.display())]
+    #[error("{}: not UTF-8 text", crate::engine::pathfmt::show(path))]
     NotText { path: PathBuf },
 }
 

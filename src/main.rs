@@ -6,7 +6,9 @@ fn main() -> ExitCode {
     match kensa::commands::run(std::env::args_os()) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("kensa: error: {e:#}");
+            // The message may carry names from a medium or a bundle.
+            let text = format!("{e:#}");
+            eprintln!("kensa: error: {}", kensa::output::sanitize(&text));
             ExitCode::from(2)
         }
     }

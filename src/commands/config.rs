@@ -4,6 +4,7 @@
 use super::Context;
 use crate::cli::ConfigCommand;
 use crate::config::{Config, DEFAULT_CONFIG_TEXT};
+use crate::engine::pathfmt;
 
 pub fn run(ctx: &Context, cmd: &ConfigCommand) -> anyhow::Result<u8> {
     match cmd {
@@ -15,7 +16,7 @@ pub fn run(ctx: &Context, cmd: &ConfigCommand) -> anyhow::Result<u8> {
             // Loading already happened (errors stop before this point);
             // load again as required so a missing file is reported here.
             let c = Config::load(&ctx.config_path, true)?;
-            println!("{}: ok", ctx.config_path.display());
+            println!("{}: ok", pathfmt::show(&ctx.config_path));
             println!("{c:#?}");
             Ok(0)
         }

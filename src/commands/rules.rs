@@ -4,6 +4,7 @@
 
 use super::{absolute, Context};
 use crate::cli::{RulesCommand, RulesPackArgs};
+use crate::engine::pathfmt;
 use crate::fsutil::read_capped_text;
 use crate::journal::{Entry, JournalRecord, Recorded, Recorder};
 use crate::keys::{KeyError, SecretKey};
@@ -28,7 +29,7 @@ pub fn run(ctx: &Context, cmd: RulesCommand) -> anyhow::Result<u8> {
         RulesCommand::Trust { pubkey } => {
             let text = read_capped_text(&pubkey, MAX_SMALL_FILE)?;
             let key = pack::trust(&ctx.state, &text)
-                .with_context(|| format!("trusting {}", pubkey.display()))?;
+                .with_context(|| format!("trusting {}", pathfmt::show(&pubkey)))?;
             println!("trusted rule pack publisher {}", key.key_id_hex());
         }
         RulesCommand::ListTrusted => {
@@ -65,14 +66,14 @@ fn build_pack(args: RulesPackArgs) -> anyhow::Result<()> {
             }
             other => other.into(),
         })
-        .with_context(|| format!("reading secret key {}", args.key.display()))?;
+        .with_context(|| format!("reading secret key {}", pathfmt::show(&args.key)))?;
     let dir = absolute(args.dir.clone())?;
     let (bytes, manifest, skipped) = pack::build(&dir, args.version, &signer)
-        .with_context(|| format!("building a pack from {}", dir.display()))?;
+        .with_context(|| format!("building a pack from {}", pathfmt::show(&dir)))?;
     out::print_skipped(&skipped);
     let path = absolute(args.out.clone())?;
     crate::fsutil::write_atomic(&path, &bytes, 0o644)
-        .with_context(|| format!("writing {}", path.display()))?;
+        .with_context(|| format!("writing {}", pathfmt::show(&path)))?;
     out::print_pack(&path, bytes.len(), &manifest, &signer.key_id_hex());
     Ok(())
 }
@@ -90,13 +91,13 @@ fn install(ctx: &Context, file: PathBuf, opts: InstallOptions) -> anyhow::Result
     }
     let dir = ctx.state.journal_dir();
     let mut recorder = Recorder::open(&dir, &key).with_context(|| {
-        let d = dir.display();
+        let d = pathfmt::show(&dir);
         format!("opening the journal {d} to record the change; nothing was installed")
     })?;
     let outcome = pack::install(&ctx.state, &file, opts, &mut |files| {
         active::test_compile(&ctx.state, &ctx.config.rules, files)
     })
-    .with_context(|| format!("rule pack {} refused", file.display()))?;
+    .with_context(|| format!("rule pack {} refused", pathfmt::show(&file)))?;
     if let InstallOutcome::Installed { change, .. } = &outcome {
         let entry = Entry::Journal(JournalRecord::RulesChange(change.clone()));
         let unrecorded =

@@ -7,6 +7,7 @@
 use super::Context;
 use crate::agent::{Agent, Control, Overrides, Setup};
 use crate::cli::RunArgs;
+use crate::engine::pathfmt;
 use crate::engine::RecordSink;
 use crate::findings::Record;
 use crate::journal::Journal;
@@ -47,7 +48,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     }
     let dir = state.journal_dir();
     let journal = Journal::open(&dir, &key)
-        .with_context(|| format!("opening the journal {}", dir.display()))?;
+        .with_context(|| format!("opening the journal {}", pathfmt::show(&dir)))?;
     let recorder = Arc::new(Mutex::new(JournalRecorder { journal }));
 
     let setup = Setup {

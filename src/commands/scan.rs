@@ -3,6 +3,7 @@
 
 use super::Context;
 use crate::cli::ScanArgs;
+use crate::engine::pathfmt;
 use crate::engine::{Cancel, Engine, SessionSpec};
 use crate::output::{Printer, PrinterOptions};
 use crate::rules::active::{self, RuleRequest};
@@ -30,10 +31,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
                 _ => e.to_string(),
             };
-            anyhow::bail!(
-                "{}: {why}",
-                crate::output::sanitize(&p.display().to_string())
-            );
+            anyhow::bail!("{}: {why}", pathfmt::display(p));
         }
     }
     let mut spec = SessionSpec {
@@ -56,12 +54,12 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         let key = crate::keys::SecretKey::load(&sk_path).with_context(|| {
             format!(
                 "--journal needs the agent key {} (run kensa keygen)",
-                sk_path.display()
+                pathfmt::show(&sk_path)
             )
         })?;
         let dir = ctx.state.journal_dir();
         let mut journal = crate::journal::Journal::open(&dir, &key)
-            .with_context(|| format!("opening the journal {}", dir.display()))?;
+            .with_context(|| format!("opening the journal {}", pathfmt::show(&dir)))?;
         spec.agent = Some(key.key_id_hex());
         let mut sink = JournalSink::new(&mut journal, &mut printer);
         engine.scan(&spec, &mut sink, &cancel)?

@@ -6,6 +6,7 @@
 
 use super::Context;
 use crate::cli::{StatusArgs, StatusFormat};
+use crate::engine::pathfmt;
 use crate::keys::PublicKey;
 use crate::output::status::{journal_json, sessions_json, text};
 use anyhow::Context as _;
@@ -31,7 +32,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     let dir = ctx.state.journal_dir();
     let (journal, sessions) = if dir.is_dir() {
         let j = crate::journal::status::look_back(&dir, args.sessions)
-            .with_context(|| format!("reading the journal {}", dir.display()))?;
+            .with_context(|| format!("reading the journal {}", pathfmt::show(&dir)))?;
         (journal_json(&j, &dir), sessions_json(&j)?)
     } else {
         (json!(null), json!([]))
@@ -51,7 +52,7 @@ fn key(ctx: &Context) -> Value {
     let pk = ctx.state.public_key();
     match PublicKey::load(&pk) {
         Ok(k) => {
-            json!({"agent": k.key_id_hex(), "public_key": k.to_base64(), "path": pk.display().to_string()})
+            json!({"agent": k.key_id_hex(), "public_key": k.to_base64(), "path": pathfmt::display(&pk)})
         }
         Err(_) => json!(null),
     }

@@ -350,8 +350,12 @@ impl<'r> Worker<'r> {
             .map(|i| name[i..].to_lowercase())
             .unwrap_or_default();
         // Setting a defined string global cannot fail.
-        let _ = self.scanner.set_global("filename", name);
-        let _ = self.scanner.set_global("filepath", display);
+        let _ = self
+            .scanner
+            .set_global("filename", &*pathfmt::for_rules(name));
+        let _ = self
+            .scanner
+            .set_global("filepath", &*pathfmt::for_rules(display));
         let _ = self.scanner.set_global("extension", ext.as_str());
         let _ = self.scanner.set_global("filetype", filetype::sniff(data));
         let _ = self.scanner.set_global("owner", owner);

@@ -6,14 +6,15 @@
 use super::Mount;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 const MOUNTINFO: &str = "/proc/self/mountinfo";
 
-/// Decodes the octal escapes (`\040` for space, ...) of mountinfo fields.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
+/// Decodes the octal escapes (`\040` for space, ...) of mountinfo fields;
+/// every other byte is kept as it is (a name need not be UTF-8).
+fn unescape(b: &[u8]) -> PathBuf {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -31,23 +32,25 @@ fn unescape(s: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
-/// Parses mountinfo text; malformed lines are ignored.
-pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
+/// Parses mountinfo; malformed lines are ignored. Bytes, not text: a
+/// medium's label (and so its mount point) need not be UTF-8, and one such
+/// stick must not blind the agent to every other mount.
+pub fn parse_mountinfo(text: &[u8]) -> Vec<Mount> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+    for line in text.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == b"-") else {
             continue;
         };
         if sep < 6 || fields.len() < sep + 3 {
             continue;
         }
         out.push(Mount {
-            mount_point: PathBuf::from(unescape(fields[4])),
-            fstype: fields[sep + 1].to_string(),
+            mount_point: unescape(fields[4]),
+            fstype: String::from_utf8_lossy(fields[sep + 1]).into_owned(),
             source: unescape(fields[sep + 2]),
         });
     }
@@ -56,7 +59,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
 
 /// The current mount table.
 pub fn current_mounts() -> std::io::Result<Vec<Mount>> {
-    Ok(parse_mountinfo(&std::fs::read_to_string(MOUNTINFO)?))
+    Ok(parse_mountinfo(&std::fs::read(MOUNTINFO)?))
 }
 
 /// Mount points that sysinfo marks removable.
@@ -77,8 +80,8 @@ pub struct MountWatcher {
 impl MountWatcher {
     pub fn new() -> std::io::Result<MountWatcher> {
         let mut file = std::fs::File::open(MOUNTINFO)?;
-        let mut sink = String::new();
-        file.read_to_string(&mut sink)?;
+        let mut sink = Vec::new();
+        file.read_to_end(&mut sink)?;
         Ok(MountWatcher { file })
     }
 
@@ -95,8 +98,8 @@ impl MountWatcher {
         if rc > 0 && pfd.revents & (libc::POLLPRI | libc::POLLERR) != 0 {
             // Re-read to re-arm the notification.
             let _ = self.file.seek(SeekFrom::Start(0));
-            let mut sink = String::new();
-            let _ = self.file.read_to_string(&mut sink);
+            let mut sink = Vec::new();
+            let _ = self.file.read_to_end(&mut sink);
             return true;
         }
         false
@@ -109,16 +112,21 @@ mod tests {
 
     #[test]
     fn parses_mountinfo_lines() {
-        let text = "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
+        let text = b"36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
                     40 36 0:51 / /media/My\\040Stick rw,nosuid - vfat /dev/sdb1 rw\n\
                     41 36 0:52 / /media/img rw shared:3 - fuse.fusefat /tmp/a\\040b.img rw\n\
-                    garbage line\n";
+                    garbage line\n\
+                    42 36 0:53 / /media/\xff\\134x rw - vfat /dev/sdc1 rw\n";
         let m = parse_mountinfo(text);
-        assert_eq!(m.len(), 3);
+        assert_eq!(m.len(), 4);
+        assert_eq!(
+            m[3].mount_point.as_os_str().as_encoded_bytes(),
+            b"/media/\xff\\x"
+        );
         assert_eq!(m[1].mount_point, PathBuf::from("/media/My Stick"));
         assert_eq!(m[1].fstype, "vfat");
         assert_eq!(m[2].fstype, "fuse.fusefat");
-        assert_eq!(m[2].source, "/tmp/a b.img");
+        assert_eq!(m[2].source, PathBuf::from("/tmp/a b.img"));
     }
 
     #[test]

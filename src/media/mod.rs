@@ -11,6 +11,7 @@ pub use linux::{current_mounts, removable_mount_points, MountWatcher};
 
 pub mod volume;
 
+use crate::engine::pathfmt;
 use crate::findings::Medium;
 use std::path::{Path, PathBuf};
 
@@ -32,7 +33,7 @@ pub struct Mount {
     pub mount_point: PathBuf,
     pub fstype: String,
     /// The mount source: a device node, an image file, or a FUSE name.
-    pub source: String,
+    pub source: PathBuf,
 }
 
 /// What decides which mounts are media.
@@ -101,10 +102,10 @@ fn is_pseudo_fuse(m: &Mount) -> bool {
 
 /// The identity of a mounted medium, as far as the system tells.
 pub fn identify(m: &Mount, detected_by: &str) -> Medium {
-    let vol = volume::probe(Path::new(&m.source));
+    let vol = volume::probe(&m.source);
     Medium {
-        mount_point: m.mount_point.display().to_string(),
-        device: (!m.source.is_empty()).then(|| m.source.clone()),
+        mount_point: pathfmt::display(&m.mount_point),
+        device: (!m.source.as_os_str().is_empty()).then(|| pathfmt::display(&m.source)),
         filesystem: Some(m.fstype.clone()),
         label: vol.as_ref().and_then(|v| v.label.clone()),
         uuid: vol.as_ref().and_then(|v| v.uuid.clone()),

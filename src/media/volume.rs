@@ -52,13 +52,14 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// A label or serial from on-disk bytes, padding trimmed, in the one text
+/// form of names (a hostile label stays unambiguous and inert).
 fn text(b: &[u8]) -> Option<String> {
-    let s: String = String::from_utf8_lossy(b)
-        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    (!s.is_empty() && s != "NO NAME").then_some(s)
+    let pad = |c: &u8| *c == 0 || c.is_ascii_whitespace();
+    let start = b.iter().position(|c| !pad(c))?;
+    let end = b.iter().rposition(|c| !pad(c))? + 1;
+    let s = crate::engine::pathfmt::bytes_to_string(&b[start..end]);
+    (s != "NO NAME").then_some(s)
 }
 
 /// FAT, exFAT and NTFS boot sectors.

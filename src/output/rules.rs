@@ -4,6 +4,7 @@
 //! files are sanitised here.
 
 use super::{sanitize, Format};
+use crate::engine::pathfmt;
 use crate::keys::PublicKey;
 use crate::rules::check::Report;
 use crate::rules::pack::{InstallOutcome, InstalledPack, Manifest};
@@ -24,7 +25,7 @@ fn check_json(report: &Report) -> serde_json::Value {
         .iter()
         .map(|f| {
             serde_json::json!({
-                "path": f.path.display().to_string(),
+                "path": pathfmt::display(&f.path),
                 "compiled": f.compiled,
                 "errors": f.errors,
                 "warnings": f.warnings,
@@ -52,7 +53,7 @@ fn print_check_text(report: &Report) {
         } else {
             format!(" ({} warning(s))", f.warnings.len())
         };
-        println!("{state} {}{extra}", sanitize(&f.path.display().to_string()));
+        println!("{state} {}{extra}", pathfmt::display(&f.path));
         for i in f.errors.iter().chain(f.warnings.iter()) {
             println!("  {}", sanitize(&i.to_string()));
         }
@@ -81,7 +82,7 @@ pub fn print_skipped(skipped: &[PathBuf]) {
     for s in skipped {
         eprintln!(
             "kensa: note: {} is not a rule or hash-list file; left out",
-            sanitize(&s.display().to_string())
+            pathfmt::display(s)
         );
     }
 }
@@ -90,7 +91,7 @@ pub fn print_skipped(skipped: &[PathBuf]) {
 pub fn print_pack(out: &Path, bytes: usize, manifest: &Manifest, signer: &str) {
     println!(
         "wrote {}: version {}, {} file(s), {bytes} bytes, digest {}, signed by {}",
-        out.display(),
+        pathfmt::show(out),
         manifest.version,
         manifest.files.len(),
         manifest.digest(),
@@ -102,7 +103,7 @@ pub fn print_pack(out: &Path, bytes: usize, manifest: &Manifest, signer: &str) {
 pub fn print_key_created(path: &Path, key_id: &str) {
     eprintln!(
         "kensa: note: created the agent key {} (agent {key_id}) to record rule changes",
-        path.display()
+        pathfmt::show(path)
     );
 }
 
@@ -111,7 +112,7 @@ pub fn print_key_created(path: &Path, key_id: &str) {
 pub fn print_change_queued(dir: &Path) {
     eprintln!(
         "kensa: note: the journal {} is held by another kensa process (normally the running agent, which keeps it until it stops); the rules_change record is queued there and that process journals it (the agent does when it picks up the new pack, within seconds)",
-        dir.display()
+        pathfmt::show(dir)
     );
 }
 

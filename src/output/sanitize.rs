@@ -1,17 +1,11 @@
-//! Makes names from media safe for a terminal: control characters, escape
-//! sequences and bidirectional overrides are shown as visible escapes, so a
-//! hostile file name can neither move the cursor nor disguise `exe` as `pdf`.
+//! Makes text that is not a name (messages, rule metadata, errors) safe
+//! for a terminal: control characters, escape sequences and bidirectional
+//! overrides are shown as visible escapes, so hostile text can neither move
+//! the cursor nor disguise `exe` as `pdf`. It uses the same predicate and
+//! escapes as `engine::pathfmt` (the text form of names) and leaves that
+//! form unchanged, so a name already in it is printed as recorded.
 
-/// True for characters that must not reach a terminal as they are.
-fn is_dangerous(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{200E}' | '\u{200F}' | '\u{061C}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{2028}' | '\u{2029}'
-            | '\u{FEFF}')
-}
+use crate::engine::pathfmt::{is_dangerous, push_escaped};
 
 /// Returns `s` with every dangerous character replaced by `\xNN` (ASCII
 /// controls) or `\u{NNNN}` (others).
@@ -22,11 +16,7 @@ pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         if is_dangerous(c) {
-            if (c as u32) < 0x80 {
-                out.push_str(&format!("\\x{:02X}", c as u32));
-            } else {
-                out.push_str(&format!("\\u{{{:04X}}}", c as u32));
-            }
+            push_escaped(&mut out, c);
         } else {
             out.push(c);
         }
@@ -46,5 +36,11 @@ mod tests {
         assert_eq!(sanitize("line\nbreak\x07"), "line\\x0Abreak\\x07");
         assert_eq!(sanitize("c1\u{9b}x"), "c1\\u{009B}x");
         assert_eq!(sanitize("日本語"), "日本語");
+    }
+
+    #[test]
+    fn leaves_the_text_form_of_names_unchanged() {
+        let name = crate::engine::pathfmt::bytes_to_string(b"a\\b\x1b\xff\r");
+        assert_eq!(sanitize(&name), name);
     }
 }

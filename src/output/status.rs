@@ -3,6 +3,7 @@
 //! are sanitised here.
 
 use super::sanitize;
+use crate::engine::pathfmt;
 use crate::journal::status::JournalStatus;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::path::Path;
 /// The `journal` object of the status document.
 pub fn journal_json(j: &JournalStatus, dir: &Path) -> Value {
     json!({
-        "dir": dir.display().to_string(),
+        "dir": pathfmt::display(dir),
         "head_seq": j.head_seq,
         "head": j.head,
         "exported_through": j.exported,

@@ -15,6 +15,7 @@ pub mod check;
 pub mod hashlist;
 pub mod pack;
 
+use crate::engine::pathfmt;
 use crate::findings::RulesetInfo;
 use hashlist::HashList;
 use sha2::{Digest, Sha256};
@@ -71,8 +72,14 @@ impl std::fmt::Display for Issue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = if self.warning { "warning" } else { "error" };
         match self.line {
-            Some(l) => write!(f, "{}:{}: {kind}: {}", self.file.display(), l, self.message),
-            None => write!(f, "{}: {kind}: {}", self.file.display(), self.message),
+            Some(l) => write!(
+                f,
+                "{}:{}: {kind}: {}",
+                pathfmt::show(&self.file),
+                l,
+                self.message
+            ),
+            None => write!(f, "{}: {kind}: {}", pathfmt::show(&self.file), self.message),
         }
     }
 }
@@ -185,14 +192,14 @@ pub fn find_signatures(configured: Option<&Path>) -> Result<PathBuf, RulesError>
         // A configured path that does not exist is an error, not a fallback.
         if configured.is_some() && Some(c.as_path()) == configured {
             return Err(RulesError::NoSignatures {
-                looked: c.display().to_string(),
+                looked: pathfmt::display(c),
             });
         }
     }
     Err(RulesError::NoSignatures {
         looked: candidates
             .iter()
-            .map(|c| c.display().to_string())
+            .map(|c| pathfmt::display(c))
             .collect::<Vec<_>>()
             .join(", "),
     })
@@ -558,7 +565,7 @@ fn add_hash_list(hashes: &mut HashList, f: &SourceFile, tally: &mut Tally) {
 fn add_yara(compiler: &mut yara_x::Compiler<'_>, f: &SourceFile, tally: &mut Tally) {
     let before = compiler.errors().len();
     let warn_before = compiler.warnings().len();
-    let origin = f.path.display().to_string();
+    let origin = pathfmt::display(&f.path);
     let src = yara_x::SourceCode::from(f.text.as_str()).with_origin(origin);
     let _ = compiler.add_source(src);
     let errs = &compiler.errors()[before..];
@@ -617,7 +624,7 @@ pub(crate) fn assemble(prep: &Prepared, c: Compiled) -> Result<RuleSet, RulesErr
             sources: prep
                 .sources
                 .iter()
-                .map(|s| s.path.display().to_string())
+                .map(|s| pathfmt::display(&s.path))
                 .collect::<Vec<_>>()
                 .join(", "),
         });

@@ -233,9 +233,22 @@ fn hostile_member_names_stay_data() {
         .map(|f| chain(f).last().unwrap().clone())
         .collect();
     names.sort();
-    let mut expected: Vec<String> = a::HOSTILE_NAMES.iter().map(|s| s.to_string()).collect();
+    // Carried in the one injective text form (controls and backslashes
+    // escaped), which decodes back to the exact name.
+    let mut expected: Vec<String> = a::HOSTILE_NAMES
+        .iter()
+        .map(|s| kensa::engine::pathfmt::bytes_to_string(s.as_bytes()))
+        .collect();
     expected.sort();
-    assert_eq!(names, expected, "names carried exactly in the JSON chain");
+    assert_eq!(
+        names, expected,
+        "names carried losslessly in the JSON chain"
+    );
+    for n in &names {
+        let raw = kensa::engine::pathfmt::decode(n).unwrap();
+        assert!(a::HOSTILE_NAMES.iter().any(|h| h.as_bytes() == raw));
+        assert!(!n.chars().any(char::is_control), "{n:?}");
+    }
     // Nothing was extracted anywhere near the scan.
     let after: Vec<PathBuf> = tree_files(env.tmp.path())
         .into_iter()

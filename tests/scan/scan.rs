@@ -157,6 +157,34 @@ fn non_utf8_name_is_scanned_and_recorded_unambiguously() {
     assert_lines(&["bad\\xFF\\xFEname.com"], &rel_paths(&f, &env.root));
 }
 
+/// Issue 11.11: a name with the bytes FF FE and a name with the literal
+/// text `\xFF\xFE` must never print the same, in JSON or on a terminal.
+#[test]
+fn names_are_printed_injectively() {
+    let env = TestEnv::new();
+    env.file_bytes_name(b"n\xff\xfe.com", &eicar());
+    env.file_bytes_name(b"n\\xFF\\xFE.com", &eicar());
+    env.file_bytes_name(b"ctl\r\x1b[32mOK.com", &eicar());
+    let (code, recs) = env.scan_json(&[]);
+    assert_eq!(code, 1);
+    let f = of_type(&recs, "finding");
+    let mut got = rel_paths(&f, &env.root);
+    got.sort();
+    assert_lines(
+        &[
+            "ctl\\x0D\\x1B[32mOK.com",
+            "n\\xFF\\xFE.com",
+            "n\\\\xFF\\\\xFE.com",
+        ],
+        &got,
+    );
+    let out = env.run([std::ffi::OsStr::new("scan"), env.root.as_os_str()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("n\\xFF\\xFE.com"), "{text}");
+    assert!(text.contains("n\\\\xFF\\\\xFE.com"), "{text}");
+    assert!(!text.contains('\r') && !text.contains('\x1b'), "{text:?}");
+}
+
 #[test]
 fn zero_byte_file_is_fully_checked() {
     let env = TestEnv::new();
@@ -360,7 +388,7 @@ fn bundled_signatures_catch_usb_tricks_and_spare_lookalikes() {
             "bad/autorun.inf Autorun_Inf_Launches_Program",
             "bad/dl.bat Script_Download_And_Execute",
             "bad/invoice.pdf Exe_With_Document_Extension",
-            "bad/photo\u{202E}gpj.scr Name_With_Bidi_Override",
+            "bad/photo\\u{202E}gpj.scr Name_With_Bidi_Override",
             "bad/report.pdf.exe Exe_Double_Extension",
             "bad/run.ps1 Script_Obfuscated_Loader",
             "bad/update.vbs Script_Download_And_Execute",

@@ -19,6 +19,7 @@
 //! journal tools.
 
 use super::{read_capped, verify, Manifest, PackError, VerifiedPack, MAX_PACK_SIZE};
+use crate::engine::pathfmt;
 use crate::fsutil::at;
 use crate::journal::{PackRef, RulesChange};
 use crate::keys::PublicKey;
@@ -101,9 +102,12 @@ pub fn try_installed(state: &StateDir) -> Result<Option<InstalledPack>, PackErro
     let json = dir.join("install.json");
     let bytes = read_capped(&json, MAX_INSTALL_JSON)?;
     let mut pack: InstalledPack = serde_json::from_slice(&bytes)
-        .map_err(|e| PackError::State(format!("{}: {e}", json.display())))?;
+        .map_err(|e| PackError::State(format!("{}: {e}", pathfmt::show(&json))))?;
     if !dir.join("files").is_dir() {
-        return Err(PackError::State(format!("{} has no files/", dir.display())));
+        return Err(PackError::State(format!(
+            "{} has no files/",
+            pathfmt::show(&dir)
+        )));
     }
     pack.dir = dir;
     Ok(Some(pack))
@@ -147,10 +151,10 @@ pub fn list_trusted(state: &StateDir) -> Result<Vec<PublicKey>, PackError> {
             continue;
         }
         let text = String::from_utf8(read_capped(&p, MAX_TRUSTED_KEY)?)
-            .map_err(|_| PackError::State(format!("{} is not text", p.display())))?;
+            .map_err(|_| PackError::State(format!("{} is not text", pathfmt::show(&p))))?;
         keys.push(
             PublicKey::parse(&text)
-                .map_err(|e| PackError::State(format!("trusted key {}: {e}", p.display())))?,
+                .map_err(|e| PackError::State(format!("trusted key {}: {e}", pathfmt::show(&p))))?,
         );
     }
     keys.sort_by_key(|k| k.key_id_hex());
@@ -169,7 +173,7 @@ fn take_lock(dir: &Path) -> Result<crate::fsutil::LockGuard, PackError> {
         Ok(Some(g)) => Ok(g),
         Ok(None) => Err(PackError::State(format!(
             "{} stayed locked",
-            path.display()
+            pathfmt::show(&path)
         ))),
         Err(e) => Err(at(&path)(e).into()),
     }
