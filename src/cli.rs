@@ -1,7 +1,7 @@
 //! Command-line types (clap derive). Parsing only: no I/O here; the
 //! `commands` module turns these flags into configurations.
 
-use crate::output::Format;
+use crate::output::{ColorChoice, Format};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -322,9 +322,15 @@ pub struct ScanArgs {
     #[arg(long, hide = true, num_args = 0, default_missing_value = "", value_parser = json_flag)]
     pub json: Option<bool>,
 
-    /// Print only findings (text format).
+    /// Print only findings on stdout (text format); files not fully checked
+    /// and errors still go to stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Colour the verdicts: auto (on a terminal, unless NO_COLOR is set),
+    /// always or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 
     /// Also list skips made by design (symlinks, special files).
     #[arg(long)]

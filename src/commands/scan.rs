@@ -46,9 +46,11 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
             quiet: args.quiet,
             show_all_skips: args.show_all_skips,
             progress: !args.no_progress,
+            color: args.color,
         },
     );
     let cancel = Cancel::new();
+    printer.stop_when_closed(cancel.clone());
     let summary = if args.journal {
         let sk_path = ctx.state.secret_key();
         let key = crate::keys::SecretKey::load(&sk_path).with_context(|| {

@@ -22,36 +22,117 @@ pub enum Format {
     Json,
 }
 
+/// When to colour the text output (`--color`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal, `NO_COLOR` is unset and `TERM` is not `dumb`.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour, given whether stdout is a terminal.
+    pub fn resolve(self, tty: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+                let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+                tty && !no_color && !dumb
+            }
+        }
+    }
+}
+
 /// What a [`Printer`] shows besides findings.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PrinterOptions {
-    /// Only findings (text format): no skips, no totals, no progress.
+    /// Only findings on stdout (text format): no totals, no progress; files
+    /// not fully checked still go to stderr.
     pub quiet: bool,
     /// Also skips made by design (symlinks, special files).
     pub show_all_skips: bool,
     /// A progress display on stderr (only when stdout is a terminal).
     pub progress: bool,
+    pub color: ColorChoice,
 }
 
-/// Prints records to stdout as they arrive.
+/// The verdict of a whole scan, as the last line of the text output says
+/// it; it always agrees with the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanVerdict {
+    /// Every file fully checked, nothing found (exit 0).
+    Clean,
+    /// At least one malicious finding (exit 1).
+    Infected,
+    /// Only suspicious findings (exit 1).
+    Suspicious,
+    /// Nothing found, but something could not be fully checked (exit 2).
+    Incomplete,
+}
+
+impl ScanVerdict {
+    /// The verdict of `summary`, given how many of its findings were malicious.
+    pub fn of(summary: &Summary, malicious: u64) -> ScanVerdict {
+        match summary.exit_code() {
+            1 if malicious > 0 => ScanVerdict::Infected,
+            1 => ScanVerdict::Suspicious,
+            0 => ScanVerdict::Clean,
+            _ => ScanVerdict::Incomplete,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            ScanVerdict::Clean => "CLEAN",
+            ScanVerdict::Infected => "INFECTED",
+            ScanVerdict::Suspicious => "SUSPICIOUS",
+            ScanVerdict::Incomplete => "INCOMPLETE",
+        }
+    }
+
+    /// ANSI SGR parameters: red, yellow, magenta, green; all bold.
+    fn color(self) -> &'static str {
+        match self {
+            ScanVerdict::Clean => "1;32",
+            ScanVerdict::Infected => "1;31",
+            ScanVerdict::Suspicious => "1;33",
+            ScanVerdict::Incomplete => "1;35",
+        }
+    }
+}
+
+/// `text` in the SGR colour `sgr` when `on`.
+fn paint(on: bool, sgr: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{sgr}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Prints records to stdout as they arrive. When the reader of stdout
+/// goes away (`kensa scan | head -1`), printing stops quietly and the scan
+/// is stopped through `on_closed`; the journal still gets every record.
 pub struct Printer {
     format: Format,
-    quiet: bool,
-    show_all_skips: bool,
+    opts: PrinterOptions,
+    color: bool,
     out: std::io::BufWriter<std::io::Stdout>,
     progress: Option<indicatif::ProgressBar>,
+    malicious: u64,
+    closed: bool,
+    on_closed: Option<std::sync::Arc<crate::engine::Cancel>>,
 }
 
 impl Printer {
     pub fn new(format: Format, opts: PrinterOptions) -> Printer {
-        let PrinterOptions {
-            quiet,
-            show_all_skips,
-            progress,
-        } = opts;
         let stdout = std::io::stdout();
         let tty = stdout.is_terminal();
-        let progress = (progress && tty && !quiet && format == Format::Text).then(|| {
+        let progress = (opts.progress && tty && !opts.quiet && format == Format::Text).then(|| {
             let pb = indicatif::ProgressBar::new_spinner();
             pb.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(8));
             pb.set_style(
@@ -62,11 +143,24 @@ impl Printer {
         });
         Printer {
             format,
-            quiet,
-            show_all_skips,
+            color: format == Format::Text && opts.color.resolve(tty),
+            opts,
             out: std::io::BufWriter::new(stdout),
             progress,
+            malicious: 0,
+            closed: false,
+            on_closed: None,
         }
+    }
+
+    /// Stops `cancel`'s scan when stdout is closed by its reader.
+    pub fn stop_when_closed(&mut self, cancel: std::sync::Arc<crate::engine::Cancel>) {
+        self.on_closed = Some(cancel);
+    }
+
+    /// True once stdout's reader has gone away.
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     fn line(&mut self, text: &str) -> std::io::Result<()> {
@@ -83,26 +177,12 @@ impl Printer {
         match rec {
             Record::Session(_) => Ok(()),
             Record::Finding(f) => {
-                let rules: Vec<String> = f
-                    .matches
-                    .iter()
-                    .map(|m| format!("{}:{}", m.namespace, sanitize(&m.rule)))
-                    .collect();
-                let verdict = match f.verdict {
-                    crate::findings::Verdict::Malicious => "MALICIOUS ",
-                    crate::findings::Verdict::Suspicious => "SUSPICIOUS",
-                };
-                let line = format!(
-                    "{verdict} {}  [{}]  sha256={}",
-                    sanitize(&f.path),
-                    rules.join(", "),
-                    f.sha256
-                );
+                let line = finding_line(f, self.color);
                 self.line(&line)?;
                 self.out.flush()
             }
             Record::Skip(s) => {
-                if self.quiet || !(s.gap || self.show_all_skips) {
+                if !(s.gap || self.opts.show_all_skips) {
                     return Ok(());
                 }
                 let line = format!(
@@ -111,39 +191,102 @@ impl Printer {
                     s.reason.as_str(),
                     sanitize(&s.detail)
                 );
+                if self.opts.quiet {
+                    // Not on stdout, but never hidden: a gap is news.
+                    eprintln!("kensa: not fully checked: {}", &line[11..]);
+                    return Ok(());
+                }
                 self.line(&line)
             }
             Record::Summary(s) => {
                 if let Some(pb) = self.progress.take() {
                     pb.finish_and_clear();
                 }
-                if self.quiet {
+                if self.opts.quiet {
                     return self.out.flush();
                 }
-                let line = summary_line(s);
+                let verdict = ScanVerdict::of(s, self.malicious);
+                let line = summary_line(s, verdict, self.color);
                 self.line(&line)?;
                 self.out.flush()
             }
         }
     }
+
+    fn write(&mut self, rec: &Record) -> std::io::Result<()> {
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut self.out, rec)?;
+                self.out.write_all(b"\n")?;
+                if matches!(rec, Record::Finding(_) | Record::Summary(_)) {
+                    self.out.flush()?;
+                }
+                Ok(())
+            }
+            Format::Text => self.text(rec),
+        }
+    }
 }
 
-/// The closing line of a text scan.
-pub fn summary_line(s: &Summary) -> String {
+/// One finding in text: verdict, path, then each match with what it is
+/// (`rule NS:ID — description`, or `hash: description (sha256 list NS)`),
+/// then the SHA-256.
+pub fn finding_line(f: &crate::findings::Finding, color: bool) -> String {
+    let matches: Vec<String> = f.matches.iter().map(match_text).collect();
+    let (word, sgr) = match f.verdict {
+        crate::findings::Verdict::Malicious => ("MALICIOUS ", "1;31"),
+        crate::findings::Verdict::Suspicious => ("SUSPICIOUS", "1;33"),
+    };
+    format!(
+        "{} {}  [{}]  sha256={}",
+        paint(color, sgr, word),
+        sanitize(&f.path),
+        matches.join("; "),
+        f.sha256
+    )
+}
+
+/// A match as a person reads it.
+fn match_text(m: &crate::findings::Match) -> String {
+    let meta = |k: &str| {
+        m.meta
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    if m.kind == "hash" {
+        let digest = meta("digest").unwrap_or("hash");
+        return format!(
+            "{digest} listed in {}: {}",
+            sanitize(&m.namespace),
+            sanitize(&m.rule)
+        );
+    }
+    let id = format!("{}:{}", sanitize(&m.namespace), sanitize(&m.rule));
+    match meta("description") {
+        Some(d) => format!("{id} — {}", sanitize(d)),
+        None => id,
+    }
+}
+
+/// The closing line of a text scan: the verdict word first, then counts
+/// and time, then why the scan stopped early if it did.
+pub fn summary_line(s: &Summary, verdict: ScanVerdict, color: bool) -> String {
     let design = s.skips - s.gaps;
     let mut line = format!(
-        "scanned {} file{} ({}) in {:.1} s: {} finding{}, {} not fully checked, {} skipped by design",
+        "{}  {} finding{} in {} file{} ({}) scanned in {:.1} s; {} not fully checked, {} skipped by design",
+        paint(color, verdict.color(), verdict.word()),
+        s.findings,
+        if s.findings == 1 { "" } else { "s" },
         s.files,
         if s.files == 1 { "" } else { "s" },
         human_bytes(s.bytes),
         s.seconds,
-        s.findings,
-        if s.findings == 1 { "" } else { "s" },
         s.gaps,
         design
     );
     if !s.completed {
-        line.push_str(" — INCOMPLETE");
+        line.push_str("; stopped before the end");
         if let Some(e) = &s.error {
             line.push_str(": ");
             line.push_str(&sanitize(e));
@@ -170,22 +313,33 @@ pub fn human_bytes(n: u64) -> String {
 
 impl RecordSink for Printer {
     fn record(&mut self, rec: Record) -> std::io::Result<()> {
-        match self.format {
-            Format::Json => {
-                serde_json::to_writer(&mut self.out, &rec)?;
-                self.out.write_all(b"\n")?;
-                if matches!(rec, Record::Finding(_) | Record::Summary(_)) {
-                    self.out.flush()?;
+        if let Record::Finding(f) = &rec {
+            self.malicious += u64::from(f.verdict == crate::findings::Verdict::Malicious);
+        }
+        if self.closed {
+            return Ok(());
+        }
+        match self.write(&rec) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                // The reader left: nothing more to show, and no reason to
+                // go on; the session still closes with its summary.
+                self.closed = true;
+                if let Some(pb) = self.progress.take() {
+                    pb.finish_and_clear();
+                }
+                if let Some(c) = &self.on_closed {
+                    c.stop(crate::engine::StopReason::Shutdown);
                 }
                 Ok(())
             }
-            Format::Text => self.text(&rec),
+            other => other,
         }
     }
 
     fn progress(&mut self, files: u64, bytes: u64) {
         if let Some(pb) = &self.progress {
-            pb.set_message(format!("{files} files, {}", human_bytes(bytes)));
+            let noun = if files == 1 { "file" } else { "files" };
+            pb.set_message(format!("{files} {noun}, {}", human_bytes(bytes)));
             pb.tick();
         }
     }

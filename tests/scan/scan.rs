@@ -65,7 +65,10 @@ fn text_output_has_finding_line_and_totals() {
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[0].starts_with("MALICIOUS "), "{text}");
     assert!(lines[0].contains("eicar.txt") && lines[0].contains(EICAR_SHA256));
-    assert!(lines[1].starts_with("scanned 1 file ("), "{text}");
+    assert!(
+        lines[1].starts_with("INFECTED  1 finding in 1 file ("),
+        "{text}"
+    );
 }
 
 #[test]
