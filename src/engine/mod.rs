@@ -237,6 +237,17 @@ impl Engine {
         };
         sink.record(Record::Session(self.session_record(&ctx, spec)))?;
         let mut tally = Tally::default();
+        for issue in self.rules.missing_sources() {
+            let skip = ctx.skip(
+                pathfmt::display(&issue.file),
+                findings::SkipReason::RulesIncomplete,
+                format!(
+                    "rule source not loaded, so no file was checked against it: {}",
+                    issue.message
+                ),
+            );
+            tally.record(Record::Skip(skip), sink, cancel);
+        }
         self.run_threads(spec, &ctx, cancel, &mut |msg| tally.take(msg, sink, cancel))?;
         let stopped = cancel.reason();
         if stopped == Some(StopReason::MediaRemoved) {

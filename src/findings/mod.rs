@@ -50,6 +50,10 @@ pub enum SkipReason {
     Vanished,
     MediaRemoved,
     TooManyEntries,
+    /// A rule source meant for the scan was not loaded (failed to compile,
+    /// unreadable, a rule pack that could not be loaded): every file was
+    /// checked without it.
+    RulesIncomplete,
 }
 
 impl SkipReason {
@@ -74,6 +78,7 @@ impl SkipReason {
             SkipReason::Vanished => "vanished",
             SkipReason::MediaRemoved => "media_removed",
             SkipReason::TooManyEntries => "too_many_entries",
+            SkipReason::RulesIncomplete => "rules_incomplete",
         }
     }
 }

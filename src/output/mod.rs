@@ -124,6 +124,8 @@ pub struct Printer {
     out: std::io::BufWriter<std::io::Stdout>,
     progress: Option<indicatif::ProgressBar>,
     malicious: u64,
+    /// The session's rule set, named on the verdict line.
+    ruleset: Option<crate::findings::RulesetInfo>,
     closed: bool,
     on_closed: Option<std::sync::Arc<crate::engine::Cancel>>,
 }
@@ -148,6 +150,7 @@ impl Printer {
             out: std::io::BufWriter::new(stdout),
             progress,
             malicious: 0,
+            ruleset: None,
             closed: false,
             on_closed: None,
         }
@@ -175,7 +178,10 @@ impl Printer {
 
     fn text(&mut self, rec: &Record) -> std::io::Result<()> {
         match rec {
-            Record::Session(_) => Ok(()),
+            Record::Session(session) => {
+                self.ruleset = Some(session.ruleset.clone());
+                Ok(())
+            }
             Record::Finding(f) => {
                 let line = finding_line(f, self.color);
                 self.line(&line)?;
@@ -206,7 +212,11 @@ impl Printer {
                     return self.out.flush();
                 }
                 let verdict = ScanVerdict::of(s, self.malicious);
-                let line = summary_line(s, verdict, self.color);
+                let mut line = summary_line(s, verdict, self.color);
+                if let Some(r) = &self.ruleset {
+                    line.push_str("; rules ");
+                    line.push_str(&ruleset_text(r));
+                }
                 self.line(&line)?;
                 self.out.flush()
             }
@@ -293,6 +303,23 @@ pub fn summary_line(s: &Summary, verdict: ScanVerdict, color: bool) -> String {
         }
     }
     line
+}
+
+/// A rule set as the verdict line names it: its id (the digest's first 16
+/// hex digits), then the pack version or that no pack was in use.
+pub fn ruleset_text(r: &crate::findings::RulesetInfo) -> String {
+    let pack = match r.pack_version {
+        Some(v) => format!("rule pack v{v}"),
+        None => "no rule pack".to_string(),
+    };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{} ({pack}; {}, {})",
+        r.id,
+        plural(r.rules, "rule", "rules"),
+        plural(r.hashes, "hash", "hashes")
+    )
 }
 
 /// `1.5 MiB` style sizes.

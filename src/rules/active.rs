@@ -55,8 +55,22 @@ pub fn load(
     req: &RuleRequest,
 ) -> Result<RuleSet, RulesError> {
     let mut pack_version = None;
+    let mut pack_issue = None;
     let sources = if req.explicit.is_empty() {
-        let pack = super::pack::installed(state);
+        let pack = match super::pack::try_installed(state) {
+            Ok(p) => p,
+            Err(e) => {
+                // Not a silent drop: the set is marked as missing the pack,
+                // and every scan with it records that as a gap.
+                pack_issue = Some(Issue {
+                    file: state.rules_current(),
+                    line: None,
+                    message: format!("the installed rule pack could not be loaded: {e}"),
+                    warning: false,
+                });
+                None
+            }
+        };
         pack_version = pack.as_ref().map(|p| p.version);
         default_sources(config, pack.as_ref().map(|p| p.rules_dir()).as_deref())?
     } else {
@@ -69,8 +83,18 @@ pub fn load(
     // creates one (`kensa status` and a scan by an unprivileged user on a
     // machine without an agent compile instead).
     let cache_dir = state.root().is_dir().then(|| state.cache_dir());
+    if let Some(issue) = pack_issue.as_ref().filter(|_| opts.strict) {
+        return Err(RulesError::Strict {
+            count: 1,
+            first: issue.to_string(),
+        });
+    }
     let (mut set, status) = cache::load_or_compile(cache_dir.as_deref(), &sources, opts)?;
     set.info.pack_version = pack_version;
+    if let Some(issue) = pack_issue {
+        set.issues.push(issue);
+        set.files_failed += 1;
+    }
     for issue in &set.issues {
         if issue.warning {
             tracing::debug!("{issue}");

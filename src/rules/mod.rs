@@ -113,6 +113,16 @@ impl RuleSet {
     pub fn errors(&self) -> impl Iterator<Item = &Issue> {
         self.issues.iter().filter(|i| !i.warning)
     }
+
+    /// The rule sources that were meant to be used but are not in this
+    /// set (a file that failed to compile or could not be read, a rule
+    /// pack that could not be loaded), one per source with its first
+    /// error. Every scan with this set records each as a coverage gap, so
+    /// a shrunken rule set can never give a CLEAN verdict.
+    pub fn missing_sources(&self) -> Vec<&Issue> {
+        let mut seen = std::collections::HashSet::new();
+        self.errors().filter(|i| seen.insert(&i.file)).collect()
+    }
 }
 
 /// A source file read into memory, in load order.

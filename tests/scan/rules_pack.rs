@@ -645,3 +645,86 @@ fn installs_and_downgrades_are_journalled_even_while_the_journal_is_held() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(journalled_rules_changes(&fx.env.state).len(), 3);
 }
+
+/// Issue 12.6: a rule pack that cannot be loaded (damaged, or unreadable to
+/// the user who scans) is never dropped silently: the scan is INCOMPLETE
+/// (exit 2) with a `rules_incomplete` gap naming it, and `--strict` refuses
+/// to scan at all. The verdict line names the rule set in use.
+#[test]
+fn a_rule_pack_that_cannot_be_loaded_is_never_a_clean_result() {
+    let fx = Fixture::new();
+    let pack = fx.pack("p1", 1, &[("a.yar", &rule("pack_rule_one", "NEEDLE-ONE"))]);
+    let out = fx.install(&pack, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    fx.env.file("clean.txt", b"nothing to see");
+    let out = fx.env.run(["scan".as_ref(), fx.env.root.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.lines().last().unwrap().starts_with("CLEAN ") && text.contains("(rule pack v1; "),
+        "{text}"
+    );
+
+    // Damage the installed pack: its install record is gone.
+    let rd = fx.env.state.join("rules");
+    let current = rd.join(std::fs::read_link(rd.join("current")).unwrap());
+    std::fs::remove_file(current.join("install.json")).unwrap();
+
+    let (code, recs) = fx.env.scan_json(&[]);
+    assert_eq!(code, 2, "{recs:?}");
+    let gaps = of_type(&recs, "skip");
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["reason"], "rules_incomplete");
+    assert_eq!(gaps[0]["gap"], true);
+    assert!(gaps[0]["path"].as_str().unwrap().ends_with("rules/current"));
+    assert!(gaps[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("could not be loaded"));
+
+    let out = fx.env.run(["scan".as_ref(), fx.env.root.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("INCOMPLETE ") && last.contains("no rule pack"),
+        "{text}"
+    );
+    assert!(text.contains("rules_incomplete"), "{text}");
+
+    let out = fx.env.run([
+        "scan".as_ref(),
+        "--strict".as_ref(),
+        fx.env.root.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("rule pack could not be loaded"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "--strict scans nothing");
+}
+
+/// A rule file that fails to compile leaves the set smaller: the scan says
+/// so as a gap, so a broken rule can never turn into a CLEAN verdict.
+#[test]
+fn a_rule_file_that_fails_to_compile_makes_the_scan_incomplete() {
+    let env = TestEnv::new();
+    let rules = env.base().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("good.yar"), rule("good_one", "GOOD-NEEDLE")).unwrap();
+    std::fs::write(
+        rules.join("broken.yar"),
+        "rule broken { condition: nope }\n",
+    )
+    .unwrap();
+    env.file("a.txt", b"plain");
+    let rules_arg = rules.display().to_string();
+    let (code, recs) = env.scan_json(&["--rules", &rules_arg]);
+    assert_eq!(code, 2, "{recs:?}");
+    let gaps = of_type(&recs, "skip");
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["reason"], "rules_incomplete");
+    assert!(gaps[0]["path"].as_str().unwrap().ends_with("broken.yar"));
+}
