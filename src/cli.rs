@@ -63,6 +63,9 @@ pub enum Command {
     /// The NISC quarterly report: incident count, incidents by event type and
     /// by cause, for the four previous fiscal years and the year's quarters.
     Report(ReportArgs),
+    /// List the NISC taxonomy: every event and cause code that `triage`
+    /// accepts, with its Japanese and English labels.
+    Taxonomy(TaxonomyArgs),
     /// Rule sets: check rule files, build, trust and install signed packs.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -196,6 +199,13 @@ pub struct RulesPackArgs {
     /// Where to write the pack.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TaxonomyArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -441,11 +451,14 @@ pub struct TriageArgs {
     /// Incident id (any unique prefix of the session id, 4+ characters).
     pub id: String,
     /// Event code (precursor, leak, destruction, outage, malware_infection,
-    /// code_execution, intrusion, other). Kept as is when omitted.
+    /// code_execution, intrusion, other; `kensa taxonomy` lists them with
+    /// their labels). Kept as is when omitted.
     #[arg(long, value_name = "CODE")]
     pub event: Option<crate::findings::Event>,
     /// Cause code; repeat or separate with commas for several (e.g.
-    /// contractor_mismanagement, suspicious_file, unknown). Kept when omitted.
+    /// contractor_mismanagement, suspicious_file, unknown). Kept when
+    /// omitted; when given, the causes listed replace all causes of the
+    /// previous decision. `kensa taxonomy` lists every code.
     #[arg(long = "cause", value_name = "CODE", value_delimiter = ',')]
     pub cause: Vec<crate::findings::Cause>,
     /// Free-text note kept with this decision.

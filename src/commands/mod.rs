@@ -12,6 +12,7 @@ pub mod rules;
 pub mod run;
 pub mod scan;
 pub mod status;
+pub mod taxonomy;
 pub mod triage;
 pub mod trust;
 pub mod verify;
@@ -64,6 +65,7 @@ where
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
+        Command::Taxonomy(args) => taxonomy::run(&args),
         Command::Rules(cmd) => rules::run(&ctx, cmd),
         Command::Keygen(args) => keygen::run(&ctx, &args),
         Command::Export(args) => export::run(&ctx, &args),

@@ -7,6 +7,7 @@ pub mod incidents;
 pub mod rules;
 pub mod sanitize;
 pub mod status;
+pub mod taxonomy;
 
 use crate::engine::RecordSink;
 use crate::findings::{Record, Summary};
@@ -320,6 +321,16 @@ pub fn ruleset_text(r: &crate::findings::RulesetInfo) -> String {
         plural(r.rules, "rule", "rules"),
         plural(r.hashes, "hash", "hashes")
     )
+}
+
+/// Writes a whole document to stdout. A reader that left early (`| head`)
+/// is not an error: there is no one left to tell.
+pub fn print_all(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// `1.5 MiB` style sizes.

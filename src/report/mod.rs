@@ -10,6 +10,7 @@
 pub mod fiscal;
 mod html;
 mod render;
+pub(crate) use render::display_width;
 
 use crate::findings::taxonomy::{Cause, Classification, Event, CAUSES, EVENTS};
 use chrono::{DateTime, NaiveDate, Utc};

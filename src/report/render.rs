@@ -12,7 +12,7 @@ pub const JSON_VERSION: u32 = 1;
 
 /// Display width of a string in a terminal: East Asian wide and full-width
 /// characters count two columns.
-pub(super) fn display_width(s: &str) -> usize {
+pub(crate) fn display_width(s: &str) -> usize {
     s.chars()
         .map(|c| {
             let u = c as u32;

@@ -12,4 +12,5 @@ mod incidents_triage;
 mod report_golden;
 mod report_html;
 mod report_quarters;
+mod taxonomy_cli;
 mod taxonomy_seed;
