@@ -50,6 +50,9 @@ pub enum SkipReason {
     Vanished,
     MediaRemoved,
     TooManyEntries,
+    /// A container kensa recognises but cannot open (RAR): its members
+    /// were not scanned.
+    UnsupportedContainer,
 }
 
 impl SkipReason {
@@ -74,6 +77,7 @@ impl SkipReason {
             SkipReason::Vanished => "vanished",
             SkipReason::MediaRemoved => "media_removed",
             SkipReason::TooManyEntries => "too_many_entries",
+            SkipReason::UnsupportedContainer => "unsupported_container",
         }
     }
 }
