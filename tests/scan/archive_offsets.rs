@@ -130,15 +130,85 @@ fn zip_appended_to_a_pe_stub_is_found_with_adjusted_and_raw_offsets() {
 }
 
 #[test]
-fn zip_behind_a_shell_script_stub_is_found() {
+fn zip_and_zip64_behind_a_shell_script_stub_are_found() {
     let env = TestEnv::new();
     let zip = eicar_zip(&env);
+    // zip -fz: the same with zip64 end records (the end record's fields
+    // are 0xffff..., the real ones are in the zip64 record).
+    tool_ok(
+        Command::new("zip")
+            .args(["-q", "-X", "-fz", "x64.zip", "eicar.com"])
+            .current_dir(work(&env)),
+        "zip",
+    );
+    let zip64 = std::fs::read(env.base().join("work/x64.zip")).unwrap();
+    assert!(
+        zip64.windows(4).any(|w| w == b"PK\x06\x07"),
+        "no zip64 locator"
+    );
     let stub = b"#!/bin/sh\n# self-extracting installer\nunzip -o \"$0\" -d /tmp/x\nexit 0\n";
     let f = env.file("install.sh", &cat(&[stub, &zip]));
+    let f64 = env.file("install64.sh", &cat(&[stub, &zip64]));
     assert_unzip_extracts(&f);
+    assert_unzip_extracts(&f64);
     let (code, recs) = scan(&env, "zip behind shell stub");
     assert_member_found(code, &recs, &f, "eicar.com");
+    assert_member_found(code, &recs, &f64, "eicar.com");
     assert!(support::of_type(&recs, "skip").is_empty(), "{recs:#?}");
+}
+
+#[test]
+fn a_self_extracting_exe_inside_a_zip_is_opened_too() {
+    let env = TestEnv::new();
+    let sfx = cat(&[&a::pe_stub(), &eicar_zip(&env)]);
+    let outer = env.file(
+        "tools.zip",
+        &a::zip(&[a::RawEntry::deflated("bin/setup.exe", &sfx)]),
+    );
+    let (code, recs) = scan(&env, "sfx in zip");
+    let want = vec![
+        outer.display().to_string(),
+        "bin/setup.exe".to_string(),
+        "eicar.com".to_string(),
+    ];
+    assert!(
+        support::of_type(&recs, "finding")
+            .iter()
+            .any(|f| chain(f) == want),
+        "no finding with chain {want:?}: {recs:#?}"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn limits_hold_for_archives_behind_a_stub() {
+    let env = TestEnv::new();
+    let stub = b"#!/bin/sh\nexit 0\n";
+    let overlap = env.file("overlap.sh", &cat(&[stub, &a::overlap_bomb(8 << 20, 4000)]));
+    let deep = env.file("deep.exe", &cat(&[&a::pe_stub(), &a::deep_zip(20)]));
+    let (code, recs) = scan(&env, "bombs behind stubs");
+    assert_eq!(code, 1, "{recs:#?}");
+    for (file, rule) in [
+        (&overlap, "zip_overlapping_entries"),
+        (&deep, "archive_depth_bomb"),
+    ] {
+        let p = file.display().to_string();
+        let mine = |r: &Value| r["path"].as_str().unwrap().starts_with(p.as_str());
+        let findings = support::of_type(&recs, "finding");
+        let f = findings
+            .iter()
+            .filter(|r| mine(r))
+            .find(|f| f["matches"][0]["rule"] == rule)
+            .unwrap_or_else(|| panic!("{p}: no {rule}: {recs:#?}"));
+        assert_eq!(f["verdict"], "suspicious");
+        assert!(
+            support::of_type(&recs, "skip")
+                .iter()
+                .filter(|r| mine(r))
+                .any(|s| s["reason"] == "archive_limit" && s["gap"] == true),
+            "{p}: no archive_limit skip"
+        );
+    }
 }
 
 #[test]
