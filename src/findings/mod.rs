@@ -54,6 +54,9 @@ pub enum SkipReason {
     /// unreadable, a rule pack that could not be loaded): every file was
     /// checked without it.
     RulesIncomplete,
+    /// A container kensa recognises but cannot open (RAR): its members
+    /// were not scanned.
+    UnsupportedContainer,
 }
 
 impl SkipReason {
@@ -79,6 +82,7 @@ impl SkipReason {
             SkipReason::MediaRemoved => "media_removed",
             SkipReason::TooManyEntries => "too_many_entries",
             SkipReason::RulesIncomplete => "rules_incomplete",
+            SkipReason::UnsupportedContainer => "unsupported_container",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Test binary `scan`: `kensa scan` end to end, archives (walker and CLI),
+//! Test binary `scan`: `kensa scan` end to end, archives (walker, CLI and
+//! containers behind stubs),
 //! the compiled-rules cache, real public rule sets and signed rule packs.
 //! Run one area: `cargo test --release --test scan`; one module:
 //! `cargo test --release --test scan archive_walk::`.
@@ -6,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod archive_offsets;
 mod archive_scan;
 mod archive_walk;
 mod operator_output;

@@ -341,3 +341,58 @@ pub fn encrypted() -> Vec<u8> {
     e.flags |= 1;
     zip(&[e, RawEntry::stored("open.txt", b"readable")])
 }
+
+/// A minimal 32-bit PE image: DOS header, `PE\0\0`, a COFF header with one
+/// section (`.text`, 0x200 raw bytes at 0x200) and a zeroed optional
+/// header. 0x400 bytes; whatever follows it is the PE overlay, where
+/// self-extracting installers keep their archive.
+pub fn pe_stub() -> Vec<u8> {
+    let mut b = vec![0u8; 0x400];
+    b[..2].copy_from_slice(b"MZ");
+    b[0x3c..0x40].copy_from_slice(&0x40u32.to_le_bytes());
+    b[0x40..0x44].copy_from_slice(b"PE\0\0");
+    let coff = 0x44;
+    b[coff..coff + 2].copy_from_slice(&0x14cu16.to_le_bytes()); // i386
+    b[coff + 2..coff + 4].copy_from_slice(&1u16.to_le_bytes()); // sections
+    b[coff + 16..coff + 18].copy_from_slice(&0xe0u16.to_le_bytes()); // optional header size
+    b[coff + 18..coff + 20].copy_from_slice(&0x0102u16.to_le_bytes()); // executable
+    b[coff + 20..coff + 22].copy_from_slice(&0x10bu16.to_le_bytes()); // PE32
+    let s = coff + 20 + 0xe0;
+    b[s..s + 5].copy_from_slice(b".text");
+    for (i, v) in [0x200u32, 0x1000, 0x200, 0x200].iter().enumerate() {
+        // VirtualSize, VirtualAddress, SizeOfRawData, PointerToRawData
+        b[s + 8 + 4 * i..s + 12 + 4 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    b[0x200] = 0xc3; // ret
+    b
+}
+
+/// A minimal RAR 5 archive: signature, main archive header and end of
+/// archive header, each header with its CRC32 (no members: kensa has no
+/// RAR reader, so what matters is that it is recognised as RAR).
+pub fn rar5() -> Vec<u8> {
+    let mut out = b"Rar!\x1a\x07\x01\x00".to_vec();
+    // Header type 1 (main, no flags, no archive flags), then 5 (end).
+    for data in [[1u8, 0, 0], [5, 0, 0]] {
+        let mut body = vec![data.len() as u8];
+        body.extend_from_slice(&data);
+        out.extend_from_slice(&crc32(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+    }
+    out
+}
+
+/// A minimal RAR 4 archive: marker block, main archive header (type 0x73,
+/// 13 bytes) and end of archive block (0x7b), each with the low 16 bits of
+/// the CRC32 of its header after the CRC field.
+pub fn rar4() -> Vec<u8> {
+    let mut out = b"Rar!\x1a\x07\x00".to_vec();
+    let mut main = vec![0x73u8, 0, 0, 13, 0];
+    main.extend_from_slice(&[0; 6]);
+    let end = vec![0x7bu8, 0x00, 0x40, 7, 0];
+    for block in [main, end] {
+        out.extend_from_slice(&(crc32(&block) as u16).to_le_bytes());
+        out.extend_from_slice(&block);
+    }
+    out
+}
