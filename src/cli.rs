@@ -66,6 +66,9 @@ pub enum Command {
     /// List the NISC taxonomy: every event and cause code that `triage`
     /// accepts, with its Japanese and English labels.
     Taxonomy(TaxonomyArgs),
+    /// Write the man pages or shell completions, generated from this
+    /// command line (the .deb ships them; packaging/ holds copies).
+    Generate(GenerateArgs),
     /// Rule sets: check rule files, build, trust and install signed packs.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -199,6 +202,25 @@ pub struct RulesPackArgs {
     /// Where to write the pack.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to write.
+    #[arg(value_enum)]
+    pub what: Generated,
+    /// Directory to write the files into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// What `kensa generate` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generated {
+    /// Man pages: kensa.1 and one kensa-COMMAND.1 per command.
+    Man,
+    /// Completions for bash (kensa), zsh (_kensa) and fish (kensa.fish).
+    Completions,
 }
 
 #[derive(Debug, Args)]

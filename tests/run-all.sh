@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # mtools, e2fsprogs, fuse3: real media mounts; util-linux: losetup, mount;
 # zip, unzip, 7zip: archives behind stubs built and extracted by the real
 # tools).
-packages=(minisign chromium fusefat dosfstools mtools e2fsprogs fuse3 util-linux zip unzip 7zip)
+packages=(minisign chromium fusefat dosfstools mtools e2fsprogs fuse3 util-linux zip unzip 7zip man-db)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod export;
+pub mod generate;
 pub mod import;
 pub mod incidents;
 pub mod keygen;
@@ -66,6 +67,7 @@ where
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
         Command::Taxonomy(args) => taxonomy::run(&args),
+        Command::Generate(args) => generate::run(&args),
         Command::Rules(cmd) => rules::run(&ctx, cmd),
         Command::Keygen(args) => keygen::run(&ctx, &args),
         Command::Export(args) => export::run(&ctx, &args),

@@ -52,6 +52,11 @@ fn deb_builds_installs_and_its_unit_verifies() {
         "./usr/share/kensa/signatures/eicar.yar",
         "./usr/share/kensa/signatures/lnk.yar",
         "./usr/share/doc/kensa/README.md",
+        "./usr/share/man/man1/kensa.1",
+        "./usr/share/man/man1/kensa-scan.1",
+        "./usr/share/bash-completion/completions/kensa",
+        "./usr/share/zsh/vendor-completions/_kensa",
+        "./usr/share/fish/vendor_completions.d/kensa.fish",
     ] {
         assert!(
             listing.contains(want),
@@ -96,6 +101,13 @@ fn deb_builds_installs_and_its_unit_verifies() {
         // finds the installed signatures.
         let v = run_ok(Command::new("/usr/bin/kensa").arg("--version"));
         assert!(v.starts_with("kensa "), "{v}");
+        // The installed man page renders (man-db reads it from its place).
+        let man = std::fs::read_dir("/usr/share/man/man1")
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("kensa-scan.1"))
+            .expect("kensa-scan.1 installed");
+        assert!(man.starts_with("kensa-scan.1"), "{man}");
         run_ok(Command::new("/usr/bin/kensa").args([
             "--config",
             "/etc/kensa/kensa.toml",

@@ -10,6 +10,7 @@ mod support;
 mod archive_offsets;
 mod archive_scan;
 mod archive_walk;
+mod cli_docs;
 mod operator_output;
 mod rules_cache;
 mod rules_compat;
