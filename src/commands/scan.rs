@@ -49,6 +49,9 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
             color: args.color,
         },
     );
+    if printer.shows_progress() {
+        printer.set_total(crate::output::progress::precount(spec.paths.clone()));
+    }
     let cancel = Cancel::new();
     printer.stop_when_closed(cancel.clone());
     let summary = if args.journal {

@@ -4,6 +4,7 @@
 //! commands' text and JSON. This module decides nothing about verdicts.
 
 pub mod incidents;
+pub mod progress;
 pub mod rules;
 pub mod sanitize;
 pub mod status;
@@ -124,6 +125,9 @@ pub struct Printer {
     color: bool,
     out: std::io::BufWriter<std::io::Stdout>,
     progress: Option<indicatif::ProgressBar>,
+    /// What the scan will read, when the pre-count finished in time.
+    total: Option<progress::Total>,
+    started: std::time::Instant,
     malicious: u64,
     /// The session's rule set, named on the verdict line.
     ruleset: Option<crate::findings::RulesetInfo>,
@@ -150,11 +154,23 @@ impl Printer {
             opts,
             out: std::io::BufWriter::new(stdout),
             progress,
+            total: None,
+            started: std::time::Instant::now(),
             malicious: 0,
             ruleset: None,
             closed: false,
             on_closed: None,
         }
+    }
+
+    /// Whether a progress display is shown (so a total is worth counting).
+    pub fn shows_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
+    /// The total the progress display counts towards, once known.
+    pub fn set_total(&mut self, total: progress::Total) {
+        self.total = Some(total);
     }
 
     /// Stops `cancel`'s scan when stdout is closed by its reader.
@@ -376,8 +392,9 @@ impl RecordSink for Printer {
 
     fn progress(&mut self, files: u64, bytes: u64) {
         if let Some(pb) = &self.progress {
-            let noun = if files == 1 { "file" } else { "files" };
-            pb.set_message(format!("{files} {noun}, {}", human_bytes(bytes)));
+            let total = self.total.as_ref().and_then(|t| t.get().copied());
+            let elapsed = self.started.elapsed();
+            pb.set_message(progress::line(files, bytes, total, elapsed));
             pb.tick();
         }
     }
