@@ -38,6 +38,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     }
     let mut spec = SessionSpec {
         paths,
+        base: None,
         location: args.location(),
         medium: None,
         agent: None,
@@ -51,6 +52,13 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         },
     );
     let cancel = Cancel::new();
+    // SIGTERM or SIGINT stops the session, which still ends with its
+    // (incomplete) summary; a second one ends the process at once.
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.flag())
+            .and_then(|_| signal_hook::flag::register(sig, cancel.flag()))
+            .context("installing signal handlers")?;
+    }
     let summary = if args.journal {
         let sk_path = ctx.state.secret_key();
         let key = crate::keys::SecretKey::load(&sk_path).with_context(|| {
