@@ -210,7 +210,11 @@ struct Counts {
 /// Messages from the walker and workers to the recording thread.
 pub(crate) enum Message {
     Record(Box<Record>),
-    FileDone { bytes: u64 },
+    FileDone {
+        bytes: u64,
+    },
+    /// A thread has ended (see [`watchdog::ExitGuard`]).
+    Exited,
 }
 
 /// Per-session facts that workers stamp onto records.
@@ -340,7 +344,7 @@ impl Engine {
         std::thread::Builder::new()
             .name("kensa-walk".into())
             .spawn(move || {
-                let _exit = ExitGuard(walker.watch.clone());
+                let _exit = ExitGuard(walker.watch.clone(), tx.clone());
                 walker.run(&work_tx, &tx)
             })
             .map_err(EngineError::Thread)?;
@@ -380,11 +384,15 @@ impl Engine {
         let mut stopped_at: Option<Instant> = None;
         let mut last = Instant::now();
         loop {
-            if let Ok(msg) = msg_rx.recv_timeout(TICK) {
-                on_message(msg);
-                if last.elapsed() < TICK {
-                    continue;
+            match msg_rx.recv_timeout(TICK) {
+                Ok(Message::Exited) => {}
+                Ok(msg) => {
+                    on_message(msg);
+                    if last.elapsed() < TICK {
+                        continue;
+                    }
                 }
+                Err(_) => {}
             }
             last = Instant::now();
             if cancel.is_stopped() && !env.stop.is_stopped() {
@@ -435,7 +443,7 @@ impl Crew {
         let w2 = watch.clone();
         // A yara-x scanner is not Send: each is made on its thread.
         let run = move || {
-            let _exit = ExitGuard(w2.clone());
+            let _exit = ExitGuard(w2.clone(), env2.out.clone());
             let e = env2;
             let mut w = worker::Worker::new(worker::Shared {
                 rules: &e.rules,
@@ -608,6 +616,7 @@ impl Tally {
                 sink.progress(self.counts.files, self.counts.bytes);
             }
             Message::Record(rec) => self.record(*rec, sink, cancel),
+            Message::Exited => {}
         }
     }
 

@@ -96,12 +96,18 @@ impl Watch {
     }
 }
 
-/// Marks its watch exited when dropped, also when the thread panics.
-pub(crate) struct ExitGuard(pub Arc<Watch>);
+/// Marks its watch exited when dropped, also when the thread panics, and
+/// wakes the recording thread (if its queue has room; it looks anyway
+/// at its next tick).
+pub(crate) struct ExitGuard(
+    pub Arc<Watch>,
+    pub crossbeam_channel::Sender<super::Message>,
+);
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         self.0.lock().exited = true;
+        let _ = self.1.try_send(super::Message::Exited);
     }
 }
 
@@ -122,7 +128,9 @@ mod tests {
         assert!(w.settled() && !w.end());
         assert!(w.abandon_if_busy_for(Duration::ZERO).is_none());
         let w2 = Watch::new();
-        drop(ExitGuard(w2.clone()));
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        drop(ExitGuard(w2.clone(), tx));
+        assert!(matches!(rx.try_recv(), Ok(crate::engine::Message::Exited)));
         assert!(w2.settled() && w2.end());
         assert!(w2.abandon_if_busy_for(Duration::ZERO).is_none());
     }

@@ -8,6 +8,7 @@ mod support;
 
 mod archive_scan;
 mod archive_walk;
+mod hostile_walk;
 mod rules_cache;
 mod rules_compat;
 mod rules_pack;
