@@ -51,14 +51,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
             progress: !args.no_progress,
         },
     );
-    let cancel = Cancel::new();
-    // SIGTERM or SIGINT stops the session, which still ends with its
-    // (incomplete) summary; a second one ends the process at once.
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.flag())
-            .and_then(|_| signal_hook::flag::register(sig, cancel.flag()))
-            .context("installing signal handlers")?;
-    }
+    let cancel = stop_on_signals()?;
     let summary = if args.journal {
         let sk_path = ctx.state.secret_key();
         let key = crate::keys::SecretKey::load(&sk_path).with_context(|| {
@@ -77,6 +70,18 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         engine.scan(&spec, &mut printer, &cancel)?
     };
     Ok(summary.exit_code())
+}
+
+/// A stop flag that SIGTERM or SIGINT sets: the session then ends with
+/// its (incomplete) summary; a second signal ends the process at once.
+fn stop_on_signals() -> anyhow::Result<Arc<Cancel>> {
+    let cancel = Cancel::new();
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.flag())
+            .and_then(|_| signal_hook::flag::register(sig, cancel.flag()))
+            .context("installing signal handlers")?;
+    }
+    Ok(cancel)
 }
 
 /// Journals every record before passing it to the printer: a finding is

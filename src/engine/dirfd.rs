@@ -213,15 +213,16 @@ impl Listing {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
         let dfd = dir.as_raw_fd();
         // SAFETY: a valid descriptor and a static C string.
-        let fd = retry(|| unsafe { libc::openat(dfd, c".".as_ptr(), flags) }).map(owned)?;
+        let fd = retry(|| unsafe { libc::openat(dfd, c".".as_ptr(), flags) })?;
         // SAFETY: fdopendir takes ownership of the descriptor on success.
-        let p = unsafe { libc::fdopendir(fd.as_raw_fd()) };
+        let p = unsafe { libc::fdopendir(fd) };
         match std::ptr::NonNull::new(p) {
-            Some(dir) => {
-                std::mem::forget(fd);
-                Ok(Listing { dir })
+            Some(dir) => Ok(Listing { dir }),
+            None => {
+                let e = io::Error::last_os_error();
+                drop(owned(fd));
+                Err(e)
             }
-            None => Err(io::Error::last_os_error()),
         }
     }
 }

@@ -587,6 +587,16 @@ fn worker_loop(
             watch.set_deferred(deferred.iter().map(|i| i.path.clone()).collect());
         }
     }
+    finish_deferred(w, deferred, stop, watch);
+}
+
+/// After the walk: the large files set aside, each once its memory is free.
+fn finish_deferred(
+    w: &mut worker::Worker<'_>,
+    mut deferred: VecDeque<walk::WorkItem>,
+    stop: &Cancel,
+    watch: &Watch,
+) {
     while let Some(item) = deferred.pop_front() {
         if stop.is_stopped() || w.gone() {
             return;

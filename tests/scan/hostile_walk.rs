@@ -197,7 +197,7 @@ fn mutate(root: &Path, outside: &Path, i: u64) {
             if i % 40 == 3 {
                 let _ = std::fs::write(&g, b"");
             } else if let Ok(mut h) = std::fs::OpenOptions::new().append(true).open(&g) {
-                let _ = h.write_all(&[b'x'; 64 * 1024]);
+                let _ = h.write_all(&vec![b'x'; 64 * 1024]);
             }
         }
         _ => {
@@ -283,10 +283,8 @@ impl TracePipe {
     fn mount(env: &TestEnv) -> TracePipe {
         let lock = std::fs::File::create("/tmp/kensa-test-trace-pipe.lock").unwrap();
         // SAFETY: flock on a descriptor we own.
-        assert_eq!(
-            unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) },
-            0
-        );
+        let locked = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+        assert_eq!(locked, 0);
         let mount = env.base().join("tracefs");
         std::fs::create_dir_all(&mount).unwrap();
         let out = Command::new("mount")
