@@ -116,39 +116,31 @@ impl Walker {
     }
 
     /// A path the user named: followed once if it is a symlink (as
-    /// ripgrep and clamscan do); links met below it are never followed.
+    /// ripgrep and clamscan do; records then show the resolved path);
+    /// links met below it are never followed.
     fn open_named(&self, named: &Path, events: &Sender<Message>) -> Result<Option<Start>, Gone> {
-        let meta = match self.busy(named, || std::fs::metadata(named))? {
-            Ok(m) => m,
+        let looked = self.busy(named, || {
+            let link = std::fs::symlink_metadata(named)?.file_type().is_symlink();
+            let shown = match link {
+                true => std::fs::canonicalize(named)?,
+                false => named.to_path_buf(),
+            };
+            Ok::<_, std::io::Error>((std::fs::metadata(&shown)?.is_dir(), shown))
+        })?;
+        let (is_dir, shown) = match looked {
+            Ok(x) => x,
             Err(e) => {
                 self.skip_io(events, named, "cannot open", &e);
                 return Ok(None);
             }
         };
-        if meta.is_dir() {
-            return Ok(match self.busy(named, || dirfd::open_root_dir(named))? {
-                Ok(fd) => Some(Start::Dir {
-                    fd,
-                    path: named.to_path_buf(),
-                }),
-                Err(e) => {
-                    self.skip_io(events, named, "cannot open directory", &e);
-                    None
-                }
-            });
-        }
-        let resolved = self
-            .busy(named, || std::fs::canonicalize(named))?
-            .unwrap_or_else(|_| named.to_path_buf());
-        let (Some(parent), Some(name)) = (resolved.parent(), resolved.file_name()) else {
-            self.skip(
-                events,
-                named,
-                SkipReason::SpecialFile,
-                "no file name".into(),
-            );
-            return Ok(None);
+        let (Some(parent), Some(name)) = (shown.parent(), shown.file_name()) else {
+            // The file system root itself.
+            return self.open_root(&shown, events);
         };
+        if is_dir {
+            return self.open_root(&shown, events);
+        }
         let opened = self.busy(named, || {
             let fd = dirfd::open_root_dir(parent)?;
             let stat = dirfd::stat_at(fd.as_fd(), name)?;
@@ -159,10 +151,24 @@ impl Walker {
                 dir: Arc::new(fd),
                 name: name.to_os_string(),
                 stat,
-                path: resolved.clone(),
+                path: shown.clone(),
             })),
             Err(e) => {
-                self.skip_io(events, &resolved, "cannot open", &e);
+                self.skip_io(events, &shown, "cannot open", &e);
+                None
+            }
+        })
+    }
+
+    /// A root directory, opened by its path.
+    fn open_root(&self, path: &Path, events: &Sender<Message>) -> Result<Option<Start>, Gone> {
+        Ok(match self.busy(path, || dirfd::open_root_dir(path))? {
+            Ok(fd) => Some(Start::Dir {
+                fd,
+                path: path.to_path_buf(),
+            }),
+            Err(e) => {
+                self.skip_io(events, path, "cannot open directory", &e);
                 None
             }
         })
