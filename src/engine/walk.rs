@@ -26,7 +26,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 /// Why a directory opened is not walked.
-const SWAPPED: &str = "replaced by another directory between listing and opening; not entered";
+const SWAPPED: &str =
+    "replaced (by another directory, a symlink or a file) between listing and opening; not entered";
 
 /// A regular file for a worker: opened relative to its directory.
 pub(crate) struct WorkItem {
@@ -113,6 +114,16 @@ impl Walker {
 
     fn skip_io(&self, events: &Sender<Message>, path: &Path, what: &str, e: &std::io::Error) {
         self.skip(events, path, io_skip_reason(e), format!("{what}: {e}"));
+    }
+
+    /// A listed subdirectory that could not be opened; no longer a
+    /// directory (`O_DIRECTORY | O_NOFOLLOW` refused it) means swapped.
+    fn skip_open_dir(&self, events: &Sender<Message>, path: &Path, e: &std::io::Error) {
+        if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) {
+            self.skip(events, path, SkipReason::Vanished, SWAPPED.into());
+        } else {
+            self.skip_io(events, path, "cannot open directory", e);
+        }
     }
 
     /// A path the user named: followed once if it is a symlink (as
@@ -248,7 +259,7 @@ impl Walker {
                 Ok(())
             }
             Err(err) => {
-                self.skip_io(events, &e.path, "cannot open directory", &err);
+                self.skip_open_dir(events, &e.path, &err);
                 Ok(())
             }
         }
@@ -296,7 +307,7 @@ impl Walker {
                     self.visit(Arc::new(fd), path, dev, work, events, &mut stack)?
                 }
                 Ok(_) => self.skip(events, &path, SkipReason::Vanished, SWAPPED.into()),
-                Err(e) => self.skip_io(events, &path, "cannot open directory", &e),
+                Err(e) => self.skip_open_dir(events, &path, &e),
             }
         }
         Ok(())
