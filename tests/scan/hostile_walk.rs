@@ -232,6 +232,7 @@ fn stress_1000_scans_of_a_mutating_tree_no_escape_no_hang_no_panic() {
         peak = peak.max(m.peak_kib);
         assert_no_escape(&format!("stress run {run}"), &m.output);
     }
+    strace_audit(&env, &outside);
     let steps = mutator.steps();
     drop(mutator);
     eprintln!(
@@ -242,6 +243,37 @@ fn stress_1000_scans_of_a_mutating_tree_no_escape_no_hang_no_panic() {
     );
     assert!(steps > RUNS as u64, "the mutator did not run");
     assert!(peak < 256 * 1024, "peak RSS {peak} KiB");
+}
+
+/// A few more scans under `strace -f -y` while the tree still mutates:
+/// with `-y` every descriptor is shown with the path it refers to, so an
+/// open anywhere below `outside` (directory or file, by path or relative
+/// to a descriptor) would name it.
+fn strace_audit(env: &TestEnv, outside: &Path) {
+    let log = env.base().join("strace.log");
+    for run in 0..5 {
+        let mut cmd = Command::new("strace");
+        cmd.args(["-f", "-y", "-e", "trace=open,openat,openat2", "-o"])
+            .arg(&log)
+            .arg(support::kensa_bin())
+            .arg("--state-dir")
+            .arg(&env.state)
+            .arg("--config")
+            .arg(&env.config)
+            .args(["scan", "--format", "json", "--no-progress", "-j", "2"])
+            .arg(&env.root);
+        let m = match cmd.output() {
+            Ok(out) => out,
+            Err(e) => panic!("the open audit needs strace (apt-get install strace): {e}"),
+        };
+        assert_no_escape(&format!("strace run {run}"), &m);
+        let trace = std::fs::read_to_string(&log).unwrap();
+        let opens = trace.lines().filter(|l| l.contains("open")).count();
+        assert!(opens > 20, "strace saw {opens} opens:\n{trace}");
+        let out = outside.display().to_string();
+        let bad: Vec<&str> = trace.lines().filter(|l| l.contains(&out)).collect();
+        assert!(bad.is_empty(), "opened outside the root: {bad:#?}");
+    }
 }
 
 /// A child that sleeps, whose `/proc/PID/pagemap` is an endless file (8
