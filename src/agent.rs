@@ -54,6 +54,8 @@ pub struct Overrides {
     pub no_scan_present: bool,
     /// Replace the default rule set when not empty.
     pub rules: Vec<PathBuf>,
+    /// Replace the configured per-file read deadline.
+    pub read_timeout: Option<Duration>,
 }
 
 /// Everything needed to (re)build the engine and the watch list: the
@@ -94,7 +96,10 @@ impl Setup {
             explicit: self.overrides.rules.clone(),
             strict,
         };
-        let opts = config.scan_options();
+        let mut opts = config.scan_options();
+        if let Some(t) = self.overrides.read_timeout {
+            opts.read_timeout = t;
+        }
         opts.check()?;
         let set = active::load(&self.state, &config.rules, &req)?;
         let engine = Engine::new(Arc::new(set), opts).with_policy(config.classification.clone());
@@ -520,8 +525,12 @@ impl Agent {
         let Some(r) = self.roots.get(root).cloned() else {
             return;
         };
+        // Changed paths are reached from the root without following
+        // links: a watched subdirectory swapped for a symlink meanwhile
+        // cannot lead outside.
         let spec = SessionSpec {
             paths,
+            base: Some(root.to_path_buf()),
             location: r.location,
             medium: r.medium,
             agent: self.cfg.agent_id.clone(),

@@ -109,6 +109,10 @@ pub struct RunArgs {
     /// Rule file or directory (repeatable); replaces the default rule set.
     #[arg(long = "rules", short = 'r', value_name = "PATH")]
     pub rules: Vec<PathBuf>,
+
+    /// Per-file read deadline in seconds (replaces `[scan] read_timeout`).
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +326,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
 
+    /// Per-file read deadline in seconds: a file not read to its end by
+    /// then (an endless or hung source) is a `timeout` skip.
+    #[arg(long, value_name = "SECS")]
+    pub read_timeout: Option<u64>,
+
     /// Stay on the file system of each path.
     #[arg(long)]
     pub one_file_system: bool,
@@ -401,6 +410,9 @@ impl ScanArgs {
         o.max_file_size = self.max_file_size.unwrap_or(o.max_file_size);
         if let Some(t) = self.timeout {
             o.timeout = std::time::Duration::from_secs(t.max(1));
+        }
+        if let Some(t) = self.read_timeout {
+            o.read_timeout = std::time::Duration::from_secs(t.max(1));
         }
         o.one_file_system |= self.one_file_system;
         if self.no_archives {

@@ -116,6 +116,8 @@ pub struct ScanConfig {
     pub buffer_budget: Size,
     /// Per-file YARA timeout in seconds.
     pub timeout: u64,
+    /// Per-file read deadline in seconds (endless or hung sources).
+    pub read_timeout: u64,
     /// Stay on the file system of each scanned root.
     pub one_file_system: bool,
     /// Entries read from one directory before the rest is a gap.
@@ -129,6 +131,7 @@ impl Default for ScanConfig {
             max_file_size: Size(crate::engine::DEFAULT_MAX_FILE_SIZE),
             buffer_budget: Size(crate::engine::DEFAULT_BUFFER_BUDGET),
             timeout: crate::engine::DEFAULT_TIMEOUT.as_secs(),
+            read_timeout: crate::engine::DEFAULT_READ_TIMEOUT.as_secs(),
             one_file_system: false,
             max_dir_entries: crate::engine::DEFAULT_MAX_DIR_ENTRIES,
         }
@@ -253,6 +256,7 @@ impl Config {
         o.max_file_size = c.max_file_size.0;
         o.buffer_budget = c.buffer_budget.0;
         o.timeout = std::time::Duration::from_secs(c.timeout.max(1));
+        o.read_timeout = std::time::Duration::from_secs(c.read_timeout.max(1));
         o.one_file_system = c.one_file_system;
         o.max_dir_entries = c.max_dir_entries.max(1);
         o.archive = self.archive.limits();
@@ -343,12 +347,13 @@ mod tests {
     #[test]
     fn values_parse() {
         let c = Config::parse(
-            "[scan]\nmax_file_size = \"1M\"\ntimeout = 5\n",
+            "[scan]\nmax_file_size = \"1M\"\ntimeout = 5\nread_timeout = 7\n",
             Path::new("k"),
         )
         .unwrap();
         assert_eq!(c.scan.max_file_size, Size(1 << 20));
         assert_eq!(c.scan.timeout, 5);
+        assert_eq!(c.scan_options().read_timeout.as_secs(), 7);
     }
 
     #[test]

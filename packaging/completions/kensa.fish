@@ -49,6 +49,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand scan" -s r -l rules -d 'Rule
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -s j -l threads -d 'Worker threads (default: one per core)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l max-file-size -d 'Files above this size are hashed but not YARA-scanned (e.g. 100M)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l timeout -d 'Per-file YARA timeout in seconds' -r
+complete -c kensa -n "__fish_kensa_using_subcommand scan" -l read-timeout -d 'Per-file read deadline in seconds: a file not read to its end by then (an endless or hung source) is a `timeout` skip' -r
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l archive-max-depth -d 'Deepest archive nesting opened (default 16)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l archive-max-total -d 'Decompressed bytes allowed per top-level archive, all levels (e.g. 256M)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l archive-max-member -d 'Largest single archive member scanned (e.g. 100M)' -r
@@ -75,6 +76,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand scan" -s V -l version -d 'Pr
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l media-root -d 'Directory under which anything mounted is a medium (repeatable; replaces the configured media roots)' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l watch -d 'Host directory to watch for new files (repeatable; adds to the configured ones)' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand run" -s r -l rules -d 'Rule file or directory (repeatable); replaces the default rule set' -r -F
+complete -c kensa -n "__fish_kensa_using_subcommand run" -l read-timeout -d 'Per-file read deadline in seconds (replaces `[scan] read_timeout`)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l no-scan-present -d 'Do not scan media that are already mounted at start'

@@ -60,6 +60,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
             watch: super::absolute_all(&args.watch)?,
             no_scan_present: args.no_scan_present,
             rules: super::absolute_all(&args.rules)?,
+            read_timeout: args
+                .read_timeout
+                .map(|t| std::time::Duration::from_secs(t.max(1))),
         },
         agent_id: key.key_id_hex(),
     };

@@ -36,6 +36,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     }
     let mut spec = SessionSpec {
         paths,
+        base: None,
         location: args.location(),
         medium: None,
         agent: None,
@@ -52,7 +53,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     if printer.shows_progress() {
         printer.set_total(crate::output::progress::precount(spec.paths.clone()));
     }
-    let cancel = Cancel::new();
+    let cancel = stop_on_signals()?;
     printer.stop_when_closed(cancel.clone());
     let summary = if args.journal {
         let sk_path = ctx.state.secret_key();
@@ -72,6 +73,18 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         engine.scan(&spec, &mut printer, &cancel)?
     };
     Ok(summary.exit_code())
+}
+
+/// A stop flag that SIGTERM or SIGINT sets: the session then ends with
+/// its (incomplete) summary; a second signal ends the process at once.
+fn stop_on_signals() -> anyhow::Result<Arc<Cancel>> {
+    let cancel = Cancel::new();
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, cancel.flag())
+            .and_then(|_| signal_hook::flag::register(sig, cancel.flag()))
+            .context("installing signal handlers")?;
+    }
+    Ok(cancel)
 }
 
 /// Journals every record before passing it to the printer: a finding is

@@ -7,13 +7,22 @@
 //! Threads: one walker sends work over a bounded channel to N workers, each
 //! with its own yara-x `Scanner` over the shared `Rules`; workers send
 //! records over a bounded channel back to the caller, which owns the sink.
-//! Memory stays flat whatever the number of files.
+//! Memory stays flat whatever the number of files. The threads are not
+//! scoped: a thread stuck in a read that never returns is abandoned by
+//! the watchdog ([`watchdog`]) and the session ends without joining it,
+//! so they share the session's state through `Arc`s. Every read has a
+//! deadline ([`ScanOptions::read_timeout`]), checked between chunks; the
+//! watchdog covers a read that blocks in the kernel. A stop ([`Cancel`])
+//! gives running threads [`STOP_GRACE`] before they are abandoned, so a
+//! stopped session always ends with its summary.
 
 pub mod archive;
+mod dirfd;
 pub mod filetype;
 pub mod gate;
 pub mod pathfmt;
 mod walk;
+mod watchdog;
 mod worker;
 
 use crate::findings::policy::PolicyConfig;
@@ -24,6 +33,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use watchdog::{ExitGuard, Watch};
 
 /// Default largest file that is YARA-scanned (larger ones are only hashed).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
@@ -33,6 +43,16 @@ pub const DEFAULT_BUFFER_BUDGET: u64 = 64 * 1024 * 1024;
 const MAX_DEFERRED: usize = 16;
 /// Default per-file YARA timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default per-file read deadline (see [`ScanOptions::read_timeout`]).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a thread may stay in one blocking call past the read deadline
+/// before the watchdog abandons it.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(5);
+/// After a stop, how long running threads get to finish before they are
+/// abandoned and the session is closed without them.
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+/// How often the recording thread looks at the stop flag and the watchdog.
+const TICK: Duration = Duration::from_millis(100);
 /// Default most entries read from one directory (see
 /// [`ScanOptions::max_dir_entries`]).
 pub const DEFAULT_MAX_DIR_ENTRIES: usize = 100_000;
@@ -49,6 +69,9 @@ pub struct ScanOptions {
     pub max_file_size: u64,
     /// Per-file YARA timeout (yara-x counts whole seconds).
     pub timeout: Duration,
+    /// Per-file read deadline: a file still not read to its end after
+    /// this (an endless or hung source) is a `timeout` skip.
+    pub read_timeout: Duration,
     /// Do not descend into other file systems.
     pub one_file_system: bool,
     /// Entries read from one directory; the rest is a `too_many_entries`
@@ -86,6 +109,7 @@ impl Default for ScanOptions {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             buffer_budget: DEFAULT_BUFFER_BUDGET,
             timeout: DEFAULT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
             one_file_system: false,
             max_dir_entries: DEFAULT_MAX_DIR_ENTRIES,
             archive: Some(archive::ArchiveLimits::default()),
@@ -97,6 +121,12 @@ impl Default for ScanOptions {
 #[derive(Clone, Debug, Default)]
 pub struct SessionSpec {
     pub paths: Vec<PathBuf>,
+    /// When set, every path lies below this directory (a watched root):
+    /// the base is opened once and each component below it without
+    /// following a symlink, so a directory swapped for a link meanwhile
+    /// cannot lead outside. `None`: each path is a root the user named,
+    /// followed once if it is a symlink.
+    pub base: Option<PathBuf>,
     pub location: Location,
     pub medium: Option<Medium>,
     pub agent: Option<String>,
@@ -114,7 +144,7 @@ pub enum StopReason {
 #[derive(Debug, Default)]
 pub struct Cancel {
     state: AtomicU8,
-    stopped: AtomicBool,
+    stopped: Arc<AtomicBool>,
 }
 
 impl Cancel {
@@ -132,10 +162,15 @@ impl Cancel {
     pub fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
     }
+    /// The flag itself, for a signal handler to set (a stop for
+    /// [`StopReason::Shutdown`]).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.stopped.clone()
+    }
     pub fn reason(&self) -> Option<StopReason> {
         match self.state.load(Ordering::SeqCst) {
-            1 => Some(StopReason::Shutdown),
             2 => Some(StopReason::MediaRemoved),
+            _ if self.stopped.load(Ordering::SeqCst) => Some(StopReason::Shutdown),
             _ => None,
         }
     }
@@ -175,7 +210,11 @@ struct Counts {
 /// Messages from the walker and workers to the recording thread.
 pub(crate) enum Message {
     Record(Box<Record>),
-    FileDone { bytes: u64 },
+    FileDone {
+        bytes: u64,
+    },
+    /// A thread has ended (see [`watchdog::ExitGuard`]).
+    Exited,
 }
 
 /// Per-session facts that workers stamp onto records.
@@ -191,7 +230,7 @@ pub(crate) struct SessionCtx {
 /// A compiled rule set plus options: scans any number of sessions.
 pub struct Engine {
     rules: Arc<RuleSet>,
-    opts: ScanOptions,
+    opts: Arc<ScanOptions>,
     gate: Arc<gate::MemoryGate>,
     policy: Option<Arc<PolicyConfig>>,
 }
@@ -201,7 +240,7 @@ impl Engine {
         Engine {
             rules,
             gate: Arc::new(gate::MemoryGate::new(opts.buffer_budget)),
-            opts,
+            opts: Arc::new(opts),
             policy: None,
         }
     }
@@ -229,14 +268,15 @@ impl Engine {
         cancel: &Cancel,
     ) -> Result<Summary, EngineError> {
         let started = Instant::now();
-        let ctx = SessionCtx {
+        let ctx = Arc::new(SessionCtx {
             id: findings::new_id(),
             location: spec.location,
             medium: spec.medium.clone(),
             policy: self.policy.clone(),
-        };
+        });
         sink.record(Record::Session(self.session_record(&ctx, spec)))?;
         let mut tally = Tally::default();
+        let inner = Cancel::new();
         for issue in self.rules.missing_sources() {
             let skip = ctx.skip(
                 pathfmt::display(&issue.file),
@@ -246,9 +286,12 @@ impl Engine {
                     issue.message
                 ),
             );
-            tally.record(Record::Skip(skip), sink, cancel);
+            tally.record(Record::Skip(skip), sink, &inner);
         }
-        self.run_threads(spec, &ctx, cancel, &mut |msg| tally.take(msg, sink, cancel))?;
+        let gave_up = self.run_threads(spec, &ctx, cancel, &inner, &mut |msg| {
+            tally.take(msg, sink, &inner)
+        })?;
+        tally.gave_up = gave_up;
         let stopped = cancel.reason();
         if stopped == Some(StopReason::MediaRemoved) {
             let path = spec.paths.first().map(|p| pathfmt::display(p));
@@ -283,67 +326,255 @@ impl Engine {
     }
 
     /// Starts the walker and the workers and hands every message they
-    /// send to `on_message`, on this thread, until all are done.
+    /// send to `on_message`, on this thread, until each has finished or
+    /// been abandoned. `cancel` is the caller's stop flag, `inner` the one
+    /// the threads watch. Returns true when the session gave up on part
+    /// of its work (a thread stuck in the file system).
     fn run_threads(
         &self,
         spec: &SessionSpec,
-        ctx: &SessionCtx,
+        ctx: &Arc<SessionCtx>,
+        cancel: &Cancel,
+        inner: &Arc<Cancel>,
+        on_message: &mut dyn FnMut(Message),
+    ) -> Result<bool, EngineError> {
+        let threads = self.opts.threads.max(1);
+        let (work_tx, work_rx) = crossbeam_channel::bounded((threads * 16).clamp(32, 512));
+        let (msg_tx, msg_rx) = crossbeam_channel::bounded::<Message>(1024);
+        let walker_watch = Watch::new();
+        let walker = walk::Walker {
+            roots: spec.paths.clone(),
+            base: spec.base.clone(),
+            one_file_system: self.opts.one_file_system,
+            max_dir_entries: self.opts.max_dir_entries,
+            session: ctx.clone(),
+            cancel: inner.clone(),
+            watch: walker_watch.clone(),
+        };
+        let tx = msg_tx.clone();
+        std::thread::Builder::new()
+            .name("kensa-walk".into())
+            .spawn(move || {
+                let _exit = ExitGuard(walker.watch.clone(), tx.clone());
+                walker.run(&work_tx, &tx)
+            })
+            .map_err(EngineError::Thread)?;
+        let env = WorkerEnv {
+            rules: self.rules.clone(),
+            opts: self.opts.clone(),
+            ctx: ctx.clone(),
+            gate: self.gate.clone(),
+            stop: inner.clone(),
+            walk_over: Arc::new(AtomicBool::new(false)),
+            work: work_rx,
+            out: msg_tx,
+        };
+        let mut crew = Crew {
+            watches: vec![walker_watch],
+            spares: threads,
+            gave_up: false,
+        };
+        for _ in 0..threads {
+            crew.spawn_worker(&env)?;
+        }
+        self.supervise(&mut crew, &env, &msg_rx, cancel, on_message);
+        Ok(crew.gave_up)
+    }
+
+    /// The recording loop: forwards messages, passes a stop on to the
+    /// threads, and abandons threads stuck too long (see [`watchdog`]).
+    fn supervise(
+        &self,
+        crew: &mut Crew,
+        env: &WorkerEnv,
+        msg_rx: &crossbeam_channel::Receiver<Message>,
         cancel: &Cancel,
         on_message: &mut dyn FnMut(Message),
-    ) -> Result<(), EngineError> {
-        let threads = self.opts.threads.max(1);
-        let (work_tx, work_rx) = crossbeam_channel::bounded::<walk::WorkItem>(threads * 64);
-        let (msg_tx, msg_rx) = crossbeam_channel::bounded::<Message>(1024);
-        std::thread::scope(|s| -> Result<(), EngineError> {
-            let walker = walk::Walker {
-                roots: &spec.paths,
-                one_file_system: self.opts.one_file_system,
-                max_dir_entries: self.opts.max_dir_entries,
-                session: ctx,
-                cancel,
-            };
-            let tx = msg_tx.clone();
-            std::thread::Builder::new()
-                .name("kensa-walk".into())
-                .spawn_scoped(s, move || walker.run(&work_tx, &tx))
-                .map_err(EngineError::Thread)?;
-            for i in 0..threads {
-                let rx = work_rx.clone();
-                let tx = msg_tx.clone();
-                // A yara-x scanner is not Send: each is made on its thread.
-                let spawn = move || {
-                    let mut w = worker::Worker::new(&self.rules, &self.opts, ctx, &self.gate, tx);
-                    worker_loop(&mut w, &rx, cancel)
-                };
-                std::thread::Builder::new()
-                    .name(format!("kensa-scan-{i}"))
-                    .spawn_scoped(s, spawn)
-                    .map_err(EngineError::Thread)?;
+    ) {
+        let limit = self.opts.read_timeout + WATCHDOG_GRACE;
+        let mut stopped_at: Option<Instant> = None;
+        let mut last = Instant::now();
+        loop {
+            match msg_rx.recv_timeout(TICK) {
+                Ok(Message::Exited) => {}
+                Ok(msg) => {
+                    on_message(msg);
+                    if last.elapsed() < TICK {
+                        continue;
+                    }
+                }
+                Err(_) => {}
             }
-            drop(msg_tx);
-            drop(work_rx);
-            for msg in msg_rx.iter() {
-                on_message(msg);
+            last = Instant::now();
+            if cancel.is_stopped() && !env.stop.is_stopped() {
+                env.stop.stop(StopReason::Shutdown);
             }
-            Ok(())
-        })
+            if env.stop.is_stopped() && stopped_at.is_none() {
+                stopped_at = Some(Instant::now());
+            }
+            let grace_over = stopped_at.is_some_and(|t| t.elapsed() >= STOP_GRACE);
+            crew.watchdog(env, if grace_over { None } else { Some(limit) }, on_message);
+            if crew.watches.iter().all(|w| w.settled()) {
+                while let Ok(msg) = msg_rx.try_recv() {
+                    on_message(msg);
+                }
+                return;
+            }
+        }
     }
+}
+
+/// What every worker thread shares, cloned into each.
+#[derive(Clone)]
+struct WorkerEnv {
+    rules: Arc<RuleSet>,
+    opts: Arc<ScanOptions>,
+    ctx: Arc<SessionCtx>,
+    gate: Arc<gate::MemoryGate>,
+    /// The session's own stop flag (the caller's is passed on to it).
+    stop: Arc<Cancel>,
+    /// Set when the walker was abandoned: workers stop waiting for work.
+    walk_over: Arc<AtomicBool>,
+    work: crossbeam_channel::Receiver<walk::WorkItem>,
+    out: crossbeam_channel::Sender<Message>,
+}
+
+/// The threads of one session, by watch: the walker's first.
+struct Crew {
+    watches: Vec<Arc<Watch>>,
+    /// Workers that may still be started in place of abandoned ones.
+    spares: usize,
+    gave_up: bool,
+}
+
+impl Crew {
+    fn spawn_worker(&mut self, env: &WorkerEnv) -> Result<(), EngineError> {
+        let watch = Watch::new();
+        let env2 = env.clone();
+        let w2 = watch.clone();
+        // A yara-x scanner is not Send: each is made on its thread.
+        let run = move || {
+            let _exit = ExitGuard(w2.clone(), env2.out.clone());
+            let e = env2;
+            let mut w = worker::Worker::new(worker::Shared {
+                rules: &e.rules,
+                opts: &e.opts,
+                ctx: &e.ctx,
+                gate: &e.gate,
+                stop: &e.stop,
+                watch: &w2,
+                out: e.out.clone(),
+            });
+            worker_loop(&mut w, &e.work, &e.stop, &e.walk_over, &w2);
+        };
+        std::thread::Builder::new()
+            .name(format!("kensa-scan-{}", self.watches.len()))
+            .spawn(run)
+            .map_err(EngineError::Thread)?;
+        self.watches.push(watch);
+        Ok(())
+    }
+
+    /// Abandons the threads busy for longer than `limit` (all running
+    /// threads when `None`, after a stop), recording what each left
+    /// undone as `timeout` skips unless the session was stopped; starts
+    /// a spare worker in place of an abandoned one while any are left,
+    /// and gives up on the rest of the work when no worker is left.
+    fn watchdog(
+        &mut self,
+        env: &WorkerEnv,
+        limit: Option<Duration>,
+        on_message: &mut dyn FnMut(Message),
+    ) {
+        let mut replace = 0;
+        for (i, w) in self.watches.iter().enumerate() {
+            let Some(gone) = w.abandon_if_busy_for(limit.unwrap_or(Duration::ZERO)) else {
+                continue;
+            };
+            if i == 0 {
+                env.walk_over.store(true, Ordering::SeqCst);
+            }
+            if limit.is_none() {
+                continue;
+            }
+            self.gave_up |= i == 0;
+            replace += usize::from(i > 0);
+            for rec in abandoned_skips(&env.ctx, &env.opts, i == 0, gone) {
+                on_message(Message::Record(Box::new(Record::Skip(rec))));
+            }
+            if i > 0 {
+                on_message(Message::FileDone { bytes: 0 });
+            }
+        }
+        for _ in 0..replace.min(self.spares) {
+            self.spares -= 1;
+            if self.spawn_worker(env).is_err() {
+                break;
+            }
+        }
+        let walker_running = !self.watches[0].settled();
+        if walker_running && self.watches[1..].iter().all(|w| w.settled()) {
+            // No worker left to take the walker's files: stop it.
+            self.gave_up = true;
+            env.stop.stop(StopReason::Shutdown);
+            while env.work.try_recv().is_ok() {}
+        }
+    }
+}
+
+/// The `timeout` skips for what an abandoned thread left undone.
+fn abandoned_skips(
+    ctx: &SessionCtx,
+    opts: &ScanOptions,
+    walker: bool,
+    gone: watchdog::Abandoned,
+) -> Vec<findings::Skip> {
+    let secs = (opts.read_timeout + WATCHDOG_GRACE).as_secs();
+    let detail = if walker {
+        format!("the file system did not answer for {secs} s; the rest of the tree was not visited")
+    } else {
+        format!("the file system did not answer for {secs} s; the read was abandoned")
+    };
+    let mut out = vec![ctx.skip(
+        pathfmt::display(&gone.busy),
+        findings::SkipReason::Timeout,
+        detail,
+    )];
+    for p in gone.deferred {
+        let detail = "not scanned: its worker was stuck on another file";
+        out.push(ctx.skip(pathfmt::display(&p), findings::SkipReason::Timeout, detail));
+    }
+    out
 }
 
 /// One worker's share of the files. Large files whose memory is taken
 /// wait in `deferred` while the worker goes on with others; after the
-/// walk they are scanned in turn. Once the session is cancelled the rest
-/// is drained unscanned, so the walker never blocks.
+/// walk they are scanned in turn. Once the session is stopped the rest
+/// is drained unscanned, so the walker never blocks. An abandoned worker
+/// returns at once.
 fn worker_loop(
     w: &mut worker::Worker<'_>,
     rx: &crossbeam_channel::Receiver<walk::WorkItem>,
-    cancel: &Cancel,
+    stop: &Cancel,
+    walk_over: &AtomicBool,
+    watch: &Watch,
 ) {
     let mut deferred: VecDeque<walk::WorkItem> = VecDeque::new();
-    for item in rx.iter() {
-        if cancel.is_stopped() {
+    loop {
+        let item = match rx.recv_timeout(TICK) {
+            Ok(item) => item,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if walk_over.load(Ordering::SeqCst) {
+                    break;
+                }
+                continue;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+        };
+        if stop.is_stopped() {
             continue;
         }
+        let before = deferred.len();
         if let Err(item) = w.try_process(item) {
             if deferred.len() < MAX_DEFERRED {
                 deferred.push_back(item);
@@ -352,16 +583,36 @@ fn worker_loop(
             }
         }
         while let Some(front) = deferred.pop_front() {
+            if w.gone() {
+                return;
+            }
             if let Err(front) = w.try_process(front) {
                 deferred.push_front(front);
                 break;
             }
         }
-    }
-    for item in deferred {
-        if cancel.is_stopped() {
-            break;
+        if w.gone() {
+            return;
         }
+        if deferred.len() != before {
+            watch.set_deferred(deferred.iter().map(|i| i.path.clone()).collect());
+        }
+    }
+    finish_deferred(w, deferred, stop, watch);
+}
+
+/// After the walk: the large files set aside, each once its memory is free.
+fn finish_deferred(
+    w: &mut worker::Worker<'_>,
+    mut deferred: VecDeque<walk::WorkItem>,
+    stop: &Cancel,
+    watch: &Watch,
+) {
+    while let Some(item) = deferred.pop_front() {
+        if stop.is_stopped() || w.gone() {
+            return;
+        }
+        watch.set_deferred(deferred.iter().map(|i| i.path.clone()).collect());
         w.process_waiting(item);
     }
 }
@@ -373,6 +624,8 @@ fn worker_loop(
 struct Tally {
     counts: Counts,
     sink_error: Option<std::io::Error>,
+    /// The session gave up on part of its work (see [`watchdog`]).
+    gave_up: bool,
 }
 
 impl Tally {
@@ -384,6 +637,7 @@ impl Tally {
                 sink.progress(self.counts.files, self.counts.bytes);
             }
             Message::Record(rec) => self.record(*rec, sink, cancel),
+            Message::Exited => {}
         }
     }
 
@@ -410,6 +664,9 @@ impl Tally {
             (Some(e), _) => Some(e.to_string()),
             (None, Some(StopReason::Shutdown)) => Some("stopped before the scan finished".into()),
             (None, Some(StopReason::MediaRemoved)) => Some("medium removed".into()),
+            (None, None) if self.gave_up => {
+                Some("the file system stopped answering; the rest was not scanned".into())
+            }
             (None, None) => None,
         };
         Summary {
@@ -422,7 +679,7 @@ impl Tally {
             skips: c.skips,
             gaps: c.gaps,
             seconds: took.as_secs_f64(),
-            completed: stopped.is_none() && self.sink_error.is_none(),
+            completed: stopped.is_none() && self.sink_error.is_none() && !self.gave_up,
             error,
         }
     }

@@ -2,11 +2,18 @@
 //! thread and reused) and a read buffer. Each regular file is read once
 //! with read(2) — never mmap, so a medium pulled mid-read is an I/O error,
 //! not SIGBUS — and the same bytes feed SHA-256 (plus MD5/SHA-1 when hash
-//! lists need them), YARA and the hash lists.
+//! lists need them), YARA and the hash lists. A file is opened relative
+//! to the descriptor of the directory it was listed in (never by path,
+//! see [`super::dirfd`]), and read against a deadline
+//! ([`ScanOptions::read_timeout`]) and the session's stop flag, checked
+//! between chunks; opening and reading are one busy call for the
+//! [`super::watchdog`].
 
 use super::archive::{self, MemberEvent};
+use super::dirfd::{self, OpenError};
 use super::walk::WorkItem;
-use super::{filetype, io_skip_reason, pathfmt, Message, ScanOptions, SessionCtx};
+use super::watchdog::Watch;
+use super::{filetype, io_skip_reason, pathfmt, Cancel, Message, ScanOptions, SessionCtx};
 use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
 use crate::rules::RuleSet;
 use crossbeam_channel::Sender;
@@ -14,7 +21,10 @@ use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::time::Instant;
 
 /// Read granularity.
 const CHUNK: u64 = 1 << 20;
@@ -76,37 +86,63 @@ enum Contents {
     Streamed { size: u64, digests: Digests },
 }
 
+/// Why reading a file stopped before its end.
+enum ReadStop {
+    Io(std::io::Error),
+    /// The read deadline passed.
+    Timeout,
+    /// The session was stopped.
+    Stopped,
+}
+
+/// What a worker borrows from its session.
+pub(crate) struct Shared<'r> {
+    pub rules: &'r RuleSet,
+    pub opts: &'r ScanOptions,
+    pub ctx: &'r SessionCtx,
+    pub gate: &'r super::gate::MemoryGate,
+    pub stop: &'r Cancel,
+    pub watch: &'r Watch,
+    pub out: Sender<Message>,
+}
+
 pub(crate) struct Worker<'r> {
     scanner: yara_x::Scanner<'r>,
     rules: &'r RuleSet,
     opts: &'r ScanOptions,
     ctx: &'r SessionCtx,
     gate: &'r super::gate::MemoryGate,
+    stop: &'r Cancel,
+    watch: &'r Watch,
     out: Sender<Message>,
     buf: Vec<u8>,
     owners: HashMap<u32, String>,
+    /// Abandoned by the watchdog: send nothing more.
+    gone: bool,
 }
 
 impl<'r> Worker<'r> {
-    pub fn new(
-        rules: &'r RuleSet,
-        opts: &'r ScanOptions,
-        ctx: &'r SessionCtx,
-        gate: &'r super::gate::MemoryGate,
-        out: Sender<Message>,
-    ) -> Worker<'r> {
-        let mut scanner = yara_x::Scanner::new(&rules.rules);
-        scanner.set_timeout(opts.timeout);
+    pub fn new(s: Shared<'r>) -> Worker<'r> {
+        let mut scanner = yara_x::Scanner::new(&s.rules.rules);
+        scanner.set_timeout(s.opts.timeout);
         Worker {
             scanner,
-            rules,
-            opts,
-            ctx,
-            gate,
-            out,
+            rules: s.rules,
+            opts: s.opts,
+            ctx: s.ctx,
+            gate: s.gate,
+            stop: s.stop,
+            watch: s.watch,
+            out: s.out,
             buf: Vec::new(),
             owners: HashMap::new(),
+            gone: false,
         }
+    }
+
+    /// Whether the watchdog abandoned this worker (it must return).
+    pub fn gone(&self) -> bool {
+        self.gone
     }
 
     fn emit(&self, rec: Record) {
@@ -138,37 +174,85 @@ impl<'r> Worker<'r> {
         }
     }
 
-    /// Waits for the file's memory, then scans it.
+    /// Waits for the file's memory (a busy call for the watchdog: the
+    /// memory may be held by a read that never returns), then scans it.
     pub fn process_waiting(&mut self, item: WorkItem) {
         let gate = self.gate;
-        let permit = gate.acquire(self.charge(item.size));
-        self.process(item, permit);
+        let charge = self.charge(item.size);
+        match self.watch.busy(&item.path, || gate.acquire(charge)) {
+            Some(permit) => self.process(item, permit),
+            None => self.gone = true,
+        }
     }
 
     /// Scans one file; `_permit` holds its share of the memory budget
     /// until the scan (including archive members) is done.
     fn process(&mut self, item: WorkItem, _permit: super::gate::Permit<'_>) {
         let display = pathfmt::display(&item.path);
-        let (file, meta) = match open_regular(&item.path) {
-            Ok(f) => f,
-            Err((reason, detail)) => return self.give_up(&display, reason, detail, 0),
+        let deadline = Instant::now() + self.opts.read_timeout;
+        self.watch.begin(&item.path);
+        let read = dirfd::open_file_at(item.dir.as_fd(), &item.name)
+            .map(|(file, meta)| (self.read_file(file, meta.len(), deadline), meta));
+        if !self.watch.end() {
+            self.gone = true;
+            self.buf = Vec::new();
+            return;
+        }
+        let (read, meta) = match read {
+            Ok(r) => r,
+            Err(OpenError::Io(e)) => {
+                let detail = format!("cannot open: {e}");
+                return self.give_up(&display, io_skip_reason(&e), detail, 0);
+            }
+            Err(OpenError::NotRegular(kind)) => {
+                let detail = format!("{kind} when opened; not read");
+                return self.give_up(&display, SkipReason::SpecialFile, detail, 0);
+            }
         };
-        match self.read_file(file, meta.len()) {
-            Err((e, bytes)) => {
+        match read {
+            Err((stop, bytes)) => {
                 self.release_buffer();
-                let detail = format!("read failed after {bytes} bytes: {e}");
-                self.give_up(&display, io_skip_reason(&e), detail, bytes);
+                self.read_stopped(&display, stop, bytes);
             }
             Ok(Contents::Streamed { size, digests }) => self.too_large(&display, size, &digests),
             Ok(Contents::InMemory { size, digests }) => {
                 let owner = self.owner(meta.uid());
-                let name = item
-                    .path
-                    .file_name()
-                    .map(|n| pathfmt::bytes_to_string(std::os::unix::ffi::OsStrExt::as_bytes(n)))
-                    .unwrap_or_default();
+                let name = pathfmt::bytes_to_string(item.name.as_bytes());
                 self.scan_buffer(&name, &display, size, &digests, &owner);
             }
+        }
+    }
+
+    /// A read that ended before the file's end: a skip, except when the
+    /// session was stopped (its summary says it is incomplete).
+    fn read_stopped(&self, display: &str, stop: ReadStop, bytes: u64) {
+        match stop {
+            ReadStop::Stopped => {}
+            ReadStop::Timeout => {
+                let detail = format!(
+                    "not read to its end within {} s ({bytes} bytes read); an endless or stalled source",
+                    self.opts.read_timeout.as_secs()
+                );
+                let mut rec = self.skip(display, SkipReason::Timeout, detail);
+                rec.size = Some(bytes);
+                self.emit(Record::Skip(rec));
+                self.done(bytes);
+            }
+            ReadStop::Io(e) => {
+                let detail = format!("read failed after {bytes} bytes: {e}");
+                self.give_up(display, io_skip_reason(&e), detail, bytes);
+            }
+        }
+    }
+
+    /// Whether reading must stop now.
+    fn check(&self, deadline: Instant) -> Result<(), ReadStop> {
+        if self.stop.is_stopped() {
+            Err(ReadStop::Stopped)
+        } else if Instant::now() >= deadline {
+            Err(ReadStop::Timeout)
+        } else {
+            Ok(())
         }
     }
 
@@ -235,7 +319,8 @@ impl<'r> Worker<'r> {
         &mut self,
         mut file: File,
         size_hint: u64,
-    ) -> Result<Contents, (std::io::Error, u64)> {
+        deadline: Instant,
+    ) -> Result<Contents, (ReadStop, u64)> {
         let mut hashers = Hashers::new(self.rules);
         let limit = self.opts.max_file_size;
         self.buf.clear();
@@ -244,11 +329,12 @@ impl<'r> Worker<'r> {
         }
         let mut total: u64 = 0;
         loop {
+            self.check(deadline).map_err(|s| (s, total))?;
             let before = self.buf.len();
             let n = (&mut file)
                 .take(CHUNK)
                 .read_to_end(&mut self.buf)
-                .map_err(|e| (e, total))?;
+                .map_err(|e| (ReadStop::Io(e), total))?;
             hashers.update(&self.buf[before..]);
             total += n as u64;
             if n == 0 {
@@ -257,9 +343,34 @@ impl<'r> Worker<'r> {
             }
             if total > limit {
                 self.buf = Vec::new();
-                let size = stream_rest(&mut file, &mut hashers, total)?;
+                let size = self.stream_rest(&mut file, &mut hashers, total, deadline)?;
                 let digests = hashers.finish();
                 return Ok(Contents::Streamed { size, digests });
+            }
+        }
+    }
+
+    /// Hashes the rest of a file too large to keep, in fixed chunks;
+    /// returns the total size (`done` bytes were read before).
+    fn stream_rest(
+        &self,
+        file: &mut File,
+        hashers: &mut Hashers,
+        done: u64,
+        deadline: Instant,
+    ) -> Result<u64, (ReadStop, u64)> {
+        let mut chunk = vec![0u8; CHUNK as usize];
+        let mut total = done;
+        loop {
+            self.check(deadline).map_err(|s| (s, total))?;
+            match file.read(&mut chunk) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    hashers.update(&chunk[..n]);
+                    total += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((ReadStop::Io(e), total)),
             }
         }
     }
@@ -461,45 +572,6 @@ impl<'r> Worker<'r> {
         }
         Some(c.classification)
     }
-}
-
-/// Hashes the rest of a file too large to keep, in fixed chunks; returns
-/// the total size (`done` bytes were read before).
-fn stream_rest(
-    file: &mut File,
-    hashers: &mut Hashers,
-    done: u64,
-) -> Result<u64, (std::io::Error, u64)> {
-    let mut chunk = vec![0u8; CHUNK as usize];
-    let mut total = done;
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => return Ok(total),
-            Ok(n) => {
-                hashers.update(&chunk[..n]);
-                total += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err((e, total)),
-        }
-    }
-}
-
-/// Opens a file the walker listed through the shared opener, without
-/// following a symlink, and checks it is still a regular file (it may have
-/// been replaced between listing and opening); a refusal is a skip.
-fn open_regular(path: &std::path::Path) -> Result<(File, std::fs::Metadata), (SkipReason, String)> {
-    use crate::fsutil::{Links, ReadError};
-    crate::fsutil::open_regular(path, Links::NoFollow).map_err(|e| match e {
-        ReadError::Io(e) => (
-            io_skip_reason(&e.source),
-            format!("cannot open: {}", e.source),
-        ),
-        _ => (
-            SkipReason::SpecialFile,
-            "not a regular file when opened".into(),
-        ),
-    })
 }
 
 /// The displayed path of an archive member: the outer path and the member

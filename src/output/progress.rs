@@ -72,11 +72,7 @@ pub fn line(files: u64, bytes: u64, total: Option<(u64, u64)>, elapsed: Duration
     let noun = |n: u64| if n == 1 { "file" } else { "files" };
     match total {
         Some((tf, tb)) if tf >= files => {
-            let pct = if tb > 0 {
-                (bytes.min(tb) * 100 / tb).to_string()
-            } else {
-                "100".to_string()
-            };
+            let pct = (bytes.min(tb) * 100).checked_div(tb).unwrap_or(100);
             format!(
                 "{files} of {tf} {}, {} of {} ({pct}%){rate}",
                 noun(tf),

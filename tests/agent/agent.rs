@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
 
-fn require_root() {
+pub(crate) fn require_root() {
     assert_eq!(
         // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
@@ -20,7 +20,7 @@ fn require_root() {
 }
 
 /// Unmounts (lazily) on drop so a failing test leaves no mount behind.
-struct MountGuard(PathBuf);
+pub(crate) struct MountGuard(pub(crate) PathBuf);
 
 impl Drop for MountGuard {
     fn drop(&mut self) {
@@ -60,13 +60,13 @@ fn ext4_image(dir: &Path, name: &str, label: &str, size: &str, content: &Path) -
     img
 }
 
-struct Agent {
-    child: Child,
+pub(crate) struct Agent {
+    pub(crate) child: Child,
     log: PathBuf,
 }
 
 impl Agent {
-    fn start(env: &TestEnv, media_root: &Path, extra: &[&str]) -> Agent {
+    pub(crate) fn start(env: &TestEnv, media_root: &Path, extra: &[&str]) -> Agent {
         let log = env.base().join("agent.log");
         let logf = std::fs::File::create(&log).unwrap();
         let child = env
@@ -85,7 +85,7 @@ impl Agent {
         a
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -103,7 +103,7 @@ impl Agent {
         );
     }
 
-    fn signal(&self, sig: libc::c_int) {
+    pub(crate) fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill(2) on our own child; no memory is shared.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, sig);
@@ -124,12 +124,12 @@ impl Drop for Agent {
 
 /// Every record in the journal, in order (the library's reader: a bad line
 /// fails the test).
-fn journal(state: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn journal(state: &Path) -> Vec<serde_json::Value> {
     support::journal::records(state)
 }
 
 /// Waits until `pred` holds over the journal; returns the records.
-fn wait_journal(
+pub(crate) fn wait_journal(
     state: &Path,
     timeout: Duration,
     what: &str,

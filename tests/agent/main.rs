@@ -7,4 +7,5 @@
 mod support;
 
 mod agent;
+mod hostile_watch;
 mod packaging;
