@@ -1,13 +1,21 @@
 //! `kensa verify BUNDLE... [--pubkey KEY.pub]`: checks each bundle and says
 //! exactly which check failed on which line. `kensa verify --journal`
 //! re-verifies the agent's whole journal (opening it checks only the part
-//! after its last checkpoint).
+//! after its last checkpoint). Every name printed is made inert first.
 
 use super::Context;
 use crate::bundle;
 use crate::cli::VerifyArgs;
+use crate::engine::pathfmt;
 use crate::keys::PublicKey;
+use crate::output::sanitize;
 use anyhow::Context as _;
+use std::path::Path;
+
+/// A path as printed: escaped (`pathfmt`), then made safe for a terminal.
+fn shown(p: &Path) -> String {
+    sanitize(&pathfmt::display(p)).into_owned()
+}
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let pk_path = match &args.pubkey {
@@ -15,7 +23,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         None => ctx.state.public_key(),
     };
     let key = PublicKey::load(&pk_path)
-        .with_context(|| format!("loading the public key {}", pk_path.display()))?;
+        .with_context(|| format!("loading the public key {}", shown(&pk_path)))?;
     let mut code = 0;
     if args.journal {
         code = verify_journal(&ctx.state.journal_dir(), &key);
@@ -29,17 +37,17 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
             Ok(vb) => {
                 println!(
                     "OK       {}: agent {} seq {}-{} ({} records), head {}",
-                    path.display(),
-                    vb.claim.agent,
+                    shown(&path),
+                    sanitize(&vb.claim.agent),
                     vb.claim.from,
                     vb.claim.to,
                     vb.lines.len(),
                     vb.claim.head
                 );
-                verified.push((path.display().to_string(), vb));
+                verified.push((shown(&path), vb));
             }
             Err(e) => {
-                println!("REFUSED  {}: {e}", path.display());
+                println!("REFUSED  {}: {}", shown(&path), sanitize(&e.to_string()));
                 code = 1;
             }
         }
@@ -47,7 +55,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let refs: Vec<(String, &bundle::VerifiedBundle)> =
         verified.iter().map(|(n, b)| (n.clone(), b)).collect();
     if let Err(e) = bundle::check_consistent(&refs) {
-        println!("REFUSED  {e}");
+        println!("REFUSED  {}", sanitize(&e.to_string()));
         code = 1;
     }
     Ok(code)
@@ -60,7 +68,7 @@ fn verify_journal(dir: &std::path::Path, key: &PublicKey) -> u8 {
         Ok(r) => {
             println!(
                 "OK       journal {}: {} records, {} checkpoints, {} recoveries, head seq {} {}",
-                dir.display(),
+                shown(dir),
                 r.records,
                 r.checkpoints,
                 r.recoveries,
@@ -70,7 +78,11 @@ fn verify_journal(dir: &std::path::Path, key: &PublicKey) -> u8 {
             0
         }
         Err(e) => {
-            println!("REFUSED  journal {}: {e}", dir.display());
+            println!(
+                "REFUSED  journal {}: {}",
+                shown(dir),
+                sanitize(&e.to_string())
+            );
             1
         }
     }
