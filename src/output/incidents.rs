@@ -82,7 +82,7 @@ struct JsonRow<'a> {
 fn list_text(out: &mut impl Write, list: &[Incident], tz: &chrono_tz::Tz) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<22} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
+        "{:<22} {:<16} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
         "ID",
         "AGENT",
         "HOST",
@@ -99,7 +99,7 @@ fn list_text(out: &mut impl Write, list: &[Incident], tz: &chrono_tz::Tz) -> std
         let c = i.current();
         writeln!(
             out,
-            "{:<22} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
+            "{:<22} {:<16} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
             sanitize(&i.id),
             sanitize(&i.agent),
             sanitize(i.host.as_deref().unwrap_or("-")),
