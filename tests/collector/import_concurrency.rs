@@ -80,3 +80,41 @@ fn concurrent_imports_wait_for_each_other() {
         assert_eq!(rows[0]["detections"], findings, "round {round}: {all}");
     }
 }
+
+#[test]
+fn two_commands_creating_the_database_at_once_both_succeed() {
+    let setup = TestEnv::new();
+    let keys: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let key = kensa::keys::SecretKey::generate().unwrap();
+            let p = setup.base().join(format!("k{i}.pub"));
+            key.public().save(&p).unwrap();
+            p
+        })
+        .collect();
+    for round in 0..10 {
+        // A new, empty state dir: both processes migrate the new database.
+        let env = TestEnv::new();
+        let children: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                env.command()
+                    .args([OsStr::new("trust"), OsStr::new("add"), k.as_os_str()])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
+        }
+        let o = env.run(["trust", "list"]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).lines().count(),
+            2,
+            "round {round}"
+        );
+    }
+}
