@@ -274,8 +274,17 @@ fn finding(row: &LineRow) -> Option<Finding> {
 
 /// Display ids (`AGENT/SESSION`) of the incidents of the agents in scope
 /// (all of an agent's incidents, whatever else the scope filters), so an
-/// id is the same in every listing.
+/// id is the same in every listing; for one incident, from its neighbours.
 fn display_ids(store: &Store, scope: &Scope<'_>) -> Result<HashMap<Key, String>, IncidentError> {
+    if let Some((a, s)) = scope.only {
+        let n = store.backend().incident_neighbours(a, s)?;
+        let id = format!(
+            "{}/{}",
+            prefix_among(a, &n.agents, AGENT_ID_LEN),
+            prefix_among(s, &n.sessions, ID_LEN)
+        );
+        return Ok(HashMap::from([((a.to_string(), s.to_string()), id)]));
+    }
     let agents = store.backend().incident_agents()?;
     let refs: Vec<&str> = agents.iter().map(String::as_str).collect();
     let agent_ids: HashMap<&str, String> = refs
@@ -283,9 +292,8 @@ fn display_ids(store: &Store, scope: &Scope<'_>) -> Result<HashMap<Key, String>,
         .copied()
         .zip(short_ids(&refs, AGENT_ID_LEN))
         .collect();
-    let agent = scope.agent.or(scope.only.map(|(a, _)| a));
     let mut by_agent: HashMap<String, Vec<String>> = HashMap::new();
-    for (a, s) in store.backend().incident_keys(agent)? {
+    for (a, s) in store.backend().incident_keys(scope.agent)? {
         by_agent.entry(a).or_default().push(s);
     }
     let mut out = HashMap::new();
@@ -379,19 +387,32 @@ fn load_one(store: &Store, key: &Key, id: &str) -> Result<Incident, IncidentErro
         .ok_or_else(|| IncidentError::NotFound(id.to_string()))
 }
 
+/// The prefix of `s` that [`short_ids`] gives it, from its neighbours in
+/// sorted order alone.
+fn prefix_among(s: &str, neighbours: &[Option<String>; 2], min: usize) -> String {
+    let need = neighbours
+        .iter()
+        .flatten()
+        .map(|n| common_prefix(s, n) + 1)
+        .max()
+        .unwrap_or(0);
+    s.chars().take(need.max(min)).collect()
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
 /// Shortest prefixes of at least `min` characters that tell the strings
 /// apart: each is one character longer than its longest common prefix with
 /// a neighbour in sorted order (O(n log n)).
 fn short_ids(sessions: &[&str], min: usize) -> Vec<String> {
-    fn common(a: &str, b: &str) -> usize {
-        a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
-    }
     let mut order: Vec<usize> = (0..sessions.len()).collect();
     order.sort_by_key(|&i| sessions[i]);
     let mut need = vec![0usize; sessions.len()];
     for w in order.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let c = common(sessions[a], sessions[b]) + 1;
+        let c = common_prefix(sessions[a], sessions[b]) + 1;
         need[a] = need[a].max(c);
         need[b] = need[b].max(c);
     }
@@ -462,7 +483,8 @@ pub fn resolve_agent(store: &Store, text: &str) -> Result<String, IncidentError>
 }
 
 /// The incidents an id matches: as `AGENT/SESSION` first, else as a
-/// session prefix; an exact session id wins over longer ones it prefixes.
+/// session prefix; an exact session (or agent) id wins over longer ones it
+/// prefixes.
 fn candidates(store: &Store, id: &str, agent: Option<&str>) -> Result<Vec<Key>, IncidentError> {
     let b = store.backend();
     let mut keys = Vec::new();
@@ -470,6 +492,9 @@ fn candidates(store: &Store, id: &str, agent: Option<&str>) -> Result<Vec<Key>, 
         keys = b.incidents_with_prefix(Some(a), s)?;
         if keys.iter().any(|k| k.1 == s) {
             keys.retain(|k| k.1 == s);
+        }
+        if keys.iter().any(|k| k.0 == a) {
+            keys.retain(|k| k.0 == a);
         }
     }
     if keys.is_empty() {
@@ -668,5 +693,18 @@ mod tests {
             ids,
             vec!["aaaaaaaaaaaaXY", "aaaaaaaaaaaaXQ", "bbbbbbbbbbbb", "short"]
         );
+    }
+
+    #[test]
+    fn one_id_from_its_neighbours_is_the_listed_one() {
+        let mut all = vec!["abcdef01", "abcdef02x", "abcdef0", "b", "abcd", "zz"];
+        let listed = short_ids(&all, 4);
+        let by: HashMap<&str, String> = all.iter().copied().zip(listed).collect();
+        all.sort();
+        for (i, s) in all.iter().enumerate() {
+            let lo = i.checked_sub(1).map(|j| all[j].to_string());
+            let hi = all.get(i + 1).map(|n| n.to_string());
+            assert_eq!(prefix_among(s, &[lo, hi], 4), by[s], "{s}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! concurrent imports queue instead of failing.
 
 use super::backend::{
-    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Scope, SessionRow, TriageRow,
+    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope, SessionRow, TriageRow,
 };
 use super::{derive, Derived, ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
@@ -550,6 +550,30 @@ impl Backend for Sqlite {
             &[],
             |r| r.get(0),
         )
+    }
+
+    fn incident_neighbours(&self, agent: &str, session: &str) -> Result<Neighbours, StoreError> {
+        let one = |sql: &str, args: &[String]| -> Result<Option<String>, StoreError> {
+            Ok(self.rows(sql, args, |r| r.get(0))?.into_iter().next())
+        };
+        let a = [agent.to_string()];
+        let s = [agent.to_string(), session.to_string()];
+        Ok(Neighbours {
+            agents: [
+                one("SELECT agent FROM incidents WHERE agent < ?1 ORDER BY agent DESC LIMIT 1", &a)?,
+                one("SELECT agent FROM incidents WHERE agent > ?1 ORDER BY agent LIMIT 1", &a)?,
+            ],
+            sessions: [
+                one(
+                    "SELECT session FROM incidents WHERE agent = ?1 AND session < ?2 ORDER BY session DESC LIMIT 1",
+                    &s,
+                )?,
+                one(
+                    "SELECT session FROM incidents WHERE agent = ?1 AND session > ?2 ORDER BY session LIMIT 1",
+                    &s,
+                )?,
+            ],
+        })
     }
 
     fn incidents_with_prefix(
