@@ -1,7 +1,9 @@
 //! `kensa verify BUNDLE... [--pubkey KEY.pub]`: checks each bundle and says
 //! exactly which check failed on which line. `kensa verify --journal`
 //! re-verifies the agent's whole journal (opening it checks only the part
-//! after its last checkpoint). Every name printed is made inert first.
+//! after its last checkpoint). A bundle passes only when every record in it
+//! also has a shape kensa stores (as `import` checks). Every name printed
+//! is made inert first.
 
 use super::Context;
 use crate::bundle;
@@ -33,6 +35,12 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         let path = super::absolute(path.clone())?;
         let result = bundle::read_files(&path)
             .and_then(|(data, sig)| bundle::verify_bytes(&data, &sig, &key));
+        let result = result
+            .map_err(|e| e.to_string())
+            .and_then(|vb| match schema_error(&vb) {
+                Some(e) => Err(e),
+                None => Ok(vb),
+            });
         match result {
             Ok(vb) => {
                 println!(
@@ -47,7 +55,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
                 verified.push((shown(&path), vb));
             }
             Err(e) => {
-                println!("REFUSED  {}: {}", shown(&path), sanitize(&e.to_string()));
+                println!("REFUSED  {}: {}", shown(&path), sanitize(&e));
                 code = 1;
             }
         }
@@ -59,6 +67,21 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         code = 1;
     }
     Ok(code)
+}
+
+/// Why a verified bundle would still be refused by import: its first line
+/// that is not a record of a known shape (`collector::validate`).
+fn schema_error(vb: &bundle::VerifiedBundle) -> Option<String> {
+    vb.lines.iter().find_map(|l| {
+        crate::collector::validate::record(l.seq, l.line.as_bytes())
+            .err()
+            .map(|why| {
+                format!(
+                    "record seq {} does not match the record schema: {why}",
+                    l.seq
+                )
+            })
+    })
 }
 
 /// Verifies the journal in `dir` from genesis; prints the outcome and

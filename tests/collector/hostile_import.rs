@@ -79,6 +79,18 @@ fn signed_records_of_unknown_shape_are_refused_with_their_seq() {
             "{label}: the refusal names the seq and why: {all}"
         );
         assert_eq!(held(&env, &agent.id), 0, "{label}: nothing stored");
+        let mut cmd = env.command();
+        cmd.arg("verify")
+            .arg("--pubkey")
+            .arg(&agent.pub_path)
+            .arg(&b);
+        let out = support::run_measured(label, LIMIT, &mut cmd).output;
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "verify {label}: {all}");
+        assert!(
+            all.starts_with("REFUSED") && all.contains("seq 2") && all.contains(why),
+            "verify {label}: {all}"
+        );
     }
     let (code, rows, all) = incidents(&env, &[]);
     assert_eq!((code, rows.len()), (0, 0), "{all}");
