@@ -458,7 +458,8 @@ pub struct IncidentsListArgs {
     /// Only incidents nobody has triaged yet.
     #[arg(long)]
     pub untriaged: bool,
-    /// Only this agent's incidents.
+    /// Only this agent's incidents (an agent id, its prefix, or the name
+    /// it is trusted under).
     #[arg(long, value_name = "AGENT")]
     pub agent: Option<String>,
     /// Output format.
@@ -472,8 +473,13 @@ pub struct IncidentsListArgs {
 
 #[derive(Debug, Args)]
 pub struct IncidentsShowArgs {
-    /// Incident id (any unique prefix of the session id, 4+ characters).
+    /// Incident id as listed (AGENT/SESSION, either part a prefix), or a
+    /// prefix of the session id alone when it is unique (4+ characters).
     pub id: String,
+    /// The agent whose incident is meant, when a session id is ambiguous
+    /// (an agent id, its prefix, or the name it is trusted under).
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -482,8 +488,13 @@ pub struct IncidentsShowArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("decision").required(true).multiple(true).args(["event", "cause", "false_positive"]))]
 pub struct TriageArgs {
-    /// Incident id (any unique prefix of the session id, 4+ characters).
+    /// Incident id as listed (AGENT/SESSION, either part a prefix), or a
+    /// prefix of the session id alone when it is unique (4+ characters).
     pub id: String,
+    /// The agent whose incident is meant, when a session id is ambiguous
+    /// (an agent id, its prefix, or the name it is trusted under).
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
     /// Event code (precursor, leak, destruction, outage, malware_infection,
     /// code_execution, intrusion, other; `kensa taxonomy` lists them with
     /// their labels). Kept as is when omitted.

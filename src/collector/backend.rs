@@ -81,6 +81,15 @@ pub struct IncidentRow {
     pub triage: Option<TriageRow>,
 }
 
+/// The neighbours of one incident in sorted order: the agents with
+/// incidents just before and after its agent, and that agent's sessions
+/// just before and after its session.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Neighbours {
+    pub agents: [Option<String>; 2],
+    pub sessions: [Option<String>; 2],
+}
+
 /// A stored journal line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineRow {
@@ -121,10 +130,20 @@ pub trait Backend {
     /// finding's; then session id, then agent). Keep that order in an
     /// index: `incidents list` and `report` read every incident.
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError>;
-    /// Session ids of every incident of `agent` (or of all agents).
-    fn incident_sessions(&self, agent: Option<&str>) -> Result<Vec<String>, StoreError>;
-    /// (agent, session) of the incidents whose session id starts with `prefix`.
-    fn incidents_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// (agent, session) of every incident of `agent` (or of all agents).
+    fn incident_keys(&self, agent: Option<&str>) -> Result<Vec<(String, String)>, StoreError>;
+    /// The distinct agents that have incidents.
+    fn incident_agents(&self) -> Result<Vec<String>, StoreError>;
+    /// What one incident's display id depends on (from the index).
+    fn incident_neighbours(&self, agent: &str, session: &str) -> Result<Neighbours, StoreError>;
+    /// (agent, session) of the incidents whose session id starts with
+    /// `session` and, when given, whose agent id starts with `agent`
+    /// (ASCII case ignored).
+    fn incidents_with_prefix(
+        &self,
+        agent: Option<&str>,
+        session: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// The distinct taxonomies (JSON) of the findings in scope, per
     /// (agent, session).
     fn taxonomies(&self, scope: &Scope<'_>) -> Result<Vec<(String, String, String)>, StoreError>;

@@ -3,7 +3,9 @@
 //! anything is parsed) or from the agent's own journal directory. Every
 //! import is one transaction that either links onto what the store already
 //! holds for that agent or changes nothing: a gap or a fork is refused, and
-//! lines already held are not added twice.
+//! lines already held are not added twice. Every line is checked against
+//! the record schema (`validate`) before it is stored: a record of unknown
+//! shape refuses the whole import, naming its seq.
 
 use super::{trust, ImportBatch, LogPolicy, Store, StoreError};
 use crate::bundle::{self, BundleError, BundleLine};
@@ -28,13 +30,18 @@ pub enum ImportError {
         held: String,
         got: String,
     },
+    #[error("record seq {seq} does not match the record schema, nothing imported: {why}")]
+    Record {
+        seq: u64,
+        why: super::validate::RecordError,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl From<rusqlite::Error> for ImportError {
     fn from(e: rusqlite::Error) -> Self {
-        ImportError::Store(StoreError::Sql(e))
+        ImportError::Store(StoreError::from(e))
     }
 }
 
@@ -51,7 +58,7 @@ pub struct ImportOutcome {
 /// Reads `path` and `path.minisig` (size-capped) and imports them.
 pub fn import_bundle_file(store: &mut Store, path: &Path) -> Result<ImportOutcome, ImportError> {
     let (data, sig) = bundle::read_files(path)?;
-    import_bundle_bytes(store, &data, &sig, &path.display().to_string())
+    import_bundle_bytes(store, &data, &sig, &crate::engine::pathfmt::display(path))
 }
 
 /// Verifies a bundle against the trusted key its signature names, then
@@ -77,7 +84,14 @@ pub fn import_bundle_bytes(
     };
     store
         .backend()
-        .import(&batch, &mut vb.lines.iter().cloned().map(Ok))
+        .import(&batch, &mut vb.lines.iter().cloned().map(checked))
+}
+
+/// A line that passed the record schema check (`validate`), as stored.
+fn checked(line: BundleLine) -> Result<BundleLine, ImportError> {
+    super::validate::record(line.seq, line.line.as_bytes())
+        .map_err(|why| ImportError::Record { seq: line.seq, why })?;
+    Ok(line)
 }
 
 /// Loads the agent's own journal (`dir`) into the store, continuing from
@@ -94,7 +108,7 @@ pub fn import_journal(
     } else {
         journal::read_from(dir, have)?
     };
-    let source = dir.display().to_string();
+    let source = crate::engine::pathfmt::display(dir);
     let batch = ImportBatch {
         agent,
         link: None,
@@ -104,7 +118,7 @@ pub fn import_journal(
         sha256: None,
         log: LogPolicy::IfAdded,
     };
-    let mut lines = lines.map(|l| journal_line(l?));
+    let mut lines = lines.map(|l| checked(journal_line(l?)?));
     store.backend().import(&batch, &mut lines)
 }
 

@@ -6,6 +6,15 @@
 //! history: the latest row wins and nothing is erased. The backend filters
 //! and counts (from the columns derived at import); this module turns its
 //! rows into incidents: ids, classification, the current state.
+//!
+//! An incident is keyed by (agent, session): session ids are only unique
+//! per agent, and a second agent may reuse one. The id shown to analysts is
+//! `AGENT/SESSION`, each part the shortest prefix that tells it apart
+//! (agents among all agents with incidents, sessions among that agent's),
+//! so it is unique by construction and stays the same on every collector
+//! that holds the same records. A command takes that id, or a session-id
+//! prefix alone when only one incident matches; `--agent` (an agent id,
+//! its prefix, or the name it is trusted under) picks among several.
 
 use super::backend::{IncidentRow, LineRow, Scope, TriageRow};
 use super::{decode, Store, StoreError};
@@ -18,8 +27,12 @@ use std::collections::{BTreeSet, HashMap};
 
 /// Shortest id prefix accepted on the command line.
 pub const MIN_PREFIX: usize = 4;
-/// Length of the displayed incident id (more if two would collide).
+/// Length of the session part of a displayed incident id (more if two of
+/// one agent's would collide).
 pub const ID_LEN: usize = 12;
+/// Length of the agent part of a displayed incident id (more if two
+/// agents' would collide).
+pub const AGENT_ID_LEN: usize = 4;
 /// Longest triage note or analyst name accepted, in bytes.
 pub const MAX_TEXT: usize = 4096;
 
@@ -30,8 +43,14 @@ pub enum IncidentError {
     Store(#[from] StoreError),
     #[error("no incident matches {0:?}")]
     NotFound(String),
-    #[error("incident id {id:?} is ambiguous: it matches {candidates}")]
+    #[error(
+        "incident id {id:?} is ambiguous: it matches {candidates} (give the full id, or --agent)"
+    )]
     Ambiguous { id: String, candidates: String },
+    #[error("no agent matches {0:?} (an agent id, its prefix, or a trusted name)")]
+    UnknownAgent(String),
+    #[error("agent {id:?} is ambiguous: it matches {candidates}")]
+    AmbiguousAgent { id: String, candidates: String },
     #[error("incident id {0:?} is too short: give at least {MIN_PREFIX} characters")]
     TooShort(String),
     #[error("triage {0} is longer than {MAX_TEXT} bytes")]
@@ -79,7 +98,8 @@ pub struct Triage {
 /// An incident with its current state.
 #[derive(Clone, Debug, Serialize)]
 pub struct Incident {
-    /// Short id: the first [`ID_LEN`] characters of the session id.
+    /// The id shown: `AGENT/SESSION`, each the shortest prefix (at least
+    /// [`AGENT_ID_LEN`] and [`ID_LEN`] characters) that tells it apart.
     pub id: String,
     pub agent: String,
     pub session: String,
@@ -252,16 +272,43 @@ fn finding(row: &LineRow) -> Option<Finding> {
     }
 }
 
-/// Display ids of the incidents in scope, by session id: unique over the
-/// agent's (or every agent's) incidents, whatever else the scope filters.
-fn display_ids(store: &Store, scope: &Scope<'_>) -> Result<HashMap<String, String>, IncidentError> {
-    let sessions = match scope.only {
-        Some((_, s)) => vec![s.to_string()],
-        None => store.backend().incident_sessions(scope.agent)?,
-    };
-    let refs: Vec<&str> = sessions.iter().map(String::as_str).collect();
-    let ids = short_ids(&refs);
-    Ok(sessions.into_iter().zip(ids).collect())
+/// Display ids (`AGENT/SESSION`) of the incidents of the agents in scope
+/// (all of an agent's incidents, whatever else the scope filters), so an
+/// id is the same in every listing; for one incident, from its neighbours.
+fn display_ids(store: &Store, scope: &Scope<'_>) -> Result<HashMap<Key, String>, IncidentError> {
+    if let Some((a, s)) = scope.only {
+        let n = store.backend().incident_neighbours(a, s)?;
+        let id = format!(
+            "{}/{}",
+            prefix_among(a, &n.agents, AGENT_ID_LEN),
+            prefix_among(s, &n.sessions, ID_LEN)
+        );
+        return Ok(HashMap::from([((a.to_string(), s.to_string()), id)]));
+    }
+    let agents = store.backend().incident_agents()?;
+    let refs: Vec<&str> = agents.iter().map(String::as_str).collect();
+    let agent_ids: HashMap<&str, String> = refs
+        .iter()
+        .copied()
+        .zip(short_ids(&refs, AGENT_ID_LEN))
+        .collect();
+    let mut by_agent: HashMap<String, Vec<String>> = HashMap::new();
+    for (a, s) in store.backend().incident_keys(scope.agent)? {
+        by_agent.entry(a).or_default().push(s);
+    }
+    let mut out = HashMap::new();
+    for (a, sessions) in by_agent {
+        let refs: Vec<&str> = sessions.iter().map(String::as_str).collect();
+        let short = short_ids(&refs, ID_LEN);
+        let prefix = agent_ids
+            .get(a.as_str())
+            .cloned()
+            .unwrap_or_else(|| a.clone());
+        for (s, id) in sessions.iter().zip(short) {
+            out.insert((a.clone(), s.clone()), format!("{prefix}/{id}"));
+        }
+    }
+    Ok(out)
 }
 
 /// Builds one incident from its row: the session's time, host, location
@@ -318,9 +365,9 @@ fn load(
         .map(|row| {
             let key = (row.agent.clone(), row.session.clone());
             let id = ids
-                .get(&row.session)
+                .get(&key)
                 .cloned()
-                .unwrap_or_else(|| row.session.chars().take(ID_LEN).collect());
+                .unwrap_or_else(|| format!("{}/{}", row.agent, row.session));
             let classes = tagged.remove(&key).unwrap_or_default();
             let plain = untagged.remove(&key).unwrap_or_default();
             incident(row, id, classes, plain, policy)
@@ -339,26 +386,40 @@ fn load_one(store: &Store, key: &Key, id: &str) -> Result<Incident, IncidentErro
         .next()
         .ok_or_else(|| IncidentError::NotFound(id.to_string()))
 }
-/// Shortest ids of at least [`ID_LEN`] characters that tell sessions apart:
-/// each id is one character longer than its longest common prefix with a
-/// neighbour in sorted order (O(n log n)).
-fn short_ids(sessions: &[&str]) -> Vec<String> {
-    fn common(a: &str, b: &str) -> usize {
-        a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
-    }
+
+/// The prefix of `s` that [`short_ids`] gives it, from its neighbours in
+/// sorted order alone.
+fn prefix_among(s: &str, neighbours: &[Option<String>; 2], min: usize) -> String {
+    let need = neighbours
+        .iter()
+        .flatten()
+        .map(|n| common_prefix(s, n) + 1)
+        .max()
+        .unwrap_or(0);
+    s.chars().take(need.max(min)).collect()
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
+/// Shortest prefixes of at least `min` characters that tell the strings
+/// apart: each is one character longer than its longest common prefix with
+/// a neighbour in sorted order (O(n log n)).
+fn short_ids(sessions: &[&str], min: usize) -> Vec<String> {
     let mut order: Vec<usize> = (0..sessions.len()).collect();
     order.sort_by_key(|&i| sessions[i]);
     let mut need = vec![0usize; sessions.len()];
     for w in order.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let c = common(sessions[a], sessions[b]) + 1;
+        let c = common_prefix(sessions[a], sessions[b]) + 1;
         need[a] = need[a].max(c);
         need[b] = need[b].max(c);
     }
     sessions
         .iter()
         .zip(need)
-        .map(|(s, n)| s.chars().take(n.max(ID_LEN)).collect())
+        .map(|(s, n)| s.chars().take(n.max(min)).collect())
         .collect()
 }
 
@@ -372,32 +433,130 @@ pub fn list(store: &Store, filter: &Filter) -> Result<Vec<Incident>, IncidentErr
     load(store, &filter.policy, &scope)
 }
 
-/// Resolves an id (any unique prefix of a session id, at least
-/// [`MIN_PREFIX`] characters) to the incident's (agent, session).
-fn resolve(store: &Store, id: &str) -> Result<Key, IncidentError> {
-    let id = id.trim();
-    if id.chars().count() < MIN_PREFIX {
-        return Err(IncidentError::TooShort(id.to_string()));
+/// Which incident a command names: `id` is an id as shown
+/// (`AGENT/SESSION`, either part a prefix) or a session-id prefix alone;
+/// `agent` (an agent id, its prefix, or a trusted name) narrows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Selector<'a> {
+    pub id: &'a str,
+    pub agent: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for Selector<'a> {
+    fn from(id: &'a str) -> Selector<'a> {
+        Selector { id, agent: None }
     }
-    let mut keys = store.backend().incidents_with_prefix(id)?;
-    match keys.len() {
-        0 => Err(IncidentError::NotFound(id.to_string())),
-        1 => Ok(keys.remove(0)),
-        _ => Err(IncidentError::Ambiguous {
-            id: id.to_string(),
-            candidates: keys
-                .iter()
-                .map(|k| format!("{} ({})", k.1, k.0))
-                .collect::<Vec<_>>()
-                .join(", "),
+}
+
+impl<'a> From<&'a String> for Selector<'a> {
+    fn from(id: &'a String) -> Selector<'a> {
+        Selector::from(id.as_str())
+    }
+}
+
+/// The one agent id that `text` names: a trusted name, an agent id, or a
+/// prefix of one (of the agents trusted or holding incidents; ASCII case
+/// ignored).
+pub fn resolve_agent(store: &Store, text: &str) -> Result<String, IncidentError> {
+    let text = text.trim();
+    if let Some(agent) = store.backend().trust_name_holder(text)? {
+        return Ok(agent);
+    }
+    let mut agents: BTreeSet<String> = store.backend().incident_agents()?.into_iter().collect();
+    agents.extend(store.backend().trust_list()?.into_iter().map(|k| k.agent));
+    if agents.contains(text) {
+        return Ok(text.to_string());
+    }
+    let upper = text.to_ascii_uppercase();
+    let found: Vec<String> = agents
+        .into_iter()
+        .filter(|a| !text.is_empty() && a.to_ascii_uppercase().starts_with(&upper))
+        .collect();
+    match found.as_slice() {
+        [] => Err(IncidentError::UnknownAgent(text.to_string())),
+        [one] => Ok(one.clone()),
+        many => Err(IncidentError::AmbiguousAgent {
+            id: text.to_string(),
+            candidates: many.join(", "),
         }),
     }
 }
 
+/// The incidents an id matches: as `AGENT/SESSION` first, else as a
+/// session prefix; an exact session (or agent) id wins over longer ones it
+/// prefixes.
+fn candidates(store: &Store, id: &str, agent: Option<&str>) -> Result<Vec<Key>, IncidentError> {
+    let b = store.backend();
+    let mut keys = Vec::new();
+    if let Some((a, s)) = id.split_once('/') {
+        keys = b.incidents_with_prefix(Some(a), s)?;
+        if keys.iter().any(|k| k.1 == s) {
+            keys.retain(|k| k.1 == s);
+        }
+        if keys.iter().any(|k| k.0 == a) {
+            keys.retain(|k| k.0 == a);
+        }
+    }
+    if keys.is_empty() {
+        keys = b.incidents_with_prefix(None, id)?;
+        if keys.iter().any(|k| k.1 == id) {
+            keys.retain(|k| k.1 == id);
+        }
+    }
+    if let Some(agent) = agent {
+        keys.retain(|k| k.0 == agent);
+    }
+    Ok(keys)
+}
+
+/// Resolves a selector to the incident's (agent, session).
+fn resolve(store: &Store, sel: Selector<'_>) -> Result<Key, IncidentError> {
+    let id = sel.id.trim();
+    if id.chars().count() < MIN_PREFIX {
+        return Err(IncidentError::TooShort(id.to_string()));
+    }
+    let agent = sel.agent.map(|a| resolve_agent(store, a)).transpose()?;
+    let mut keys = candidates(store, id, agent.as_deref())?;
+    match keys.len() {
+        0 => Err(IncidentError::NotFound(id.to_string())),
+        1 => Ok(keys.remove(0)),
+        _ => {
+            let ids = display_ids(store, &Scope::default())?;
+            let names: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    let shown = ids.get(k).cloned().unwrap_or_else(|| k.1.clone());
+                    let sane = crate::output::sanitize;
+                    format!(
+                        "{} (agent {}, session {})",
+                        sane(&shown),
+                        sane(&k.0),
+                        sane(&k.1)
+                    )
+                })
+                .collect();
+            Err(IncidentError::Ambiguous {
+                id: id.to_string(),
+                candidates: names.join(", "),
+            })
+        }
+    }
+}
+
+/// The incident a selector names, with its current state.
+pub fn find<'a>(store: &Store, sel: impl Into<Selector<'a>>) -> Result<Incident, IncidentError> {
+    let sel = sel.into();
+    let key = resolve(store, sel)?;
+    load_one(store, &key, sel.id)
+}
+
 /// One incident with its findings and full triage history.
-pub fn show(store: &Store, id: &str) -> Result<IncidentDetail, IncidentError> {
-    let key = resolve(store, id)?;
-    let incident = load_one(store, &key, id)?;
+pub fn show<'a>(
+    store: &Store,
+    sel: impl Into<Selector<'a>>,
+) -> Result<IncidentDetail, IncidentError> {
+    let incident = find(store, sel)?;
+    let key = (incident.agent.clone(), incident.session.clone());
     let findings = store
         .backend()
         .finding_lines(&key.0, &key.1)?
@@ -430,12 +589,26 @@ fn check_request(t: &Triage) -> Result<(), IncidentError> {
     Ok(())
 }
 
-/// Records a triage decision; returns the stored entry. Earlier decisions
-/// stay in the history.
-pub fn triage(store: &Store, id: &str, t: &Triage) -> Result<TriageEntry, IncidentError> {
+/// Records a triage decision on the incident a selector names; returns
+/// the stored entry. Earlier decisions stay in the history.
+pub fn triage<'a>(
+    store: &Store,
+    sel: impl Into<Selector<'a>>,
+    t: &Triage,
+) -> Result<TriageEntry, IncidentError> {
     check_request(t)?;
-    let key = resolve(store, id)?;
-    let current = load_one(store, &key, id)?.current();
+    let incident = find(store, sel)?;
+    triage_incident(store, &incident, t)
+}
+
+/// Records a triage decision on an incident found before ([`find`]).
+pub fn triage_incident(
+    store: &Store,
+    incident: &Incident,
+    t: &Triage,
+) -> Result<TriageEntry, IncidentError> {
+    check_request(t)?;
+    let current = incident.current();
     // Deduplicated, in the taxonomy's order.
     let causes: Vec<Cause> = if t.causes.is_empty() {
         &current.causes
@@ -464,7 +637,9 @@ pub fn triage(store: &Store, id: &str, t: &Triage) -> Result<TriageEntry, Incide
         by: entry.by.clone(),
         time: entry.time.clone(),
     };
-    store.backend().triage_insert(&key.0, &key.1, &row)?;
+    store
+        .backend()
+        .triage_insert(&incident.agent, &incident.session, &row)?;
     Ok(entry)
 }
 
@@ -505,15 +680,31 @@ mod tests {
 
     #[test]
     fn ids_are_short_and_unique() {
-        let ids = short_ids(&[
-            "aaaaaaaaaaaaXYZ",
-            "aaaaaaaaaaaaXQQ",
-            "bbbbbbbbbbbbbbbb",
-            "short",
-        ]);
+        let ids = short_ids(
+            &[
+                "aaaaaaaaaaaaXYZ",
+                "aaaaaaaaaaaaXQQ",
+                "bbbbbbbbbbbbbbbb",
+                "short",
+            ],
+            ID_LEN,
+        );
         assert_eq!(
             ids,
             vec!["aaaaaaaaaaaaXY", "aaaaaaaaaaaaXQ", "bbbbbbbbbbbb", "short"]
         );
+    }
+
+    #[test]
+    fn one_id_from_its_neighbours_is_the_listed_one() {
+        let mut all = vec!["abcdef01", "abcdef02x", "abcdef0", "b", "abcd", "zz"];
+        let listed = short_ids(&all, 4);
+        let by: HashMap<&str, String> = all.iter().copied().zip(listed).collect();
+        all.sort();
+        for (i, s) in all.iter().enumerate() {
+            let lo = i.checked_sub(1).map(|j| all[j].to_string());
+            let hi = all.get(i + 1).map(|n| n.to_string());
+            assert_eq!(prefix_among(s, &[lo, hi], 4), by[s], "{s}");
+        }
     }
 }

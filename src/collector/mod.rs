@@ -7,8 +7,9 @@
 //! `import` brings bundles and the agent's own journal in, `open` opens the
 //! store for the commands that read it (on an agent, importing its own
 //! journal first), and `incidents` builds incidents and triage over what
-//! the backend returns. It checks no signatures itself: bundle verification
-//! lives in `bundle`.
+//! the backend returns. `validate` checks every line against the record
+//! schema before it is stored. It checks no signatures itself: bundle
+//! verification lives in `bundle`.
 
 pub mod backend;
 pub mod import;
@@ -16,6 +17,7 @@ pub mod incidents;
 pub mod open;
 mod sqlite;
 pub mod trust;
+pub mod validate;
 
 pub use backend::{Backend, ImportBatch, LogPolicy};
 pub use import::{
@@ -56,7 +58,10 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(transparent)]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
+    /// Another process held the database longer than the busy timeout.
+    #[error("the database is busy: another kensa has held it for {} s; retry", sqlite::BUSY_TIMEOUT.as_secs())]
+    Busy,
     #[error(
         "database schema version {found} is not one this kensa understands (0 to {SCHEMA_VERSION})"
     )]
@@ -69,6 +74,17 @@ pub enum StoreError {
     Key(#[from] crate::keys::KeyError),
     #[error("{0}")]
     Trust(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Sql(e),
+        }
+    }
 }
 
 /// The collector database, behind one backend.

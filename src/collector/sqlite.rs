@@ -2,15 +2,24 @@
 //! ordered [`super::MIGRATIONS`] on `PRAGMA user_version`, and every
 //! statement of [`Backend`]. Each migration runs in its own transaction
 //! with the version bump, so a crash leaves the database at one version or
-//! the next.
+//! the next. Writers take the lock up front (`BEGIN IMMEDIATE`) and wait
+//! up to [`BUSY_TIMEOUT`] for another writer (a second `kensa import`), so
+//! concurrent imports queue instead of failing.
 
 use super::backend::{
-    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Scope, SessionRow, TriageRow,
+    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope, SessionRow, TriageRow,
 };
 use super::{derive, Derived, ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{
+    params, params_from_iter, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
+};
 use std::path::Path;
+use std::time::Duration;
+
+/// How long a statement waits for another connection's lock before it
+/// fails as busy.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 const V1_RECORDS: &str = "
 CREATE TABLE IF NOT EXISTS records(agent TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, type TEXT NOT NULL, session TEXT, time TEXT, line TEXT NOT NULL, imported TEXT NOT NULL, PRIMARY KEY(agent, seq));
@@ -43,9 +52,11 @@ impl Sqlite {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
+            path: crate::engine::pathfmt::display(path),
             source,
         })?;
+        // Before anything that locks: switching to WAL does.
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         Sqlite::init(conn)
     }
@@ -55,7 +66,7 @@ impl Sqlite {
     }
 
     fn init(mut conn: Connection) -> Result<Sqlite, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -69,14 +80,19 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
-/// Runs every migration the database has not had, each in a transaction.
+/// Runs every migration the database has not had, each in a transaction
+/// that holds the write lock and reads the version again under it (two
+/// processes opening a new database at once migrate it once).
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found = user_version(conn)?;
     if !(0..=SCHEMA_VERSION).contains(&found) {
         return Err(StoreError::Schema { found });
     }
     for version in found + 1..=SCHEMA_VERSION {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if user_version(&tx)? >= version {
+            continue;
+        }
         match version {
             1 => tx.execute_batch(V1_RECORDS)?,
             2 => migrate_triage(&tx)?,
@@ -470,9 +486,9 @@ impl Backend for Sqlite {
         batch: &ImportBatch<'_>,
         lines: &mut dyn Iterator<Item = Result<BundleLine, ImportError>>,
     ) -> Result<ImportOutcome, ImportError> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
+        // The write lock first: a deferred transaction that read before
+        // writing fails at once when another import commits in between.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
         if let Some((from, prev)) = batch.link {
             link(&tx, batch.agent, from, prev)?;
@@ -518,22 +534,63 @@ impl Backend for Sqlite {
         self.rows(&sql, &args, incident_row)
     }
 
-    fn incident_sessions(&self, agent: Option<&str>) -> Result<Vec<String>, StoreError> {
+    fn incident_keys(&self, agent: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
         let scope = Scope {
             agent,
             ..Scope::default()
         };
         let (cond, args) = scope_sql(&scope, "i");
-        let sql = format!("SELECT i.session FROM incidents i WHERE 1 = 1{cond}");
-        self.rows(&sql, &args, |r| r.get(0))
+        let sql = format!("SELECT i.agent, i.session FROM incidents i WHERE 1 = 1{cond}");
+        self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
-    fn incidents_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+    fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
         self.rows(
-            "SELECT agent, session FROM incidents WHERE substr(session, 1, length(?1)) = ?1 ORDER BY session, agent",
-            &[prefix.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            "SELECT DISTINCT agent FROM incidents ORDER BY agent",
+            &[],
+            |r| r.get(0),
         )
+    }
+
+    fn incident_neighbours(&self, agent: &str, session: &str) -> Result<Neighbours, StoreError> {
+        let one = |sql: &str, args: &[String]| -> Result<Option<String>, StoreError> {
+            Ok(self.rows(sql, args, |r| r.get(0))?.into_iter().next())
+        };
+        let a = [agent.to_string()];
+        let s = [agent.to_string(), session.to_string()];
+        Ok(Neighbours {
+            agents: [
+                one("SELECT agent FROM incidents WHERE agent < ?1 ORDER BY agent DESC LIMIT 1", &a)?,
+                one("SELECT agent FROM incidents WHERE agent > ?1 ORDER BY agent LIMIT 1", &a)?,
+            ],
+            sessions: [
+                one(
+                    "SELECT session FROM incidents WHERE agent = ?1 AND session < ?2 ORDER BY session DESC LIMIT 1",
+                    &s,
+                )?,
+                one(
+                    "SELECT session FROM incidents WHERE agent = ?1 AND session > ?2 ORDER BY session LIMIT 1",
+                    &s,
+                )?,
+            ],
+        })
+    }
+
+    fn incidents_with_prefix(
+        &self,
+        agent: Option<&str>,
+        session: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut args = vec![session.to_string()];
+        let mut sql = String::from(
+            "SELECT agent, session FROM incidents WHERE substr(session, 1, length(?1)) = ?1",
+        );
+        if let Some(a) = agent {
+            args.push(a.to_string());
+            sql.push_str(" AND upper(substr(agent, 1, length(?2))) = upper(?2)");
+        }
+        sql.push_str(" ORDER BY session, agent");
+        self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     fn taxonomies(&self, scope: &Scope<'_>) -> Result<Vec<(String, String, String)>, StoreError> {

@@ -1,18 +1,27 @@
 //! `kensa import BUNDLE...`: verifies each bundle against the trusted keys
 //! and adds its records to `<state>/kensa.db`, one transaction per bundle.
 //! Bundles are taken in seq order per agent, so a stick holding several
-//! consecutive bundles imports in one go.
+//! consecutive bundles imports in one go. Every name printed (bundle file
+//! names, agent ids, error texts that quote them) is made inert first.
 
 use super::Context;
 use crate::bundle;
 use crate::cli::ImportArgs;
 use crate::collector::{import_bundle_file, Store};
+use crate::engine::pathfmt;
 use crate::fsutil::read_capped_text;
+use crate::output::sanitize;
 use anyhow::Context as _;
+use std::path::Path;
+
+/// A path as printed: escaped (`pathfmt`), then made safe for a terminal.
+fn shown(p: &Path) -> String {
+    sanitize(&pathfmt::display(p)).into_owned()
+}
 
 pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<u8> {
     let db = ctx.state.database();
-    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let mut store = Store::open(&db).with_context(|| format!("opening {}", shown(&db)))?;
     // Order by (agent, from) as named in the signature's trusted comment;
     // the comment is only a sort key here, import verifies it.
     let mut paths = Vec::new();
@@ -31,15 +40,15 @@ pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<u8> {
         match import_bundle_file(&mut store, &path) {
             Ok(o) => println!(
                 "IMPORTED {}: agent {} seq {}-{}: {} new, {} already held",
-                path.display(),
-                o.agent,
+                shown(&path),
+                sanitize(&o.agent),
                 o.from,
                 o.to,
                 o.added,
                 o.duplicates
             ),
             Err(e) => {
-                println!("REFUSED  {}: {e}", path.display());
+                println!("REFUSED  {}: {}", shown(&path), sanitize(&e.to_string()));
                 code = 1;
             }
         }

@@ -6,7 +6,7 @@
 
 use super::Context;
 use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs};
-use crate::collector::incidents::{self, Filter};
+use crate::collector::incidents::{self, Filter, Selector};
 use crate::collector::{self, Store};
 use crate::output::incidents::{write_list, write_show};
 use anyhow::Context as _;
@@ -33,9 +33,15 @@ pub fn run(ctx: &Context, args: IncidentsArgs) -> anyhow::Result<u8> {
 fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
     let tz = crate::report::parse_tz(a.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
     let store = open_store(ctx)?;
+    let agent = a
+        .agent
+        .as_deref()
+        .map(|t| incidents::resolve_agent(&store, t))
+        .transpose()
+        .context("--agent")?;
     let filter = Filter {
         untriaged: a.untriaged,
-        agent: a.agent,
+        agent,
         ..Filter::default()
     };
     let list = incidents::list(&store, &filter).context("listing incidents")?;
@@ -45,7 +51,12 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
 
 fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
     let store = open_store(ctx)?;
-    let d = incidents::show(&store, &a.id).with_context(|| format!("incident {}", a.id))?;
+    let sel = Selector {
+        id: &a.id,
+        agent: a.agent.as_deref(),
+    };
+    let d = incidents::show(&store, sel)
+        .with_context(|| format!("incident {}", crate::output::sanitize(&a.id)))?;
     write_show(&mut std::io::stdout().lock(), &d, a.format)?;
     Ok(0)
 }

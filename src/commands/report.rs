@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
             Some(r) => input.push(r),
             None => eprintln!(
                 "kensa: warning: incident {} has an unreadable time {:?}; left out of the report",
-                i.id,
+                crate::output::sanitize(&i.id),
                 crate::output::sanitize(&i.time)
             ),
         }
@@ -34,8 +34,12 @@ pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
         Some(p) => {
             let p = super::absolute(p.clone())?;
-            crate::fsutil::write_atomic(&p, text.as_bytes(), 0o644)
-                .with_context(|| format!("writing {}", p.display()))?;
+            crate::fsutil::write_atomic(&p, text.as_bytes(), 0o644).with_context(|| {
+                format!(
+                    "writing {}",
+                    crate::output::sanitize(&crate::engine::pathfmt::display(&p))
+                )
+            })?;
         }
     }
     Ok(0)

@@ -5,7 +5,8 @@
 use super::incidents::open_store;
 use super::Context;
 use crate::cli::TriageArgs;
-use crate::collector::incidents::{self, Triage};
+use crate::collector::incidents::{self, Selector, Triage};
+use crate::output::sanitize;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
@@ -25,11 +26,16 @@ pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
         note: args.note,
         by,
     };
-    let e = incidents::triage(&store, &args.id, &t)
-        .with_context(|| format!("triaging incident {}", args.id))?;
+    let sel = Selector {
+        id: &args.id,
+        agent: args.agent.as_deref(),
+    };
+    let context = || format!("triaging incident {}", sanitize(&args.id));
+    let incident = incidents::find(&store, sel).with_context(context)?;
+    let e = incidents::triage_incident(&store, &incident, &t).with_context(context)?;
     println!(
         "incident {}: {} / {}{} (by {} at {})",
-        args.id,
+        sanitize(&incident.id),
         e.event.slug(),
         e.causes
             .iter()
@@ -41,8 +47,8 @@ pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
         } else {
             ""
         },
-        crate::output::sanitize(&e.by),
-        e.time
+        sanitize(&e.by),
+        sanitize(&e.time)
     );
     Ok(0)
 }

@@ -1,24 +1,27 @@
-//! `kensa trust add KEY.pub [--name NAME] | list | remove ID|NAME`.
+//! `kensa trust add KEY.pub [--name NAME] | list | remove ID|NAME`. Names
+//! and paths are made inert before they are printed.
 
 use super::Context;
 use crate::cli::{TrustAction, TrustArgs};
 use crate::collector::{trust, Store};
+use crate::engine::pathfmt;
 use crate::keys::PublicKey;
 use crate::output::sanitize;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: TrustArgs) -> anyhow::Result<u8> {
     let db = ctx.state.database();
-    let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let store = Store::open(&db)
+        .with_context(|| format!("opening {}", sanitize(&pathfmt::display(&db))))?;
     match args.action {
         TrustAction::Add { key, name } => {
             let key_path = super::absolute(key)?;
             let pk = PublicKey::load(&key_path)
-                .with_context(|| format!("reading {}", key_path.display()))?;
+                .with_context(|| format!("reading {}", sanitize(&pathfmt::display(&key_path))))?;
             let row = trust::add(&store, &pk, name.as_deref()).context("trusting the key")?;
             println!(
                 "trusted agent {}{}",
-                row.agent,
+                sanitize(&row.agent),
                 row.name
                     .map(|n| format!(" ({})", sanitize(&n)))
                     .unwrap_or_default()
@@ -29,10 +32,10 @@ pub fn run(ctx: &Context, args: TrustArgs) -> anyhow::Result<u8> {
             for k in trust::list(&store)? {
                 println!(
                     "{}  {}  {}  added {}",
-                    k.agent,
+                    sanitize(&k.agent),
                     k.name.as_deref().map(sanitize).unwrap_or_default(),
-                    k.pubkey,
-                    k.added
+                    sanitize(&k.pubkey),
+                    sanitize(&k.added)
                 );
             }
             Ok(0)
@@ -40,7 +43,7 @@ pub fn run(ctx: &Context, args: TrustArgs) -> anyhow::Result<u8> {
         TrustAction::Remove { id } => {
             let n = trust::remove(&store, &id)?;
             if n == 0 {
-                anyhow::bail!("no trusted key with id or name {id:?}");
+                anyhow::bail!("no trusted key with id or name \"{}\"", sanitize(&id));
             }
             println!("removed {n} key(s); records already imported stay");
             Ok(0)

@@ -1,13 +1,23 @@
 //! `kensa verify BUNDLE... [--pubkey KEY.pub]`: checks each bundle and says
 //! exactly which check failed on which line. `kensa verify --journal`
 //! re-verifies the agent's whole journal (opening it checks only the part
-//! after its last checkpoint).
+//! after its last checkpoint). A bundle passes only when every record in it
+//! also has a shape kensa stores (as `import` checks). Every name printed
+//! is made inert first.
 
 use super::Context;
 use crate::bundle;
 use crate::cli::VerifyArgs;
+use crate::engine::pathfmt;
 use crate::keys::PublicKey;
+use crate::output::sanitize;
 use anyhow::Context as _;
+use std::path::Path;
+
+/// A path as printed: escaped (`pathfmt`), then made safe for a terminal.
+fn shown(p: &Path) -> String {
+    sanitize(&pathfmt::display(p)).into_owned()
+}
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let pk_path = match &args.pubkey {
@@ -15,7 +25,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         None => ctx.state.public_key(),
     };
     let key = PublicKey::load(&pk_path)
-        .with_context(|| format!("loading the public key {}", pk_path.display()))?;
+        .with_context(|| format!("loading the public key {}", shown(&pk_path)))?;
     let mut code = 0;
     if args.journal {
         code = verify_journal(&ctx.state.journal_dir(), &key);
@@ -25,21 +35,27 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         let path = super::absolute(path.clone())?;
         let result = bundle::read_files(&path)
             .and_then(|(data, sig)| bundle::verify_bytes(&data, &sig, &key));
+        let result = result
+            .map_err(|e| e.to_string())
+            .and_then(|vb| match schema_error(&vb) {
+                Some(e) => Err(e),
+                None => Ok(vb),
+            });
         match result {
             Ok(vb) => {
                 println!(
                     "OK       {}: agent {} seq {}-{} ({} records), head {}",
-                    path.display(),
-                    vb.claim.agent,
+                    shown(&path),
+                    sanitize(&vb.claim.agent),
                     vb.claim.from,
                     vb.claim.to,
                     vb.lines.len(),
                     vb.claim.head
                 );
-                verified.push((path.display().to_string(), vb));
+                verified.push((shown(&path), vb));
             }
             Err(e) => {
-                println!("REFUSED  {}: {e}", path.display());
+                println!("REFUSED  {}: {}", shown(&path), sanitize(&e));
                 code = 1;
             }
         }
@@ -47,10 +63,25 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let refs: Vec<(String, &bundle::VerifiedBundle)> =
         verified.iter().map(|(n, b)| (n.clone(), b)).collect();
     if let Err(e) = bundle::check_consistent(&refs) {
-        println!("REFUSED  {e}");
+        println!("REFUSED  {}", sanitize(&e.to_string()));
         code = 1;
     }
     Ok(code)
+}
+
+/// Why a verified bundle would still be refused by import: its first line
+/// that is not a record of a known shape (`collector::validate`).
+fn schema_error(vb: &bundle::VerifiedBundle) -> Option<String> {
+    vb.lines.iter().find_map(|l| {
+        crate::collector::validate::record(l.seq, l.line.as_bytes())
+            .err()
+            .map(|why| {
+                format!(
+                    "record seq {} does not match the record schema: {why}",
+                    l.seq
+                )
+            })
+    })
 }
 
 /// Verifies the journal in `dir` from genesis; prints the outcome and
@@ -60,7 +91,7 @@ fn verify_journal(dir: &std::path::Path, key: &PublicKey) -> u8 {
         Ok(r) => {
             println!(
                 "OK       journal {}: {} records, {} checkpoints, {} recoveries, head seq {} {}",
-                dir.display(),
+                shown(dir),
                 r.records,
                 r.checkpoints,
                 r.recoveries,
@@ -70,7 +101,11 @@ fn verify_journal(dir: &std::path::Path, key: &PublicKey) -> u8 {
             0
         }
         Err(e) => {
-            println!("REFUSED  journal {}: {e}", dir.display());
+            println!(
+                "REFUSED  journal {}: {}",
+                shown(dir),
+                sanitize(&e.to_string())
+            );
             1
         }
     }

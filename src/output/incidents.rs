@@ -82,7 +82,7 @@ struct JsonRow<'a> {
 fn list_text(out: &mut impl Write, list: &[Incident], tz: &chrono_tz::Tz) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
+        "{:<22} {:<16} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} STATE",
         "ID",
         "AGENT",
         "HOST",
@@ -99,8 +99,8 @@ fn list_text(out: &mut impl Write, list: &[Incident], tz: &chrono_tz::Tz) -> std
         let c = i.current();
         writeln!(
             out,
-            "{:<14} {:<12} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
-            i.id,
+            "{:<22} {:<16} {:<12} {:<24} {:<16} {:>4}  {:<18} {:<28} {}",
+            sanitize(&i.id),
             sanitize(&i.agent),
             sanitize(i.host.as_deref().unwrap_or("-")),
             sanitize(&i.medium_text()),
@@ -119,7 +119,7 @@ fn write_entry(out: &mut impl Write, n: usize, t: &TriageEntry) -> std::io::Resu
     writeln!(
         out,
         "  #{n} {} by {}: {} / {}{}",
-        t.time,
+        sanitize(&t.time),
         sanitize(&t.by),
         t.event.slug(),
         causes_text(&t.causes),
@@ -138,7 +138,7 @@ fn write_entry(out: &mut impl Write, n: usize, t: &TriageEntry) -> std::io::Resu
 /// One incident as text: its facts, findings and triage history.
 fn show_text(out: &mut impl Write, d: &IncidentDetail) -> std::io::Result<()> {
     let i = &d.incident;
-    writeln!(out, "incident {}  ({})", i.id, state(i))?;
+    writeln!(out, "incident {}  ({})", sanitize(&i.id), state(i))?;
     writeln!(out, "  agent    {}", sanitize(&i.agent))?;
     writeln!(out, "  session  {}", sanitize(&i.session))?;
     writeln!(
@@ -166,14 +166,14 @@ fn show_text(out: &mut impl Write, d: &IncidentDetail) -> std::io::Result<()> {
         let rules: Vec<String> = f
             .matches
             .iter()
-            .map(|m| format!("{}:{}", m.kind, sanitize(&m.rule)))
+            .map(|m| format!("{}:{}", sanitize(&m.kind), sanitize(&m.rule)))
             .collect();
         writeln!(
             out,
             "  {:?} {}  sha256 {}  [{}]",
             f.verdict,
             sanitize(&f.path),
-            f.sha256,
+            sanitize(&f.sha256),
             rules.join(", ")
         )?;
     }

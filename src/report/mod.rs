@@ -2,8 +2,10 @@
 //! seed's three tables (incident count, incidents by event type, incidents by
 //! cause) and renders them as text, Markdown, CSV, JSON or self-contained
 //! HTML, in Japanese or English. Columns are the four previous fiscal years'
-//! totals, the report year's 1Q–4Q and 計; a quarter that has not closed as
-//! of the report date shows —. False positives are left out; untriaged
+//! totals, the report year's 1Q–4Q and 計; a quarter or year that has not
+//! closed as of the report date shows — (null in JSON), never a zero for a
+//! period that has not happened, and a footnote says when the report year
+//! has not begun. False positives are left out; untriaged
 //! incidents count under their automatic classification and a footnote says
 //! how many there are. This module decides nothing about verdicts.
 
@@ -118,21 +120,21 @@ pub struct ReportIncident {
     pub triaged: bool,
 }
 
-/// One row's cells: previous years' totals, the year's quarters (`None` =
-/// not closed yet, shown as —) and the year's total (`None` when no quarter
-/// has closed).
+/// One row's cells: previous years' totals and the year's quarters (`None`
+/// = not closed yet, shown as —) and the year's total (`None` when no
+/// quarter has closed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    pub years: [u64; PREVIOUS_YEARS],
+    pub years: [Option<u64>; PREVIOUS_YEARS],
     pub quarters: [Option<u64>; 4],
     pub total: Option<u64>,
 }
 
 impl Counts {
-    fn empty(closed: [bool; 4]) -> Counts {
+    fn empty(years_closed: [bool; PREVIOUS_YEARS], closed: [bool; 4]) -> Counts {
         let any = closed.iter().any(|c| *c);
         Counts {
-            years: [0; PREVIOUS_YEARS],
+            years: years_closed.map(|c| c.then_some(0)),
             quarters: closed.map(|c| c.then_some(0)),
             total: any.then_some(0),
         }
@@ -140,7 +142,7 @@ impl Counts {
 
     /// The nine cells in column order.
     pub fn cells(&self) -> Vec<Option<u64>> {
-        let mut v: Vec<Option<u64>> = self.years.iter().map(|y| Some(*y)).collect();
+        let mut v: Vec<Option<u64>> = self.years.to_vec();
         v.extend(self.quarters);
         v.push(self.total);
         v
@@ -148,7 +150,11 @@ impl Counts {
 
     fn add(&mut self, slot: Slot) {
         match slot {
-            Slot::Year(i) => self.years[i] += 1,
+            Slot::Year(i) => {
+                if let Some(c) = self.years[i].as_mut() {
+                    *c += 1;
+                }
+            }
             Slot::Quarter(q) => {
                 if let Some(c) = self.quarters[q].as_mut() {
                     *c += 1;
@@ -181,6 +187,8 @@ pub struct Report {
     pub time_zone: String,
     /// The previous fiscal years shown as totals, oldest first.
     pub previous_years: [i32; PREVIOUS_YEARS],
+    /// Which of them have closed as of `as_of` (the others show —).
+    pub years_closed: [bool; PREVIOUS_YEARS],
     /// Which of the year's quarters have closed as of `as_of`.
     pub quarters_closed: [bool; 4],
     pub incidents: Counts,
@@ -205,25 +213,29 @@ impl Report {
             std::array::from_fn(|i| fy - PREVIOUS_YEARS as i32 + i as i32);
         let quarters_closed: [bool; 4] =
             std::array::from_fn(|i| fiscal::quarter_closed(fy, i as u8 + 1, as_of));
+        // A fiscal year has closed when its last quarter has.
+        let years_closed = previous_years.map(|y| fiscal::quarter_closed(y, 4, as_of));
+        let empty = || Counts::empty(years_closed, quarters_closed);
         Report {
             fy,
             as_of,
             time_zone: tz.name().to_string(),
             previous_years,
+            years_closed,
             quarters_closed,
-            incidents: Counts::empty(quarters_closed),
+            incidents: empty(),
             events: EVENTS
                 .iter()
                 .map(|e| EventRow {
                     code: e.code,
-                    counts: Counts::empty(quarters_closed),
+                    counts: empty(),
                 })
                 .collect(),
             causes: CAUSES
                 .iter()
                 .map(|c| CauseRow {
                     code: c.code,
-                    counts: Counts::empty(quarters_closed),
+                    counts: empty(),
                 })
                 .collect(),
             untriaged: 0,
@@ -444,8 +456,54 @@ fn cell_text(c: Option<u64>) -> String {
     c.map_or_else(|| "—".to_string(), |n| n.to_string())
 }
 
-/// The footnote lines under the tables.
+/// The footnote lines under the tables, and a note when periods have not
+/// begun or closed yet.
 fn footnotes(report: &Report, lang: Lang) -> Vec<String> {
+    let mut notes = base_footnotes(report, lang);
+    let begun = fiscal::quarter_dates(report.fy, 1).is_some_and(|(start, _)| start <= report.as_of);
+    let open_years: Vec<String> = report
+        .previous_years
+        .iter()
+        .zip(report.years_closed)
+        .filter(|(_, closed)| !closed)
+        .map(|(y, _)| format!("FY{y}"))
+        .collect();
+    match lang {
+        Lang::Ja => {
+            if !begun {
+                notes.push(format!(
+                    "{}年度は {} 時点でまだ始まっていません (すべての四半期が —)",
+                    report.fy, report.as_of
+                ));
+            }
+            if !open_years.is_empty() {
+                notes.push(format!(
+                    "{} は {} 時点で終了していない年度のため —",
+                    open_years.join("、"),
+                    report.as_of
+                ));
+            }
+        }
+        Lang::En => {
+            if !begun {
+                notes.push(format!(
+                    "FY{} has not begun as of {}: every quarter shows —",
+                    report.fy, report.as_of
+                ));
+            }
+            if !open_years.is_empty() {
+                notes.push(format!(
+                    "{}: not closed as of {}, shown as —",
+                    open_years.join(", "),
+                    report.as_of
+                ));
+            }
+        }
+    }
+    notes
+}
+
+fn base_footnotes(report: &Report, lang: Lang) -> Vec<String> {
     match lang {
         Lang::Ja => vec![
             "(注) FY:年度、Q:四半期".into(),
@@ -566,7 +624,7 @@ mod tests {
         let insider = r.causes.iter().find(|c| c.code == Cause::Insider).unwrap();
         assert_eq!(
             insider.counts.years,
-            [0, 1, 0, 0],
+            [Some(0), Some(1), Some(0), Some(0)],
             "a cause counts once per incident"
         );
         let vul = r

@@ -228,6 +228,7 @@ struct JsonReport<'a> {
     time_zone: &'a str,
     lang: String,
     columns: Vec<String>,
+    years_closed: [bool; super::PREVIOUS_YEARS],
     quarters_closed: [bool; 4],
     tables: Vec<JsonTable>,
     untriaged: u64,
@@ -248,7 +249,7 @@ struct JsonRow {
     label: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
-    /// `null` for a quarter not closed yet.
+    /// `null` for a year or quarter not closed yet.
     cells: Vec<Option<u64>>,
 }
 
@@ -261,6 +262,7 @@ pub(super) fn json(report: &Report, lang: Lang) -> String {
         time_zone: &report.time_zone,
         lang: lang.to_string(),
         columns: column_names(report, lang),
+        years_closed: report.years_closed,
         quarters_closed: report.quarters_closed,
         tables: tables(report, lang)
             .into_iter()

@@ -236,10 +236,15 @@ fn ambiguous_prefix_is_refused() {
     }
     let list = incidents::list(&conn, &Filter::default()).unwrap();
     let ids: Vec<&str> = list.iter().map(|i| i.id.as_str()).collect();
-    // Displayed ids grow past 12 characters until they differ.
+    // Displayed ids are AGENT/SESSION; the session part grows past 12
+    // characters until they differ.
     assert_eq!(
         ids,
-        vec!["abcdef0123456789a", "abcdef0123456789b", "ffff00001111"]
+        vec![
+            "a/abcdef0123456789a",
+            "a/abcdef0123456789b",
+            "a/ffff00001111"
+        ]
     );
     let t = Triage {
         by: "x".into(),

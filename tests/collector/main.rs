@@ -1,13 +1,20 @@
 //! Test binary `collector`: importing into the collector database, incident
 //! listing and triage, and the NISC-taxonomy report (against the seed tables
-//! in tests/data/nisc-2019q1-tables.txt), text, CSV and HTML.
+//! in tests/data/nisc-2019q1-tables.txt), text, CSV and HTML; hostile
+//! bundles, names and races against import (`forge` signs bundles of any
+//! content with a test agent's key).
 //! Run: `cargo test --release --test collector`.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod forge;
+mod future_and_refused;
+mod hostile_import;
+mod import_concurrency;
 mod incidents_agent;
 mod incidents_cli;
+mod incidents_same_session;
 mod incidents_triage;
 mod report_golden;
 mod report_html;

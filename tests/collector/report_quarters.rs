@@ -87,7 +87,7 @@ fn fiscal_year_edge_31_march_vs_1_april() {
         (2020, 4, 1),
         chrono_tz::UTC,
     );
-    assert_eq!(r.incidents.years, [0, 0, 0, 2]);
+    assert_eq!(r.incidents.years, [Some(0), Some(0), Some(0), Some(2)]);
     assert_eq!(r.incidents.total, Some(0));
 }
 

@@ -66,7 +66,9 @@ fn bundle_from_before_issue_10_verifies_imports_and_lists_its_incident() {
     assert!(text.contains("5 new"), "import output: {text}");
 
     let text = ok(&env.run(["incidents", "list"]), "kensa incidents list");
-    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with(INCIDENT)).collect();
+    // Incident ids are AGENT/SESSION (issue 11, point 10).
+    let shown = format!("{}/{INCIDENT}", &AGENT[..4]);
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with(&shown)).collect();
     assert_eq!(rows.len(), 1, "incident {INCIDENT} in:\n{text}");
     assert!(rows[0].contains(AGENT), "{}", rows[0]);
     assert!(text.contains("1 incident(s)"), "{text}");
