@@ -120,7 +120,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_se
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'One line per incident: id, agent, host, medium, time, detections, current event and causes, triaged or not'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'The findings behind one incident and its whole triage history'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l agent -d 'Only this agent\'s incidents' -r
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l agent -d 'Only this agent\'s incidents (an agent id, its prefix, or the name it is trusted under)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "text\t'One line per finding, then totals'
 json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l tz -d 'Time zone for displayed times (IANA name; default: report.timezone in the config, Asia/Tokyo)' -r
@@ -130,6 +130,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_s
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l agent -d 'The agent whose incident is meant, when a session id is ambiguous (an agent id, its prefix, or the name it is trusted under)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l format -d 'Output format' -r -f -a "text\t'One line per finding, then totals'
 json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
@@ -140,6 +141,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_s
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per incident: id, agent, host, medium, time, detections, current event and causes, triaged or not'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "show" -d 'The findings behind one incident and its whole triage history'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kensa -n "__fish_kensa_using_subcommand triage" -l agent -d 'The agent whose incident is meant, when a session id is ambiguous (an agent id, its prefix, or the name it is trusted under)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -l event -d 'Event code (precursor, leak, destruction, outage, malware_infection, code_execution, intrusion, other; `kensa taxonomy` lists them with their labels). Kept as is when omitted' -r
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -l cause -d 'Cause code; repeat or separate with commas for several (e.g. contractor_mismanagement, suspicious_file, unknown). Kept when omitted; when given, the causes listed replace all causes of the previous decision. `kensa taxonomy` lists every code' -r
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -l note -d 'Free-text note kept with this decision' -r
