@@ -48,6 +48,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let dir = state.journal_dir();
     let journal = Journal::open(&dir, &key)
         .with_context(|| format!("opening the journal {}", dir.display()))?;
+    let agent_id = journal.agent().to_string();
     let recorder = Arc::new(Mutex::new(JournalRecorder { journal }));
 
     let setup = Setup {
@@ -60,7 +61,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
             no_scan_present: args.no_scan_present,
             rules: super::absolute_all(&args.rules)?,
         },
-        agent_id: key.key_id_hex(),
+        agent_id,
     };
     let built = setup.build(&ctx.config, ctx.config.rules.strict)?;
     let control = Control::default();
