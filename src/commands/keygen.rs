@@ -63,7 +63,12 @@ fn print_change(done: &Rekeyed) {
             new_agent,
             previous,
             closed,
-        } => print_reset(lost, new_agent, previous, closed),
+            unexported_findings,
+            public_key_kept,
+        } => {
+            print_reset(lost, new_agent, previous, closed);
+            print_unexported(previous, closed, *unexported_findings, *public_key_kept);
+        }
         Rekeyed::Created { new_key } => println!("CREATED key {new_key} (there was no journal)"),
     }
 }
@@ -82,27 +87,44 @@ fn print_reset(
         closed.display()
     );
     println!(
-        "STARTED a new journal: new agent id {new_agent}; its first record names the old one."
+        "STARTED a new journal: new agent id {new_agent}; its first record (key_reset) names the old one."
     );
+    println!(
+        "At the collector: kensa trust add agent.pub (a new agent id; the old one stays trusted)."
+    );
+}
+
+/// What became of the closed journal's records that were not exported.
+fn print_unexported(
+    previous: &crate::journal::KeyReset,
+    closed: &std::path::Path,
+    findings: u64,
+    key_kept: bool,
+) {
+    let old = previous.previous_agent.as_deref().unwrap_or("(unknown)");
     let (from, to) = (
         previous.previous_exported_through + 1,
         previous.previous_head_seq,
     );
-    if from <= to {
-        println!(
-            "NOT EXPORTED: seq {from}-{to} of agent {old}. Without the old key no bundle can be signed for them."
-        );
-        println!(
-            "  Their lines are kept, unchanged and still verifiable with the old public key, in {}:",
-            closed.display()
-        );
-        println!(
-            "  kensa --state-dir {} verify --journal   (copy the old agent.pub into its keys/ if it is not there)",
-            closed.display()
-        );
-        println!("  Carry that directory to the collector with this report; the collector cannot import it as a bundle.");
-    } else {
+    if from > to {
         println!("Everything in the closed journal was exported (through seq {to}).");
+        return;
     }
-    println!("At the collector: kensa trust add agent.pub (a new agent id).");
+    println!(
+        "NOT EXPORTED: seq {from}-{to} of agent {old} ({findings} findings). No bundle can be signed for them without the old key."
+    );
+    println!(
+        "  They are kept unchanged in {}; its checkpoints, signed by the old key, still verify:",
+        closed.display()
+    );
+    println!(
+        "  kensa --state-dir {} verify --journal{}",
+        closed.display(),
+        if key_kept {
+            ""
+        } else {
+            " --pubkey <the old agent.pub>"
+        }
+    );
+    println!("  Carry that directory (and this output) to the collector's operator: those findings are not in any bundle.");
 }

@@ -406,35 +406,62 @@ pub fn verify(dir: &Path, key: &PublicKey) -> Result<VerifyReport, JournalError>
         report.head_seq = l.seq;
         report.head = l.hash;
     }
-    let whole = |reason: String| JournalError::Tampered {
+    let track = track
+        .finish(Some(key))
+        .map_err(|e| whole_journal(dir, e.to_string()))?;
+    report.take_keys(dir, track, key, first_prev)?;
+    Ok(report)
+}
+
+fn whole_journal(dir: &Path, reason: String) -> JournalError {
+    JournalError::Tampered {
         segment: dir.to_path_buf(),
         line: 0,
         seq: None,
         reason,
-    };
-    let track = track.finish(Some(key)).map_err(|e| whole(e.to_string()))?;
-    if let Some(agent) = &track.agent {
-        report.agent = agent.clone();
     }
-    let genesis = genesis(&report.agent);
-    if first_prev.as_ref().is_some_and(|p| *p != genesis) {
-        return Err(whole(format!(
-            "first line's prev is not the genesis value for agent {}",
-            report.agent
-        )));
+}
+
+impl VerifyReport {
+    /// Ends [`verify`]: the agent id the signed lines name must be the one
+    /// the first line's genesis value is for, and `key` the journal's
+    /// first or last key.
+    fn take_keys(
+        &mut self,
+        dir: &Path,
+        track: Track,
+        key: &PublicKey,
+        first_prev: Option<String>,
+    ) -> Result<(), JournalError> {
+        if let Some(agent) = &track.agent {
+            self.agent = agent.clone();
+        }
+        let genesis = genesis(&self.agent);
+        if first_prev.is_some_and(|p| p != genesis) {
+            return Err(whole_journal(
+                dir,
+                format!(
+                    "first line's prev is not the genesis value for agent {}",
+                    self.agent
+                ),
+            ));
+        }
+        let is = |k: &Option<PublicKey>| k.as_ref().is_none_or(|k| k == key);
+        if !is(&track.first) && !is(&track.last) {
+            return Err(whole_journal(
+                dir,
+                format!(
+                    "key {} is neither the journal's first key nor its current one",
+                    key.key_id_hex()
+                ),
+            ));
+        }
+        if self.records == 0 {
+            self.head = genesis;
+        }
+        self.rotations = track.rotations;
+        Ok(())
     }
-    let is = |k: &Option<PublicKey>| k.as_ref().is_none_or(|k| k == key);
-    if !is(&track.first) && !is(&track.last) {
-        return Err(whole(format!(
-            "key {} is neither the journal's first key nor its current one",
-            key.key_id_hex()
-        )));
-    }
-    if report.records == 0 {
-        report.head = genesis;
-    }
-    report.rotations = track.rotations;
-    Ok(report)
 }
 
 /// The agent id and signing key id a journal's newest checkpoint or key
@@ -622,27 +649,42 @@ fn check_tail(dir: &Path, key: &PublicKey) -> Result<Tip, JournalError> {
         tip.seq = l.seq;
         tip.head = l.hash;
     }
-    let at_end = |reason: String| JournalError::Tampered {
-        segment: dir.to_path_buf(),
-        line: 0,
-        seq: Some(tip.seq),
-        reason,
-    };
-    let track = track.finish(Some(key)).map_err(|e| at_end(e.to_string()))?;
-    if let Some(last) = track.last.as_ref().filter(|k| *k != key) {
-        return Err(at_end(format!(
-            "the journal is signed by key {} from its last checkpoint on, not by the agent key {own}",
-            last.key_id_hex()
-        )));
+    tip.finish(dir, track, key, from)
+}
+
+impl Tip {
+    /// Ends [`check_tail`]: the tail must end signed by `key`; takes the
+    /// agent id the signed lines name.
+    fn finish(
+        mut self,
+        dir: &Path,
+        track: KeyTrack,
+        key: &PublicKey,
+        from: u64,
+    ) -> Result<Tip, JournalError> {
+        let at_end = |reason: String| JournalError::Tampered {
+            segment: dir.to_path_buf(),
+            line: 0,
+            seq: Some(self.seq),
+            reason,
+        };
+        let track = track.finish(Some(key)).map_err(|e| at_end(e.to_string()))?;
+        if let Some(last) = track.last.as_ref().filter(|k| *k != key) {
+            return Err(at_end(format!(
+                "the journal is signed by key {} from its last checkpoint on, not by the agent key {}",
+                last.key_id_hex(),
+                key.key_id_hex()
+            )));
+        }
+        if let Some(agent) = track.agent {
+            self.agent = agent;
+        }
+        if from == 1 && self.exported.is_none() {
+            // The whole journal was read: no export record means none.
+            self.exported = Some(0);
+        }
+        Ok(self)
     }
-    if let Some(agent) = track.agent {
-        tip.agent = agent;
-    }
-    if from == 1 && tip.exported.is_none() {
-        // The whole journal was read: no export record means none.
-        tip.exported = Some(0);
-    }
-    Ok(tip)
 }
 
 /// The `to_seq` of the last `export` record, read from the whole journal

@@ -41,7 +41,12 @@ pub enum Rekeyed {
         lost: String,
         new_agent: String,
         previous: Box<KeyReset>,
+        /// The state directory holding the closed journal.
         closed: PathBuf,
+        /// Findings in the closed journal after its last export.
+        unexported_findings: u64,
+        /// Whether the old `agent.pub` was copied into `closed/keys`.
+        public_key_kept: bool,
     },
     /// There was neither a usable key nor a journal: a new key.
     Created { new_key: String },
@@ -167,7 +172,7 @@ fn reset(
     fs::rename(&dir, closed.journal_dir()).map_err(at(&dir))?;
     drop(lock);
     crate::fsutil::sync_dir(state.root()).map_err(at(state.root()))?;
-    keep_public_key(state, &closed, previous_key.as_deref())?;
+    let public_key_kept = keep_public_key(state, &closed, previous_key.as_deref())?;
     let new = crate::keys::create_agent_key(state)?;
     let record = KeyReset {
         v: 1,
@@ -186,27 +191,44 @@ fn reset(
     Ok(Rekeyed::Reset {
         lost: lost.to_string(),
         new_agent: new.key_id_hex(),
+        unexported_findings: count_findings(
+            &closed.journal_dir(),
+            record.previous_exported_through + 1,
+        ),
         previous: Box::new(record),
         closed: closed.root().to_path_buf(),
+        public_key_kept,
     })
+}
+
+/// Findings in the journal in `dir` from seq `from` on (as far as it reads).
+fn count_findings(dir: &std::path::Path, from: u64) -> u64 {
+    let Ok(lines) = super::read_from(dir, from) else {
+        return 0;
+    };
+    lines
+        .map_while(Result::ok)
+        .filter(|l| super::line::peek_kind(&l.bytes).as_deref() == Some("finding"))
+        .count() as u64
 }
 
 /// Copies the old public key (when it is still there and is the key that
 /// signed last) into the closed state directory, so that
 /// `kensa --state-dir <closed> verify --journal` checks it as it is.
+/// Returns whether it was copied.
 fn keep_public_key(
     state: &StateDir,
     closed: &StateDir,
     key: Option<&str>,
-) -> Result<(), JournalError> {
+) -> Result<bool, JournalError> {
     let Ok(pk) = crate::keys::PublicKey::load(&state.public_key()) else {
-        return Ok(());
+        return Ok(false);
     };
     if key.is_some_and(|k| k != pk.key_id_hex()) {
-        return Ok(());
+        return Ok(false);
     }
     let keys = closed.keys_dir();
     fs::create_dir(&keys).map_err(at(&keys))?;
     pk.save(&closed.public_key())?;
-    Ok(())
+    Ok(true)
 }
