@@ -549,4 +549,32 @@ mod tests {
         assert!(export(&mut j, &key, out.path(), ExportRange::Since(100)).is_err());
         assert_eq!(j.head(), head);
     }
+
+    #[test]
+    fn a_bundle_across_a_key_rotation_verifies_with_the_new_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let old = SecretKey::generate().unwrap();
+        let new = SecretKey::generate().unwrap();
+        let mut j = Journal::open(&dir.path().join("journal"), &old).unwrap();
+        j.append(&crate::journal::tests::skip(1)).unwrap();
+        j.checkpoint().unwrap();
+        j.rotate_key(&new, "test").unwrap();
+        j.append(&crate::journal::tests::skip(2)).unwrap();
+        assert!(export(&mut j, &old, out.path(), ExportRange::All).is_err());
+        let e = export(&mut j, &new, out.path(), ExportRange::All).unwrap();
+        assert_eq!(e.claim.agent, old.key_id_hex());
+        let (data, sig) = read_files(&e.bundle).unwrap();
+        let vb = verify_bytes(&data, &sig, &new.public()).unwrap();
+        assert_eq!(vb.rotations.len(), 1);
+        assert_eq!(vb.signer, new.public());
+        assert!(verify_bytes(&data, &sig, &old.public()).is_err());
+        // Re-signed by the old key, the bundle still ends with the new
+        // key's checkpoints: refused.
+        let resigned = old.sign(&data, &e.claim.to_comment()).unwrap();
+        assert!(matches!(
+            verify_bytes(&data, &resigned, &old.public()),
+            Err(BundleError::AgentMismatch { .. })
+        ));
+    }
 }

@@ -452,6 +452,31 @@ mod tests {
                 publisher: "P".into(),
                 rules: 7,
             })),
+            Entry::Journal(JournalRecord::KeyRotation(KeyRotation {
+                v: 1,
+                time: "t".into(),
+                agent: "A".into(),
+                head_seq: 8,
+                head: "cd".repeat(32),
+                old_key: "A".into(),
+                old_public_key: "o".into(),
+                new_key: "B".into(),
+                new_public_key: "n".into(),
+                reason: "r".into(),
+                sig: "s".into(),
+                new_sig: "t".into(),
+            })),
+            Entry::Journal(JournalRecord::KeyReset(KeyReset {
+                v: 1,
+                time: "t".into(),
+                previous_agent: Some("A".into()),
+                previous_key: None,
+                previous_head_seq: 9,
+                previous_head: "ef".repeat(32),
+                previous_exported_through: 5,
+                previous_journal: "closed-A-x".into(),
+                reason: "r".into(),
+            })),
         ]
     }
 

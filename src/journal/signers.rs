@@ -259,3 +259,79 @@ fn parse_key(b64: &str, id: &str) -> Result<PublicKey, LineError> {
     }
     Ok(key)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::journal::tests::skip;
+    use crate::journal::{segments, verify, Journal, JournalError};
+    use crate::keys::SecretKey;
+    use std::fs;
+
+    #[test]
+    fn a_rotation_is_followed_by_open_and_verify_with_either_end_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SecretKey::generate().unwrap();
+        let new = SecretKey::generate().unwrap();
+        let mut j = Journal::open(dir.path(), &old).unwrap();
+        j.append(&skip(1)).unwrap();
+        j.checkpoint().unwrap();
+        j.append(&skip(2)).unwrap();
+        let at = j.rotate_key(&new, "test").unwrap();
+        assert_eq!(at.seq, 4);
+        j.append(&skip(3)).unwrap();
+        drop(j);
+        // The old key no longer opens it; the new one does, same agent.
+        assert!(Journal::open(dir.path(), &old).is_err());
+        let j = Journal::open(dir.path(), &new).unwrap();
+        assert_eq!(j.agent(), old.key_id_hex());
+        drop(j);
+        for key in [&old, &new] {
+            let r = verify(dir.path(), &key.public()).unwrap();
+            assert_eq!(r.agent, old.key_id_hex());
+            assert_eq!(r.rotations.len(), 1);
+            assert_eq!(r.rotations[0].new, new.public());
+        }
+        let third = SecretKey::generate().unwrap().public();
+        assert!(verify(dir.path(), &third).is_err());
+    }
+
+    #[test]
+    fn a_rotation_cut_off_before_its_checkpoint_opens_from_the_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SecretKey::generate().unwrap();
+        let new = SecretKey::generate().unwrap();
+        let mut j = Journal::open(dir.path(), &old).unwrap();
+        j.append(&skip(1)).unwrap();
+        j.rotate_key(&new, "test").unwrap();
+        drop(j);
+        // Drop the new key's checkpoint after the rotation record.
+        let seg = segments(dir.path()).unwrap().pop().unwrap().1;
+        let data = fs::read(&seg).unwrap();
+        let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+        fs::write(&seg, lines[..lines.len() - 1].concat()).unwrap();
+        let mut j = Journal::open(dir.path(), &new).unwrap();
+        j.append(&skip(2)).unwrap();
+        drop(j);
+        verify(dir.path(), &new.public()).unwrap();
+    }
+
+    #[test]
+    fn a_forged_rotation_is_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SecretKey::generate().unwrap();
+        let new = SecretKey::generate().unwrap();
+        let mut j = Journal::open(dir.path(), &old).unwrap();
+        j.append(&skip(1)).unwrap();
+        j.rotate_key(&new, "test").unwrap();
+        drop(j);
+        let seg = segments(dir.path()).unwrap().pop().unwrap().1;
+        let text = fs::read_to_string(&seg).unwrap();
+        let forged = text.replacen("\"reason\":\"test\"", "\"reason\":\"tesT\"", 1);
+        assert_ne!(forged, text);
+        fs::write(&seg, forged).unwrap();
+        assert!(matches!(
+            verify(dir.path(), &old.public()),
+            Err(JournalError::Tampered { .. })
+        ));
+    }
+}
