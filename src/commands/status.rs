@@ -51,7 +51,12 @@ fn key(ctx: &Context) -> Value {
     let pk = ctx.state.public_key();
     match PublicKey::load(&pk) {
         Ok(k) => {
-            json!({"agent": k.key_id_hex(), "public_key": k.to_base64(), "path": pk.display().to_string()})
+            // After a key rotation the agent id is the journal's first key's.
+            let agent = crate::journal::agent_of(&ctx.state.journal_dir())
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| k.key_id_hex());
+            json!({"agent": agent, "key_id": k.key_id_hex(), "public_key": k.to_base64(), "path": pk.display().to_string()})
         }
         Err(_) => json!(null),
     }

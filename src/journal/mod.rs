@@ -671,7 +671,7 @@ impl Tip {
         let track = track.finish(Some(key)).map_err(|e| at_end(e.to_string()))?;
         if let Some(last) = track.last.as_ref().filter(|k| *k != key) {
             return Err(at_end(format!(
-                "the journal is signed by key {} from its last checkpoint on, not by the agent key {}",
+                "the journal is signed by key {} from its last checkpoint on, not by the agent key {} (an interrupted `kensa keygen --force`? run it again to finish)",
                 last.key_id_hex(),
                 key.key_id_hex()
             )));

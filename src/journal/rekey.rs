@@ -173,6 +173,7 @@ fn reset(
     drop(lock);
     crate::fsutil::sync_dir(state.root()).map_err(at(state.root()))?;
     let public_key_kept = keep_public_key(state, &closed, previous_key.as_deref())?;
+    keep_unreadable_key(state, &closed)?;
     let new = crate::keys::create_agent_key(state)?;
     let record = KeyReset {
         v: 1,
@@ -199,6 +200,23 @@ fn reset(
         closed: closed.root().to_path_buf(),
         public_key_kept,
     })
+}
+
+/// An agent key file that is there but could not be loaded is moved into
+/// the closed directory (`keys/agent.key.unreadable`) rather than
+/// overwritten: it may yet be repaired.
+fn keep_unreadable_key(state: &StateDir, closed: &StateDir) -> Result<(), JournalError> {
+    let from = state.secret_key();
+    if fs::symlink_metadata(&from).is_err() {
+        return Ok(());
+    }
+    let keys = closed.keys_dir();
+    if !keys.is_dir() {
+        fs::create_dir(&keys).map_err(at(&keys))?;
+    }
+    let to = keys.join("agent.key.unreadable");
+    fs::rename(&from, &to).map_err(at(&from))?;
+    Ok(())
 }
 
 /// Findings in the journal in `dir` from seq `from` on (as far as it reads).
@@ -231,4 +249,56 @@ fn keep_public_key(
     fs::create_dir(&keys).map_err(at(&keys))?;
     pk.save(&closed.public_key())?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_rotation_is_finished_by_the_next_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = StateDir::new(tmp.path());
+        let old = crate::keys::create_agent_key(&state).unwrap();
+        let new = SecretKey::generate().unwrap();
+        let mut j = Journal::open(&state.journal_dir(), &old).unwrap();
+        j.append(&crate::journal::tests::skip(1)).unwrap();
+        // Staged and journalled, then a crash before the key was installed.
+        new.save(&staged_key(&state)).unwrap();
+        j.rotate_key(&new, "test").unwrap();
+        drop(j);
+        assert!(Journal::open(&state.journal_dir(), &old).is_err());
+        let done = change_agent_key(&state, "again", JournalOptions::default()).unwrap();
+        assert_eq!(
+            done,
+            Rekeyed::Finished {
+                agent: old.key_id_hex(),
+                new_key: new.key_id_hex()
+            }
+        );
+        assert!(!staged_key(&state).exists());
+        let key = SecretKey::load(&state.secret_key()).unwrap();
+        Journal::open(&state.journal_dir(), &key).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_key_is_kept_beside_the_closed_journal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = StateDir::new(tmp.path());
+        let old = crate::keys::create_agent_key(&state).unwrap();
+        let mut j = Journal::open(&state.journal_dir(), &old).unwrap();
+        j.append(&crate::journal::tests::skip(1)).unwrap();
+        drop(j);
+        fs::write(state.secret_key(), b"garbage").unwrap();
+        let Rekeyed::Reset { closed, .. } =
+            change_agent_key(&state, "t", JournalOptions::default()).unwrap()
+        else {
+            panic!("not a reset");
+        };
+        let kept = closed.join("keys/agent.key.unreadable");
+        assert_eq!(fs::read(kept).unwrap(), b"garbage");
+        assert!(closed.join("journal").is_dir());
+        let key = SecretKey::load(&state.secret_key()).unwrap();
+        Journal::open(&state.journal_dir(), &key).unwrap();
+    }
 }
