@@ -160,6 +160,13 @@ fn a_forced_keygen_rotates_the_key_and_the_collector_follows_after_trust() {
     let v = ok(env.run(["verify".as_ref(), first.as_os_str(), second.as_os_str()]));
     assert_eq!(v.matches("OK ").count(), 2, "{v}");
     assert!(v.contains(&format!("signed by rotated key {new}")), "{v}");
+    // The stock tool checks the bundle across the rotation with the new key.
+    assert!(
+        crate::bundle_minisign::minisign_available(),
+        "cannot run: minisign is not installed and `apt-get install minisign` failed"
+    );
+    let (good, said) = crate::bundle_minisign::minisign_verify(&second, &state.public_key());
+    assert!(good, "{said}");
 
     // The collector: the old key is trusted, the new one not yet.
     let coll = TestEnv::new();
@@ -222,7 +229,11 @@ fn a_collector_refuses_a_rotation_its_trusted_key_did_not_sign() {
     ));
     let out = import(&coll, &bundle);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("REFUSED"), "{}", text(&out));
+    assert!(
+        text(&out).contains("REFUSED") && text(&out).contains("key rotation at seq"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// Runs kensa with another state directory.
