@@ -263,6 +263,18 @@ fn a_lost_key_closes_the_journal_and_a_new_one_says_so() {
     // Without the key nothing starts a fresh key silently over the journal.
     let out = env.run(["export", "--out", "/nonexistent-kensa-out"]);
     assert!(!out.status.success(), "{}", text(&out));
+    let media = env.base().join("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let out = env.run(["run".as_ref(), "--media-root".as_ref(), media.as_os_str()]);
+    assert!(
+        !out.status.success() && text(&out).contains("kensa keygen --force"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !state.secret_key().exists(),
+        "run created a key over the journal"
+    );
 
     let said = ok(env.run(["keygen", "--force"]));
     let new = key_id(&state.public_key());
