@@ -7,7 +7,10 @@
 //! `.torn` file and a `recovery` record says so, while a damaged line
 //! followed by good lines is tampering and is reported, never skipped.
 //! What a line holds is typed in [`record`] ([`Entry`]); [`Journal::append`]
-//! is the one writer and [`decode`] the one typed reader.
+//! is the one writer and [`decode`] the one typed reader. The agent id is
+//! the id of the journal's first key; [`Journal::rotate_key`] hands signing
+//! to a new key through a `key_rotation` record ([`signers`] follows it for
+//! every reader, [`rekey`] is `kensa keygen --force`).
 //!
 //! Opening costs the same whatever the journal's size: every new segment
 //! starts with a checkpoint, and [`Journal::open`] checks only the last
