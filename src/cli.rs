@@ -236,7 +236,9 @@ pub struct TaxonomyArgs {
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// Replace an existing key pair (the old agent id is gone for good).
+    /// Replace an existing key pair: the old key signs a journal record
+    /// naming the new one (the agent id stays); a lost old key closes the
+    /// journal and starts a new one.
     #[arg(long)]
     pub force: bool,
 }

@@ -236,7 +236,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subco
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l force -d 'Replace an existing key pair (the old agent id is gone for good)'
+complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l force -d 'Replace an existing key pair: the old key signs a journal record naming the new one (the agent id stays); a lost old key closes the journal and starts a new one'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s V -l version -d 'Print version'

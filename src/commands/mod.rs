@@ -92,7 +92,8 @@ fn tune_allocator() {
 /// Makes a path absolute against the current directory once, at start-up,
 /// so nothing later depends on the working directory.
 pub fn absolute(p: PathBuf) -> anyhow::Result<PathBuf> {
-    std::path::absolute(&p).with_context(|| format!("cannot resolve path {}", p.display()))
+    std::path::absolute(&p)
+        .with_context(|| format!("cannot resolve path {}", crate::engine::pathfmt::show(&p)))
 }
 
 /// [`absolute`] for every path of a list.
