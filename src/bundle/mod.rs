@@ -39,6 +39,8 @@ pub enum BundleError {
     Keys(#[source] LineError),
     #[error("bundle line 1 (header): {0}")]
     Header(String),
+    #[error("nothing new to export: every record through seq {through} is in an earlier bundle")]
+    NothingNew { through: u64 },
     #[error("bundle line {line} (seq {seq}): {source}")]
     Line {
         line: usize,
@@ -430,6 +432,14 @@ pub fn export(
         ExportRange::Since(s) => s.max(1),
         ExportRange::SinceLastExport => journal.exported_through()? + 1,
     };
+    // Only the last export's own checkpoint and note since then: no bundle
+    // (and no new checkpoint), or every export would leave the next one a
+    // bundle of bookkeeping.
+    if range == ExportRange::SinceLastExport
+        && !journal::tail::has_records_after(journal.dir(), from - 1)?
+    {
+        return Err(BundleError::NothingNew { through: from - 1 });
+    }
     // Checked before the checkpoint, so a refused export leaves no trace.
     let head = journal.head().0;
     if from > head + 1 {

@@ -99,7 +99,7 @@ pub enum JournalError {
         offset: u64,
         length: u64,
     },
-    #[error("{dir} is held by another kensa process (a running agent, `kensa run`, holds its journal until it stops; so does a `kensa scan --journal` or `kensa export` in progress)")]
+    #[error("{dir} is held by another kensa process (a running agent, `kensa run`, holds its journal until it stops; so does a `kensa scan --journal` or `kensa export` in progress); to export while the agent runs as a service: systemctl stop kensa; kensa export --out DIR; systemctl start kensa")]
     Busy { dir: PathBuf },
     #[error("record cannot be journalled: {0}")]
     BadRecord(String),
