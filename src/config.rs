@@ -421,7 +421,7 @@ impl Config {
             })
             .collect();
         if !problems.is_empty() {
-            problems.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+            problems.sort_by_key(|p| (p.line, p.column));
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
                 problems,

@@ -57,7 +57,7 @@ enum Kind {
 impl Kind {
     fn words(self) -> String {
         match self {
-            Kind::Whole(max) if max >= u64::MAX => "a whole number (0 or more)".into(),
+            Kind::Whole(u64::MAX) => "a whole number (0 or more)".into(),
             Kind::Whole(max) => format!("a whole number (0 to {max})"),
             Kind::Size => format!("a size such as {}", super::SIZE_EXAMPLES),
             Kind::Bool => "true or false".into(),

@@ -10,5 +10,6 @@ mod bundle_fixture;
 mod bundle_minisign;
 mod bundle_tamper;
 mod journal_crash;
+mod schema;
 mod status;
 mod unbounded_reads;

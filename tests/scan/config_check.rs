@@ -131,6 +131,9 @@ fn sizes_are_parsed_one_way_on_the_command_line_too() {
         let out = env.run(["scan", "--no-progress", &flag, root]);
         assert_eq!(out.status.code(), Some(2), "{bad}");
         let err = text(&out.stderr);
-        assert!(err.contains("123, 64K, 10M, 10 MB, 10MiB, 2G or 1T"), "{bad}: {err}");
+        assert!(
+            err.contains("123, 64K, 10M, 10 MB, 10MiB, 2G or 1T"),
+            "{bad}: {err}"
+        );
     }
 }
