@@ -384,3 +384,45 @@ fn write_lines(env: &TestEnv, name: &str, recs: &[Value]) -> PathBuf {
     std::fs::write(&file, text).unwrap();
     file
 }
+
+/// The schema's NISC code lists are exactly the codes kensa knows
+/// (`kensa taxonomy --format json`), so a new code cannot be forgotten.
+#[test]
+fn schema_codes_match_the_taxonomy() {
+    let env = TestEnv::new();
+    let out = env.run(["taxonomy", "--format", "json"]);
+    ok(&out, "taxonomy");
+    let tax: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = std::fs::read_to_string(schema("record.schema.json")).unwrap();
+    let s: Value = serde_json::from_str(&text).unwrap();
+    let t = &s["$defs"]["taxonomy"]["properties"];
+    for (list, schema_enum) in [
+        ("events", &t["event"]["enum"]),
+        ("causes", &t["causes"]["items"]["enum"]),
+    ] {
+        let codes: Vec<&Value> = tax[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["code"])
+            .collect();
+        let listed: Vec<&Value> = schema_enum.as_array().unwrap().iter().collect();
+        assert_eq!(listed, codes, "{list}");
+    }
+}
+
+/// Every skip reason the schema lists is one kensa reads, and the schema's
+/// `gap` rule agrees with `SkipReason::is_gap`.
+#[test]
+fn schema_skip_reasons_are_kensas() {
+    let text = std::fs::read_to_string(schema("record.schema.json")).unwrap();
+    let s: Value = serde_json::from_str(&text).unwrap();
+    let skip = &s["$defs"]["skip"];
+    let by_design = skip["if"]["properties"]["reason"]["enum"]
+        .as_array()
+        .unwrap();
+    for r in skip["properties"]["reason"]["enum"].as_array().unwrap() {
+        let reason: kensa::findings::SkipReason = serde_json::from_value(r.clone()).unwrap();
+        assert_eq!(reason.is_gap(), !by_design.contains(r), "{r}");
+    }
+}
