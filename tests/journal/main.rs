@@ -11,5 +11,6 @@ mod bundle_minisign;
 mod bundle_tamper;
 mod journal_crash;
 mod key_rotation;
+mod schema;
 mod status;
 mod unbounded_reads;
