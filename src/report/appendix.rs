@@ -81,7 +81,11 @@ fn row(report: &Report, lang: Lang, tz: &chrono_tz::Tz, e: &AppendixEntry) -> St
     let cells = [
         esc(&period(report, lang, e.column)),
         esc_name(&e.id),
-        esc(&e.time.with_timezone(tz).format("%Y-%m-%d %H:%M").to_string()),
+        esc(&e
+            .time
+            .with_timezone(tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()),
         format!("{} / {}", esc_name(&e.agent), esc_name(host)),
         esc_name(&e.medium),
         esc(if lang == Lang::Ja {

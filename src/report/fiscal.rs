@@ -80,9 +80,7 @@ pub enum FyError {
 
 /// Parses a `--fy` value: exactly four ASCII digits, the first not 0.
 pub fn parse_fy(text: &str) -> Result<i32, FyError> {
-    let ok = text.len() == 4
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && !text.starts_with('0');
+    let ok = text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
     match text.parse::<i32>() {
         Ok(y) if ok => Ok(y),
         _ => Err(FyError::NotFourDigits(text.to_string())),
@@ -180,17 +178,36 @@ mod tests {
     #[test]
     fn open_quarter_and_fy_rules() {
         assert_eq!(open_quarter(2019, d(2019, 7, 19)), Some(2));
-        assert_eq!(open_quarter(2019, d(2019, 6, 30)), None, "1Q closed, 2Q not begun");
+        assert_eq!(
+            open_quarter(2019, d(2019, 6, 30)),
+            None,
+            "1Q closed, 2Q not begun"
+        );
         assert_eq!(open_quarter(2019, d(2019, 4, 1)), Some(1));
         assert_eq!(open_quarter(2018, d(2019, 7, 19)), None);
         assert_eq!(parse_fy("2019"), Ok(2019));
-        for bad in ["19", "02019", "0999", "20x9", "-201", "+201", " 2019", "２０１９"] {
-            assert_eq!(parse_fy(bad), Err(FyError::NotFourDigits(bad.into())), "{bad}");
+        for bad in [
+            "19",
+            "02019",
+            "0999",
+            "20x9",
+            "-201",
+            "+201",
+            " 2019",
+            "２０１９",
+        ] {
+            assert_eq!(
+                parse_fy(bad),
+                Err(FyError::NotFourDigits(bad.into())),
+                "{bad}"
+            );
         }
         assert_eq!(current_fy(d(2020, 3, 31)), 2019);
         assert_eq!(current_fy(d(2020, 4, 1)), 2020);
         assert!(check_not_future(2019, d(2019, 4, 1)).is_ok());
-        let e = check_not_future(2020, d(2020, 3, 31)).unwrap_err().to_string();
+        let e = check_not_future(2020, d(2020, 3, 31))
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "--fy 2020 is in the future: FY2020 begins on 2020-04-01, and on 2020-03-31 the current fiscal year is FY2019");
     }
 }

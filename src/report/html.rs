@@ -87,22 +87,16 @@ pub(super) fn zone(report: &Report) -> chrono_tz::Tz {
     super::parse_tz(&report.time_zone).unwrap_or(chrono_tz::UTC)
 }
 
-/// The organisation, the title, and what the document covers: the period,
-/// the report date and when it was made.
-fn header(o: &mut String, report: &Report, lang: Lang, title: &str) {
-    let _ = writeln!(o, "<header>");
-    if let Some(org) = report.organisation.as_deref().filter(|s| !s.trim().is_empty()) {
-        let _ = writeln!(o, "<p class=\"org\">{}</p>", esc_name(org));
-    }
-    let _ = writeln!(o, "<h1>{title}</h1>\n<dl class=\"meta\">");
-    let ja = lang == Lang::Ja;
-    let tz = zone(report);
-    let mut row = |k: &str, v: String| {
-        let _ = writeln!(o, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
-    };
-    if let Some(org) = report.organisation.as_deref().filter(|s| !s.trim().is_empty()) {
-        row(if ja { "組織" } else { "Organisation" }, crate::output::sanitize(org).into_owned());
-    }
+/// The organisation as configured, when it names one.
+fn organisation(report: &Report) -> Option<&str> {
+    report
+        .organisation
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The report year with its dates, and the years shown for comparison.
+fn period_text(report: &Report, lang: Lang) -> String {
     let first = report.previous_years[0];
     let (start, end) = (
         super::fiscal::quarter_dates(report.fy, 1).map(|d| d.0),
@@ -112,20 +106,45 @@ fn header(o: &mut String, report: &Report, lang: Lang, title: &str) {
         (Some(s), Some(e)) => format!("FY{} ({s} – {e})", report.fy),
         _ => format!("FY{}", report.fy),
     };
-    let period = if ja {
-        format!("{span}、比較として FY{first}–FY{} の年度計", report.fy - 1)
-    } else {
-        format!("{span}, with FY{first}–FY{} totals for comparison", report.fy - 1)
+    match lang {
+        Lang::Ja => format!("{span}、比較として FY{first}–FY{} の年度計", report.fy - 1),
+        Lang::En => format!(
+            "{span}, with FY{first}–FY{} totals for comparison",
+            report.fy - 1
+        ),
+    }
+}
+
+/// The organisation, the title, and what the document covers: the period,
+/// the report date and when it was made.
+fn header(o: &mut String, report: &Report, lang: Lang, title: &str) {
+    let _ = writeln!(o, "<header>");
+    if let Some(org) = organisation(report) {
+        let _ = writeln!(o, "<p class=\"org\">{}</p>", esc_name(org));
+    }
+    let _ = writeln!(o, "<h1>{title}</h1>\n<dl class=\"meta\">");
+    let ja = lang == Lang::Ja;
+    let tz = zone(report);
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(o, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
     };
-    row(if ja { "対象期間" } else { "Period" }, period);
+    if let Some(org) = organisation(report) {
+        let org = crate::output::sanitize(org).into_owned();
+        row(if ja { "組織" } else { "Organisation" }, org);
+    }
+    row(
+        if ja { "対象期間" } else { "Period" },
+        period_text(report, lang),
+    );
     row(
         if ja { "基準日" } else { "As of" },
         format!("{} ({})", report.as_of, report.time_zone),
     );
     if let Some(t) = report.generated {
+        let local = t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S");
         row(
             if ja { "作成日時" } else { "Generated" },
-            format!("{} ({})", t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"), tz.name()),
+            format!("{local} ({})", tz.name()),
         );
     }
     let _ = writeln!(o, "</dl>\n</header>");

@@ -719,9 +719,18 @@ mod tests {
             [false, false, false, false, false, true, false, false, true]
         );
         let text = render(&r, Lang::En, Format::Text);
-        assert!(text.contains("*: provisional: 2Q has not closed as of 2019-07-19"), "{text}");
-        let line = text.lines().find(|l| l.starts_with("Incidents reported  ")).unwrap();
-        assert!(line.ends_with(" 1      1*       —       —      2*"), "{line:?}");
+        assert!(
+            text.contains("*: provisional: 2Q has not closed as of 2019-07-19"),
+            "{text}"
+        );
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Incidents reported  "))
+            .unwrap();
+        assert!(
+            line.ends_with(" 1      1*       —       —      2*"),
+            "{line:?}"
+        );
         let insider = r.causes.iter().find(|c| c.code == Cause::Insider).unwrap();
         assert_eq!(
             insider.counts.years,

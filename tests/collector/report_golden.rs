@@ -323,7 +323,11 @@ fn on_the_seed_date_closed_cells_are_the_seeds_and_2q_is_provisional() {
     let expected = seed_rows(&seed);
     let ja = report::render(&r, Lang::Ja, Format::Text);
     // The open-2Q decoy is a leak by an insider.
-    let in_2q = ["重要インフラ事業者等からNISCへの情報連絡", "情報の漏えい", "内部不正"];
+    let in_2q = [
+        "重要インフラ事業者等からNISCへの情報連絡",
+        "情報の漏えい",
+        "内部不正",
+    ];
     let mut lines = ja.lines();
     for want in &expected {
         let n = u64::from(in_2q.contains(&want.label.as_str()));
@@ -332,10 +336,19 @@ fn on_the_seed_date_closed_cells_are_the_seeds_and_2q_is_provisional() {
         cells.extend([format!("{n}*"), "—".into(), "—".into(), format!("{total}*")]);
         let found = lines.by_ref().any(|l| {
             let toks: Vec<&str> = l.split_whitespace().collect();
-            toks.len() == 10 && toks[0] == want.label && toks[1..] == cells.iter().map(String::as_str).collect::<Vec<_>>()[..]
+            toks.len() == 10
+                && toks[0] == want.label
+                && toks[1..] == cells.iter().map(String::as_str).collect::<Vec<_>>()[..]
         });
-        assert!(found, "text report lacks row {} {cells:?} in order:\n{ja}", want.label);
+        assert!(
+            found,
+            "text report lacks row {} {cells:?} in order:\n{ja}",
+            want.label
+        );
     }
-    assert!(ja.contains("*: 暫定値 (2Q は 2019-07-19 時点で集計中"), "{ja}");
+    assert!(
+        ja.contains("*: 暫定値 (2Q は 2019-07-19 時点で集計中"),
+        "{ja}"
+    );
     assert_eq!(r.untriaged as usize, built.counted - built.triaged + 1);
 }

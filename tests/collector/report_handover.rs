@@ -63,14 +63,18 @@ fn refused(env: &TestEnv, args: &[&str]) -> String {
 #[test]
 fn fy_defaults_to_the_current_fiscal_year_and_is_validated() {
     let env = env_with_incidents();
-    let json: serde_json::Value =
-        serde_json::from_str(&report(&env, &["--as-of", "2019-07-19", "--format", "json"]))
-            .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&report(
+        &env,
+        &["--as-of", "2019-07-19", "--format", "json"],
+    ))
+    .unwrap();
     assert_eq!(json["fy"], 2019);
     // 31 March belongs to the year before.
-    let json: serde_json::Value =
-        serde_json::from_str(&report(&env, &["--as-of", "2020-03-31", "--format", "json"]))
-            .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&report(
+        &env,
+        &["--as-of", "2020-03-31", "--format", "json"],
+    ))
+    .unwrap();
     assert_eq!(json["fy"], 2019);
     // Without --as-of: today in the report's time zone.
     let today = chrono::Utc::now()
@@ -123,7 +127,10 @@ fn the_open_quarter_shows_its_count_so_far_as_provisional() {
         "{ja}"
     );
     assert!(ja.contains("*: 暫定値 (2Q は 2019-07-19 時点で集計中のため、その時点までの件数。計もこれを含む暫定値)"), "{ja}");
-    assert!(ja.contains("—: 2019-07-19 時点でまだ始まっていない四半期"), "{ja}");
+    assert!(
+        ja.contains("—: 2019-07-19 時点でまだ始まっていない四半期"),
+        "{ja}"
+    );
     let en = report(&env, &[&args[..], &["--lang", "en"]].concat());
     assert_eq!(
         count_row(&en, "Incidents reported"),
@@ -131,8 +138,14 @@ fn the_open_quarter_shows_its_count_so_far_as_provisional() {
         "{en}"
     );
     assert!(en.contains("*: provisional: 2Q has not closed as of 2019-07-19; the count so far (the total includes it)"), "{en}");
-    let md = report(&env, &[&args[..], &["--lang", "en", "--format", "md"]].concat());
-    assert!(md.contains("|  | Incidents reported | 0 | 0 | 1 | 0 | 2 | 1* | — | — | 3* |"), "{md}");
+    let md = report(
+        &env,
+        &[&args[..], &["--lang", "en", "--format", "md"]].concat(),
+    );
+    assert!(
+        md.contains("|  | Incidents reported | 0 | 0 | 1 | 0 | 2 | 1* | — | — | 3* |"),
+        "{md}"
+    );
 
     // JSON: numbers, a flag per column, the open quarter.
     let json: serde_json::Value =
@@ -160,9 +173,20 @@ fn the_open_quarter_shows_its_count_so_far_as_provisional() {
         lines.next().unwrap(),
         "重要インフラ事業者等からNISCへの情報連絡,0,0,1,0,2,1,—,—,3"
     );
-    let tail: Vec<&str> = body.split("\n\n").nth(1).expect("footnotes after an empty line").lines().collect();
-    assert!(tail.iter().any(|l| l.starts_with("*: 暫定値 (2Q は")), "{tail:?}");
-    let tools = report(&env, &[&args[..], &["--format", "csv", "--no-bom"]].concat());
+    let tail: Vec<&str> = body
+        .split("\n\n")
+        .nth(1)
+        .expect("footnotes after an empty line")
+        .lines()
+        .collect();
+    assert!(
+        tail.iter().any(|l| l.starts_with("*: 暫定値 (2Q は")),
+        "{tail:?}"
+    );
+    let tools = report(
+        &env,
+        &[&args[..], &["--format", "csv", "--no-bom"]].concat(),
+    );
     assert_eq!(tools, body, "--no-bom leaves only the mark out");
 
     // A closed year: no mark anywhere, and the CSV is the plain table.
@@ -173,9 +197,13 @@ fn the_open_quarter_shows_its_count_so_far_as_provisional() {
         ["0", "0", "1", "0", "2", "2", "0", "0", "4"]
     );
     assert!(!ja.contains('*'), "{ja}");
-    let csv = report(&env, &[&closed[..], &["--format", "csv", "--no-bom"]].concat());
+    let csv = report(
+        &env,
+        &[&closed[..], &["--format", "csv", "--no-bom"]].concat(),
+    );
     assert!(!csv.contains('*') && !csv.contains("\n\n"), "{csv}");
-    let rows = 1 + kensa::findings::taxonomy::EVENTS.len() + kensa::findings::taxonomy::CAUSES.len();
+    let rows =
+        1 + kensa::findings::taxonomy::EVENTS.len() + kensa::findings::taxonomy::CAUSES.len();
     assert_eq!(csv.lines().count(), 1 + rows, "{csv}");
 }
 
@@ -201,9 +229,15 @@ fn html_is_a_document_to_hand_over() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("font-family:\"Yu Gothic\", YuGothic, Meiryo, \"Hiragino Sans\", \"Hiragino Kaku Gothic ProN\", \"Noto Sans CJK JP\", \"IPAGothic\", sans-serif"), "{html}");
-    assert!(html.contains("<p class=\"org\">東京第一浄水場 &lt;制御課&gt; &amp; Co</p>"), "{html}");
+    assert!(
+        html.contains("<p class=\"org\">東京第一浄水場 &lt;制御課&gt; &amp; Co</p>"),
+        "{html}"
+    );
     assert!(html.contains("<dt>対象期間</dt><dd>FY2019 (2019-04-01 – 2020-03-31)、比較として FY2015–FY2018 の年度計</dd>"), "{html}");
-    assert!(html.contains("<dt>基準日</dt><dd>2019-07-19 (Asia/Tokyo)</dd>"), "{html}");
+    assert!(
+        html.contains("<dt>基準日</dt><dd>2019-07-19 (Asia/Tokyo)</dd>"),
+        "{html}"
+    );
     let generated = html
         .split("<dt>作成日時</dt><dd>")
         .nth(1)
@@ -211,34 +245,91 @@ fn html_is_a_document_to_hand_over() {
         .expect("generation time in the header");
     let t = chrono::NaiveDateTime::parse_from_str(generated, "%Y-%m-%d %H:%M:%S").unwrap();
     let t = chrono_tz::Asia::Tokyo.from_local_datetime(&t).unwrap();
-    assert!(t.timestamp() >= before.timestamp() - 1 && t <= chrono::Utc::now(), "{generated}");
+    assert!(
+        t.timestamp() >= before.timestamp() - 1 && t <= chrono::Utc::now(),
+        "{generated}"
+    );
 
     // The appendix: the five counted incidents (not the false positive, not
     // the one after the report date), each with its facts.
     let store = report_common::open_store(&env.state);
     let list = incidents::list(&store, &Filter::default()).unwrap();
-    let appendix = html.split("<section id=\"appendix\">").nth(1).expect("appendix");
-    assert!(appendix.contains("<h2>付録: 計上したインシデント一覧 (4 件)</h2>"), "{appendix}");
-    let rows: Vec<&str> = appendix.lines().filter(|l| l.starts_with("<tr><td>")).collect();
+    let appendix = html
+        .split("<section id=\"appendix\">")
+        .nth(1)
+        .expect("appendix");
+    assert!(
+        appendix.contains("<h2>付録: 計上したインシデント一覧 (4 件)</h2>"),
+        "{appendix}"
+    );
+    let rows: Vec<&str> = appendix
+        .lines()
+        .filter(|l| l.starts_with("<tr><td>"))
+        .collect();
     assert_eq!(rows.len(), 4, "{appendix}");
     let expect = [
-        ("2017-06-01 10:00", "FY2017", "予兆・ヒヤリハット", "不審なファイルの実行"),
-        ("2019-04-10 10:00", "FY2019 1Q", "情報の漏えい", "内部不正、不明"),
-        ("2019-06-30 23:59", "FY2019 1Q", "予兆・ヒヤリハット", "不審なファイルの実行"),
-        ("2019-07-02 10:00", "FY2019 2Q*", "予兆・ヒヤリハット", "不審なファイルの実行"),
+        (
+            "2017-06-01 10:00",
+            "FY2017",
+            "予兆・ヒヤリハット",
+            "不審なファイルの実行",
+        ),
+        (
+            "2019-04-10 10:00",
+            "FY2019 1Q",
+            "情報の漏えい",
+            "内部不正、不明",
+        ),
+        (
+            "2019-06-30 23:59",
+            "FY2019 1Q",
+            "予兆・ヒヤリハット",
+            "不審なファイルの実行",
+        ),
+        (
+            "2019-07-02 10:00",
+            "FY2019 2Q*",
+            "予兆・ヒヤリハット",
+            "不審なファイルの実行",
+        ),
     ];
     for (row, (time, period, event, causes)) in rows.iter().zip(expect) {
         let id = &list
             .iter()
             .find(|i| {
-                i.to_report().unwrap().time.with_timezone(&chrono_tz::Asia::Tokyo).format("%Y-%m-%d %H:%M").to_string() == time
+                i.to_report()
+                    .unwrap()
+                    .time
+                    .with_timezone(&chrono_tz::Asia::Tokyo)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+                    == time
             })
             .unwrap()
             .id;
-        let want = format!("<td>{period}</td><td>{id}</td><td>{time}</td><td>agent-a / hmi-07</td>");
-        assert!(row.starts_with(&format!("<tr>{want}")), "{row}\nwant {want}");
-        assert!(row.contains(&format!("<td>{event}</td><td>{causes}</td><td>トリアージ済</td>")) || row.contains(&format!("<td>{event}</td><td>{causes}</td><td>未トリアージ (自動分類)</td>")), "{row}");
+        let want =
+            format!("<td>{period}</td><td>{id}</td><td>{time}</td><td>agent-a / hmi-07</td>");
+        assert!(
+            row.starts_with(&format!("<tr>{want}")),
+            "{row}\nwant {want}"
+        );
+        assert!(
+            row.contains(&format!(
+                "<td>{event}</td><td>{causes}</td><td>トリアージ済</td>"
+            )) || row.contains(&format!(
+                "<td>{event}</td><td>{causes}</td><td>未トリアージ (自動分類)</td>"
+            )),
+            "{row}"
+        );
     }
-    assert!(rows[1].contains("<td>VENDOR-01, serial 0401ABCD</td>"), "{}", rows[1]);
-    assert!(rows[2].contains("<td>-</td>"), "a host incident has no medium: {}", rows[2]);
+    assert!(
+        rows[1].contains("<td>VENDOR-01, serial 0401ABCD</td>"),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[2].contains("<td>-</td>"),
+        "a host incident has no medium: {}",
+        rows[2]
+    );
 }

@@ -331,7 +331,8 @@ fn latin_only_fontconfig(dir: &Path) -> PathBuf {
         .expect("fc-match (fontconfig) runs");
     let file = PathBuf::from(String::from_utf8(out.stdout).unwrap());
     assert!(
-        file.file_name().is_some_and(|n| n.to_string_lossy().starts_with("DejaVuSans")),
+        file.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("DejaVuSans")),
         "fc-match found no DejaVu Sans ({}); install fonts-dejavu-core",
         file.display()
     );
@@ -441,7 +442,11 @@ fn japanese_html_renders_as_glyphs_not_tofu() {
             kensa::findings::taxonomy::Event::Precursor,
             &[Cause::SuspiciousFile],
         );
-        for t in ["2019-04-10T01:00:00Z", "2019-05-10T01:00:00Z", "2019-07-02T01:00:00Z"] {
+        for t in [
+            "2019-04-10T01:00:00Z",
+            "2019-05-10T01:00:00Z",
+            "2019-07-02T01:00:00Z",
+        ] {
             j.incident(t, kensa::findings::Location::Removable, Some(&c), 1);
         }
     }
@@ -476,8 +481,14 @@ fn japanese_html_renders_as_glyphs_not_tofu() {
         &without,
         Some(&latin_only_fontconfig(env.base())),
     );
-    println!("screenshot of the Japanese HTML report: {}", with_font.display());
-    println!("the same page with only a Latin font (tofu): {}", without.display());
+    println!(
+        "screenshot of the Japanese HTML report: {}",
+        with_font.display()
+    );
+    println!(
+        "the same page with only a Latin font (tofu): {}",
+        without.display()
+    );
 
     let (good_top, glyphs) = title_shapes(&good);
     let (tofu_top, boxes) = title_shapes(&tofu);
@@ -522,5 +533,8 @@ fn japanese_html_renders_as_glyphs_not_tofu() {
             good.data[i..i + 3] != tofu.data[j..j + 3]
         })
         .count();
-    assert!(differing > 2000, "renders differ in {differing} pixels of the title band");
+    assert!(
+        differing > 2000,
+        "renders differ in {differing} pixels of the title band"
+    );
 }
