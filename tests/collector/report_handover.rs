@@ -333,3 +333,23 @@ fn html_is_a_document_to_hand_over() {
         rows[2]
     );
 }
+
+#[test]
+fn appendix_names_from_agents_are_sanitised_and_escaped() {
+    let env = TestEnv::new();
+    {
+        let store = report_common::open_store(&env.state);
+        let mut j = report_common::Journal::new(&store, "ag<img src=x>&\u{1b}[2J");
+        j.incident("2019-05-10T01:00:00Z", Location::Removable, None, 1);
+    }
+    let html = report(
+        &env,
+        &["--fy", "2019", "--as-of", "2019-07-19", "--format", "html"],
+    );
+    let appendix = html.split("<section id=\"appendix\">").nth(1).unwrap();
+    assert!(
+        !appendix.contains("<img") && !appendix.contains('\u{1b}'),
+        "{appendix}"
+    );
+    assert!(appendix.contains("ag&lt;img src=x&gt;&amp;"), "{appendix}");
+}

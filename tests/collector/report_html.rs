@@ -352,7 +352,7 @@ fn latin_only_fontconfig(dir: &Path) -> PathBuf {
     conf
 }
 
-/// Screenshots `page` at 1200×900; `fontconfig` replaces the system's font
+/// Screenshots `page` at 1200×2600 (the whole report, appendix included); `fontconfig` replaces the system's font
 /// configuration.
 fn screenshot(chromium: &Path, page: &Path, png: &Path, fontconfig: Option<&Path>) -> Image {
     let profile = tempfile::tempdir().unwrap();
@@ -368,7 +368,7 @@ fn screenshot(chromium: &Path, page: &Path, png: &Path, fontconfig: Option<&Path
         "--hide-scrollbars",
         &format!("--user-data-dir={}", profile.path().display()),
         &format!("--screenshot={}", png.display()),
-        "--window-size=1200,900",
+        "--window-size=1200,2600",
         &format!("file://{}", page.display()),
     ]);
     if let Some(conf) = fontconfig {
