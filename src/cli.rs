@@ -530,10 +530,13 @@ pub struct TriageArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Fiscal year (FY N runs from 1 April N to 31 March N+1).
-    #[arg(long, value_name = "YEAR")]
-    pub fy: i32,
-    /// Report date (YYYY-MM-DD); quarters not closed by then show —.
+    /// Fiscal year, four digits (FY N runs from 1 April N to 31 March N+1);
+    /// not one that has not begun. Default: the fiscal year of the report
+    /// date.
+    #[arg(long, value_name = "YEAR", value_parser = crate::report::fiscal::parse_fy)]
+    pub fy: Option<i32>,
+    /// Report date (YYYY-MM-DD); the quarter running then shows its count
+    /// so far marked * (provisional), later quarters show —.
     /// Default: today in the report's time zone.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<chrono::NaiveDate>,
@@ -546,6 +549,10 @@ pub struct ReportArgs {
     /// Write to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// CSV without the UTF-8 byte-order mark (the mark, written by
+    /// default, makes Excel read the file as UTF-8; leave it out for tools).
+    #[arg(long)]
+    pub no_bom: bool,
     /// Time zone for quarter boundaries (IANA name; default: report.timezone
     /// in the config, Asia/Tokyo).
     #[arg(long, value_name = "ZONE")]

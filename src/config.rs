@@ -106,12 +106,15 @@ pub struct Config {
 pub struct ReportConfig {
     /// IANA time zone in which fiscal quarters begin and end.
     pub timezone: String,
+    /// The organisation named in the HTML report's header.
+    pub organisation: Option<String>,
 }
 
 impl Default for ReportConfig {
     fn default() -> Self {
         ReportConfig {
             timezone: "Asia/Tokyo".to_string(),
+            organisation: None,
         }
     }
 }

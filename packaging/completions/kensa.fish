@@ -153,14 +153,15 @@ complete -c kensa -n "__fish_kensa_using_subcommand triage" -l false-positive -d
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -s V -l version -d 'Print version'
-complete -c kensa -n "__fish_kensa_using_subcommand report" -l fy -d 'Fiscal year (FY N runs from 1 April N to 31 March N+1)' -r
-complete -c kensa -n "__fish_kensa_using_subcommand report" -l as-of -d 'Report date (YYYY-MM-DD); quarters not closed by then show —. Default: today in the report\'s time zone' -r
+complete -c kensa -n "__fish_kensa_using_subcommand report" -l fy -d 'Fiscal year, four digits (FY N runs from 1 April N to 31 March N+1); not one that has not begun. Default: the fiscal year of the report date' -r
+complete -c kensa -n "__fish_kensa_using_subcommand report" -l as-of -d 'Report date (YYYY-MM-DD); the quarter running then shows its count so far marked * (provisional), later quarters show —. Default: today in the report\'s time zone' -r
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l lang -d 'Label language: ja or en' -r
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l format -d 'text, markdown, csv, json or html (one self-contained file)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand report" -s o -l out -d 'Write to this file instead of stdout' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l tz -d 'Time zone for quarter boundaries (IANA name; default: report.timezone in the config, Asia/Tokyo)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
+complete -c kensa -n "__fish_kensa_using_subcommand report" -l no-bom -d 'CSV without the UTF-8 byte-order mark (the mark, written by default, makes Excel read the file as UTF-8; leave it out for tools)'
 complete -c kensa -n "__fish_kensa_using_subcommand report" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
 complete -c kensa -n "__fish_kensa_using_subcommand report" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand report" -s V -l version -d 'Print version'

@@ -1,6 +1,7 @@
 //! Japanese fiscal periods: FY N runs from 1 April N to 31 March N+1, split
 //! into 1Q (Apr–Jun), 2Q (Jul–Sep), 3Q (Oct–Dec) and 4Q (Jan–Mar). An instant
-//! is placed in a period by its local date in the report's time zone.
+//! is placed in a period by its local date in the report's time zone. Also
+//! the rules for a `--fy` value: four digits, not a year that has not begun.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone};
 
@@ -55,6 +56,49 @@ pub fn quarter_dates(fy: i32, quarter: u8) -> Option<(NaiveDate, NaiveDate)> {
 /// shows 2Q as —).
 pub fn quarter_closed(fy: i32, quarter: u8, as_of: NaiveDate) -> bool {
     quarter_dates(fy, quarter).is_some_and(|(_, end)| end <= as_of)
+}
+
+/// The quarter still running on `as_of` (begun, not closed), 1..=4, if it
+/// belongs to fiscal year `fy`.
+pub fn open_quarter(fy: i32, as_of: NaiveDate) -> Option<u8> {
+    let fq = of_date(as_of);
+    (fq.fy == fy && !quarter_closed(fy, fq.quarter, as_of)).then_some(fq.quarter)
+}
+
+/// A `--fy` value that is not a fiscal year kensa can report.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FyError {
+    #[error("{0:?} is not a fiscal year: give four digits, such as 2019")]
+    NotFourDigits(String),
+    #[error("--fy {fy} is in the future: FY{fy} begins on {fy}-04-01, and on {as_of} the current fiscal year is FY{current}")]
+    Future {
+        fy: i32,
+        as_of: NaiveDate,
+        current: i32,
+    },
+}
+
+/// Parses a `--fy` value: exactly four ASCII digits, the first not 0.
+pub fn parse_fy(text: &str) -> Result<i32, FyError> {
+    let ok = text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    match text.parse::<i32>() {
+        Ok(y) if ok => Ok(y),
+        _ => Err(FyError::NotFourDigits(text.to_string())),
+    }
+}
+
+/// The fiscal year a report defaults to: the one `as_of` falls in.
+pub fn current_fy(as_of: NaiveDate) -> i32 {
+    of_date(as_of).fy
+}
+
+/// Refuses a fiscal year that has not begun on `as_of`.
+pub fn check_not_future(fy: i32, as_of: NaiveDate) -> Result<(), FyError> {
+    let current = current_fy(as_of);
+    if fy > current {
+        return Err(FyError::Future { fy, as_of, current });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -129,5 +173,41 @@ mod tests {
         assert!(!quarter_closed(2019, 2, d(2019, 7, 19)));
         assert!(quarter_closed(2019, 1, d(2019, 6, 30)));
         assert!(!quarter_closed(2019, 1, d(2019, 6, 29)));
+    }
+
+    #[test]
+    fn open_quarter_and_fy_rules() {
+        assert_eq!(open_quarter(2019, d(2019, 7, 19)), Some(2));
+        assert_eq!(
+            open_quarter(2019, d(2019, 6, 30)),
+            None,
+            "1Q closed, 2Q not begun"
+        );
+        assert_eq!(open_quarter(2019, d(2019, 4, 1)), Some(1));
+        assert_eq!(open_quarter(2018, d(2019, 7, 19)), None);
+        assert_eq!(parse_fy("2019"), Ok(2019));
+        for bad in [
+            "19",
+            "02019",
+            "0999",
+            "20x9",
+            "-201",
+            "+201",
+            " 2019",
+            "２０１９",
+        ] {
+            assert_eq!(
+                parse_fy(bad),
+                Err(FyError::NotFourDigits(bad.into())),
+                "{bad}"
+            );
+        }
+        assert_eq!(current_fy(d(2020, 3, 31)), 2019);
+        assert_eq!(current_fy(d(2020, 4, 1)), 2020);
+        assert!(check_not_future(2019, d(2019, 4, 1)).is_ok());
+        let e = check_not_future(2020, d(2020, 3, 31))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "--fy 2020 is in the future: FY2020 begins on 2020-04-01, and on 2020-03-31 the current fiscal year is FY2019");
     }
 }

@@ -2,13 +2,19 @@
 //! seed's three tables (incident count, incidents by event type, incidents by
 //! cause) and renders them as text, Markdown, CSV, JSON or self-contained
 //! HTML, in Japanese or English. Columns are the four previous fiscal years'
-//! totals, the report year's 1Q–4Q and 計; a quarter or year that has not
-//! closed as of the report date shows — (null in JSON), never a zero for a
-//! period that has not happened, and a footnote says when the report year
-//! has not begun. False positives are left out; untriaged
-//! incidents count under their automatic classification and a footnote says
-//! how many there are. This module decides nothing about verdicts.
+//! totals, the report year's 1Q–4Q and 計; the quarter still running on the
+//! report date (the open quarter) shows its count so far marked provisional
+//! (`1*`, a footnote, a flag in JSON, and 計 with it), a period that has not
+//! begun shows — (null in JSON), never a zero for a period that has not
+//! happened, and a footnote says when the report year has not begun. False
+//! positives are left out; untriaged incidents count under their automatic
+//! classification and a footnote says how many there are. The HTML document
+//! also carries a hand-over header (organisation, period, report date,
+//! generation time) and an appendix of the counted incidents
+//! ([`AppendixEntry`], filled by the caller). This module decides nothing
+//! about verdicts.
 
+mod appendix;
 pub mod fiscal;
 mod html;
 mod render;
@@ -121,8 +127,8 @@ pub struct ReportIncident {
 }
 
 /// One row's cells: previous years' totals and the year's quarters (`None`
-/// = not closed yet, shown as —) and the year's total (`None` when no
-/// quarter has closed).
+/// = not begun (a year: not closed), shown as —; the open quarter holds its
+/// count so far) and the year's total (`None` when no quarter has begun).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub years: [Option<u64>; PREVIOUS_YEARS],
@@ -131,11 +137,11 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn empty(years_closed: [bool; PREVIOUS_YEARS], closed: [bool; 4]) -> Counts {
-        let any = closed.iter().any(|c| *c);
+    fn empty(years_closed: [bool; PREVIOUS_YEARS], shown: [bool; 4]) -> Counts {
+        let any = shown.iter().any(|c| *c);
         Counts {
             years: years_closed.map(|c| c.then_some(0)),
-            quarters: closed.map(|c| c.then_some(0)),
+            quarters: shown.map(|c| c.then_some(0)),
             total: any.then_some(0),
         }
     }
@@ -191,6 +197,9 @@ pub struct Report {
     pub years_closed: [bool; PREVIOUS_YEARS],
     /// Which of the year's quarters have closed as of `as_of`.
     pub quarters_closed: [bool; 4],
+    /// The quarter (1..=4) running on `as_of`: shown with its count so far,
+    /// marked provisional, and so is the total.
+    pub open_quarter: Option<u8>,
     pub incidents: Counts,
     pub events: Vec<EventRow>,
     pub causes: Vec<CauseRow>,
@@ -198,6 +207,27 @@ pub struct Report {
     pub untriaged: u64,
     /// Incidents in the report's periods left out as false positives.
     pub false_positives: u64,
+    /// Who the report is from (`report.organisation`), for the HTML header.
+    pub organisation: Option<String>,
+    /// When the document was made, for the HTML header.
+    pub generated: Option<DateTime<Utc>>,
+    /// The counted incidents, for the HTML appendix (oldest first).
+    pub appendix: Vec<AppendixEntry>,
+}
+
+/// One counted incident as the HTML appendix lists it. Names come from
+/// agents and media: renderers sanitise and escape them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppendixEntry {
+    /// The column it is counted in (0..=8, as [`Counts::cells`]).
+    pub column: usize,
+    pub time: DateTime<Utc>,
+    pub id: String,
+    pub agent: String,
+    pub host: Option<String>,
+    pub medium: String,
+    pub classification: Classification,
+    pub triaged: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -213,9 +243,12 @@ impl Report {
             std::array::from_fn(|i| fy - PREVIOUS_YEARS as i32 + i as i32);
         let quarters_closed: [bool; 4] =
             std::array::from_fn(|i| fiscal::quarter_closed(fy, i as u8 + 1, as_of));
+        let open_quarter = fiscal::open_quarter(fy, as_of);
+        let shown: [bool; 4] =
+            std::array::from_fn(|i| quarters_closed[i] || open_quarter == Some(i as u8 + 1));
         // A fiscal year has closed when its last quarter has.
         let years_closed = previous_years.map(|y| fiscal::quarter_closed(y, 4, as_of));
-        let empty = || Counts::empty(years_closed, quarters_closed);
+        let empty = || Counts::empty(years_closed, shown);
         Report {
             fy,
             as_of,
@@ -223,6 +256,7 @@ impl Report {
             previous_years,
             years_closed,
             quarters_closed,
+            open_quarter,
             incidents: empty(),
             events: EVENTS
                 .iter()
@@ -240,6 +274,33 @@ impl Report {
                 .collect(),
             untriaged: 0,
             false_positives: 0,
+            organisation: None,
+            generated: None,
+            appendix: Vec::new(),
+        }
+    }
+
+    /// Which of the nine cells ([`Counts::cells`]) are counts so far: the
+    /// open quarter and the total.
+    pub fn provisional(&self) -> [bool; 9] {
+        let mut p = [false; 9];
+        if let Some(q) = self.open_quarter {
+            p[PREVIOUS_YEARS + q as usize - 1] = true;
+            p[PREVIOUS_YEARS + 4] = true;
+        }
+        p
+    }
+
+    /// The column (0..=8) an incident is counted in, `None` when it is not
+    /// counted (outside the periods shown, after the report date, or a
+    /// false positive).
+    pub fn counted_column(&self, inc: &ReportIncident, tz: &chrono_tz::Tz) -> Option<usize> {
+        if inc.false_positive {
+            return None;
+        }
+        match self.slot(&inc.time, tz)? {
+            Slot::Year(i) => Some(i),
+            Slot::Quarter(q) => Some(PREVIOUS_YEARS + q),
         }
     }
 
@@ -251,7 +312,10 @@ impl Report {
         }
         if let Some(i) = self.previous_years.iter().position(|y| *y == fq.fy) {
             Some(Slot::Year(i))
-        } else if fq.fy == self.fy && self.quarters_closed[fq.quarter as usize - 1] {
+        } else if fq.fy == self.fy
+            && (self.quarters_closed[fq.quarter as usize - 1]
+                || self.open_quarter == Some(fq.quarter))
+        {
             Some(Slot::Quarter(fq.quarter as usize - 1))
         } else {
             None
@@ -452,14 +516,23 @@ fn total_word(lang: Lang) -> &'static str {
     }
 }
 
-fn cell_text(c: Option<u64>) -> String {
-    c.map_or_else(|| "—".to_string(), |n| n.to_string())
+/// A cell as shown: the count, `1*` when provisional, — when the period
+/// has not begun.
+fn cell_text(c: Option<u64>, provisional: bool) -> String {
+    match c {
+        None => "—".to_string(),
+        Some(n) if provisional => format!("{n}*"),
+        Some(n) => n.to_string(),
+    }
 }
 
 /// The footnote lines under the tables, and a note when periods have not
 /// begun or closed yet.
 fn footnotes(report: &Report, lang: Lang) -> Vec<String> {
     let mut notes = base_footnotes(report, lang);
+    if let Some(note) = provisional_footnote(report, lang) {
+        notes.insert(2, note);
+    }
     let begun = fiscal::quarter_dates(report.fy, 1).is_some_and(|(start, _)| start <= report.as_of);
     let open_years: Vec<String> = report
         .previous_years
@@ -508,7 +581,7 @@ fn base_footnotes(report: &Report, lang: Lang) -> Vec<String> {
         Lang::Ja => vec![
             "(注) FY:年度、Q:四半期".into(),
             format!(
-                "—: {} 時点で終了していない四半期 (タイムゾーン {})",
+                "—: {} 時点でまだ始まっていない四半期 (タイムゾーン {})",
                 report.as_of, report.time_zone
             ),
             format!("未トリアージ (自動分類のまま計上): {} 件", report.untriaged),
@@ -517,7 +590,7 @@ fn base_footnotes(report: &Report, lang: Lang) -> Vec<String> {
         Lang::En => vec![
             "FY: fiscal year (April to March), Q: quarter".into(),
             format!(
-                "—: quarter not closed as of {} (time zone {})",
+                "—: quarter not begun as of {} (time zone {})",
                 report.as_of, report.time_zone
             ),
             format!(
@@ -527,6 +600,23 @@ fn base_footnotes(report: &Report, lang: Lang) -> Vec<String> {
             format!("Excluded as false positives: {}", report.false_positives),
         ],
     }
+}
+
+/// The note that explains `*`, when a quarter is open.
+fn provisional_footnote(report: &Report, lang: Lang) -> Option<String> {
+    let q = report.open_quarter?;
+    Some(match lang {
+        Lang::Ja => format!(
+            "*: 暫定値 ({}Q は {} 時点で集計中のため、その時点までの件数。{}もこれを含む暫定値)",
+            q,
+            report.as_of,
+            total_word(lang)
+        ),
+        Lang::En => format!(
+            "*: provisional: {}Q has not closed as of {}; the count so far (the total includes it)",
+            q, report.as_of
+        ),
+    })
 }
 
 fn report_title(report: &Report, lang: Lang) -> String {
@@ -615,11 +705,31 @@ mod tests {
                 Some(0),
                 Some(0),
                 Some(1),
+                Some(1),
                 None,
                 None,
-                None,
-                Some(1)
+                Some(2)
             ]
+        );
+        // 2Q is open on 19 July: its count so far (7/2; 7/30 is later) and
+        // the total are provisional.
+        assert_eq!(r.open_quarter, Some(2));
+        assert_eq!(
+            r.provisional(),
+            [false, false, false, false, false, true, false, false, true]
+        );
+        let text = render(&r, Lang::En, Format::Text);
+        assert!(
+            text.contains("*: provisional: 2Q has not closed as of 2019-07-19"),
+            "{text}"
+        );
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Incidents reported  "))
+            .unwrap();
+        assert!(
+            line.ends_with(" 1      1*       —       —      2*"),
+            "{line:?}"
         );
         let insider = r.causes.iter().find(|c| c.code == Cause::Insider).unwrap();
         assert_eq!(
@@ -632,14 +742,20 @@ mod tests {
             .iter()
             .find(|c| c.code == Cause::Vulnerability)
             .unwrap();
-        assert_eq!(vul.counts.quarters, [Some(1), None, None, None]);
+        assert_eq!(vul.counts.quarters, [Some(1), Some(0), None, None]);
         // As of the end of the year every quarter shows.
         let r = build(&list, 2019, date(2020, 3, 31), Tokyo);
         assert_eq!(r.incidents.quarters, [Some(1), Some(2), Some(0), Some(0)]);
         assert_eq!(r.incidents.total, Some(3));
-        // Before any quarter closes the total is — too.
+        // Before any quarter closes, 1Q and the total are counts so far.
         let r = build(&list, 2019, date(2019, 5, 1), Tokyo);
+        assert_eq!(r.incidents.quarters, [Some(1), None, None, None]);
+        assert_eq!(r.incidents.total, Some(1));
+        assert_eq!(r.open_quarter, Some(1));
+        // Before the year begins, every quarter and the total are —.
+        let r = build(&list, 2019, date(2019, 3, 31), Tokyo);
         assert_eq!(r.incidents.total, None);
+        assert_eq!(r.open_quarter, None);
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Text, Markdown, CSV and JSON renderings of a [`Report`]. Text output pads
-//! by display width (CJK characters take two columns).
+//! by display width (CJK characters take two columns). A provisional cell
+//! (the open quarter, the total) is `1*` in text and Markdown; in CSV its
+//! cells stay plain numbers, its column heading carries the `*` and the
+//! footnote follows the rows; in JSON a flag per column says so.
 
 use super::{
     cell_text, column_names, footnotes, report_title, tables, total_word, Lang, Report, Table,
@@ -7,8 +10,9 @@ use super::{
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// Version of the JSON report format.
-pub const JSON_VERSION: u32 = 1;
+/// Version of the JSON report format. 2: the open quarter's cells hold its
+/// count so far (v1: null) and `provisional` flags them.
+pub const JSON_VERSION: u32 = 2;
 
 /// Display width of a string in a terminal: East Asian wide and full-width
 /// characters count two columns.
@@ -124,6 +128,7 @@ fn text_table(
         head2.push_str(&pad_left(&name, COL_W.max(display_width(&name) + 1)));
     }
     let _ = writeln!(out, "{head2}");
+    let provisional = report.provisional();
     for (depth, label, cells) in label_lines(t) {
         let mut line = pad_right(&format!("{}{label}", "  ".repeat(depth)), label_w);
         for (i, c) in cells.unwrap_or_default().iter().enumerate() {
@@ -132,7 +137,7 @@ fn text_table(
             } else {
                 display_width(&cols[i]) + 1
             };
-            line.push_str(&pad_left(&cell_text(*c), COL_W.max(name_w)));
+            line.push_str(&pad_left(&cell_text(*c, provisional[i]), COL_W.max(name_w)));
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
@@ -144,6 +149,7 @@ fn md_escape(s: &str) -> String {
 
 pub(super) fn markdown(report: &Report, lang: Lang) -> String {
     let cols = column_names(report, lang);
+    let provisional = report.provisional();
     let mut out = format!("# {}\n\n", md_escape(&report_title(report, lang)));
     for t in tables(report, lang) {
         let _ = writeln!(out, "## {}\n", md_escape(&t.title));
@@ -165,8 +171,8 @@ pub(super) fn markdown(report: &Report, lang: Lang) -> String {
                 .collect::<Vec<_>>()
                 .join(" › ");
             let _ = write!(out, "| {group} | {} |", md_escape(r.label));
-            for c in &r.cells {
-                let _ = write!(out, " {} |", cell_text(*c));
+            for (c, p) in r.cells.iter().zip(provisional) {
+                let _ = write!(out, " {} |", cell_text(*c, p));
             }
             let _ = writeln!(out);
         }
@@ -189,14 +195,19 @@ fn csv_field(s: &str) -> String {
 /// One header row, then every row of the three tables. The first column is
 /// the row label qualified by its table and group headings (`事象の種類 ›
 /// 未発生 › 予兆・ヒヤリハット`), so labels that repeat (その他) stay distinct.
+/// Cells are plain numbers (— for a period not begun). When a quarter is
+/// open, its heading and the total's carry `*`, and after the rows an empty
+/// line and the footnotes, one a row, say what it means.
 pub(super) fn csv(report: &Report, lang: Lang) -> String {
     let mut out = String::new();
     let cols = column_names(report, lang);
+    let provisional = report.provisional();
     let _ = writeln!(
         out,
         ",{}",
         cols.iter()
-            .map(|c| csv_field(c))
+            .zip(provisional)
+            .map(|(c, p)| csv_field(&if p { format!("{c}*") } else { c.clone() }))
             .collect::<Vec<_>>()
             .join(",")
     );
@@ -216,6 +227,12 @@ pub(super) fn csv(report: &Report, lang: Lang) -> String {
             let _ = writeln!(out, "{},{}", csv_field(&parts.join(" › ")), cells.join(","));
         }
     }
+    if report.open_quarter.is_some() {
+        let _ = writeln!(out);
+        for f in footnotes(report, lang) {
+            let _ = writeln!(out, "{}", csv_field(&f));
+        }
+    }
     out
 }
 
@@ -230,6 +247,10 @@ struct JsonReport<'a> {
     columns: Vec<String>,
     years_closed: [bool; super::PREVIOUS_YEARS],
     quarters_closed: [bool; 4],
+    /// The quarter running on `as_of` (1..=4), if it is this year's.
+    open_quarter: Option<u8>,
+    /// One flag per column: the cells are a count so far.
+    provisional: [bool; 9],
     tables: Vec<JsonTable>,
     untriaged: u64,
     false_positives: u64,
@@ -249,7 +270,8 @@ struct JsonRow {
     label: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
-    /// `null` for a year or quarter not closed yet.
+    /// `null` for a year not closed or a quarter not begun yet; the open
+    /// quarter's count so far (see `provisional`).
     cells: Vec<Option<u64>>,
 }
 
@@ -264,6 +286,8 @@ pub(super) fn json(report: &Report, lang: Lang) -> String {
         columns: column_names(report, lang),
         years_closed: report.years_closed,
         quarters_closed: report.quarters_closed,
+        open_quarter: report.open_quarter,
+        provisional: report.provisional(),
         tables: tables(report, lang)
             .into_iter()
             .map(|t| JsonTable {

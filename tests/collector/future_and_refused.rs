@@ -1,5 +1,6 @@
 //! Small points of issue 11 (13): a report for periods that have not
-//! happened shows — (null in JSON) and says why, never zeros; a refused
+//! happened shows — (null in JSON), never zeros, and a fiscal year that has
+//! not begun is refused (issue 12, 16); a refused
 //! `kensa export` leaves the journal as it was (no checkpoint per attempt).
 
 use super::forge::text;
@@ -35,48 +36,35 @@ fn periods_that_have_not_happened_show_a_dash() {
         let mut j = report_common::Journal::new(&store, "agent");
         j.incident("2024-05-10T03:00:00Z", Location::Removable, None, 1);
     }
-    // FY5000: no column has happened.
-    let json = report(
-        &env,
-        &["--fy", "5000", "--as-of", "2026-11-26", "--format", "json"],
-    );
-    for cells in json_cells(&json) {
-        assert!(cells.iter().all(|c| c.is_null()), "{cells:?}\n{json}");
+    // A fiscal year that has not begun is refused (issue 12, 16).
+    for fy in ["5000", "2027"] {
+        let o = env.run(["report", "--fy", fy, "--as-of", "2026-11-26"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(&format!("--fy {fy} is in the future")),
+            "{}",
+            text(&o)
+        );
     }
-    assert!(json.contains("FY5000 has not begun"), "{json}");
+    // FY2026 as of 2026-11-26: 3Q is running (its count so far), 4Q has
+    // not begun: — (null in JSON), never 0.
+    let args = ["--fy", "2026", "--as-of", "2026-11-26"];
+    let json = report(&env, &[&args[..], &["--format", "json"]].concat());
+    for cells in json_cells(&json) {
+        assert!(cells[6].is_u64() && cells[7].is_null(), "{cells:?}\n{json}");
+    }
     let csv = report(
         &env,
-        &["--fy", "5000", "--as-of", "2026-11-26", "--format", "csv"],
+        &[&args[..], &["--format", "csv", "--no-bom"]].concat(),
     );
-    for line in csv.lines().skip(1) {
+    for line in csv.lines().skip(1).take_while(|l| !l.is_empty()) {
         let cells: Vec<&str> = line.rsplitn(10, ',').take(9).collect();
-        assert!(cells.iter().all(|c| *c == "—"), "{line}");
+        assert_eq!(cells[1], "—", "{line}");
     }
-    let txt = report(&env, &["--fy", "5000", "--as-of", "2026-11-26"]);
-    assert!(txt.contains("FY5000 has not begun"), "{txt}");
-    for line in txt
-        .lines()
-        .filter(|l| l.contains('—') && !l.starts_with('—'))
-    {
-        assert!(!line.split_whitespace().any(|w| w == "0"), "{line}");
-    }
-    let html = report(
-        &env,
-        &["--fy", "5000", "--as-of", "2026-11-26", "--format", "html"],
-    );
-    assert!(!html.contains("<td class=\"n\">0</td>"), "{html}");
-    assert!(html.contains("<td class=\"n\">—</td>"));
-
-    // FY2027 as of 2026-11-26: FY2023-2025 closed, FY2026 still running.
-    let json = report(
-        &env,
-        &["--fy", "2027", "--as-of", "2026-11-26", "--format", "json"],
-    );
-    let first = &json_cells(&json)[0];
-    assert_eq!(
-        first[..4],
-        [0.into(), 1.into(), 0.into(), serde_json::Value::Null],
-        "{json}"
+    let html = report(&env, &[&args[..], &["--format", "html"]].concat());
+    assert!(
+        html.contains("<td class=\"n\">—</td><td class=\"n\">0*</td></tr>"),
+        "{html}"
     );
     // A past year reads as before.
     let json = report(

@@ -17,6 +17,7 @@ mod incidents_cli;
 mod incidents_same_session;
 mod incidents_triage;
 mod report_golden;
+mod report_handover;
 mod report_html;
 mod report_quarters;
 mod taxonomy_cli;

@@ -1,8 +1,11 @@
 //! Golden test: incidents whose counts equal the seed document's tables
 //! (FY2015–FY2018 totals and FY2019 1Q, events and causes) are written to a
 //! collector store as journal records, some triaged, plus decoys that must
-//! not count; the `--fy 2019 --as-of 2019-07-19` report must reproduce every
-//! cell of the seed in Japanese, and the same numbers in English.
+//! not count; the `--fy 2019` report as of 2019-06-30 (1Q just closed, 2Q
+//! not begun) must reproduce every cell of the seed in Japanese, and the
+//! same numbers in English; as of the seed's own date, 2019-07-19, every
+//! closed cell is the seed's and the open 2Q shows its count so far (one
+//! decoy) marked provisional, with the total.
 
 use crate::support::report_common;
 
@@ -137,7 +140,7 @@ fn build_store(seed: &SeedTables) -> Built {
     }
 }
 
-fn report_for(conn: &kensa::collector::Store) -> report::Report {
+fn report_for(conn: &kensa::collector::Store, as_of: (i32, u32, u32)) -> report::Report {
     let list = incidents::list(conn, &Filter::default()).unwrap();
     let input: Vec<_> = list
         .iter()
@@ -146,7 +149,7 @@ fn report_for(conn: &kensa::collector::Store) -> report::Report {
     report::build(
         &input,
         2019,
-        NaiveDate::from_ymd_opt(2019, 7, 19).unwrap(),
+        NaiveDate::from_ymd_opt(as_of.0, as_of.1, as_of.2).unwrap(),
         Tokyo,
     )
 }
@@ -185,7 +188,7 @@ fn csv_rows(csv: &str, total: &str) -> Vec<(String, Vec<String>)> {
 fn report_reproduces_the_seed_tables() {
     let seed = seed_tables();
     let built = build_store(&seed);
-    let r = report_for(&built.conn);
+    let r = report_for(&built.conn, (2019, 6, 30));
     let expected = seed_rows(&seed);
     if let Some(dir) = std::env::var_os("KENSA_DUMP_REPORT") {
         // Manual review: write every rendering to the given directory.
@@ -310,4 +313,42 @@ fn untriaged_listing_counts() {
     let ids: std::collections::BTreeSet<&str> = all.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids.len(), all.len());
     assert!(all.iter().all(|i| i.id.len() >= 12));
+}
+
+#[test]
+fn on_the_seed_date_closed_cells_are_the_seeds_and_2q_is_provisional() {
+    let seed = seed_tables();
+    let built = build_store(&seed);
+    let r = report_for(&built.conn, (2019, 7, 19));
+    let expected = seed_rows(&seed);
+    let ja = report::render(&r, Lang::Ja, Format::Text);
+    // The open-2Q decoy is a leak by an insider.
+    let in_2q = [
+        "重要インフラ事業者等からNISCへの情報連絡",
+        "情報の漏えい",
+        "内部不正",
+    ];
+    let mut lines = ja.lines();
+    for want in &expected {
+        let n = u64::from(in_2q.contains(&want.label.as_str()));
+        let mut cells: Vec<String> = want.cells[..5].to_vec();
+        let total = num(&want.cells[8]).unwrap() + n;
+        cells.extend([format!("{n}*"), "—".into(), "—".into(), format!("{total}*")]);
+        let found = lines.by_ref().any(|l| {
+            let toks: Vec<&str> = l.split_whitespace().collect();
+            toks.len() == 10
+                && toks[0] == want.label
+                && toks[1..] == cells.iter().map(String::as_str).collect::<Vec<_>>()[..]
+        });
+        assert!(
+            found,
+            "text report lacks row {} {cells:?} in order:\n{ja}",
+            want.label
+        );
+    }
+    assert!(
+        ja.contains("*: 暫定値 (2Q は 2019-07-19 時点で集計中"),
+        "{ja}"
+    );
+    assert_eq!(r.untriaged as usize, built.counted - built.triaged + 1);
 }

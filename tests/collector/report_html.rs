@@ -1,6 +1,10 @@
 //! The HTML report opens in headless Chromium without console errors, and
-//! its screenshot is not blank (tables plus coloured chart bars). Chromium is
-//! installed from Debian (`apt-get install -y chromium`) when missing.
+//! its screenshot is not blank (tables plus coloured chart bars). The
+//! Japanese report made by the binary renders its Japanese as glyphs, not
+//! tofu boxes: compared with a render where fontconfig offers only a Latin
+//! font, the title differs and is made of distinct shapes (the screenshots
+//! are kept under target/report-screenshots/). Chromium and a CJK font
+//! (fonts-ipafont-gothic) are installed from Debian when missing.
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Tokyo;
@@ -277,10 +281,260 @@ fn html_escapes_and_marks_open_quarters() {
     let html = report::render(&r, Lang::En, Format::Html);
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<html lang=\"en\">"));
-    // 1Q has a bar, 2Q-4Q are marked — in the chart.
-    assert_eq!(html.matches(">—</text>").count(), 3);
+    // 1Q has a bar, 2Q a pale one marked *, 3Q-4Q are marked — in the chart.
+    assert_eq!(html.matches(">—</text>").count(), 2);
     assert!(
         html.contains("<title>1Q Intrusion into systems: 7</title>"),
         "{html}"
+    );
+    assert!(
+        html.contains("fill-opacity=\"0.45\"><title>2Q Intrusion into systems: 0*</title>")
+            || !html.contains("<title>2Q Intrusion"),
+        "{html}"
+    );
+}
+
+/// Installs a Debian package when `probe` says it is missing (as root),
+/// then checks again; fails saying why otherwise.
+fn ensure_package(package: &str, probe: impl Fn() -> bool) {
+    if probe() {
+        return;
+    }
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            &format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {package}"),
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok && probe(),
+        "{package} is missing and `apt-get install -y {package}` failed (run tests/run-all.sh as root)"
+    );
+}
+
+/// True when fontconfig offers a font for Japanese.
+fn has_japanese_font() -> bool {
+    Command::new("fc-list")
+        .args([":lang=ja", "family"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+/// A fontconfig file whose only font is the Latin `DejaVu Sans`: what a
+/// machine without a Japanese font renders.
+fn latin_only_fontconfig(dir: &Path) -> PathBuf {
+    let out = Command::new("fc-match")
+        .args(["-f", "%{file}", "DejaVu Sans"])
+        .output()
+        .expect("fc-match (fontconfig) runs");
+    let file = PathBuf::from(String::from_utf8(out.stdout).unwrap());
+    assert!(
+        file.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("DejaVuSans")),
+        "fc-match found no DejaVu Sans ({}); install fonts-dejavu-core",
+        file.display()
+    );
+    let fonts = dir.join("latin-fonts");
+    std::fs::create_dir_all(&fonts).unwrap();
+    std::fs::copy(&file, fonts.join(file.file_name().unwrap())).unwrap();
+    let conf = dir.join("latin-only.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig>\n<dir>{}</dir>\n<cachedir>{}</cachedir>\n</fontconfig>\n",
+            fonts.display(),
+            dir.join("fc-cache").display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+/// Screenshots `page` at 1200×2600 (the whole report, appendix included); `fontconfig` replaces the system's font
+/// configuration.
+fn screenshot(chromium: &Path, page: &Path, png: &Path, fontconfig: Option<&Path>) -> Image {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(chromium);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        &format!("--user-data-dir={}", profile.path().display()),
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1200,2600",
+        &format!("file://{}", page.display()),
+    ]);
+    if let Some(conf) = fontconfig {
+        cmd.env("FONTCONFIG_FILE", conf);
+    }
+    let (ok, stderr) = run_with_timeout(&mut cmd, Duration::from_secs(120));
+    assert!(ok, "chromium failed:\n{stderr}");
+    decode_png(&std::fs::read(png).expect("screenshot written"))
+}
+
+/// Rows `top..bottom` of each band of consecutive rows holding dark pixels.
+fn text_bands(img: &Image, dark: impl Fn(&[u8]) -> bool) -> Vec<(usize, usize)> {
+    let row_has_ink = |y: usize| {
+        (0..img.width).any(|x| dark(&img.data[(y * img.width + x) * img.channels..][..3]))
+    };
+    let mut bands = Vec::new();
+    let mut start = None;
+    for y in 0..img.height {
+        match (row_has_ink(y), start) {
+            (true, None) => start = Some(y),
+            (false, Some(s)) => {
+                bands.push((s, y));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    bands
+}
+
+/// The title (the tallest band of text in the top 400 rows) cut into
+/// shapes at ink-free columns: each shape's (width, ink pixel count).
+fn title_shapes(img: &Image) -> (usize, Vec<(usize, usize)>) {
+    let dark = |p: &[u8]| p[0] < 128 && p[1] < 128 && p[2] < 128;
+    let (top, bottom) = text_bands(img, dark)
+        .into_iter()
+        .filter(|(t, _)| *t < 400)
+        .max_by_key(|(t, b)| b - t)
+        .expect("some text at the top of the page");
+    let ink = |x: usize| {
+        (top..bottom)
+            .filter(|y| dark(&img.data[(y * img.width + x) * img.channels..][..3]))
+            .count()
+    };
+    let mut shapes = Vec::new();
+    let mut cur: Option<(usize, usize)> = None;
+    for x in 0..img.width {
+        let n = ink(x);
+        cur = match (n, cur) {
+            (0, Some(s)) => {
+                shapes.push(s);
+                None
+            }
+            (0, None) => None,
+            (n, Some((w, k))) => Some((w + 1, k + n)),
+            (n, None) => Some((1, n)),
+        };
+    }
+    (top, shapes)
+}
+
+#[test]
+fn japanese_html_renders_as_glyphs_not_tofu() {
+    let chromium = ensure_chromium();
+    ensure_package("fonts-ipafont-gothic", has_japanese_font);
+    let env = crate::support::TestEnv::new();
+    {
+        let store = crate::support::report_common::open_store(&env.state);
+        let mut j = crate::support::report_common::Journal::new(&store, "agent-a");
+        let c = crate::support::report_common::class(
+            kensa::findings::taxonomy::Event::Precursor,
+            &[Cause::SuspiciousFile],
+        );
+        for t in [
+            "2019-04-10T01:00:00Z",
+            "2019-05-10T01:00:00Z",
+            "2019-07-02T01:00:00Z",
+        ] {
+            j.incident(t, kensa::findings::Location::Removable, Some(&c), 1);
+        }
+    }
+    let mut cfg = std::fs::read_to_string(&env.config).unwrap();
+    cfg.push_str("[report]\norganisation = \"東京第一浄水場 制御課\"\n");
+    std::fs::write(&env.config, cfg).unwrap();
+    let page = env.base().join("report-ja.html");
+    let o = env.run([
+        "report".as_ref(),
+        "--fy".as_ref(),
+        "2019".as_ref(),
+        "--as-of".as_ref(),
+        "2019-07-19".as_ref(),
+        "--format".as_ref(),
+        "html".as_ref(),
+        "--out".as_ref(),
+        page.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", super::forge::text(&o));
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target directory")
+        .join("report-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let with_font = shots.join("report-ja.png");
+    let without = shots.join("report-ja-latin-font-only.png");
+    let good = screenshot(&chromium, &page, &with_font, None);
+    let tofu = screenshot(
+        &chromium,
+        &page,
+        &without,
+        Some(&latin_only_fontconfig(env.base())),
+    );
+    println!(
+        "screenshot of the Japanese HTML report: {}",
+        with_font.display()
+    );
+    println!(
+        "the same page with only a Latin font (tofu): {}",
+        without.display()
+    );
+
+    let (good_top, glyphs) = title_shapes(&good);
+    let (tofu_top, boxes) = title_shapes(&tofu);
+    let distinct = |v: &[(usize, usize)]| v.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let most_common = |v: &[(usize, usize)]| {
+        v.iter()
+            .map(|s| v.iter().filter(|t| *t == s).count())
+            .max()
+            .unwrap_or(0)
+    };
+    eprintln!(
+        "title with the CJK font: top {good_top}, {} shapes, {} distinct, most common x{}",
+        glyphs.len(),
+        distinct(&glyphs),
+        most_common(&glyphs)
+    );
+    eprintln!(
+        "title with a Latin font only: top {tofu_top}, {} shapes, {} distinct, most common x{}",
+        boxes.len(),
+        distinct(&boxes),
+        most_common(&boxes)
+    );
+    // The comparison can tell tofu: without the font the title's 24
+    // Japanese characters are one repeated box.
+    assert!(
+        most_common(&boxes) >= 15,
+        "the Latin-only render shows no repeated tofu box: {boxes:?}"
+    );
+    // With the font, the title is glyphs: no shape repeats like a box.
+    assert!(
+        most_common(&glyphs) <= 4 && distinct(&glyphs) >= 20,
+        "the title looks like tofu boxes: {glyphs:?} (see {})",
+        with_font.display()
+    );
+    // And the two renders differ in the title's band.
+    let band = good_top.min(tofu_top)..good_top.max(tofu_top) + 40;
+    let differing = band
+        .flat_map(|y| (0..good.width).map(move |x| (x, y)))
+        .filter(|(x, y)| {
+            let i = (y * good.width + x) * good.channels;
+            let j = (y * tofu.width + x) * tofu.channels;
+            good.data[i..i + 3] != tofu.data[j..j + 3]
+        })
+        .count();
+    assert!(
+        differing > 2000,
+        "renders differ in {differing} pixels of the title band"
     );
 }

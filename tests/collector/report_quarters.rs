@@ -139,24 +139,35 @@ fn edge_4q_next_fiscal_year() {
             Some(0),
             Some(1),
             Some(1),
-            None,
+            Some(0),
             None,
             None,
             Some(1)
         ]
     );
+    // On 1 July 2Q is open: counted so far (0), the total provisional.
+    assert_eq!(r.open_quarter, Some(2));
 }
 
 #[test]
-fn quarter_shows_only_once_closed() {
+fn open_quarter_counts_so_far_and_closes_on_its_last_day() {
     let times = [(2019, 5, 1, 12, 0, 0), (2019, 7, 2, 12, 0, 0)];
-    // On the last day of 1Q, 1Q is closed; 2Q is not.
+    // On the last day of 1Q, 1Q is closed; 2Q has not begun.
     let r = report_with(&times, 2019, (2019, 6, 30), Tokyo);
     assert_eq!(r.incidents.quarters, [Some(1), None, None, None]);
-    // During 2Q, the 2Q incident is not counted anywhere yet.
+    assert_eq!(r.open_quarter, None);
+    // On its first day 2Q is open, its count so far 0.
+    let r = report_with(&times, 2019, (2019, 7, 1), Tokyo);
+    assert_eq!(r.incidents.quarters, [Some(1), Some(0), None, None]);
+    assert_eq!(r.open_quarter, Some(2));
+    // During 2Q, the 2Q incident counts provisionally, and in the total.
     let r = report_with(&times, 2019, (2019, 9, 29), Tokyo);
-    assert_eq!(r.incidents.quarters, [Some(1), None, None, None]);
-    assert_eq!(r.incidents.total, Some(1));
+    assert_eq!(r.incidents.quarters, [Some(1), Some(1), None, None]);
+    assert_eq!(r.incidents.total, Some(2));
+    assert_eq!(r.open_quarter, Some(2));
+    // On its last day 2Q is closed: the same count, final.
     let r = report_with(&times, 2019, (2019, 9, 30), Tokyo);
     assert_eq!(r.incidents.quarters, [Some(1), Some(1), None, None]);
+    assert_eq!(r.open_quarter, None);
+    assert_eq!(r.provisional(), [false; 9]);
 }
