@@ -47,7 +47,24 @@ pub struct Sqlite {
 }
 
 impl Sqlite {
+    /// Opens (creating and migrating) the database at `path`. SQLite
+    /// answers some lock conflicts at once instead of through the busy
+    /// timeout (switching a new file to WAL, recovering its index while
+    /// another process does the same), so a busy open is retried until
+    /// [`BUSY_TIMEOUT`] has passed.
     pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            match Sqlite::open_once(path) {
+                Err(StoreError::Busy) if started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Sqlite, StoreError> {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
