@@ -6,9 +6,10 @@
 
 use super::Context;
 use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs};
-use crate::collector::incidents::{self, Filter, Selector};
+use crate::collector::incidents::{self, Filter, Selector, TriageState};
 use crate::collector::{self, Store};
 use crate::output::incidents::{write_list, write_show};
+use crate::output::time::{self, End};
 use anyhow::Context as _;
 
 /// Opens the collector store (on an agent, after importing its own
@@ -30,8 +31,25 @@ pub fn run(ctx: &Context, args: IncidentsArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// The zone times are shown in: `--tz`, else `report.timezone`.
+pub fn zone(ctx: &Context, flag: Option<&str>) -> anyhow::Result<chrono_tz::Tz> {
+    Ok(time::zone(flag, &ctx.config.report.timezone)?)
+}
+
 fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
-    let tz = crate::report::parse_tz(a.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
+    let tz = zone(ctx, a.tz.as_deref())?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|t| time::bound(t, &tz, End::Start))
+        .transpose()
+        .context("--since")?;
+    let before = a
+        .until
+        .as_deref()
+        .map(|t| time::bound(t, &tz, End::End))
+        .transpose()
+        .context("--until")?;
     let store = open_store(ctx)?;
     let agent = a
         .agent
@@ -40,8 +58,11 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
         .transpose()
         .context("--agent")?;
     let filter = Filter {
-        untriaged: a.untriaged,
+        state: a.state.or(a.untriaged.then_some(TriageState::Untriaged)),
         agent,
+        since,
+        before,
+        event: a.event,
         ..Filter::default()
     };
     let list = incidents::list(&store, &filter).context("listing incidents")?;
@@ -50,6 +71,7 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
 }
 
 fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
+    let tz = zone(ctx, a.tz.as_deref())?;
     let store = open_store(ctx)?;
     let sel = Selector {
         id: &a.id,
@@ -57,6 +79,6 @@ fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
     };
     let d = incidents::show(&store, sel)
         .with_context(|| format!("incident {}", crate::output::sanitize(&a.id)))?;
-    write_show(&mut std::io::stdout().lock(), &d, a.format)?;
+    write_show(&mut std::io::stdout().lock(), &d, &tz, a.format)?;
     Ok(0)
 }
