@@ -9,6 +9,7 @@ use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsSh
 use crate::collector::incidents::{self, Filter, Selector, TriageState};
 use crate::collector::{self, Store};
 use crate::output::incidents::{write_list, write_show};
+use crate::output::print_all;
 use crate::output::time::{self, End};
 use anyhow::Context as _;
 
@@ -66,7 +67,9 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
         ..Filter::default()
     };
     let list = incidents::list(&store, &filter).context("listing incidents")?;
-    write_list(&mut std::io::stdout().lock(), &list, &tz, a.format)?;
+    let mut text = Vec::new();
+    write_list(&mut text, &list, &tz, a.format)?;
+    print_all(&String::from_utf8_lossy(&text))?;
     Ok(0)
 }
 
@@ -79,6 +82,8 @@ fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
     };
     let d = incidents::show(&store, sel)
         .with_context(|| format!("incident {}", crate::output::sanitize(&a.id)))?;
-    write_show(&mut std::io::stdout().lock(), &d, &tz, a.format)?;
+    let mut text = Vec::new();
+    write_show(&mut text, &d, &tz, a.format)?;
+    print_all(&String::from_utf8_lossy(&text))?;
     Ok(0)
 }

@@ -239,6 +239,16 @@ fn show_text(out: &mut impl Write, d: &IncidentDetail, tz: &chrono_tz::Tz) -> st
         c.event.slug(),
         causes_text(&c.causes)
     )?;
+    write_findings(out, d)?;
+    writeln!(out, "triage history ({}):", d.history.len())?;
+    for (n, t) in d.history.iter().enumerate() {
+        write_entry(out, n + 1, t, tz)?;
+    }
+    Ok(())
+}
+
+/// The findings block of `incidents show`.
+fn write_findings(out: &mut impl Write, d: &IncidentDetail) -> std::io::Result<()> {
     writeln!(out, "findings ({}):", d.findings.len())?;
     for f in &d.findings {
         let rules: Vec<String> = f
@@ -254,10 +264,6 @@ fn show_text(out: &mut impl Write, d: &IncidentDetail, tz: &chrono_tz::Tz) -> st
             sanitize(&f.sha256),
             rules.join(", ")
         )?;
-    }
-    writeln!(out, "triage history ({}):", d.history.len())?;
-    for (n, t) in d.history.iter().enumerate() {
-        write_entry(out, n + 1, t, tz)?;
     }
     Ok(())
 }
