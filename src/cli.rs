@@ -448,8 +448,9 @@ pub struct IncidentsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCommand {
-    /// One line per incident: id, agent, host, medium, time, detections,
-    /// current event and causes, triaged or not.
+    /// One line per incident: id, agent (the name it is trusted under, else
+    /// its id), host, medium, time, detections, current event and causes,
+    /// triage state; filters combine.
     List(IncidentsListArgs),
     /// The findings behind one incident and its whole triage history.
     Show(IncidentsShowArgs),

@@ -69,10 +69,12 @@ pub fn bound(text: &str, tz: &Tz, end: End) -> Result<DateTime<Utc>, BadBound> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         let t = t.with_timezone(&Utc);
-        return Ok(match end {
-            End::Start => t,
-            End::End => t + chrono::Duration::milliseconds(1),
-        });
+        return match end {
+            End::Start => Ok(t),
+            End::End => t
+                .checked_add_signed(chrono::Duration::milliseconds(1))
+                .ok_or_else(bad),
+        };
     }
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
     let day = match end {
@@ -86,8 +88,8 @@ pub fn bound(text: &str, tz: &Tz, end: End) -> Result<DateTime<Utc>, BadBound> {
         .from_local_datetime(&midnight)
         .earliest()
         .or_else(|| {
-            tz.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
-                .earliest()
+            let later = midnight.checked_add_signed(chrono::Duration::hours(1))?;
+            tz.from_local_datetime(&later).earliest()
         })
         .ok_or_else(bad)?;
     Ok(local.with_timezone(&Utc))
