@@ -306,8 +306,10 @@ pub enum TrustAction {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Bundle files (each with BUNDLE.minisig beside it).
-    #[arg(required = true, value_name = "BUNDLE")]
+    /// Bundle files (each with BUNDLE.minisig beside it; a .minisig given
+    /// stands for its bundle) or directories (every kensa-*.jsonl bundle in
+    /// them). All are imported in seq order per agent.
+    #[arg(required = true, value_name = "BUNDLE|DIR")]
     pub bundles: Vec<PathBuf>,
 }
 
@@ -457,8 +459,9 @@ pub struct IncidentsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCommand {
-    /// One line per incident: id, agent, host, medium, time, detections,
-    /// current event and causes, triaged or not.
+    /// One line per incident: id, agent (the name it is trusted under, else
+    /// its id), host, medium, time, detections, current event and causes,
+    /// triage state; filters combine.
     List(IncidentsListArgs),
     /// The findings behind one incident and its whole triage history.
     Show(IncidentsShowArgs),
@@ -466,13 +469,29 @@ pub enum IncidentsCommand {
 
 #[derive(Debug, Args)]
 pub struct IncidentsListArgs {
-    /// Only incidents nobody has triaged yet.
-    #[arg(long)]
+    /// Only incidents nobody has triaged yet (same as --state untriaged).
+    #[arg(long, conflicts_with = "state")]
     pub untriaged: bool,
+    /// Only incidents in this triage state.
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub state: Option<crate::collector::incidents::TriageState>,
     /// Only this agent's incidents (an agent id, its prefix, or the name
-    /// it is trusted under).
+    /// it is trusted under); an agent the collector does not know is an
+    /// error.
     #[arg(long, value_name = "AGENT")]
     pub agent: Option<String>,
+    /// Only incidents from this date (YYYY-MM-DD, a day in the display time
+    /// zone) or RFC 3339 time on.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only incidents up to and including this date (YYYY-MM-DD, the whole
+    /// day in the display time zone) or RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only incidents whose current event is this code (`kensa taxonomy`
+    /// lists them).
+    #[arg(long, value_name = "CODE")]
+    pub event: Option<crate::findings::Event>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -494,6 +513,10 @@ pub struct IncidentsShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Time zone for displayed times (IANA name; default: report.timezone
+    /// in the config, Asia/Tokyo).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -118,28 +118,35 @@ complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_se
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -s V -l version -d 'Print version'
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'One line per incident: id, agent, host, medium, time, detections, current event and causes, triaged or not'
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'One line per incident: id, agent (the name it is trusted under, else its id), host, medium, time, detections, current event and causes, triage state; filters combine'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "show" -d 'The findings behind one incident and its whole triage history'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l agent -d 'Only this agent\'s incidents (an agent id, its prefix, or the name it is trusted under)' -r
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l state -d 'Only incidents in this triage state' -r -f -a "untriaged\t'Nobody has triaged it yet'
+triaged\t'Triaged as a real incident'
+false-positive\t'Triaged as a false positive (left out of the report)'"
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l agent -d 'Only this agent\'s incidents (an agent id, its prefix, or the name it is trusted under); an agent the collector does not know is an error' -r
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l since -d 'Only incidents from this date (YYYY-MM-DD, a day in the display time zone) or RFC 3339 time on' -r
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l until -d 'Only incidents up to and including this date (YYYY-MM-DD, the whole day in the display time zone) or RFC 3339 time' -r
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l event -d 'Only incidents whose current event is this code (`kensa taxonomy` lists them)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l format -d 'Output format' -r -f -a "text\t'One line per finding, then totals'
 json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l tz -d 'Time zone for displayed times (IANA name; default: report.timezone in the config, Asia/Tokyo)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l untriaged -d 'Only incidents nobody has triaged yet'
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l untriaged -d 'Only incidents nobody has triaged yet (same as --state untriaged)'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l agent -d 'The agent whose incident is meant, when a session id is ambiguous (an agent id, its prefix, or the name it is trusted under)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l format -d 'Output format' -r -f -a "text\t'One line per finding, then totals'
 json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l tz -d 'Time zone for displayed times (IANA name; default: report.timezone in the config, Asia/Tokyo)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per incident: id, agent, host, medium, time, detections, current event and causes, triaged or not'
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per incident: id, agent (the name it is trusted under, else its id), host, medium, time, detections, current event and causes, triage state; filters combine'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "show" -d 'The findings behind one incident and its whole triage history'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -l agent -d 'The agent whose incident is meant, when a session id is ambiguous (an agent id, its prefix, or the name it is trusted under)' -r
@@ -309,7 +316,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_su
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the complete default configuration, commented'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check a configuration file (default: --config): print `ok: FILE`, or every unknown key and bad value with its line (exit 2)'
-complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from incidents" -f -a "list" -d 'One line per incident: id, agent, host, medium, time, detections, current event and causes, triaged or not'
+complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from incidents" -f -a "list" -d 'One line per incident: id, agent (the name it is trusted under, else its id), host, medium, time, detections, current event and causes, triage state; filters combine'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from incidents" -f -a "show" -d 'The findings behind one incident and its whole triage history'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "check" -d 'Compile rule files and report, per file, errors and warnings'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "pack" -d 'Build a signed rule pack from a directory of rules and hash lists'

@@ -34,14 +34,36 @@ pub struct ImportBatch<'a> {
     pub log: LogPolicy,
 }
 
+/// An incident's triage state: its latest decision's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TriageState {
+    /// Nobody has triaged it yet.
+    Untriaged,
+    /// Triaged as a real incident.
+    Triaged,
+    /// Triaged as a false positive (left out of the report).
+    #[value(alias = "false_positive")]
+    FalsePositive,
+}
+
 /// Which incidents a query covers.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Scope<'a> {
     pub agent: Option<&'a str>,
     /// Exactly this (agent, session).
     pub only: Option<(&'a str, &'a str)>,
-    /// Only incidents with no triage.
-    pub untriaged: bool,
+    /// Only incidents in this triage state.
+    pub state: Option<TriageState>,
+    /// Only incidents whose time (session start, else first finding) is at
+    /// or after this UTC instant, as `YYYY-MM-DDTHH:MM:SS.sss`.
+    pub since: Option<&'a str>,
+    /// Only incidents whose time is before this UTC instant (same form).
+    pub before: Option<&'a str>,
+    /// Only incidents that may currently be this event (a slug): their
+    /// latest triage names it, or they are untriaged and a finding's
+    /// taxonomy names it or a finding carries none. The caller checks the
+    /// combined classification of the untriaged ones.
+    pub event: Option<&'a str>,
 }
 
 /// A triage row as stored: the event slug and the causes as JSON.

@@ -16,6 +16,7 @@
 //! prefix alone when only one incident matches; `--agent` (an agent id,
 //! its prefix, or the name it is trusted under) picks among several.
 
+pub use super::backend::TriageState;
 use super::backend::{IncidentRow, LineRow, Scope, TriageRow};
 use super::{decode, Store, StoreError};
 use crate::findings::policy::{classify, PolicyConfig};
@@ -64,10 +65,16 @@ pub enum IncidentError {
 /// Which incidents to list.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    /// Only incidents that nobody has triaged yet.
-    pub untriaged: bool,
+    /// Only incidents in this triage state.
+    pub state: Option<TriageState>,
     /// Only this agent's incidents.
     pub agent: Option<String>,
+    /// Only incidents at or after this instant.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only incidents before this instant.
+    pub before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only incidents whose current event is this one.
+    pub event: Option<Event>,
     /// Policy used for findings recorded without a taxonomy (old agents).
     pub policy: PolicyConfig,
 }
@@ -102,6 +109,9 @@ pub struct Incident {
     /// [`AGENT_ID_LEN`] and [`ID_LEN`] characters) that tells it apart.
     pub id: String,
     pub agent: String,
+    /// The name the agent's key is trusted under (`kensa trust add --name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
     pub session: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -336,6 +346,7 @@ fn incident(
     }
     Ok(Incident {
         id,
+        agent_name: None,
         agent: row.agent,
         session: row.session,
         host,
@@ -361,6 +372,12 @@ fn load(
     let mut tagged = tagged_classes(store, scope)?;
     let mut untagged = untagged_findings(store, scope)?;
     let ids = display_ids(store, scope)?;
+    let names: HashMap<String, String> = store
+        .backend()
+        .trust_list()?
+        .into_iter()
+        .filter_map(|k| Some((k.agent, k.name?)))
+        .collect();
     rows.into_iter()
         .map(|row| {
             let key = (row.agent.clone(), row.session.clone());
@@ -370,7 +387,10 @@ fn load(
                 .unwrap_or_else(|| format!("{}/{}", row.agent, row.session));
             let classes = tagged.remove(&key).unwrap_or_default();
             let plain = untagged.remove(&key).unwrap_or_default();
-            incident(row, id, classes, plain, policy)
+            let name = names.get(&row.agent).cloned();
+            let mut i = incident(row, id, classes, plain, policy)?;
+            i.agent_name = name;
+            Ok(i)
         })
         .collect()
 }
@@ -423,14 +443,27 @@ fn short_ids(sessions: &[&str], min: usize) -> Vec<String> {
         .collect()
 }
 
-/// Every incident that passes the filter, oldest first.
+/// Every incident that passes the filter, oldest first. The backend
+/// filters (see [`Scope`]); the event of an untriaged incident, which
+/// combines its findings', is checked here.
 pub fn list(store: &Store, filter: &Filter) -> Result<Vec<Incident>, IncidentError> {
+    let text = |t: &Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string())
+    };
+    let (since, before) = (text(&filter.since), text(&filter.before));
     let scope = Scope {
         agent: filter.agent.as_deref(),
         only: None,
-        untriaged: filter.untriaged,
+        state: filter.state,
+        since: since.as_deref(),
+        before: before.as_deref(),
+        event: filter.event.map(|e| e.slug()),
     };
-    load(store, &filter.policy, &scope)
+    let mut list = load(store, &filter.policy, &scope)?;
+    if let Some(event) = filter.event {
+        list.retain(|i| i.current().event == event);
+    }
+    Ok(list)
 }
 
 /// Which incident a command names: `id` is an id as shown

@@ -7,7 +7,8 @@
 //! concurrent imports queue instead of failing.
 
 use super::backend::{
-    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope, SessionRow, TriageRow,
+    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope, SessionRow,
+    TriageRow, TriageState,
 };
 use super::{derive, Derived, ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
@@ -401,6 +402,44 @@ fn line_row(r: &Row<'_>) -> rusqlite::Result<LineRow> {
     })
 }
 
+/// The latest triage row's `column` of the incident of the row `t`.
+fn latest_triage(t: &str, column: &str) -> String {
+    format!(
+        "(SELECT y.{column} FROM triage y WHERE y.agent = {t}.agent AND y.session = {t}.session ORDER BY y.id DESC LIMIT 1)"
+    )
+}
+
+/// The condition that the incident of the row `t` is in a triage state.
+fn state_sql(t: &str, state: TriageState) -> String {
+    match state {
+        TriageState::Untriaged => format!(
+            "NOT EXISTS (SELECT 1 FROM triage x WHERE x.agent = {t}.agent AND x.session = {t}.session)"
+        ),
+        TriageState::Triaged => format!("{} = 0", latest_triage(t, "false_positive")),
+        TriageState::FalsePositive => format!("{} = 1", latest_triage(t, "false_positive")),
+    }
+}
+
+/// The condition that the incident of the row `t` may be event `?{n}`
+/// (see [`Scope::event`]); a taxonomy that is not valid JSON is skipped.
+fn event_sql(t: &str, n: usize) -> String {
+    format!(
+        "({latest} = ?{n} OR ({untriaged} AND EXISTS (SELECT 1 FROM findings g
+           WHERE g.agent = {t}.agent AND g.session = {t}.session AND (g.taxonomy IS NULL
+             OR CASE WHEN json_valid(g.taxonomy) THEN json_extract(g.taxonomy, '$.event') END = ?{n}))))",
+        latest = latest_triage(t, "event"),
+        untriaged = state_sql(t, TriageState::Untriaged),
+    )
+}
+
+/// The incident time of the row `t` in UTC as `YYYY-MM-DDTHH:MM:SS.sss`
+/// (NULL when it does not parse).
+fn time_sql(t: &str) -> String {
+    format!(
+        "(SELECT strftime('%Y-%m-%dT%H:%M:%f', z.sort_time) FROM incidents z WHERE z.agent = {t}.agent AND z.session = {t}.session)"
+    )
+}
+
 /// The WHERE clause of a scope over a table aliased `t` that has `agent`
 /// and `session` columns, and its parameters.
 fn scope_sql(scope: &Scope<'_>, t: &str) -> (String, Vec<String>) {
@@ -416,10 +455,20 @@ fn scope_sql(scope: &Scope<'_>, t: &str) -> (String, Vec<String>) {
         args.push(s.to_string());
         conds.push(format!("{t}.session = ?{}", args.len()));
     }
-    if scope.untriaged {
-        conds.push(format!(
-            "NOT EXISTS (SELECT 1 FROM triage x WHERE x.agent = {t}.agent AND x.session = {t}.session)"
-        ));
+    if let Some(state) = scope.state {
+        conds.push(state_sql(t, state));
+    }
+    if let Some(since) = scope.since {
+        args.push(since.to_string());
+        conds.push(format!("{} >= ?{}", time_sql(t), args.len()));
+    }
+    if let Some(before) = scope.before {
+        args.push(before.to_string());
+        conds.push(format!("{} < ?{}", time_sql(t), args.len()));
+    }
+    if let Some(event) = scope.event {
+        args.push(event.to_string());
+        conds.push(event_sql(t, args.len()));
     }
     if conds.is_empty() {
         (String::new(), args)

@@ -6,9 +6,11 @@
 
 use super::Context;
 use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs};
-use crate::collector::incidents::{self, Filter, Selector};
+use crate::collector::incidents::{self, Filter, Selector, TriageState};
 use crate::collector::{self, Store};
 use crate::output::incidents::{write_list, write_show};
+use crate::output::print_all;
+use crate::output::time::{self, End};
 use anyhow::Context as _;
 
 /// Opens the collector store (on an agent, after importing its own
@@ -30,8 +32,25 @@ pub fn run(ctx: &Context, args: IncidentsArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// The zone times are shown in: `--tz`, else `report.timezone`.
+pub fn zone(ctx: &Context, flag: Option<&str>) -> anyhow::Result<chrono_tz::Tz> {
+    Ok(time::zone(flag, &ctx.config.report.timezone)?)
+}
+
 fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
-    let tz = crate::report::parse_tz(a.tz.as_deref().unwrap_or(&ctx.config.report.timezone))?;
+    let tz = zone(ctx, a.tz.as_deref())?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|t| time::bound(t, &tz, End::Start))
+        .transpose()
+        .context("--since")?;
+    let before = a
+        .until
+        .as_deref()
+        .map(|t| time::bound(t, &tz, End::End))
+        .transpose()
+        .context("--until")?;
     let store = open_store(ctx)?;
     let agent = a
         .agent
@@ -40,16 +59,22 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
         .transpose()
         .context("--agent")?;
     let filter = Filter {
-        untriaged: a.untriaged,
+        state: a.state.or(a.untriaged.then_some(TriageState::Untriaged)),
         agent,
+        since,
+        before,
+        event: a.event,
         ..Filter::default()
     };
     let list = incidents::list(&store, &filter).context("listing incidents")?;
-    write_list(&mut std::io::stdout().lock(), &list, &tz, a.format)?;
+    let mut text = Vec::new();
+    write_list(&mut text, &list, &tz, a.format)?;
+    print_all(&String::from_utf8_lossy(&text))?;
     Ok(0)
 }
 
 fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
+    let tz = zone(ctx, a.tz.as_deref())?;
     let store = open_store(ctx)?;
     let sel = Selector {
         id: &a.id,
@@ -57,6 +82,8 @@ fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
     };
     let d = incidents::show(&store, sel)
         .with_context(|| format!("incident {}", crate::output::sanitize(&a.id)))?;
-    write_show(&mut std::io::stdout().lock(), &d, a.format)?;
+    let mut text = Vec::new();
+    write_show(&mut text, &d, &tz, a.format)?;
+    print_all(&String::from_utf8_lossy(&text))?;
     Ok(0)
 }

@@ -42,7 +42,11 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     let v = Value::Object(out);
     match args.format {
         StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
-        StatusFormat::Text => print!("{}", text(&v)),
+        StatusFormat::Text => {
+            // Config loading checked the zone; UTC if it is somehow not one.
+            let tz = crate::report::parse_tz(&ctx.config.report.timezone).unwrap_or(chrono_tz::UTC);
+            print!("{}", text(&v, &tz))
+        }
     }
     Ok(0)
 }

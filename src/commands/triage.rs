@@ -1,6 +1,6 @@
 //! `kensa triage ID --event CODE --cause CODE... [--note] [--by] [--false-positive]`:
 //! appends one triage decision to an incident's history in the collector
-//! store and prints what is now recorded.
+//! store and prints what is now recorded (its time in `report.timezone`).
 
 use super::incidents::open_store;
 use super::Context;
@@ -18,6 +18,7 @@ pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
         .or_else(|| std::env::var("LOGNAME").ok())
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(crate::system::current_user);
+    let tz = super::incidents::zone(ctx, None)?;
     let store = open_store(ctx)?;
     let t = Triage {
         event: args.event,
@@ -48,7 +49,7 @@ pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
             ""
         },
         sanitize(&e.by),
-        sanitize(&e.time)
+        crate::output::time::local(&e.time, &tz)
     );
     Ok(0)
 }

@@ -1,7 +1,8 @@
 //! Output for people and programs: JSON Lines or text on stdout, a progress
 //! bar on stderr when stdout is a terminal, and sanitising of every name
 //! that came from a medium; `incidents`, `rules` and `status` render those
-//! commands' text and JSON. This module decides nothing about verdicts.
+//! commands' text and JSON; `time` shows times in the configured zone.
+//! This module decides nothing about verdicts.
 
 pub mod incidents;
 pub mod progress;
@@ -9,6 +10,7 @@ pub mod rules;
 pub mod sanitize;
 pub mod status;
 pub mod taxonomy;
+pub mod time;
 
 use crate::engine::RecordSink;
 use crate::findings::{Record, Summary};

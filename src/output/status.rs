@@ -2,7 +2,7 @@
 //! parts, and the text form of the whole document. Medium names and paths
 //! are sanitised here.
 
-use super::sanitize;
+use super::{sanitize, time};
 use crate::engine::pathfmt;
 use crate::journal::status::JournalStatus;
 use serde_json::{json, Value};
@@ -27,8 +27,8 @@ pub fn sessions_json(j: &JournalStatus) -> serde_json::Result<Value> {
 }
 
 /// The text form of the status document (the JSON `kensa status --format
-/// json` prints).
-pub fn text(v: &Value) -> String {
+/// json` prints), its times in `tz` with the zone named.
+pub fn text(v: &Value, tz: &chrono_tz::Tz) -> String {
     let mut s = String::new();
     let r = &v["ruleset"];
     s.push_str(&format!(
@@ -43,7 +43,7 @@ pub fn text(v: &Value) -> String {
             "rule pack:  version {} from publisher {} installed {}\n",
             p["version"],
             p["publisher"].as_str().unwrap_or(""),
-            p["installed"].as_str().unwrap_or("")
+            time::local(p["installed"].as_str().unwrap_or(""), tz)
         )),
     }
     match &v["key"] {
@@ -75,12 +75,12 @@ pub fn text(v: &Value) -> String {
             }
         }
     }
-    session_lines(v, &mut s);
+    session_lines(v, tz, &mut s);
     s
 }
 
 /// The "recent sessions" block of the text output.
-fn session_lines(v: &Value, s: &mut String) {
+fn session_lines(v: &Value, tz: &chrono_tz::Tz, s: &mut String) {
     let sessions = v["sessions"].as_array().cloned().unwrap_or_default();
     if !sessions.is_empty() {
         s.push_str("recent sessions:\n");
@@ -96,7 +96,7 @@ fn session_lines(v: &Value, s: &mut String) {
             };
             s.push_str(&format!(
                 "  {}  {:<9} {:<40} files {:<6} findings {:<4} {}\n",
-                x["time"].as_str().unwrap_or(""),
+                time::local(x["time"].as_str().unwrap_or(""), tz),
                 x["location"].as_str().unwrap_or(""),
                 sanitize(&what),
                 x["files"],
@@ -121,7 +121,7 @@ mod tests {
             "sessions": [],
         });
         assert_eq!(
-            text(&v),
+            text(&v, &chrono_tz::Asia::Tokyo),
             "rules:      3 rules, 0 hashes, digest ab\n\
              rule pack:  none installed (bundled signatures only)\n\
              agent key:  none (created on the first `kensa run`, or run `kensa keygen`)\n\
@@ -132,14 +132,15 @@ mod tests {
     #[test]
     fn sessions_show_medium_or_first_path_and_state() {
         let v = json!({"sessions": [
-            {"time": "t1", "location": "removable", "medium": "USB\u{1b}[31m", "paths": ["/m"],
+            {"time": "2026-01-01T00:00:00.000Z", "location": "removable", "medium": "USB\u{1b}[31m", "paths": ["/m"],
              "files": 2, "findings": 1, "completed": true},
             {"time": "t2", "location": "host", "medium": null, "paths": ["/srv"], "completed": null},
         ]});
         let mut s = String::new();
-        session_lines(&v, &mut s);
+        session_lines(&v, &chrono_tz::Asia::Tokyo, &mut s);
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines.first(), Some(&"recent sessions:"));
+        assert!(lines[1].starts_with("  2026-01-01 09:00:00 JST  removable"));
         assert!(lines[1].contains(&*sanitize("USB\u{1b}[31m")) && lines[1].ends_with(" complete"));
         assert!(!lines[1].contains('\u{1b}'));
         assert!(lines[2].contains("/srv") && lines[2].ends_with("running or cut off"));

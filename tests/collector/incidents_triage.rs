@@ -132,7 +132,7 @@ fn two_triages_latest_wins_history_kept() {
     let untriaged = incidents::list(
         &conn,
         &Filter {
-            untriaged: true,
+            state: Some(kensa::collector::incidents::TriageState::Untriaged),
             ..Filter::default()
         },
     )
@@ -262,7 +262,7 @@ fn ambiguous_prefix_is_refused() {
         incidents::list(
             &conn,
             &Filter {
-                untriaged: true,
+                state: Some(kensa::collector::incidents::TriageState::Untriaged),
                 ..Filter::default()
             }
         )

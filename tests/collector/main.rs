@@ -8,10 +8,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod analyst_views;
 mod forge;
 mod future_and_refused;
 mod hostile_import;
 mod import_concurrency;
+mod import_dir;
 mod incidents_agent;
 mod incidents_cli;
 mod incidents_same_session;

@@ -302,7 +302,7 @@ fn untriaged_listing_counts() {
     let untriaged = incidents::list(
         &built.conn,
         &Filter {
-            untriaged: true,
+            state: Some(kensa::collector::incidents::TriageState::Untriaged),
             ..Filter::default()
         },
     )

@@ -70,7 +70,8 @@ fn bundle_from_before_issue_10_verifies_imports_and_lists_its_incident() {
     let shown = format!("{}/{INCIDENT}", &AGENT[..4]);
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with(&shown)).collect();
     assert_eq!(rows.len(), 1, "incident {INCIDENT} in:\n{text}");
-    assert!(rows[0].contains(AGENT), "{}", rows[0]);
+    // The agent by the name it is trusted under (issue 12, point 13).
+    assert!(rows[0].contains("  fixture  "), "{}", rows[0]);
     assert!(text.contains("1 incident(s)"), "{text}");
 
     let text = ok(
