@@ -1,6 +1,7 @@
 //! What `kensa status` shows of a journal: its head, how far it has been
 //! exported, whether its last line is torn, and the most recent sessions
-//! (with their summaries). [`look_back`] reads backwards from the end with
+//! (with their summaries and how many of their findings were malicious).
+//! [`look_back`] reads backwards from the end with
 //! [`super::tail::Backward`] within [`MAX_LOOK_BACK`] bytes, so the look
 //! costs the same whatever the journal's size; it takes no lock and
 //! verifies no signature.
@@ -8,7 +9,7 @@
 use super::tail::Backward;
 use super::JournalRecord;
 use super::{decode, line::peek_kind, scan_exported, DecodeError, Entry, JournalError};
-use crate::findings::{Location, Record, Session, Summary};
+use crate::findings::{Location, Record, Session, Summary, Verdict};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,6 +58,10 @@ pub struct SessionStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gaps: Option<u64>,
     pub completed: Option<bool>,
+    /// How many of its findings were malicious (with the summary, when
+    /// the look back read them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malicious: Option<u64>,
 }
 
 impl SessionStatus {
@@ -75,6 +80,7 @@ impl SessionStatus {
             findings: summary.map(|x| x.findings),
             gaps: summary.map(|x| x.gaps),
             completed: summary.map(|x| x.completed),
+            malicious: None,
         }
     }
 }
@@ -88,11 +94,12 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
     let mut exported = None;
     let mut sessions = Vec::new();
     let mut summaries: HashMap<String, Summary> = HashMap::new();
+    let mut malicious: HashMap<String, u64> = HashMap::new();
     for line in lines.by_ref() {
         let line = line?;
         head.get_or_insert_with(|| (line.seq, line.hash.clone()));
         let wanted = match peek_kind(&line.bytes).as_deref() {
-            Some("session" | "summary") => sessions.len() < want,
+            Some("session" | "summary" | "finding") => sessions.len() < want,
             Some("export" | "checkpoint") => exported.is_none(),
             _ => false,
         };
@@ -102,7 +109,16 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
         match decode(&line.bytes).map(|(_, e)| e) {
             Ok(Entry::Scan(Record::Session(s))) => {
                 let sum = summaries.remove(&s.id);
-                sessions.push(SessionStatus::new(&s, sum.as_ref()));
+                let mut row = SessionStatus::new(&s, sum.as_ref());
+                if sum.is_some() {
+                    row.malicious = Some(malicious.remove(&s.id).unwrap_or(0));
+                }
+                sessions.push(row);
+            }
+            Ok(Entry::Scan(Record::Finding(f))) => {
+                if f.verdict == Verdict::Malicious {
+                    *malicious.entry(f.session).or_default() += 1;
+                }
             }
             Ok(Entry::Scan(Record::Summary(s))) => {
                 summaries.insert(s.session.clone(), s);
