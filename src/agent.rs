@@ -95,6 +95,7 @@ impl Setup {
         let req = RuleRequest {
             explicit: self.overrides.rules.clone(),
             strict,
+            read_only: false,
         };
         let mut opts = config.scan_options();
         if let Some(t) = self.overrides.read_timeout {

@@ -28,7 +28,11 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     let holder = crate::fsutil::lock_holder(&dir.join(crate::journal::LOCK_FILE));
     out.insert("agent".into(), agent_json(holder));
     out.insert("key".into(), key(ctx));
-    let set = crate::rules::active::load(&ctx.state, &ctx.config.rules, &Default::default())
+    let req = crate::rules::active::RuleRequest {
+        read_only: true,
+        ..Default::default()
+    };
+    let set = crate::rules::active::load(&ctx.state, &ctx.config.rules, &req)
         .context("loading the rule set in use")?;
     out.insert("ruleset".into(), serde_json::to_value(&set.info)?);
     out.insert(
