@@ -348,7 +348,9 @@ impl Agent {
                     );
                     tracing::info!(dir = %crate::engine::pathfmt::display(&dir), "watching host directory");
                 }
-                Err(e) => tracing::error!(dir = %crate::engine::pathfmt::display(&dir), "cannot watch: {e}"),
+                Err(e) => {
+                    tracing::error!(dir = %crate::engine::pathfmt::display(&dir), "cannot watch: {e}")
+                }
             }
         }
     }
@@ -427,7 +429,7 @@ impl Agent {
     }
 
     fn medium_removed(&mut self, mp: &Path) {
-        tracing::info!(mount_point = %crate::engine::pathfmt::display(&mp), "medium removed");
+        tracing::info!(mount_point = %crate::engine::pathfmt::display(mp), "medium removed");
         let _ = self.watcher.unwatch(mp);
         self.roots.remove(mp);
         self.pending.remove(mp);
@@ -626,8 +628,17 @@ impl Agent {
     fn log_rules(&self, what: &str) {
         let r = &self.engine.rules().info;
         let pack = r.pack_version.map(|v| v.to_string());
-        let roots = self.cfg.media.roots.iter().map(|p| crate::engine::pathfmt::display(p));
-        let watch = self.cfg.watch.iter().map(|p| crate::engine::pathfmt::display(p));
+        let roots = self
+            .cfg
+            .media
+            .roots
+            .iter()
+            .map(|p| crate::engine::pathfmt::display(p));
+        let watch = self
+            .cfg
+            .watch
+            .iter()
+            .map(|p| crate::engine::pathfmt::display(p));
         tracing::info!(
             target: crate::logging::SERVICE,
             version = env!("CARGO_PKG_VERSION"),

@@ -288,8 +288,8 @@ pub fn lock_holder(path: &Path) -> LockHolder {
     let _ = (&mut f).take(32).read_to_string(&mut recorded);
     let recorded = recorded.trim().parse::<u32>().ok();
     let mut table = String::new();
-    let read = File::open("/proc/locks")
-        .and_then(|t| t.take(MAX_PROC_LOCKS).read_to_string(&mut table));
+    let read =
+        File::open("/proc/locks").and_then(|t| t.take(MAX_PROC_LOCKS).read_to_string(&mut table));
     if read.is_err() {
         return LockHolder::Unknown;
     }
@@ -399,6 +399,24 @@ mod tests {
         // flock locks belong to the open file: a second open conflicts.
         assert!(lock_exclusive(&p, short).unwrap().is_none());
         drop(held);
+        assert!(lock_exclusive(&p, short).unwrap().is_some());
+    }
+
+    #[test]
+    fn lock_holder_names_this_process_without_taking_or_creating() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("lock");
+        assert_eq!(lock_holder(&p), LockHolder::Free);
+        assert!(!p.exists(), "lock_holder created the file");
+        let held = lock_exclusive(&p, None).unwrap().unwrap();
+        held.record_pid().unwrap();
+        let me = std::process::id();
+        assert_eq!(lock_holder(&p), LockHolder::Held { pid: Some(me) });
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), format!("{me}\n"));
+        drop(held);
+        assert_eq!(lock_holder(&p), LockHolder::Free);
+        // Looking took no lock: it can be taken at once.
+        let short = Some(std::time::Duration::from_millis(10));
         assert!(lock_exclusive(&p, short).unwrap().is_some());
     }
 

@@ -85,6 +85,36 @@ impl SessionStatus {
     }
 }
 
+/// The sessions read so far, newest first, with what belongs to them.
+#[derive(Default)]
+struct Collected {
+    sessions: Vec<SessionStatus>,
+    /// Summaries and malicious-finding counts of sessions not reached yet.
+    summaries: HashMap<String, Summary>,
+    malicious: HashMap<String, u64>,
+}
+
+impl Collected {
+    fn take(&mut self, r: Record) {
+        match r {
+            Record::Session(s) => {
+                let sum = self.summaries.remove(&s.id);
+                let mut row = SessionStatus::new(&s, sum.as_ref());
+                let bad = self.malicious.remove(&s.id).unwrap_or(0);
+                row.malicious = sum.is_some().then_some(bad);
+                self.sessions.push(row);
+            }
+            Record::Finding(f) if f.verdict == Verdict::Malicious => {
+                *self.malicious.entry(f.session).or_default() += 1;
+            }
+            Record::Summary(s) => {
+                self.summaries.insert(s.session.clone(), s);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Reads the journal in `dir` back from its end until it has `want`
 /// sessions and knows the last export (from an export record, or a
 /// checkpoint that carries it), or has read [`MAX_LOOK_BACK`] bytes.
@@ -92,14 +122,12 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
     let mut lines = Backward::open(dir, MAX_LOOK_BACK)?;
     let mut head = None;
     let mut exported = None;
-    let mut sessions = Vec::new();
-    let mut summaries: HashMap<String, Summary> = HashMap::new();
-    let mut malicious: HashMap<String, u64> = HashMap::new();
+    let mut got = Collected::default();
     for line in lines.by_ref() {
         let line = line?;
         head.get_or_insert_with(|| (line.seq, line.hash.clone()));
         let wanted = match peek_kind(&line.bytes).as_deref() {
-            Some("session" | "summary" | "finding") => sessions.len() < want,
+            Some("session" | "summary" | "finding") => got.sessions.len() < want,
             Some("export" | "checkpoint") => exported.is_none(),
             _ => false,
         };
@@ -107,22 +135,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
             continue;
         }
         match decode(&line.bytes).map(|(_, e)| e) {
-            Ok(Entry::Scan(Record::Session(s))) => {
-                let sum = summaries.remove(&s.id);
-                let mut row = SessionStatus::new(&s, sum.as_ref());
-                if sum.is_some() {
-                    row.malicious = Some(malicious.remove(&s.id).unwrap_or(0));
-                }
-                sessions.push(row);
-            }
-            Ok(Entry::Scan(Record::Finding(f))) => {
-                if f.verdict == Verdict::Malicious {
-                    *malicious.entry(f.session).or_default() += 1;
-                }
-            }
-            Ok(Entry::Scan(Record::Summary(s))) => {
-                summaries.insert(s.session.clone(), s);
-            }
+            Ok(Entry::Scan(r)) => got.take(r),
             Ok(Entry::Journal(JournalRecord::Export(e))) => exported = Some(e.to_seq),
             Ok(Entry::Journal(JournalRecord::Checkpoint(c))) => exported = c.exported_through,
             Ok(_) => {}
@@ -133,7 +146,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
                 })
             }
         }
-        if sessions.len() >= want && exported.is_some() {
+        if got.sessions.len() >= want && exported.is_some() {
             break;
         }
     }
@@ -150,7 +163,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
         head,
         exported,
         torn: lines.torn(),
-        sessions,
+        sessions: got.sessions,
     })
 }
 

@@ -175,7 +175,8 @@ fn last_medium_line(v: &Value, tz: &chrono_tz::Tz, s: &mut String) {
 
 /// A count, or `-` when there is none yet.
 fn count(v: &Value) -> String {
-    v.as_u64().map_or_else(|| "-".to_string(), |n| n.to_string())
+    v.as_u64()
+        .map_or_else(|| "-".to_string(), |n| n.to_string())
 }
 
 /// The "recent sessions" block of the text output.
@@ -244,7 +245,10 @@ mod tests {
         let mut s = String::new();
         session_lines(&v, &TOKYO, &mut s);
         let lines: Vec<&str> = s.lines().collect();
-        assert_eq!(lines.first(), Some(&"recent sessions (times in Asia/Tokyo):"));
+        assert_eq!(
+            lines.first(),
+            Some(&"recent sessions (times in Asia/Tokyo):")
+        );
         assert!(lines[1].starts_with("  2026-04-01 09:00:00  s1  removable INFECTED"));
         assert!(lines[1].contains(&*sanitize("USB\u{1b}[31m")) && lines[1].ends_with(" complete"));
         assert!(!lines[1].contains('\u{1b}'));

@@ -87,7 +87,10 @@ impl Drop for Run {
 /// The agent id `kensa status` reports for `env`.
 fn agent_id(env: &TestEnv) -> String {
     let v = crate::support::journal::status_json(env);
-    v["key"]["agent"].as_str().expect("an agent key").to_string()
+    v["key"]["agent"]
+        .as_str()
+        .expect("an agent key")
+        .to_string()
 }
 
 /// Text that would be Rust `Debug` output or a colour escape in a log.
@@ -131,9 +134,15 @@ fn default_level_logs_one_start_line_one_per_reload_and_plain_findings() {
     let text = run.wait_log("detection", 1);
     let finding = text.lines().find(|l| l.contains("detection")).unwrap();
     assert!(finding.contains(" WARN "), "{finding}");
-    assert!(finding.contains(&format!("sha256={EICAR_SHA256}")), "{finding}");
+    assert!(
+        finding.contains(&format!("sha256={EICAR_SHA256}")),
+        "{finding}"
+    );
     assert!(finding.contains("verdict=malicious"), "{finding}");
-    assert!(finding.contains("rule=") && finding.contains("session="), "{finding}");
+    assert!(
+        finding.contains("rule=") && finding.contains("session="),
+        "{finding}"
+    );
 
     // SIGHUP: exactly one more line, the reload.
     let before = run.log_text().lines().count();
@@ -164,7 +173,11 @@ fn parse_datagram(d: &[u8]) -> Vec<(String, Vec<u8>)> {
                 let name = String::from_utf8(d[i..nl].to_vec()).unwrap();
                 let len = u64::from_le_bytes(d[nl + 1..nl + 9].try_into().unwrap()) as usize;
                 let start = nl + 9;
-                assert_eq!(d[start + len], b'\n', "binary field {name} ends in a newline");
+                assert_eq!(
+                    d[start + len],
+                    b'\n',
+                    "binary field {name} ends in a newline"
+                );
                 out.push((name, d[start..start + len].to_vec()));
                 i = start + len + 1;
             }
@@ -191,7 +204,10 @@ fn receive(sock: &UnixDatagram, needle: &str) -> Vec<(String, Vec<u8>)> {
             continue;
         };
         let fields = parse_datagram(&buf[..n]);
-        if values(&fields, "MESSAGE").iter().any(|m| m.contains(needle)) {
+        if values(&fields, "MESSAGE")
+            .iter()
+            .any(|m| m.contains(needle))
+        {
             return fields;
         }
     }
@@ -252,13 +268,12 @@ fn very_verbose_shows_kensa_debug_but_no_compiler_chatter() {
     let env = TestEnv::new();
     env.file("a.txt", b"hello");
     // A fresh state dir: the rules are compiled (wasmtime, cranelift).
-    let out = env.run([
-        "-vv".as_ref(),
-        "scan".as_ref(),
-        env.root.as_os_str(),
-    ]);
+    let out = env.run(["-vv".as_ref(), "scan".as_ref(), env.root.as_os_str()]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("DEBUG") && err.contains("rules loaded"), "{err}");
+    assert!(
+        err.contains("DEBUG") && err.contains("rules loaded"),
+        "{err}"
+    );
     for chatter in ["timing:", "egraph", "cranelift", "wasmtime", "Number of"] {
         assert!(!err.contains(chatter), "{chatter:?} at -vv:\n{err}");
     }
@@ -283,7 +298,9 @@ fn status_names_the_running_agent_and_its_pid() {
     assert_eq!(v["agent"]["running"], true);
     assert_eq!(v["agent"]["pid"], pid);
     assert!(
-        text.starts_with(&format!("agent:      running, pid {pid} (holds the journal lock)\n")),
+        text.starts_with(&format!(
+            "agent:      running, pid {pid} (holds the journal lock)\n"
+        )),
         "{text}"
     );
     // SAFETY: kill(2) on our own child; no memory is shared.

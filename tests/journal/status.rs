@@ -59,7 +59,11 @@ fn status_creates_nothing_in_an_existing_state_dir() {
     let lock = journal_dir(&env.state).join(kensa::journal::LOCK_FILE);
     std::fs::remove_file(&lock).unwrap();
     let tree = |p: &std::path::Path| {
-        let out = std::process::Command::new("find").arg(p).arg("-ls").output().unwrap();
+        let out = std::process::Command::new("find")
+            .arg(p)
+            .arg("-ls")
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
@@ -79,8 +83,11 @@ fn the_last_medium_verdict_in_one_line_and_times_in_the_zone() {
     use crate::support::journal::record;
     let env = TestEnv::new();
     let cfg = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(&env.config, format!("{cfg}\n[report]\ntimezone = \"America/New_York\"\n"))
-        .unwrap();
+    std::fs::write(
+        &env.config,
+        format!("{cfg}\n[report]\ntimezone = \"America/New_York\"\n"),
+    )
+    .unwrap();
     let key = agent_key(&env.state);
     let mut j = Journal::open(&journal_dir(&env.state), &key).unwrap();
     let mut suspicious = serde_json::to_value(finding("s2", 1)).unwrap();
@@ -129,16 +136,35 @@ fn the_last_medium_verdict_in_one_line_and_times_in_the_zone() {
         ),
         "{text}"
     );
-    assert!(text.contains("recent sessions (times in America/New_York):"), "{text}");
+    assert!(
+        text.contains("recent sessions (times in America/New_York):"),
+        "{text}"
+    );
     let rows: Vec<&str> = text.lines().filter(|l| l.contains("  s")).collect();
-    assert!(rows[0].starts_with("  2025-12-31 19:00:00  s4  removable CLEAN "), "{text}");
-    assert!(rows[1].contains(" s3 ") && rows[1].contains(" INCOMPLETE "), "{text}");
-    assert!(rows[2].contains(" s2 ") && rows[2].contains(" SUSPICIOUS "), "{text}");
-    assert!(rows[3].contains(" s1 ") && rows[3].contains(" INFECTED "), "{text}");
+    assert!(
+        rows[0].starts_with("  2025-12-31 19:00:00  s4  removable CLEAN "),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains(" s3 ") && rows[1].contains(" INCOMPLETE "),
+        "{text}"
+    );
+    assert!(
+        rows[2].contains(" s2 ") && rows[2].contains(" SUSPICIOUS "),
+        "{text}"
+    );
+    assert!(
+        rows[3].contains(" s1 ") && rows[3].contains(" INFECTED "),
+        "{text}"
+    );
 
     // The newest medium found something: the line says so.
     let mut j = Journal::open(&journal_dir(&env.state), &key).unwrap();
-    for r in [session("s5", "STICK5"), finding("s5", 9), summary("s5", 2, 1, true)] {
+    for r in [
+        session("s5", "STICK5"),
+        finding("s5", 9),
+        summary("s5", 2, 1, true),
+    ] {
         j.append(&r).unwrap();
     }
     drop(j);
@@ -223,7 +249,10 @@ fn sessions_findings_and_an_export() {
         )),
         "{text}"
     );
-    assert!(text.contains("recent sessions (times in Asia/Tokyo):"), "{text}");
+    assert!(
+        text.contains("recent sessions (times in Asia/Tokyo):"),
+        "{text}"
+    );
     assert!(
         text.contains("STICK1") && text.contains("complete"),
         "{text}"
