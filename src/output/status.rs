@@ -78,9 +78,9 @@ pub fn text(v: &Value, tz: &chrono_tz::Tz) -> String {
     s.push_str(&agent_line(&v["agent"]));
     let r = &v["ruleset"];
     s.push_str(&format!(
-        "rules:      {} rules, {} hashes, digest {}\n",
-        r["rules"],
-        r["hashes"],
+        "rules:      {}, {}, digest {}\n",
+        plural(r["rules"].as_u64().unwrap_or(0), "rule"),
+        plural(r["hashes"].as_u64().unwrap_or(0), "hash"),
         r["digest"].as_str().unwrap_or("")
     ));
     match &v["pack"] {
@@ -163,7 +163,6 @@ fn last_medium_line(v: &Value, tz: &chrono_tz::Tz, s: &mut String) {
     ));
     if let (Some(f), Some(n)) = (x["findings"].as_u64(), x["files"].as_u64()) {
         let gaps = x["gaps"].as_u64().unwrap_or(0);
-        let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         s.push_str(&format!(
             ": {} in {}, {gaps} not fully checked",
             plural(f, "finding"),
@@ -171,6 +170,15 @@ fn last_medium_line(v: &Value, tz: &chrono_tz::Tz, s: &mut String) {
         ));
     }
     s.push('\n');
+}
+
+/// `n` and the word, in the plural unless `n` is 1 (`hash` → `hashes`).
+fn plural(n: u64, word: &str) -> String {
+    match (n, word.ends_with('h')) {
+        (1, _) => format!("1 {word}"),
+        (_, true) => format!("{n} {word}es"),
+        _ => format!("{n} {word}s"),
+    }
 }
 
 /// A count, or `-` when there is none yet.
