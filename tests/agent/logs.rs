@@ -256,7 +256,11 @@ fn under_systemd_findings_go_to_journald_with_fields() {
     let path = run.watched.join("eicar.com");
     assert_eq!(values(&f, "KENSA_PATH"), [path.to_str().unwrap()]);
     let session = values(&f, "KENSA_SESSION");
-    let recs = crate::support::journal::records(&env.state);
+    // The line is logged as the record goes to the journal.
+    let (recs, _) =
+        crate::agent::wait_journal(&env.state, Duration::from_secs(10), "finding", |r| {
+            r.iter().any(|v| v["type"] == "finding")
+        });
     let finding = recs.iter().find(|r| r["type"] == "finding").unwrap();
     assert_eq!(session, [finding["session"].as_str().unwrap()]);
     // Everything went to journald: nothing on stderr.
