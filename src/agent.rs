@@ -7,6 +7,7 @@
 //! the configuration file, at start and again on every reload.
 
 use crate::config::Config;
+use crate::engine::pathfmt;
 use crate::engine::{Cancel, Engine, RecordSink, SessionSpec, StopReason};
 use crate::findings::{Location, Medium, Record};
 use crate::media::{self, MediaPolicy, Mount};
@@ -228,10 +229,26 @@ fn fingerprint(p: &Path) -> Option<String> {
 pub enum AgentError {
     #[error("cannot watch the mount table: {0}")]
     Mounts(std::io::Error),
-    #[error("cannot start the file watcher: {0}")]
+    #[error("cannot start the file watcher: {}", watch_error(.0))]
     Watcher(#[from] notify::Error),
     #[error("cannot start a session thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// A watcher error in words: notify's own text adds the paths (and its
+/// configuration) in Rust `Debug` form, which no log line shows; the
+/// paths are in the log line's fields already.
+fn watch_error(e: &notify::Error) -> String {
+    match &e.kind {
+        notify::ErrorKind::Generic(s) => crate::output::sanitize(s).into_owned(),
+        notify::ErrorKind::Io(io) => io.to_string(),
+        notify::ErrorKind::PathNotFound => "no such file or directory".into(),
+        notify::ErrorKind::WatchNotFound => "not watched".into(),
+        notify::ErrorKind::InvalidConfig(_) => "invalid watcher configuration".into(),
+        notify::ErrorKind::MaxFilesWatch => {
+            "the limit of inotify watches is reached (sysctl fs.inotify.max_user_watches)".into()
+        }
+    }
 }
 
 /// Whether a file event may change what a scan finds: creation, a write or
@@ -346,10 +363,11 @@ impl Agent {
                             medium: None,
                         },
                     );
-                    tracing::info!(dir = %crate::engine::pathfmt::display(&dir), "watching host directory");
+                    tracing::info!(dir = %pathfmt::display(&dir), "watching host directory");
                 }
                 Err(e) => {
-                    tracing::error!(dir = %crate::engine::pathfmt::display(&dir), "cannot watch: {e}")
+                    let why = watch_error(&e);
+                    tracing::error!(dir = %pathfmt::display(&dir), "cannot watch: {why}");
                 }
             }
         }
@@ -406,7 +424,7 @@ impl Agent {
     fn medium_mounted(&mut self, mp: PathBuf, m: &Mount, why: &'static str, scan_new: bool) {
         let medium = media::identify(m, why);
         tracing::info!(
-            mount_point = %crate::engine::pathfmt::display(&mp),
+            mount_point = %pathfmt::display(&mp),
             fs = %m.fstype,
             label = medium.label.as_deref(),
             serial = medium.serial.as_deref(),
@@ -414,7 +432,8 @@ impl Agent {
             "medium mounted"
         );
         if let Err(e) = self.watcher.watch(&mp, notify::RecursiveMode::Recursive) {
-            tracing::warn!(mount_point = %crate::engine::pathfmt::display(&mp), "cannot watch medium for changes: {e}");
+            let why = watch_error(&e);
+            tracing::warn!(mount_point = %pathfmt::display(&mp), "cannot watch medium for changes: {why}");
         }
         self.roots.insert(
             mp.clone(),
@@ -429,7 +448,7 @@ impl Agent {
     }
 
     fn medium_removed(&mut self, mp: &Path) {
-        tracing::info!(mount_point = %crate::engine::pathfmt::display(mp), "medium removed");
+        tracing::info!(mount_point = %pathfmt::display(mp), "medium removed");
         let _ = self.watcher.unwatch(mp);
         self.roots.remove(mp);
         self.pending.remove(mp);
@@ -456,7 +475,7 @@ impl Agent {
             let ev = match ev {
                 Ok(ev) => ev,
                 Err(e) => {
-                    tracing::debug!("watch error: {e}");
+                    tracing::debug!("watch error: {}", watch_error(&e));
                     continue;
                 }
             };
@@ -549,7 +568,7 @@ impl Agent {
         let engine = self.engine.clone();
         let sink = self.sink.clone();
         let c2 = cancel.clone();
-        let root_s = crate::engine::pathfmt::display(root);
+        let root_s = pathfmt::display(root);
         let handle = std::thread::Builder::new()
             .name("kensa-session".into())
             .spawn(move || {
@@ -628,17 +647,8 @@ impl Agent {
     fn log_rules(&self, what: &str) {
         let r = &self.engine.rules().info;
         let pack = r.pack_version.map(|v| v.to_string());
-        let roots = self
-            .cfg
-            .media
-            .roots
-            .iter()
-            .map(|p| crate::engine::pathfmt::display(p));
-        let watch = self
-            .cfg
-            .watch
-            .iter()
-            .map(|p| crate::engine::pathfmt::display(p));
+        let roots = self.cfg.media.roots.iter().map(|p| pathfmt::display(p));
+        let watch = self.cfg.watch.iter().map(|p| pathfmt::display(p));
         tracing::info!(
             target: crate::logging::SERVICE,
             version = env!("CARGO_PKG_VERSION"),

@@ -314,3 +314,32 @@ fn status_names_the_running_agent_and_its_pid() {
     assert_eq!(v["agent"]["running"], false);
     assert!(text.starts_with("agent:      no agent running\n"), "{text}");
 }
+
+#[test]
+fn a_watch_that_fails_is_one_plain_error_line() {
+    let env = TestEnv::new();
+    let missing = env.base().join("no-such-dir");
+    let mut run = Run::start(&env, &[]);
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+    let logf = std::fs::File::create(&run.log).unwrap();
+    run.child = env
+        .command()
+        .arg("run")
+        .arg("--media-root")
+        .arg(env.base().join("media"))
+        .arg("--watch")
+        .arg(&missing)
+        .stdout(Stdio::null())
+        .stderr(logf)
+        .spawn()
+        .unwrap();
+    let text = run.wait_log("agent running", 1);
+    let line = text
+        .lines()
+        .find(|l| l.contains("cannot watch"))
+        .unwrap_or_else(|| panic!("no error line:\n{text}"));
+    assert!(line.contains(" ERROR cannot watch: "), "{line}");
+    assert!(line.contains(&format!("dir={}", missing.display())), "{line}");
+    assert_no_debug_or_ansi(&text);
+}
