@@ -340,6 +340,9 @@ fn a_watch_that_fails_is_one_plain_error_line() {
         .find(|l| l.contains("cannot watch"))
         .unwrap_or_else(|| panic!("no error line:\n{text}"));
     assert!(line.contains(" ERROR cannot watch: "), "{line}");
-    assert!(line.contains(&format!("dir={}", missing.display())), "{line}");
+    assert!(
+        line.contains(&format!("dir={}", missing.display())),
+        "{line}"
+    );
     assert_no_debug_or_ansi(&text);
 }
