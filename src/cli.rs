@@ -139,8 +139,17 @@ pub enum StatusFormat {
 pub enum ConfigCommand {
     /// Print the complete default configuration, commented.
     Default,
-    /// Check a configuration file (default: --config) and print the result.
-    Check,
+    /// Check a configuration file (default: --config): print `ok: FILE`, or
+    /// every unknown key and bad value with its line (exit 2).
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// Print the configuration kensa will use (the file over the
+    /// defaults) as TOML instead of `ok: FILE`.
+    #[arg(long)]
+    pub effective: bool,
 }
 
 const RULES_CHECK_EXIT_CODES: &str = "\
@@ -239,7 +248,9 @@ pub struct TaxonomyArgs {
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
-    /// Replace an existing key pair (the old agent id is gone for good).
+    /// Replace an existing key pair: the old key signs a journal record
+    /// naming the new one (the agent id stays); a lost old key closes the
+    /// journal and starts a new one.
     #[arg(long)]
     pub force: bool,
 }
@@ -399,7 +410,7 @@ fn json_flag(_: &str) -> Result<bool, String> {
     Err("there is no --json; use --format json".into())
 }
 
-fn parse_size_arg(s: &str) -> Result<u64, String> {
+fn parse_size_arg(s: &str) -> Result<u64, crate::config::SizeError> {
     crate::config::parse_size(s)
 }
 

@@ -1,10 +1,15 @@
 //! The TOML configuration file (`/etc/kensa/kensa.toml` by default): every
-//! option with its default, and the paths kensa uses. Unknown keys are
-//! errors that name the file, line and what was expected. This module knows
-//! nothing of the command line; flags override what it returns.
+//! option with its default, and the paths kensa uses; the one size syntax
+//! (`parse_size`, `format_size`) shared by the file and the command line.
+//! Every unknown key and bad value in a file is reported (see `check`), each
+//! with its line, column and `[section] key`, in plain words. The effective
+//! configuration serializes back to TOML. This module knows nothing of the
+//! command line; flags override what it returns.
+
+mod check;
 
 use crate::engine::archive::ArchiveLimits;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG: &str = "/etc/kensa/kensa.toml";
@@ -15,19 +20,76 @@ pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
 pub enum ConfigError {
     #[error("cannot read the config file: {0}")]
     Read(crate::fsutil::ReadError),
-    #[error("{path}:{line}:{column}: {message}")]
+    /// Not TOML at all: reported alone, where the parser stopped.
+    #[error("{}:{line}:{column}: {message}", crate::engine::pathfmt::show(path))]
     Parse {
         path: PathBuf,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// Valid TOML with unknown keys or bad values: every one of them,
+    /// in file order (never empty).
+    #[error("{}", invalid_summary(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One unknown key or bad value in a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    /// `[section] key`, `[section]` or `[classification.rule #N] key`.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.line, self.column, self.key, self.message
+        )
+    }
+}
+
+impl ConfigError {
+    /// One line per problem, each starting `FILE:LINE:COLUMN:` (one line
+    /// for a read or syntax error).
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            ConfigError::Invalid { path, problems } => {
+                let file = crate::engine::pathfmt::show(path);
+                problems.iter().map(|p| format!("{file}:{p}")).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+/// The first problem, and how many more there are (one line: logs and
+/// `kensa: error:` messages stay single lines).
+fn invalid_summary(path: &Path, problems: &[Problem]) -> String {
+    let file = crate::engine::pathfmt::show(path);
+    let first = problems
+        .first()
+        .map(|p| format!("{file}:{p}"))
+        .unwrap_or_else(|| format!("{file}: invalid"));
+    match problems.len() {
+        0 | 1 => first,
+        n => format!(
+            "{first} (and {} more; `kensa --config {file} config check` lists them all)",
+            n - 1
+        ),
+    }
 }
 
 /// The whole configuration.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub scan: ScanConfig,
@@ -39,7 +101,7 @@ pub struct Config {
     pub report: ReportConfig,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
     /// IANA time zone in which fiscal quarters begin and end.
@@ -54,7 +116,7 @@ impl Default for ReportConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
     /// Anything mounted below these directories is a medium.
@@ -83,7 +145,7 @@ impl Default for MediaConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WatchConfig {
     /// Host directories watched for new or changed files.
@@ -105,7 +167,7 @@ impl Default for WatchConfig {
 /// prints it and a test keeps it equal to `Config::default()`.
 pub const DEFAULT_CONFIG_TEXT: &str = include_str!("../packaging/kensa.toml");
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScanConfig {
     /// Worker threads; 0 means one per core.
@@ -138,11 +200,12 @@ impl Default for ScanConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesConfig {
     /// The bundled signatures directory (default: installed location, then
     /// beside the binary, then the source tree).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub signatures: Option<PathBuf>,
     /// Extra rule files or directories, each in its own namespace.
     pub extra: Vec<PathBuf>,
@@ -153,7 +216,7 @@ pub struct RulesConfig {
 /// The `[archive]` section: recursion into containers and its limits
 /// (see `engine::archive::ArchiveLimits` for what each one means and why
 /// the defaults are what they are).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ArchiveConfig {
     /// Open archives and office documents and scan their members.
@@ -201,7 +264,8 @@ impl ArchiveConfig {
     }
 }
 
-/// A byte size written as a number or a string with a K/M/G/T suffix.
+/// A byte size: a whole number of bytes, or a string in the size syntax
+/// (`parse_size`); written back as `format_size` gives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Size(pub u64);
 
@@ -213,35 +277,89 @@ impl<'de> Deserialize<'de> for Size {
             N(u64),
             S(String),
         }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(Size(n)),
-            Raw::S(s) => parse_size(&s).map(Size).map_err(serde::de::Error::custom),
+        match Raw::deserialize(d) {
+            Ok(Raw::N(n)) => Ok(Size(n)),
+            Ok(Raw::S(s)) => parse_size(&s).map(Size).map_err(serde::de::Error::custom),
+            Err(_) => Err(serde::de::Error::custom(format!(
+                "expected a size such as {SIZE_EXAMPLES}"
+            ))),
         }
     }
 }
 
-/// Parses `123`, `64K`, `100M`, `2G`, `1T` (binary units; `KiB`/`MB` forms accepted).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+impl Serialize for Size {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_size(self.0))
+    }
+}
+
+/// The accepted size forms, as messages and documents list them.
+pub const SIZE_EXAMPLES: &str = "123, 64K, 10M, 10 MB, 10MiB, 2G or 1T";
+
+/// Why a size is refused; the message lists the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error(
+        "invalid size {0:?}: expected a whole number of bytes with an optional unit, \
+         such as {SIZE_EXAMPLES} (units K, M, G, T, also written KB/KiB, MB/MiB, ...; \
+         binary: 1K = 1024 bytes; any case, a space allowed before the unit)"
+    )]
+    Invalid(String),
+    #[error("invalid size {0:?}: larger than 2^64 - 1 bytes")]
+    TooLarge(String),
+}
+
+/// Units of the size syntax, largest first.
+const SIZE_UNITS: [(&str, u32); 4] = [("T", 40), ("G", 30), ("M", 20), ("K", 10)];
+
+/// Parses a size, the one way for the config file and the command line:
+/// digits, then optionally spaces and a unit `K`, `M`, `G` or `T` (also
+/// `KB`/`KiB`, ..., and `B` for bytes), any case; binary units (1K = 1024).
+/// Everything else (`1.5G`, `-5`, `10 mb bytes`, an empty text) is refused.
+pub fn parse_size(s: &str) -> Result<u64, SizeError> {
+    let shown: String = s.chars().take(40).collect();
+    let invalid = || SizeError::Invalid(shown.clone());
     let t = s.trim();
     let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(digits_end);
-    let n: u64 = num.parse().map_err(|_| {
-        format!("invalid size {s:?}: expected a number with an optional K, M, G or T suffix")
-    })?;
-    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        "G" | "GB" | "GIB" => 1 << 30,
-        "T" | "TB" | "TIB" => 1 << 40,
-        other => {
-            return Err(format!(
-                "invalid size unit {other:?} in {s:?}: use K, M, G or T"
-            ))
+    if num.is_empty() {
+        return Err(invalid());
+    }
+    let n: u64 = num
+        .parse()
+        .map_err(|_| SizeError::TooLarge(shown.clone()))?;
+    let unit = unit.trim_start().to_ascii_uppercase();
+    let shift = match unit.as_str() {
+        "" | "B" => 0,
+        u => {
+            let (letter, rest) = u.split_at(1.min(u.len()));
+            let shift = SIZE_UNITS
+                .iter()
+                .find(|(l, _)| *l == letter)
+                .map(|(_, sh)| *sh)
+                .ok_or_else(invalid)?;
+            if !matches!(rest, "" | "B" | "IB") {
+                return Err(invalid());
+            }
+            shift
         }
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} is too large"))
+    n.checked_mul(1u64 << shift)
+        .ok_or(SizeError::TooLarge(shown))
+}
+
+/// A size in the syntax `parse_size` reads: the largest unit that divides
+/// it exactly (`100M`, `64K`), else the number of bytes.
+pub fn format_size(n: u64) -> String {
+    if n == 0 {
+        return "0".into();
+    }
+    for (letter, shift) in SIZE_UNITS {
+        if n.trailing_zeros() >= shift {
+            return format!("{}{letter}", n >> shift);
+        }
+    }
+    n.to_string()
 }
 
 impl Config {
@@ -273,9 +391,11 @@ impl Config {
         }
     }
 
-    /// Parses configuration text; `path` only names it in errors.
+    /// Parses configuration text; `path` only names it in errors. A
+    /// syntax error is reported alone; otherwise every unknown key and bad
+    /// value is (`ConfigError::Invalid`).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config = toml::from_str::<Config>(text).map_err(|e| {
+        let syntax = |e: toml::de::Error| {
             let (line, column) = e
                 .span()
                 .map(|sp| line_col(text, sp.start))
@@ -284,24 +404,37 @@ impl Config {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().to_string(),
+                message: e.message().trim_end().to_string(),
             }
-        })?;
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
         };
-        config
-            .classification
-            .validate()
-            .map_err(|e| invalid(format!("[classification]: {e}")))?;
-        if config.report.timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(invalid(format!(
-                "[report] timezone {:?} is not an IANA time zone name (e.g. Asia/Tokyo)",
-                config.report.timezone
-            )));
+        let doc = toml::de::DeTable::parse(text).map_err(syntax)?;
+        let mut problems: Vec<Problem> = check::check(doc.get_ref())
+            .into_iter()
+            .map(|f| {
+                let (line, column) = line_col(text, f.span.start);
+                Problem {
+                    line,
+                    column,
+                    key: f.key,
+                    message: f.message,
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| (p.line, p.column));
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
         }
-        Ok(config)
+        // Every key passed on its own; the whole must then deserialize.
+        toml::from_str::<Config>(text).map_err(syntax)
+    }
+
+    /// This configuration as a TOML document that `parse` reads back to
+    /// the same configuration (sizes in the size syntax).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
     }
 }
 
@@ -321,12 +454,95 @@ mod tests {
 
     #[test]
     fn sizes_parse() {
-        assert_eq!(parse_size("100M").unwrap(), 100 << 20);
-        assert_eq!(parse_size("64k").unwrap(), 64 << 10);
-        assert_eq!(parse_size("12").unwrap(), 12);
-        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5X").is_err());
+        for (text, n) in [
+            ("100M", 100 << 20),
+            ("64k", 64 << 10),
+            ("12", 12),
+            ("123B", 123),
+            ("2GiB", 2 << 30),
+            ("10 MB", 10 << 20),
+            ("10MiB", 10 << 20),
+            ("1T", 1 << 40),
+            (" 7 kib ", 7 << 10),
+        ] {
+            assert_eq!(parse_size(text), Ok(n), "{text}");
+        }
+        for bad in [
+            "ten",
+            "5X",
+            "1.5G",
+            "-5",
+            "10 mb bytes",
+            "",
+            "M",
+            "10MiBB",
+            "1e3",
+        ] {
+            let e = parse_size(bad).unwrap_err().to_string();
+            assert!(e.contains("10 MB, 10MiB"), "{bad}: {e}");
+        }
+        assert!(matches!(
+            parse_size("99999999999999999999"),
+            Err(SizeError::TooLarge(_))
+        ));
+        assert!(matches!(
+            parse_size("20000000T"),
+            Err(SizeError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn sizes_format_back() {
+        for n in [
+            0,
+            1,
+            1000,
+            1024,
+            100 << 20,
+            3 << 30,
+            5 << 40,
+            u64::MAX,
+            (1 << 20) + 1,
+        ] {
+            assert_eq!(parse_size(&format_size(n)), Ok(n), "{n}");
+        }
+        assert_eq!(format_size(100 << 20), "100M");
+        assert_eq!(format_size(64 << 10), "64K");
+        assert_eq!(format_size(1000), "1000");
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let text = "[scan]\nthreads = \"x\"\nbogus = 1\n[archive]\nmax_depth = -1\n";
+        let Err(ConfigError::Invalid { problems, .. }) = Config::parse(text, Path::new("k")) else {
+            panic!("invalid")
+        };
+        let lines: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            lines,
+            [
+                (2, "[scan] threads"),
+                (3, "[scan] bogus"),
+                (5, "[archive] max_depth")
+            ]
+        );
+        assert!(
+            problems[0].message.contains("a whole number"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn effective_toml_reads_back() {
+        let text = "[scan]\nmax_file_size = \"10 MB\"\n[rules]\nsignatures = \"/s\"\n\
+                    [classification]\nhost = \"precursor\"\n[[classification.rule]]\n\
+                    label = \"V*\"\ncauses = [\"unknown\"]\n";
+        let c = Config::parse(text, Path::new("k")).unwrap();
+        let back = Config::parse(&c.to_toml().unwrap(), Path::new("e")).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{c:?}"));
+        let d = Config::default();
+        let back = Config::parse(&d.to_toml().unwrap(), Path::new("e")).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{d:?}"));
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub enum KeyError {
     BadGlobalSignature,
     #[error("signature comments must be one line")]
     CommentNewline,
+    #[error("the agent key {key} is missing but the journal {journal} holds records signed with it; if the key is lost, `kensa keygen --force` closes that journal and starts a new one")]
+    Lost { key: String, journal: String },
 }
 
 fn malformed(what: &'static str, detail: impl Into<String>) -> KeyError {
@@ -448,11 +450,29 @@ pub fn create_agent_key(state: &crate::state::StateDir) -> Result<SecretKey, Key
 }
 
 /// Loads the agent key, creating it (as on the agent's first start) when
-/// there is none yet; the second value says whether it was created.
+/// there is none yet; the second value says whether it was created. A
+/// missing key beside a journal that holds records is not replaced here
+/// (a new key could not continue that journal): that is
+/// [`KeyError::Lost`], and `kensa keygen --force` closes the journal.
 pub fn load_or_create(state: &crate::state::StateDir) -> Result<(SecretKey, bool), KeyError> {
     let path = state.secret_key();
     if path.exists() {
         return Ok((SecretKey::load(&path)?, false));
+    }
+    let journal = state.journal_dir();
+    let held = fs::read_dir(&journal)
+        .map(|rd| {
+            rd.filter_map(Result::ok).any(|e| {
+                e.file_name().to_string_lossy().ends_with(".jsonl")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            })
+        })
+        .unwrap_or(false);
+    if held {
+        return Err(KeyError::Lost {
+            key: path.display().to_string(),
+            journal: journal.display().to_string(),
+        });
     }
     Ok((create_agent_key(state)?, true))
 }

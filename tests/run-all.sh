@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 # cross-checks; chromium: HTML report rendering; fusefat, dosfstools,
 # mtools, e2fsprogs, fuse3: real media mounts; util-linux: losetup, mount;
 # zip, unzip, 7zip: archives behind stubs built and extracted by the real
-# tools).
-packages=(minisign chromium fusefat dosfstools mtools e2fsprogs fuse3 util-linux zip unzip 7zip man-db)
+# tools; python3-jsonschema: validates real output against schema/).
+packages=(minisign chromium fusefat dosfstools mtools e2fsprogs fuse3 util-linux zip unzip 7zip man-db python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +27,15 @@ if ((${#missing[@]})); then
     else
         echo "warning: not root; cannot install ${missing[*]} (tests that need them will fail)" >&2
     fi
+fi
+
+# The JSON Schema validator of tests/journal/schema.rs: the `python3` on
+# PATH must import jsonschema (4.x: Draft 2020-12). When that python3 is
+# not Debian's (pyenv, a venv), the package above does not reach it: pip.
+if ! python3 -c 'import jsonschema; jsonschema.Draft202012Validator' >/dev/null 2>&1; then
+    echo "installing the Python package jsonschema for $(command -v python3)" >&2
+    python3 -m pip install --quiet jsonschema ||
+        echo "warning: cannot install jsonschema (tests/journal/schema.rs will fail)" >&2
 fi
 
 # The lint tools: rustup components when the toolchain comes from rustup.

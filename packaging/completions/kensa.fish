@@ -97,7 +97,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -f -a "default" -d 'Print the complete default configuration, commented'
-complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -f -a "check" -d 'Check a configuration file (default: --config) and print the result'
+complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -f -a "check" -d 'Check a configuration file (default: --config): print `ok: FILE`, or every unknown key and bad value with its line (exit 2)'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
@@ -106,11 +106,12 @@ complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subc
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
+complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -l effective -d 'Print the configuration kensa will use (the file over the defaults) as TOML instead of `ok: FILE`'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the complete default configuration, commented'
-complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a configuration file (default: --config) and print the result'
+complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a configuration file (default: --config): print `ok: FILE`, or every unknown key and bad value with its line (exit 2)'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
@@ -236,7 +237,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subco
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l force -d 'Replace an existing key pair (the old agent id is gone for good)'
+complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l force -d 'Replace an existing key pair: the old key signs a journal record naming the new one (the agent id stays); a lost old key closes the journal and starts a new one'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s V -l version -d 'Print version'
@@ -306,7 +307,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_su
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "import" -d 'Import signed bundles into the collector database (<state>/kensa.db)'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "default" -d 'Print the complete default configuration, commented'
-complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check a configuration file (default: --config) and print the result'
+complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Check a configuration file (default: --config): print `ok: FILE`, or every unknown key and bad value with its line (exit 2)'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from incidents" -f -a "list" -d 'One line per incident: id, agent, host, medium, time, detections, current event and causes, triaged or not'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from incidents" -f -a "show" -d 'The findings behind one incident and its whole triage history'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "check" -d 'Compile rule files and report, per file, errors and warnings'

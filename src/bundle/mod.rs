@@ -8,7 +8,7 @@
 
 use crate::fsutil::{at, PathError, ReadError};
 use crate::journal::{
-    self, check_checkpoint, genesis, Chain, Journal, JournalError, JournalRecord, LineError,
+    self, genesis, Chain, Journal, JournalError, JournalRecord, KeyTrack, LineError, Rotation,
 };
 use crate::keys::{KeyError, PublicKey, SecretKey, SignatureFile, MAX_KEY_FILE};
 use sha2::{Digest, Sha256};
@@ -33,10 +33,14 @@ pub enum BundleError {
     Signature(#[source] KeyError),
     #[error("trusted comment {0:?} is not `kensa bundle agent=<ID> seq=<A>-<B> head=<hex>`")]
     TrustedComment(String),
-    #[error("bundle claims agent {claimed} but is signed by key {key}")]
+    #[error("bundle claims agent {claimed} but is signed by key {key}, and its records do not say agent {claimed} uses that key")]
     AgentMismatch { claimed: String, key: String },
+    #[error("bundle's records: {0}")]
+    Keys(#[source] LineError),
     #[error("bundle line 1 (header): {0}")]
     Header(String),
+    #[error("nothing new to export: every record through seq {through} is in an earlier bundle")]
+    NothingNew { through: u64 },
     #[error("bundle line {line} (seq {seq}): {source}")]
     Line {
         line: usize,
@@ -149,6 +153,12 @@ pub struct VerifiedBundle {
     pub lines: Vec<BundleLine>,
     /// SHA-256 of the bundle file.
     pub sha256: String,
+    /// The key that signed the bundle (its signature and its last
+    /// checkpoints): the agent's own key, or the key it rotated to.
+    pub signer: PublicKey,
+    /// Key rotations inside the bundle, oldest first (each signed by its
+    /// old key, which also signed the checkpoints before it).
+    pub rotations: Vec<Rotation>,
 }
 
 /// `<bundle>.minisig`.
@@ -209,7 +219,7 @@ pub fn verify_bytes(
     let checked = raw
         .len()
         .min(usize::try_from(expected).unwrap_or(usize::MAX));
-    let out = check_lines(&raw[..checked], &claim, key)?;
+    let (out, rotations) = check_lines(&raw[..checked], &claim, key)?;
     if raw.len() as u64 != expected {
         return Err(BundleError::Count {
             from: claim.from,
@@ -234,6 +244,8 @@ pub fn verify_bytes(
         claim,
         lines: out,
         sha256: hex::encode(Sha256::digest(data)),
+        signer: key.clone(),
+        rotations,
     })
 }
 
@@ -242,8 +254,9 @@ fn first_prev(raw: &[u8]) -> String {
     journal::parse_line(raw).map(|p| p.prev).unwrap_or_default()
 }
 
-/// Size cap, then the signature over the raw bytes, then the signed claim
-/// and that it names the signing key's agent.
+/// Size cap, then the signature over the raw bytes, then the signed claim.
+/// A claim for another agent than the key's own id (a rotated key) is
+/// checked against the records by [`check_lines`].
 fn check_signature(data: &[u8], sig_text: &str, key: &PublicKey) -> Result<Claim, BundleError> {
     if data.len() as u64 > MAX_BUNDLE {
         return Err(BundleError::TooLarge {
@@ -254,23 +267,19 @@ fn check_signature(data: &[u8], sig_text: &str, key: &PublicKey) -> Result<Claim
     let sig = SignatureFile::parse(sig_text).map_err(BundleError::Signature)?;
     key.verify_parsed(data, &sig)
         .map_err(BundleError::Signature)?;
-    let claim = Claim::parse(&sig.trusted_comment)?;
-    if claim.agent != key.key_id_hex() {
-        return Err(BundleError::AgentMismatch {
-            claimed: claim.agent,
-            key: key.key_id_hex(),
-        });
-    }
-    Ok(claim)
+    Claim::parse(&sig.trusted_comment)
 }
 
 /// Chain-checks the journal lines of a bundle (from genesis when it
-/// starts at seq 1) and every checkpoint's signature.
+/// starts at seq 1), every checkpoint's and key rotation's signatures with
+/// the key active at its place, and that the bundle's signer is the key
+/// its records end with. A bundle signed by a key that is not the agent's
+/// own must hold signed records of that agent by that key.
 fn check_lines(
     raw: &[&[u8]],
     claim: &Claim,
     key: &PublicKey,
-) -> Result<Vec<BundleLine>, BundleError> {
+) -> Result<(Vec<BundleLine>, Vec<Rotation>), BundleError> {
     let mut chain = if claim.from == 1 {
         Chain::genesis(&claim.agent)
     } else {
@@ -279,6 +288,7 @@ fn check_lines(
             prev: None,
         }
     };
+    let mut track = KeyTrack::new(Some(key.clone()), Some(&claim.agent));
     let mut out = Vec::with_capacity(raw.len());
     for (i, raw) in raw.iter().enumerate() {
         let seq = chain.next_seq;
@@ -288,9 +298,7 @@ fn check_lines(
             source,
         };
         let parsed = chain.accept(raw).map_err(line_err)?;
-        if parsed.kind == "checkpoint" {
-            check_checkpoint(&parsed, key).map_err(line_err)?;
-        }
+        track.take(&parsed).map_err(line_err)?;
         let line = String::from_utf8(raw.to_vec())
             .map_err(|_| line_err(LineError::NotJson("not UTF-8".into())))?;
         out.push(BundleLine {
@@ -302,7 +310,19 @@ fn check_lines(
             line,
         });
     }
-    Ok(out)
+    let track = track.finish(Some(key)).map_err(BundleError::Keys)?;
+    let mismatch = || BundleError::AgentMismatch {
+        claimed: claim.agent.clone(),
+        key: key.key_id_hex(),
+    };
+    if track.last.as_ref().is_some_and(|last| last != key) {
+        return Err(mismatch());
+    }
+    if key.key_id_hex() != claim.agent && track.last.is_none() {
+        // Nothing signed inside says this agent uses this key.
+        return Err(mismatch());
+    }
+    Ok((out, track.rotations))
 }
 
 /// Cross-checks verified bundles given together: for each agent, any seq
@@ -399,11 +419,12 @@ pub fn export(
     out: &Path,
     range: ExportRange,
 ) -> Result<Exported, BundleError> {
-    if key.key_id_hex() != journal.agent() {
+    if key.key_id_hex() != journal.key_id() {
         return Err(BundleError::Range(format!(
-            "key {} is not the journal's agent {}",
+            "key {} is not the key journal {} is signed with ({})",
             key.key_id_hex(),
-            journal.agent()
+            journal.agent(),
+            journal.key_id()
         )));
     }
     let from = match range {
@@ -411,6 +432,14 @@ pub fn export(
         ExportRange::Since(s) => s.max(1),
         ExportRange::SinceLastExport => journal.exported_through()? + 1,
     };
+    // Only the last export's own checkpoint and note since then: no bundle
+    // (and no new checkpoint), or every export would leave the next one a
+    // bundle of bookkeeping.
+    if range == ExportRange::SinceLastExport
+        && !journal::tail::has_records_after(journal.dir(), from - 1)?
+    {
+        return Err(BundleError::NothingNew { through: from - 1 });
+    }
     // Checked before the checkpoint, so a refused export leaves no trace.
     let head = journal.head().0;
     if from > head + 1 {
@@ -529,5 +558,33 @@ mod tests {
         let head = j.head();
         assert!(export(&mut j, &key, out.path(), ExportRange::Since(100)).is_err());
         assert_eq!(j.head(), head);
+    }
+
+    #[test]
+    fn a_bundle_across_a_key_rotation_verifies_with_the_new_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let old = SecretKey::generate().unwrap();
+        let new = SecretKey::generate().unwrap();
+        let mut j = Journal::open(&dir.path().join("journal"), &old).unwrap();
+        j.append(&crate::journal::tests::skip(1)).unwrap();
+        j.checkpoint().unwrap();
+        j.rotate_key(&new, "test").unwrap();
+        j.append(&crate::journal::tests::skip(2)).unwrap();
+        assert!(export(&mut j, &old, out.path(), ExportRange::All).is_err());
+        let e = export(&mut j, &new, out.path(), ExportRange::All).unwrap();
+        assert_eq!(e.claim.agent, old.key_id_hex());
+        let (data, sig) = read_files(&e.bundle).unwrap();
+        let vb = verify_bytes(&data, &sig, &new.public()).unwrap();
+        assert_eq!(vb.rotations.len(), 1);
+        assert_eq!(vb.signer, new.public());
+        assert!(verify_bytes(&data, &sig, &old.public()).is_err());
+        // Re-signed by the old key, the bundle still ends with the new
+        // key's checkpoints: refused.
+        let resigned = old.sign(&data, &e.claim.to_comment()).unwrap();
+        assert!(matches!(
+            verify_bytes(&data, &resigned, &old.public()),
+            Err(BundleError::AgentMismatch { .. })
+        ));
     }
 }

@@ -149,6 +149,9 @@ pub trait Backend {
     fn taxonomies(&self, scope: &Scope<'_>) -> Result<Vec<(String, String, String)>, StoreError>;
     /// The finding lines in scope that carry no taxonomy (old agents).
     fn untagged_findings(&self, scope: &Scope<'_>) -> Result<Vec<LineRow>, StoreError>;
+    /// Every stored line of `agent` of one record type, by seq (`session`
+    /// left empty). Used for the agent's key rotations.
+    fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError>;
     /// Every finding line of one incident, by seq.
     fn finding_lines(&self, agent: &str, session: &str) -> Result<Vec<LineRow>, StoreError>;
     /// One incident's triage history, oldest first.

@@ -8,8 +8,9 @@
 //! shape refuses the whole import, naming its seq.
 
 use super::{trust, ImportBatch, LogPolicy, Store, StoreError};
-use crate::bundle::{self, BundleError, BundleLine};
-use crate::journal::{self, JournalError};
+use crate::bundle::{self, BundleError, BundleLine, VerifiedBundle};
+use crate::journal::{self, Entry, JournalError, JournalRecord};
+use crate::keys::PublicKey;
 use std::path::Path;
 
 /// Why an import was refused. The store is unchanged whenever one is returned.
@@ -17,6 +18,12 @@ use std::path::Path;
 pub enum ImportError {
     #[error("bundle is signed by key {agent}, which is not trusted here (kensa trust add)")]
     Untrusted { agent: String },
+    #[error("bundle of agent {agent} is signed by key {key}: {detail}")]
+    AgentKey {
+        agent: String,
+        key: String,
+        detail: String,
+    },
     #[error(transparent)]
     Bundle(#[from] BundleError),
     #[error(transparent)]
@@ -61,17 +68,19 @@ pub fn import_bundle_file(store: &mut Store, path: &Path) -> Result<ImportOutcom
     import_bundle_bytes(store, &data, &sig, &crate::engine::pathfmt::display(path))
 }
 
-/// Verifies a bundle against the trusted key its signature names, then
-/// imports it in one transaction. `source` is recorded in the import log.
+/// Verifies a bundle against the trusted key its signature names (and,
+/// for a rotated key, against the agent's key rotations), then imports it
+/// in one transaction. `source` is recorded in the import log.
 pub fn import_bundle_bytes(
     store: &mut Store,
     data: &[u8],
     sig_text: &str,
     source: &str,
 ) -> Result<ImportOutcome, ImportError> {
-    let agent = bundle::signature_key_id(sig_text)?;
-    let key = trust::lookup(store, &agent)?.ok_or(ImportError::Untrusted { agent })?;
+    let signer = bundle::signature_key_id(sig_text)?;
+    let key = trust::lookup(store, &signer)?.ok_or(ImportError::Untrusted { agent: signer })?;
     let vb = bundle::verify_bytes(data, sig_text, &key)?;
+    check_agent_keys(store, &vb)?;
     let claim = &vb.claim;
     let batch = ImportBatch {
         agent: &claim.agent,
@@ -92,6 +101,55 @@ fn checked(line: BundleLine) -> Result<BundleLine, ImportError> {
     super::validate::record(line.seq, line.line.as_bytes())
         .map_err(|why| ImportError::Record { seq: line.seq, why })?;
     Ok(line)
+}
+
+/// Checks that the bundle's signer is a key of the agent it claims. The
+/// agent's own key (id = agent id) is; so is a key that a key rotation of
+/// that agent names, when the rotation is signed by a key of the agent
+/// that is trusted here: rotations already imported (verified then), then
+/// those in this bundle in order. The new key must itself be trusted
+/// (`kensa trust add`): the old key vouching for it is not enough, since a
+/// stolen old key could otherwise rotate the agent to a thief's key.
+fn check_agent_keys(store: &Store, vb: &VerifiedBundle) -> Result<(), ImportError> {
+    let agent = vb.claim.agent.as_str();
+    if vb.rotations.is_empty() && vb.signer.key_id_hex() == agent {
+        return Ok(());
+    }
+    let refuse = |detail: String| ImportError::AgentKey {
+        agent: agent.to_string(),
+        key: vb.signer.key_id_hex(),
+        detail,
+    };
+    let mut known: Vec<PublicKey> = trust::lookup(store, agent)?.into_iter().collect();
+    for row in store.backend().lines_of_type(agent, "key_rotation")? {
+        if let Ok((_, Entry::Journal(JournalRecord::KeyRotation(r)))) =
+            journal::decode(row.line.as_bytes())
+        {
+            known.extend(PublicKey::parse(&r.new_public_key).ok());
+        }
+    }
+    for r in &vb.rotations {
+        let old = r.old.key_id_hex();
+        if !known.contains(&r.old) {
+            return Err(refuse(format!(
+                "the key rotation at seq {} is signed by key {old}, which is not a key of agent {agent} known here",
+                r.seq
+            )));
+        }
+        if trust::lookup(store, &old)?.as_ref() != Some(&r.old) {
+            return Err(refuse(format!(
+                "the key rotation at seq {} is signed by key {old}, which is not trusted here",
+                r.seq
+            )));
+        }
+        known.push(r.new.clone());
+    }
+    if !known.contains(&vb.signer) {
+        return Err(refuse(format!(
+            "no key rotation of agent {agent} held here names that key (import the bundle holding the rotation first)"
+        )));
+    }
+    Ok(())
 }
 
 /// Loads the agent's own journal (`dir`) into the store, continuing from

@@ -84,12 +84,14 @@ fn import_own_journal(
 ) -> Result<Option<JournalError>, OpenError> {
     let dir = state.journal_dir();
     let pk_path = state.public_key();
-    let agent = PublicKey::load(&pk_path)
+    let own = PublicKey::load(&pk_path)
         .map_err(|source| OpenError::AgentKey {
             path: pk_path.clone(),
             source,
         })?
         .key_id_hex();
+    // After a key rotation the agent id is the journal's first key's.
+    let agent = crate::journal::agent_of(&dir).ok().flatten().unwrap_or(own);
     let mut attempt = 0;
     loop {
         match import_journal(store, &dir, &agent) {

@@ -611,6 +611,14 @@ impl Backend for Sqlite {
         self.rows(&sql, &args, line_row)
     }
 
+    fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError> {
+        self.rows(
+            "SELECT agent, '', seq, line FROM records WHERE agent = ?1 AND type = ?2 ORDER BY seq",
+            &[agent.to_string(), kind.to_string()],
+            line_row,
+        )
+    }
+
     fn finding_lines(&self, agent: &str, session: &str) -> Result<Vec<LineRow>, StoreError> {
         self.rows(
             "SELECT f.agent, f.session, f.seq, r.line FROM findings f

@@ -1,6 +1,8 @@
 //! Trusted agent keys at the collector: add, list, remove and look up the
-//! public key for an agent id. Only bundles signed by a key in this table
-//! are imported.
+//! public key for a key id. An agent's first key's id is its agent id; a
+//! key it rotated to is trusted the same way, under its own key id, and
+//! import ties it to the agent through the agent's key rotations. Only
+//! bundles signed by a key in this table are imported.
 
 use super::{Store, StoreError};
 use crate::keys::PublicKey;

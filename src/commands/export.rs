@@ -48,7 +48,13 @@ pub fn run(ctx: &Context, args: &ExportArgs) -> anyhow::Result<u8> {
         (false, Some(s)) => ExportRange::Since(s),
         (false, None) => ExportRange::SinceLastExport,
     };
-    let e = bundle::export(&mut j, &key, &out, range).context("exporting")?;
+    let e = match bundle::export(&mut j, &key, &out, range) {
+        Err(bundle::BundleError::NothingNew { through }) => {
+            println!("nothing new to export: every record through seq {through} is in an earlier bundle; no bundle written");
+            return Ok(0);
+        }
+        other => other.context("exporting")?,
+    };
     println!(
         "exported seq {}-{} of agent {}",
         e.claim.from, e.claim.to, e.claim.agent

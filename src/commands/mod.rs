@@ -46,7 +46,12 @@ where
         Some(p) => (p.clone(), true),
         None => (PathBuf::from(DEFAULT_CONFIG), false),
     };
-    let config = Config::load(&config_path, required).context("loading configuration")?;
+    let config = match Config::load(&config_path, required) {
+        Ok(c) => c,
+        // `config check` reports every problem in the file itself.
+        Err(_) if matches!(cli.command, Command::Config(_)) => Config::default(),
+        Err(e) => return Err(e).context("loading configuration"),
+    };
     let state = StateDir::new(absolute(
         cli.state_dir
             .clone()
@@ -92,7 +97,8 @@ fn tune_allocator() {
 /// Makes a path absolute against the current directory once, at start-up,
 /// so nothing later depends on the working directory.
 pub fn absolute(p: PathBuf) -> anyhow::Result<PathBuf> {
-    std::path::absolute(&p).with_context(|| format!("cannot resolve path {}", p.display()))
+    std::path::absolute(&p)
+        .with_context(|| format!("cannot resolve path {}", crate::engine::pathfmt::show(&p)))
 }
 
 /// [`absolute`] for every path of a list.

@@ -38,7 +38,7 @@ impl RecordSink for JournalRecorder {
 
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let state = &ctx.state;
-    let root = state.root().display();
+    let root = crate::engine::pathfmt::show(state.root());
     state
         .create()
         .with_context(|| format!("creating the state directory {root}"))?;
@@ -49,6 +49,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let dir = state.journal_dir();
     let journal = Journal::open(&dir, &key)
         .with_context(|| format!("opening the journal {}", pathfmt::show(&dir)))?;
+    let agent_id = journal.agent().to_string();
     let recorder = Arc::new(Mutex::new(JournalRecorder { journal }));
 
     let setup = Setup {
@@ -64,7 +65,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
                 .read_timeout
                 .map(|t| std::time::Duration::from_secs(t.max(1))),
         },
-        agent_id: key.key_id_hex(),
+        agent_id,
     };
     let built = setup.build(&ctx.config, ctx.config.rules.strict)?;
     let control = Control::default();

@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
         let dir = ctx.state.journal_dir();
         let mut journal = crate::journal::Journal::open(&dir, &key)
             .with_context(|| format!("opening the journal {}", pathfmt::show(&dir)))?;
-        spec.agent = Some(key.key_id_hex());
+        spec.agent = Some(journal.agent().to_string());
         let mut sink = JournalSink::new(&mut journal, &mut printer);
         engine.scan(&spec, &mut sink, &cancel)?
     } else {

@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     let mut out = serde_json::Map::new();
     out.insert(
         "state_dir".into(),
-        json!(ctx.state.root().display().to_string()),
+        json!(crate::engine::pathfmt::display(ctx.state.root())),
     );
     let tz = crate::report::parse_tz(&ctx.config.report.timezone)?;
     out.insert("timezone".into(), json!(tz.name()));
@@ -64,7 +64,12 @@ fn key(ctx: &Context) -> Value {
     let pk = ctx.state.public_key();
     match PublicKey::load(&pk) {
         Ok(k) => {
-            json!({"agent": k.key_id_hex(), "public_key": k.to_base64(), "path": pathfmt::display(&pk)})
+            // After a key rotation the agent id is the journal's first key's.
+            let agent = crate::journal::agent_of(&ctx.state.journal_dir())
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| k.key_id_hex());
+            json!({"agent": agent, "key_id": k.key_id_hex(), "public_key": k.to_base64(), "path": pathfmt::display(&pk)})
         }
         Err(_) => json!(null),
     }

@@ -33,8 +33,10 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
     let mut verified = Vec::new();
     for path in &args.bundles {
         let path = super::absolute(path.clone())?;
-        let result = bundle::read_files(&path)
-            .and_then(|(data, sig)| bundle::verify_bytes(&data, &sig, &key));
+        let result = bundle::read_files(&path).and_then(|(data, sig)| {
+            let key = own_key_for(ctx, args, &sig).unwrap_or_else(|| key.clone());
+            bundle::verify_bytes(&data, &sig, &key)
+        });
         let result = result
             .map_err(|e| e.to_string())
             .and_then(|vb| match schema_error(&vb) {
@@ -44,13 +46,14 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<u8> {
         match result {
             Ok(vb) => {
                 println!(
-                    "OK       {}: agent {} seq {}-{} ({} records), head {}",
+                    "OK       {}: agent {} seq {}-{} ({} records), head {}{}",
                     shown(&path),
                     sanitize(&vb.claim.agent),
                     vb.claim.from,
                     vb.claim.to,
                     vb.lines.len(),
-                    vb.claim.head
+                    vb.claim.head,
+                    key_note(&vb)
                 );
                 verified.push((shown(&path), vb));
             }
@@ -84,20 +87,61 @@ fn schema_error(vb: &bundle::VerifiedBundle) -> Option<String> {
     })
 }
 
+/// Without `--pubkey`, a bundle signed by one of this agent's earlier keys
+/// (kept as `keys/agent-<id>.pub` by a key rotation) is checked with it.
+fn own_key_for(ctx: &Context, args: &VerifyArgs, sig: &str) -> Option<PublicKey> {
+    if args.pubkey.is_some() {
+        return None;
+    }
+    let id = bundle::signature_key_id(sig).ok()?;
+    let path = ctx.state.keys_dir().join(format!("agent-{id}.pub"));
+    PublicKey::load(&path).ok().filter(|k| k.key_id_hex() == id)
+}
+
+/// What the output says about keys when the bundle is not simply signed
+/// by the agent's own key.
+fn key_note(vb: &bundle::VerifiedBundle) -> String {
+    let mut note = String::new();
+    if vb.signer.key_id_hex() != vb.claim.agent {
+        note.push_str(&format!(
+            ", signed by rotated key {}",
+            vb.signer.key_id_hex()
+        ));
+    }
+    for r in &vb.rotations {
+        note.push_str(&format!(
+            ", key rotation at seq {}: {} -> {}",
+            r.seq,
+            r.old.key_id_hex(),
+            r.new.key_id_hex()
+        ));
+    }
+    note
+}
+
 /// Verifies the journal in `dir` from genesis; prints the outcome and
 /// returns the exit code (1: tampered, damaged or torn).
 fn verify_journal(dir: &std::path::Path, key: &PublicKey) -> u8 {
     match crate::journal::verify(dir, key) {
         Ok(r) => {
             println!(
-                "OK       journal {}: {} records, {} checkpoints, {} recoveries, head seq {} {}",
+                "OK       journal {}: agent {}, {} records, {} checkpoints, {} recoveries, head seq {} {}",
                 shown(dir),
+                r.agent,
                 r.records,
                 r.checkpoints,
                 r.recoveries,
                 r.head_seq,
                 r.head
             );
+            for rot in &r.rotations {
+                println!(
+                    "         key rotation at seq {}: {} -> {} (signed by both)",
+                    rot.seq,
+                    rot.old.key_id_hex(),
+                    rot.new.key_id_hex()
+                );
+            }
             0
         }
         Err(e) => {

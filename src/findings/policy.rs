@@ -27,7 +27,7 @@
 
 use super::taxonomy::{Cause, Classification, Event};
 use super::{Location, Match, Medium};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest accepted glob pattern.
 const MAX_PATTERN: usize = 256;
@@ -37,7 +37,7 @@ pub const META_EVENT: &str = "kensa_event";
 pub const META_CAUSE: &str = "kensa_cause";
 
 /// The `[classification]` table of the config.
-#[derive(Deserialize, Default, Clone, Debug)]
+#[derive(Deserialize, Serialize, Default, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Default event for findings on removable media (built-in: `precursor`).
@@ -56,7 +56,7 @@ pub struct PolicyConfig {
 }
 
 /// One `[[classification.rule]]`: conditions and what to assign.
-#[derive(Deserialize, Default, Clone, Debug)]
+#[derive(Deserialize, Serialize, Default, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRule {
     /// Free text shown in errors.

@@ -34,23 +34,26 @@ pub fn checkpoint_message(agent: &str, head_seq: u64, head: &str) -> String {
     format!("{CHECKPOINT_DOMAIN}\n{agent}\n{head_seq}\n{head}")
 }
 
-/// A signed checkpoint naming `head_seq`/`head` as the line before it.
+/// A signed checkpoint naming `head_seq`/`head` as the line before it,
+/// for the journal of `agent` (the key's own id unless the key was rotated).
 pub fn checkpoint(
     key: &SecretKey,
+    agent: &str,
     head_seq: u64,
     head: &str,
     exported_through: Option<u64>,
 ) -> super::Checkpoint {
-    let agent = key.key_id_hex();
-    let sig = key.sign_raw(checkpoint_message(&agent, head_seq, head).as_bytes());
+    let sig = key.sign_raw(checkpoint_message(agent, head_seq, head).as_bytes());
+    let own = key.key_id_hex();
     super::Checkpoint {
         v: 1,
         time: crate::findings::now_rfc3339(),
-        agent,
+        agent: agent.to_string(),
         head_seq,
         head: head.to_string(),
         sig: B64.encode(sig),
         exported_through,
+        key: (own != agent).then_some(own),
     }
 }
 
@@ -85,10 +88,12 @@ pub enum LineError {
     Prev { expected: String, found: String },
     #[error("first line's prev is not the genesis value for agent {agent}")]
     Genesis { agent: String },
-    #[error("checkpoint is malformed: {0}")]
-    CheckpointMalformed(&'static str),
+    #[error("{0} is malformed: {1}")]
+    Malformed(&'static str, &'static str),
     #[error("checkpoint signature does not verify with agent key {0}")]
     CheckpointSignature(String),
+    #[error("key rotation: {0}")]
+    Rotation(String),
 }
 
 /// A line that passed the per-line checks.
@@ -170,35 +175,76 @@ pub fn parse_line(line: &[u8]) -> Result<ParsedLine, LineError> {
     })
 }
 
-/// Verifies a checkpoint line's signature and that it names the line before it.
-pub fn check_checkpoint(line: &ParsedLine, key: &PublicKey) -> Result<(), LineError> {
-    let agent = key.key_id_hex();
+/// The id of the key that signed a checkpoint line: its `key` field, or
+/// its `agent` (checkpoints by an agent's first key name only that).
+pub fn checkpoint_signer(line: &ParsedLine) -> Option<&str> {
     let f = &line.fields;
-    let get_str = |k: &'static str| {
-        f.get(k)
-            .and_then(Value::as_str)
-            .ok_or(LineError::CheckpointMalformed(k))
-    };
-    if get_str("agent")? != agent {
-        return Err(LineError::CheckpointMalformed("agent"));
+    match f.get("key") {
+        Some(k) => k.as_str(),
+        None => f.get("agent").and_then(Value::as_str),
     }
+}
+
+/// Checks that a line names the line before it in `head_seq`/`head`, as a
+/// checkpoint and a key rotation do; returns `head`.
+pub(crate) fn names_previous<'a>(
+    line: &'a ParsedLine,
+    what: &'static str,
+) -> Result<&'a str, LineError> {
+    let f = &line.fields;
     let head_seq = f
         .get("head_seq")
         .and_then(Value::as_u64)
-        .ok_or(LineError::CheckpointMalformed("head_seq"))?;
-    let head = get_str("head")?;
+        .ok_or(LineError::Malformed(what, "head_seq"))?;
+    let head = f
+        .get("head")
+        .and_then(Value::as_str)
+        .ok_or(LineError::Malformed(what, "head"))?;
     if head_seq + 1 != line.seq || head != line.prev {
-        return Err(LineError::CheckpointMalformed(
+        return Err(LineError::Malformed(
+            what,
             "head does not name the previous line",
         ));
     }
-    let sig: [u8; 64] = B64
-        .decode(get_str("sig")?)
-        .ok()
+    Ok(head)
+}
+
+/// Decodes a base64 Ed25519 signature field.
+pub(crate) fn signature_field(
+    line: &ParsedLine,
+    what: &'static str,
+    field: &'static str,
+) -> Result<[u8; 64], LineError> {
+    line.fields
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(|s| B64.decode(s).ok())
         .and_then(|s| s.try_into().ok())
-        .ok_or(LineError::CheckpointMalformed("sig"))?;
-    key.verify_raw(checkpoint_message(&agent, head_seq, head).as_bytes(), &sig)
-        .map_err(|_| LineError::CheckpointSignature(agent))
+        .ok_or(LineError::Malformed(what, field))
+}
+
+/// Verifies a checkpoint line's signature with `key` (which must be the
+/// key it names as its signer) and that it names the line before it.
+/// Returns the agent id it names.
+pub fn check_checkpoint(line: &ParsedLine, key: &PublicKey) -> Result<String, LineError> {
+    const CP: &str = "checkpoint";
+    let signer = key.key_id_hex();
+    let agent = line
+        .fields
+        .get("agent")
+        .and_then(Value::as_str)
+        .ok_or(LineError::Malformed(CP, "agent"))?;
+    if checkpoint_signer(line) != Some(signer.as_str()) {
+        return Err(LineError::Malformed(CP, "agent"));
+    }
+    let head = names_previous(line, CP)?;
+    let sig = signature_field(line, CP, "sig")?;
+    key.verify_raw(
+        checkpoint_message(agent, line.seq - 1, head).as_bytes(),
+        &sig,
+    )
+    .map_err(|_| LineError::CheckpointSignature(signer))?;
+    Ok(agent.to_string())
 }
 
 /// Tracks chain continuity over consecutive lines.
@@ -314,7 +360,7 @@ mod tests {
     fn checkpoint_signature() {
         let key = SecretKey::generate().unwrap();
         let head = line_hash(b"x");
-        let cp = checkpoint(&key, 7, &head, None);
+        let cp = checkpoint(&key, &key.key_id_hex(), 7, &head, None);
         let rest = serde_json::to_string(&crate::journal::JournalRecord::Checkpoint(cp)).unwrap();
         let line = mk(8, &head, &rest[1..]);
         let parsed = parse_line(line.as_bytes()).unwrap();

@@ -7,7 +7,10 @@
 //! `.torn` file and a `recovery` record says so, while a damaged line
 //! followed by good lines is tampering and is reported, never skipped.
 //! What a line holds is typed in [`record`] ([`Entry`]); [`Journal::append`]
-//! is the one writer and [`decode`] the one typed reader.
+//! is the one writer and [`decode`] the one typed reader. The agent id is
+//! the id of the journal's first key; [`Journal::rotate_key`] hands signing
+//! to a new key through a `key_rotation` record ([`signers`] follows it for
+//! every reader, [`rekey`] is `kensa keygen --force`).
 //!
 //! Opening costs the same whatever the journal's size: every new segment
 //! starts with a checkpoint, and [`Journal::open`] checks only the last
@@ -39,6 +42,8 @@
 
 pub mod line;
 pub mod record;
+pub mod rekey;
+pub mod signers;
 pub mod status;
 pub mod tail;
 
@@ -49,10 +54,11 @@ pub use line::{
     ParsedLine, MAX_LINE,
 };
 pub use record::{
-    decode, Checkpoint, DecodeError, Durability, Entry, Export, JournalRecord, Journalled, PackRef,
-    Recovery, RulesChange,
+    decode, Checkpoint, DecodeError, Durability, Entry, Export, JournalRecord, Journalled,
+    KeyReset, KeyRotation, PackRef, Recovery, RulesChange,
 };
 use sha2::{Digest, Sha256};
+pub use signers::{rotation_message, KeyTrack, Rotation, Track};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -93,7 +99,7 @@ pub enum JournalError {
         offset: u64,
         length: u64,
     },
-    #[error("{dir} is held by another kensa process (a running agent, `kensa run`, holds its journal until it stops; so does a `kensa scan --journal` or `kensa export` in progress)")]
+    #[error("{dir} is held by another kensa process (a running agent, `kensa run`, holds its journal until it stops; so does a `kensa scan --journal` or `kensa export` in progress); to export while the agent runs as a service: systemctl stop kensa; kensa export --out DIR; systemctl start kensa")]
     Busy { dir: PathBuf },
     #[error("record cannot be journalled: {0}")]
     BadRecord(String),
@@ -357,34 +363,45 @@ pub fn read_from(dir: &Path, from: u64) -> Result<Lines, JournalError> {
 /// What a full verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// The agent id (the id of the journal's first key).
+    pub agent: String,
     pub records: u64,
     pub head_seq: u64,
     pub head: String,
     pub checkpoints: u64,
     pub recoveries: u64,
+    /// The key rotations met, oldest first.
+    pub rotations: Vec<Rotation>,
 }
 
-/// Verifies the whole journal: genesis for this key's agent id, every
-/// link, every checkpoint signature. A torn tail is an error here (open
-/// the journal to recover it first).
+/// Verifies the whole journal: genesis for its agent id, every link,
+/// every checkpoint and key rotation signature, each with the key active at
+/// its place. `key` must be the journal's first key (its agent key) or its
+/// last one (the key it is signed with now): the rotations in between
+/// vouch for the rest. A torn tail is an error here (open the journal to
+/// recover it first).
 pub fn verify(dir: &Path, key: &PublicKey) -> Result<VerifyReport, JournalError> {
-    let agent = key.key_id_hex();
     let mut report = VerifyReport {
+        agent: key.key_id_hex(),
         records: 0,
         head_seq: 0,
-        head: genesis(&agent),
+        head: String::new(),
         checkpoints: 0,
         recoveries: 0,
+        rotations: Vec::new(),
     };
-    let mut lines = Lines::new(dir, 1, Some(&agent))?;
+    let mut track = KeyTrack::new(Some(key.clone()), None);
+    let mut first_prev = None;
+    let mut lines = Lines::new(dir, 1, None)?;
     while let Some(item) = lines.next() {
         let l = item?;
         let parsed = parse_line(&l.bytes).map_err(|e| lines.tampered(Some(l.seq), e))?;
+        first_prev.get_or_insert_with(|| parsed.prev.clone());
+        track
+            .take(&parsed)
+            .map_err(|e| lines.tampered(Some(l.seq), e))?;
         match parsed.kind.as_str() {
-            "checkpoint" => {
-                check_checkpoint(&parsed, key).map_err(|e| lines.tampered(Some(l.seq), e))?;
-                report.checkpoints += 1;
-            }
+            "checkpoint" => report.checkpoints += 1,
             "recovery" => report.recoveries += 1,
             _ => {}
         }
@@ -392,7 +409,94 @@ pub fn verify(dir: &Path, key: &PublicKey) -> Result<VerifyReport, JournalError>
         report.head_seq = l.seq;
         report.head = l.hash;
     }
+    let track = track
+        .finish(Some(key))
+        .map_err(|e| whole_journal(dir, e.to_string()))?;
+    report.take_keys(dir, track, key, first_prev)?;
     Ok(report)
+}
+
+fn whole_journal(dir: &Path, reason: String) -> JournalError {
+    JournalError::Tampered {
+        segment: dir.to_path_buf(),
+        line: 0,
+        seq: None,
+        reason,
+    }
+}
+
+impl VerifyReport {
+    /// Ends [`verify`]: the agent id the signed lines name must be the one
+    /// the first line's genesis value is for, and `key` the journal's
+    /// first or last key.
+    fn take_keys(
+        &mut self,
+        dir: &Path,
+        track: Track,
+        key: &PublicKey,
+        first_prev: Option<String>,
+    ) -> Result<(), JournalError> {
+        if let Some(agent) = &track.agent {
+            self.agent = agent.clone();
+        }
+        let genesis = genesis(&self.agent);
+        if first_prev.is_some_and(|p| p != genesis) {
+            return Err(whole_journal(
+                dir,
+                format!(
+                    "first line's prev is not the genesis value for agent {}",
+                    self.agent
+                ),
+            ));
+        }
+        let is = |k: &Option<PublicKey>| k.as_ref().is_none_or(|k| k == key);
+        if !is(&track.first) && !is(&track.last) {
+            return Err(whole_journal(
+                dir,
+                format!(
+                    "key {} is neither the journal's first key nor its current one",
+                    key.key_id_hex()
+                ),
+            ));
+        }
+        if self.records == 0 {
+            self.head = genesis;
+        }
+        self.rotations = track.rotations;
+        Ok(())
+    }
+}
+
+/// The agent id and signing key id a journal's newest checkpoint or key
+/// rotation names, read without checking anything (the caller checks the
+/// chain against them); `None` when it has neither.
+pub fn last_signer(dir: &Path) -> Result<Option<(String, String)>, JournalError> {
+    let Some(anchor) = last_checkpoint(&segments(dir)?)? else {
+        return Ok(None);
+    };
+    let end = anchor.data[anchor.offset..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(anchor.data.len(), |n| anchor.offset + n);
+    let Ok(parsed) = parse_line(&anchor.data[anchor.offset..end]) else {
+        return Ok(None);
+    };
+    let field = |k: &str| parsed.fields.get(k).and_then(|v| v.as_str());
+    let key = match parsed.kind.as_str() {
+        "key_rotation" => field("new_key"),
+        _ => line::checkpoint_signer(&parsed),
+    };
+    // Only ids as kensa writes them: these end up in file names.
+    let id = |s: &str| s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'));
+    Ok(field("agent")
+        .zip(key)
+        .filter(|(a, k)| id(a) && id(k))
+        .map(|(a, k)| (a.to_string(), k.to_string())))
+}
+
+/// The agent id of the journal in `dir` (see [`last_signer`]).
+pub fn agent_of(dir: &Path) -> Result<Option<String>, JournalError> {
+    Ok(last_signer(dir)?.map(|(agent, _)| agent))
 }
 
 /// The open journal, owned by the one thread that writes records.
@@ -419,6 +523,7 @@ pub struct Journal {
 struct Tip {
     seq: u64,
     head: String,
+    agent: String,
     since_checkpoint: u64,
     exported: Option<u64>,
     torn: Option<(PathBuf, u64, u64)>,
@@ -437,28 +542,29 @@ struct Anchor {
 }
 
 impl Tip {
-    /// Counts one checked line: verifies a checkpoint's signature, and
-    /// follows the last export.
-    fn take(&mut self, parsed: &ParsedLine, key: &PublicKey) -> Result<(), LineError> {
+    /// Counts one checked line: verifies a checkpoint's or a key rotation's
+    /// signatures (through `track`), and follows the last export.
+    fn take(&mut self, parsed: &ParsedLine, track: &mut KeyTrack) -> Result<(), LineError> {
         self.since_checkpoint += 1;
+        if track.take(parsed)? {
+            self.since_checkpoint = 0;
+        }
         if !matches!(parsed.kind.as_str(), "checkpoint" | "export") {
             return Ok(());
         }
         match Entry::from_parsed(parsed) {
             Ok(Entry::Journal(JournalRecord::Checkpoint(cp))) => {
-                check_checkpoint(parsed, key)?;
-                self.since_checkpoint = 0;
                 self.exported = cp.exported_through.or(self.exported);
             }
             Ok(Entry::Journal(JournalRecord::Export(e))) => self.exported = Some(e.to_seq),
-            _ if parsed.kind == "checkpoint" => check_checkpoint(parsed, key)?,
             _ => {}
         }
         Ok(())
     }
 }
 
-/// The last checkpoint in the journal, looking at the newest segment
+/// The last checkpoint (or key rotation, which signs the chain the same
+/// way) in the journal, looking at the newest segment
 /// first and going back only while a segment holds none (every segment
 /// written since rotation checkpoints has one as its first line). Only
 /// complete lines count; nothing here is trusted yet.
@@ -475,7 +581,10 @@ fn last_checkpoint(segs: &[(u64, PathBuf)]) -> Result<Option<Anchor>, JournalErr
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1);
             let raw = &data[start..end];
-            if line::peek_kind(raw).as_deref() == Some("checkpoint") {
+            if matches!(
+                line::peek_kind(raw).as_deref(),
+                Some("checkpoint" | "key_rotation")
+            ) {
                 if let Some((seq, _)) = line::parse_prefix(raw) {
                     let lineno = data[..start].iter().filter(|&&b| b == b'\n').count() + 1;
                     return Ok(Some(Anchor {
@@ -496,25 +605,28 @@ fn last_checkpoint(segs: &[(u64, PathBuf)]) -> Result<Option<Anchor>, JournalErr
     Ok(None)
 }
 
-/// Checks the chain from `from` (a checkpoint, whose signature is
-/// verified, or seq 1 against the genesis value) to the end.
+/// Checks the chain from `from` (a checkpoint or key rotation, whose
+/// signatures are verified, or seq 1 against the genesis value) to the
+/// end, and that `key` is the key the journal is signed with now.
 fn check_tail(dir: &Path, key: &PublicKey) -> Result<Tip, JournalError> {
-    let agent = key.key_id_hex();
+    let own = key.key_id_hex();
     let segs = segments(dir)?;
     let (mut lines, from) = match last_checkpoint(&segs)? {
         Some(anchor) => {
             let from = anchor.seq;
             (Lines::at(segs, anchor), from)
         }
-        None => (Lines::new(dir, 1, Some(&agent))?, 1),
+        None => (Lines::new(dir, 1, Some(&own))?, 1),
     };
     let mut tip = Tip {
         seq: 0,
-        head: genesis(&agent),
+        head: genesis(&own),
+        agent: own.clone(),
         since_checkpoint: 0,
         exported: None,
         torn: None,
     };
+    let mut track = KeyTrack::new(Some(key.clone()), None);
     while let Some(item) = lines.next() {
         let l = match item {
             Ok(l) => l,
@@ -529,19 +641,53 @@ fn check_tail(dir: &Path, key: &PublicKey) -> Result<Tip, JournalError> {
             Err(e) => return Err(e),
         };
         let parsed = parse_line(&l.bytes).map_err(|e| lines.tampered(Some(l.seq), e))?;
-        if l.seq == from && from > 1 && parsed.kind != "checkpoint" {
+        if l.seq == from
+            && from > 1
+            && !matches!(parsed.kind.as_str(), "checkpoint" | "key_rotation")
+        {
             return Err(lines.tampered(Some(l.seq), "expected the checkpoint opening starts from"));
         }
-        tip.take(&parsed, key)
+        tip.take(&parsed, &mut track)
             .map_err(|e| lines.tampered(Some(l.seq), e))?;
         tip.seq = l.seq;
         tip.head = l.hash;
     }
-    if from == 1 && tip.exported.is_none() {
-        // The whole journal was read: no export record means none.
-        tip.exported = Some(0);
+    tip.finish(dir, track, key, from)
+}
+
+impl Tip {
+    /// Ends [`check_tail`]: the tail must end signed by `key`; takes the
+    /// agent id the signed lines name.
+    fn finish(
+        mut self,
+        dir: &Path,
+        track: KeyTrack,
+        key: &PublicKey,
+        from: u64,
+    ) -> Result<Tip, JournalError> {
+        let at_end = |reason: String| JournalError::Tampered {
+            segment: dir.to_path_buf(),
+            line: 0,
+            seq: Some(self.seq),
+            reason,
+        };
+        let track = track.finish(Some(key)).map_err(|e| at_end(e.to_string()))?;
+        if let Some(last) = track.last.as_ref().filter(|k| *k != key) {
+            return Err(at_end(format!(
+                "the journal is signed by key {} from its last checkpoint on, not by the agent key {} (an interrupted `kensa keygen --force`? run it again to finish)",
+                last.key_id_hex(),
+                key.key_id_hex()
+            )));
+        }
+        if let Some(agent) = track.agent {
+            self.agent = agent;
+        }
+        if from == 1 && self.exported.is_none() {
+            // The whole journal was read: no export record means none.
+            self.exported = Some(0);
+        }
+        Ok(self)
     }
-    Ok(tip)
 }
 
 /// The `to_seq` of the last `export` record, read from the whole journal
@@ -598,7 +744,7 @@ impl Journal {
             _lock: lock,
             dir: dir.to_path_buf(),
             key: key.clone(),
-            agent: key.key_id_hex(),
+            agent: tip.agent,
             options,
             file,
             seg_path,
@@ -664,9 +810,38 @@ impl Journal {
         &self.dir
     }
 
-    /// The agent id (the key id in hex).
+    /// The agent id: the id of the journal's first key, which stays the
+    /// agent id across key rotations.
     pub fn agent(&self) -> &str {
         &self.agent
+    }
+
+    /// The id of the key the journal is signed with now.
+    pub fn key_id(&self) -> String {
+        self.key.key_id_hex()
+    }
+
+    /// Rotates the key: appends a `key_rotation` record signed by the
+    /// current key and countersigned by `new`, then a checkpoint by `new`,
+    /// which signs everything after. Returns where the rotation landed.
+    /// The caller installs the new key file afterwards.
+    pub fn rotate_key(&mut self, new: &SecretKey, reason: &str) -> Result<Appended, JournalError> {
+        let body = |j: &Journal| {
+            let r = signers::rotation(&j.key, new, &j.agent, j.seq, &j.head, reason);
+            serde_json::to_string(&JournalRecord::KeyRotation(r))
+                .map_err(|e| JournalError::BadRecord(e.to_string()))
+        };
+        let mut line = self.line_for(&body(self)?)?;
+        if !self.fits(&line) {
+            self.rotate()?;
+            line = self.line_for(&body(self)?)?;
+        }
+        let appended = self.write_line(line)?;
+        self.since_checkpoint = 0;
+        self.sync()?;
+        self.key = new.clone();
+        self.checkpoint()?;
+        Ok(appended)
     }
 
     /// (seq, hash) of the last line; (0, genesis) when empty.
@@ -723,7 +898,7 @@ impl Journal {
 
     fn checkpoint_body(&mut self) -> Result<String, JournalError> {
         let exported = self.exported_through()?;
-        let cp = line::checkpoint(&self.key, self.seq, &self.head, Some(exported));
+        let cp = line::checkpoint(&self.key, &self.agent, self.seq, &self.head, Some(exported));
         serde_json::to_string(&JournalRecord::Checkpoint(cp))
             .map_err(|e| JournalError::BadRecord(e.to_string()))
     }

@@ -3,7 +3,7 @@
 //! [`crate::findings::Record`], the only kind the engine and the printers
 //! ever see, and enter the journal as [`Entry::Scan`]; the journal's own
 //! bookkeeping ([`JournalRecord`]: checkpoint, recovery, export,
-//! rules_change) sits beside them. Both serialise as one flat JSON object
+//! rules_change, key_rotation, key_reset) sits beside them. Both serialise as one flat JSON object
 //! tagged with `"type"`, field for field as kensa has always written them,
 //! so old lines decode and new lines look like old ones.
 //!
@@ -30,6 +30,58 @@ pub struct Checkpoint {
     /// Absent in checkpoints written before kensa tracked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exported_through: Option<u64>,
+    /// The id of the key that signed it, when that is not the agent's
+    /// first key (after a [`KeyRotation`]); absent otherwise, as in every
+    /// checkpoint written before rotations existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// The agent key changed: the old key (which signs this record) names the
+/// new one, and the new key countersigns, so the chain is vouched for by
+/// the old key up to here and by the new key from here on. Both
+/// signatures are over [`super::rotation_message`]; like a checkpoint the
+/// record names the line before it. The agent id does not change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotation {
+    pub v: u32,
+    pub time: String,
+    pub agent: String,
+    pub head_seq: u64,
+    pub head: String,
+    /// Key id and public key (minisign base64 line) of the old key.
+    pub old_key: String,
+    pub old_public_key: String,
+    /// Key id and public key of the new key.
+    pub new_key: String,
+    pub new_public_key: String,
+    /// Why (`keygen --force`).
+    pub reason: String,
+    /// Base64 Ed25519 signatures of the old and the new key.
+    pub sig: String,
+    pub new_sig: String,
+}
+
+/// The first record of a journal started because the previous agent key
+/// was lost: nothing could sign a rotation, so the previous journal was
+/// closed as it was (moved aside to `previous_journal`) and this journal
+/// belongs to a new agent id. It names what was last seen of the old one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyReset {
+    pub v: u32,
+    pub time: String,
+    /// The previous journal's agent id and key id, when they could be read.
+    pub previous_agent: Option<String>,
+    pub previous_key: Option<String>,
+    /// Its last complete line (seq 0: it was empty or missing).
+    pub previous_head_seq: u64,
+    pub previous_head: String,
+    /// The `to_seq` of its last export (records after it were not exported).
+    pub previous_exported_through: u64,
+    /// The state directory it was moved into (`closed-<agent>-<time>`,
+    /// beside this journal's directory, holding `journal/`).
+    pub previous_journal: String,
+    pub reason: String,
 }
 
 /// A torn last line moved aside when the journal was opened.
@@ -88,6 +140,8 @@ pub enum JournalRecord {
     Recovery(Recovery),
     Export(Export),
     RulesChange(RulesChange),
+    KeyRotation(KeyRotation),
+    KeyReset(KeyReset),
 }
 
 /// Every kind of journal line.
@@ -99,7 +153,8 @@ pub enum JournalRecord {
 pub enum Entry {
     /// What a scan emits (session, finding, skip, summary).
     Scan(Record),
-    /// The journal's bookkeeping (checkpoint, recovery, export, rules_change).
+    /// The journal's bookkeeping (checkpoint, recovery, export, rules_change,
+    /// key_rotation, key_reset).
     Journal(JournalRecord),
 }
 
@@ -121,7 +176,14 @@ pub enum DecodeError {
 /// The record kinds scans write.
 const SCAN_KINDS: [&str; 4] = ["session", "finding", "skip", "summary"];
 /// The journal's own kinds.
-const JOURNAL_KINDS: [&str; 4] = ["checkpoint", "recovery", "export", "rules_change"];
+const JOURNAL_KINDS: [&str; 6] = [
+    "checkpoint",
+    "recovery",
+    "export",
+    "rules_change",
+    "key_rotation",
+    "key_reset",
+];
 
 impl Entry {
     /// The `"type"` tag.
@@ -184,6 +246,8 @@ impl JournalRecord {
             JournalRecord::Recovery(_) => "recovery",
             JournalRecord::Export(_) => "export",
             JournalRecord::RulesChange(_) => "rules_change",
+            JournalRecord::KeyRotation(_) => "key_rotation",
+            JournalRecord::KeyReset(_) => "key_reset",
         }
     }
 }
@@ -357,6 +421,7 @@ mod tests {
                 head: "cd".repeat(32),
                 sig: "c2ln".into(),
                 exported_through: Some(2),
+                key: None,
             })),
             Entry::Journal(JournalRecord::Recovery(Recovery {
                 v: 1,
@@ -386,6 +451,31 @@ mod tests {
                 },
                 publisher: "P".into(),
                 rules: 7,
+            })),
+            Entry::Journal(JournalRecord::KeyRotation(KeyRotation {
+                v: 1,
+                time: "t".into(),
+                agent: "A".into(),
+                head_seq: 8,
+                head: "cd".repeat(32),
+                old_key: "A".into(),
+                old_public_key: "o".into(),
+                new_key: "B".into(),
+                new_public_key: "n".into(),
+                reason: "r".into(),
+                sig: "s".into(),
+                new_sig: "t".into(),
+            })),
+            Entry::Journal(JournalRecord::KeyReset(KeyReset {
+                v: 1,
+                time: "t".into(),
+                previous_agent: Some("A".into()),
+                previous_key: None,
+                previous_head_seq: 9,
+                previous_head: "ef".repeat(32),
+                previous_exported_through: 5,
+                previous_journal: "closed-A-x".into(),
+                reason: "r".into(),
             })),
         ]
     }

@@ -34,6 +34,12 @@ pub struct JournalStatus {
     pub head: String,
     /// The last seq exported (0 when nothing has been).
     pub exported: u64,
+    /// Records after `exported` that are not bookkeeping (checkpoints and
+    /// export notes): what the next export would carry. Counted while
+    /// reading back; when the look-back budget ran out first, this is
+    /// `head_seq - exported`, an upper bound, and `unexported_exact` is false.
+    pub unexported: u64,
+    pub unexported_exact: bool,
     /// The newest segment ends in a partial line.
     pub torn: bool,
     /// The most recent sessions, newest first.
@@ -123,10 +129,18 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
     let mut head = None;
     let mut exported = None;
     let mut got = Collected::default();
+    // (seq, bookkeeping) of every line read, newest first, to count what
+    // lies after the last export once that is known.
+    let mut kinds: Vec<(u64, bool)> = Vec::new();
     for line in lines.by_ref() {
         let line = line?;
         head.get_or_insert_with(|| (line.seq, line.hash.clone()));
-        let wanted = match peek_kind(&line.bytes).as_deref() {
+        let kind = peek_kind(&line.bytes);
+        kinds.push((line.seq, super::tail::is_bookkeeping(kind.as_deref())));
+        if exported.is_some_and(|e| line.seq <= e) && got.sessions.len() >= want {
+            break;
+        }
+        let wanted = match kind.as_deref() {
             Some("session" | "summary" | "finding") => got.sessions.len() < want,
             Some("export" | "checkpoint") => exported.is_none(),
             _ => false,
@@ -146,7 +160,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
                 })
             }
         }
-        if got.sessions.len() >= want && exported.is_some() {
+        if got.sessions.len() >= want && exported.is_some_and(|e| line.seq <= e + 1) {
             break;
         }
     }
@@ -158,10 +172,22 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
         None => scan_exported(dir)?,
     };
     let (head_seq, head) = head.unwrap_or_default();
+    let oldest_read = kinds.last().map_or(head_seq + 1, |k| k.0);
+    let unexported_exact = oldest_read <= exported + 1;
+    let unexported = if unexported_exact {
+        kinds
+            .iter()
+            .filter(|(seq, book)| *seq > exported && !book)
+            .count() as u64
+    } else {
+        head_seq.saturating_sub(exported)
+    };
     Ok(JournalStatus {
         head_seq,
         head,
         exported,
+        unexported,
+        unexported_exact,
         torn: lines.torn(),
         sessions: got.sessions,
     })

@@ -138,6 +138,28 @@ impl Iterator for Backward {
     }
 }
 
+/// True for the journal's own bookkeeping records (checkpoints and export
+/// notes): they carry no finding or event, so they alone are never worth
+/// a bundle and never count as "not yet exported".
+pub fn is_bookkeeping(kind: Option<&str>) -> bool {
+    matches!(kind, Some("checkpoint" | "export"))
+}
+
+/// Whether the journal in `dir` holds any record after seq `after` that is
+/// not bookkeeping. Reads back from the end only as far as `after`.
+pub fn has_records_after(dir: &std::path::Path, after: u64) -> Result<bool, JournalError> {
+    for line in Backward::open(dir, u64::MAX)? {
+        let line = line?;
+        if line.seq <= after {
+            break;
+        }
+        if !is_bookkeeping(super::line::peek_kind(&line.bytes).as_deref()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

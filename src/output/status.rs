@@ -26,7 +26,8 @@ pub fn journal_json(j: &JournalStatus, dir: &Path) -> Value {
         "head_seq": j.head_seq,
         "head": j.head,
         "exported_through": j.exported,
-        "unexported": j.head_seq.saturating_sub(j.exported),
+        "unexported": j.unexported,
+        "unexported_exact": j.unexported_exact,
         "torn_tail": j.torn,
     })
 }
@@ -105,8 +106,13 @@ pub fn text(v: &Value, tz: &chrono_tz::Tz) -> String {
     match &v["journal"] {
         Value::Null => s.push_str("journal:    none yet\n"),
         j => {
+            let bound = if j["unexported_exact"] == false {
+                "up to "
+            } else {
+                ""
+            };
             s.push_str(&format!(
-                "journal:    head seq {} ({}), {} record(s) not yet exported\n",
+                "journal:    head seq {} ({}), {bound}{} record(s) not yet exported\n",
                 j["head_seq"],
                 j["head"].as_str().unwrap_or("").get(..16).unwrap_or(""),
                 j["unexported"]

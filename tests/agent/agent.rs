@@ -110,8 +110,28 @@ impl Agent {
         }
     }
 
-    fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Sends SIGTERM and waits for the agent to exit, failing the test if
+    /// it takes longer than `limit`; returns how it exited and how long it
+    /// took (printed too).
+    pub(crate) fn terminate(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let t = Instant::now();
+        self.signal(libc::SIGTERM);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                t.elapsed() < limit,
+                "SIGTERM must stop the agent within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        eprintln!("SIGTERM to exit: {:?}", t.elapsed());
+        (status, t.elapsed())
     }
 }
 
@@ -410,19 +430,7 @@ fn sigterm_exits_0_quickly_and_sighup_with_broken_rules_keeps_old_ones() {
         |r| finding_under(r, &w, "new2.txt").is_some(),
     );
 
-    let t = Instant::now();
-    agent.signal(libc::SIGTERM);
-    let status = loop {
-        if let Some(s) = agent.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "SIGTERM must stop the agent within 5 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    eprintln!("SIGTERM to exit: {:?}", t.elapsed());
+    let (status, _) = agent.terminate(Duration::from_secs(5));
     assert_eq!(status.code(), Some(0));
 }
 

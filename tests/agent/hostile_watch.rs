@@ -10,7 +10,7 @@ use crate::agent::{journal, require_root, wait_journal, Agent, MountGuard};
 use crate::support::{eicar, run_ok, TestEnv, EICAR_SHA256};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn session_with_path<'a>(recs: &'a [serde_json::Value], path: &Path) -> Option<&'a str> {
     let p = path.display().to_string();
@@ -72,14 +72,8 @@ fn watched_subdirectory_swapped_for_a_symlink_is_not_followed() {
         !text.contains(EICAR_SHA256) && !recs.iter().any(|r| r["type"] == "finding"),
         "a file outside the watched directory was read: {recs:#?}"
     );
-    assert!(agent.alive_now());
+    assert!(agent.alive());
     agent.signal(libc::SIGTERM);
-}
-
-impl Agent {
-    fn alive_now(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
 }
 
 #[test]
@@ -148,19 +142,7 @@ fn sigterm_closes_a_session_stuck_on_endless_and_blocked_watched_files() {
         summary_of(&journal(&env.state), &id).is_none(),
         "the session ended before SIGTERM"
     );
-    let t = Instant::now();
-    agent.signal(libc::SIGTERM);
-    let status = loop {
-        if let Some(s) = agent.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "SIGTERM must stop the agent within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    eprintln!("SIGTERM to exit with a stuck session: {:?}", t.elapsed());
+    let (status, _) = agent.terminate(Duration::from_secs(10));
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     assert_eq!(status.code(), Some(0), "{}", agent.log_text());

@@ -9,7 +9,7 @@ use crate::support;
 use std::path::Path;
 use std::process::Command;
 
-fn minisign_available() -> bool {
+pub(crate) fn minisign_available() -> bool {
     let ok = || {
         Command::new("minisign")
             .arg("-v")
@@ -29,7 +29,7 @@ fn minisign_available() -> bool {
     ok()
 }
 
-fn minisign_verify(file: &Path, pubkey: &Path) -> (bool, String) {
+pub(crate) fn minisign_verify(file: &Path, pubkey: &Path) -> (bool, String) {
     let out = Command::new("minisign")
         .arg("-Vm")
         .arg(file)

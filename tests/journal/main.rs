@@ -10,5 +10,7 @@ mod bundle_fixture;
 mod bundle_minisign;
 mod bundle_tamper;
 mod journal_crash;
+mod key_rotation;
+mod schema;
 mod status;
 mod unbounded_reads;

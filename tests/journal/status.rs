@@ -208,8 +208,9 @@ fn sessions_findings_and_an_export() {
     assert_eq!(jv["head_seq"], json!(head));
     assert_eq!(jv["head"], json!(hash));
     assert_eq!(jv["exported_through"], json!(e.claim.to));
-    // The export record itself and everything after it.
-    assert_eq!(jv["unexported"], json!(head - e.claim.to));
+    // What came after the export, not counting its own note: six records.
+    assert_eq!(jv["unexported"], json!(6));
+    assert_eq!(jv["unexported_exact"], json!(true));
     assert_eq!(jv["torn_tail"], json!(false));
     assert_eq!(v["key"]["agent"], json!(key.key_id_hex()));
     let ids: Vec<&str> = v["sessions"]
@@ -243,9 +244,8 @@ fn sessions_findings_and_an_export() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(
-            "journal:    head seq {head} ({}), {} record(s) not yet exported",
+            "journal:    head seq {head} ({}), 6 record(s) not yet exported",
             &hash[..16],
-            head - e.claim.to
         )),
         "{text}"
     );
@@ -282,7 +282,9 @@ fn a_torn_last_line_is_reported_not_fatal() {
     assert_eq!(v["journal"]["head_seq"], json!(head));
     assert_eq!(v["journal"]["head"], json!(hash));
     assert_eq!(v["journal"]["torn_tail"], json!(true));
-    assert_eq!(v["journal"]["unexported"], json!(head));
+    // The session and the finding; the segment's opening checkpoint is
+    // bookkeeping.
+    assert_eq!(v["journal"]["unexported"], json!(2));
     assert_eq!(v["sessions"][0]["id"], json!("s1"));
     let text = String::from_utf8_lossy(&env.run(["status"]).stdout).into_owned();
     assert!(text.contains("torn last line"), "{text}");
@@ -321,4 +323,58 @@ fn verify_journal_rechecks_the_whole_chain() {
         text.contains("REFUSED  journal") && text.contains("TAMPERED"),
         "{text}"
     );
+}
+
+/// Issue 12.9: exports that finish. After an export nothing is left to
+/// export (its checkpoint and note are bookkeeping); an export with nothing
+/// new writes no bundle and says so, and leaves the journal as it was.
+#[test]
+fn an_export_leaves_nothing_behind_and_an_empty_one_writes_nothing() {
+    let env = TestEnv::new();
+    env.file("e.com", &crate::support::eicar());
+    assert!(env.run(["keygen"]).status.success());
+    let scan = || {
+        let out = env.run(["scan".as_ref(), "--journal".as_ref(), env.root.as_os_str()]);
+        assert_eq!(out.status.code(), Some(1));
+    };
+    scan();
+    let out_dir = env.base().join("stick");
+    let export = || env.run(["export".as_ref(), "--out".as_ref(), out_dir.as_os_str()]);
+    let bundles = || {
+        let mut v: Vec<String> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".jsonl"))
+            .collect();
+        v.sort();
+        v
+    };
+    let out = export();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bundles().len(), 1);
+    let v = status_json(&env);
+    assert_eq!(v["journal"]["unexported"], json!(0), "{v:#}");
+    let head = v["journal"]["head_seq"].clone();
+
+    let out = export();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text.contains("nothing new to export"), "{text}");
+    assert_eq!(bundles().len(), 1, "no bundle of bookkeeping");
+    assert_eq!(
+        status_json(&env)["journal"]["head_seq"],
+        head,
+        "the journal is unchanged"
+    );
+
+    scan();
+    assert!(status_json(&env)["journal"]["unexported"].as_u64().unwrap() >= 3);
+    assert_eq!(export().status.code(), Some(0));
+    assert_eq!(bundles().len(), 2);
+    assert_eq!(status_json(&env)["journal"]["unexported"], json!(0));
 }

@@ -11,6 +11,7 @@ mod archive_offsets;
 mod archive_scan;
 mod archive_walk;
 mod cli_docs;
+mod config_check;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;
