@@ -7,6 +7,7 @@
 //! the configuration file, at start and again on every reload.
 
 use crate::config::Config;
+use crate::engine::pathfmt;
 use crate::engine::{Cancel, Engine, RecordSink, SessionSpec, StopReason};
 use crate::findings::{Location, Medium, Record};
 use crate::media::{self, MediaPolicy, Mount};
@@ -95,6 +96,7 @@ impl Setup {
         let req = RuleRequest {
             explicit: self.overrides.rules.clone(),
             strict,
+            read_only: false,
         };
         let mut opts = config.scan_options();
         if let Some(t) = self.overrides.read_timeout {
@@ -150,18 +152,30 @@ struct SessionSink(SharedSink);
 impl RecordSink for SessionSink {
     fn record(&mut self, rec: Record) -> std::io::Result<()> {
         if let Record::Finding(f) = &rec {
-            let rules: Vec<&str> = f.matches.iter().map(|m| m.rule.as_str()).collect();
-            tracing::warn!(
-                path = %crate::output::sanitize(&f.path),
-                sha256 = %f.sha256,
-                verdict = ?f.verdict,
-                rules = ?rules,
-                "detection"
-            );
+            log_finding(f);
         }
         let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
         s.record(rec)
     }
+}
+
+/// The log line of a finding; under journald its fields `KENSA_PATH`,
+/// `KENSA_SHA256`, `KENSA_SESSION` and one `KENSA_RULE` per matched rule
+/// select it.
+fn log_finding(f: &crate::findings::Finding) {
+    let verdict = match f.verdict {
+        crate::findings::Verdict::Malicious => "malicious",
+        crate::findings::Verdict::Suspicious => "suspicious",
+    };
+    let path = crate::output::sanitize(&f.path);
+    tracing::warn!(
+        path = %path,
+        sha256 = %f.sha256,
+        session = %f.session,
+        verdict,
+        rule = %crate::logging::list(f.matches.iter().map(|m| m.rule.as_str())),
+        "detection: {verdict} file {path}"
+    );
 }
 
 struct Running {
@@ -215,10 +229,26 @@ fn fingerprint(p: &Path) -> Option<String> {
 pub enum AgentError {
     #[error("cannot watch the mount table: {0}")]
     Mounts(std::io::Error),
-    #[error("cannot start the file watcher: {0}")]
+    #[error("cannot start the file watcher: {}", watch_error(.0))]
     Watcher(#[from] notify::Error),
     #[error("cannot start a session thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// A watcher error in words: notify's own text adds the paths (and its
+/// configuration) in Rust `Debug` form, which no log line shows; the
+/// paths are in the log line's fields already.
+fn watch_error(e: &notify::Error) -> String {
+    match &e.kind {
+        notify::ErrorKind::Generic(s) => crate::output::sanitize(s).into_owned(),
+        notify::ErrorKind::Io(io) => io.to_string(),
+        notify::ErrorKind::PathNotFound => "no such file or directory".into(),
+        notify::ErrorKind::WatchNotFound => "not watched".into(),
+        notify::ErrorKind::InvalidConfig(_) => "invalid watcher configuration".into(),
+        notify::ErrorKind::MaxFilesWatch => {
+            "the limit of inotify watches is reached (sysctl fs.inotify.max_user_watches)".into()
+        }
+    }
 }
 
 /// Whether a file event may change what a scan finds: creation, a write or
@@ -280,12 +310,7 @@ impl Agent {
         self.watch_host_dirs();
         let mut known: HashMap<PathBuf, Mount> = HashMap::new();
         self.sync_mounts(&mut known, self.cfg.scan_present);
-        tracing::info!(
-            roots = ?self.cfg.media.roots,
-            watch = ?self.cfg.watch,
-            rules = self.engine.rules().info.rules,
-            "agent running"
-        );
+        self.log_rules("agent running");
         loop {
             if self.control.terminate.load(Ordering::SeqCst) {
                 break;
@@ -338,9 +363,12 @@ impl Agent {
                             medium: None,
                         },
                     );
-                    tracing::info!(dir = %dir.display(), "watching host directory");
+                    tracing::info!(dir = %pathfmt::display(&dir), "watching host directory");
                 }
-                Err(e) => tracing::error!(dir = %dir.display(), "cannot watch: {e}"),
+                Err(e) => {
+                    let why = watch_error(&e);
+                    tracing::error!(dir = %pathfmt::display(&dir), "cannot watch: {why}");
+                }
             }
         }
     }
@@ -396,15 +424,16 @@ impl Agent {
     fn medium_mounted(&mut self, mp: PathBuf, m: &Mount, why: &'static str, scan_new: bool) {
         let medium = media::identify(m, why);
         tracing::info!(
-            mount_point = %mp.display(),
+            mount_point = %pathfmt::display(&mp),
             fs = %m.fstype,
-            label = ?medium.label,
-            serial = ?medium.serial,
-            uuid = ?medium.uuid,
+            label = medium.label.as_deref(),
+            serial = medium.serial.as_deref(),
+            uuid = medium.uuid.as_deref(),
             "medium mounted"
         );
         if let Err(e) = self.watcher.watch(&mp, notify::RecursiveMode::Recursive) {
-            tracing::warn!(mount_point = %mp.display(), "cannot watch medium for changes: {e}");
+            let why = watch_error(&e);
+            tracing::warn!(mount_point = %pathfmt::display(&mp), "cannot watch medium for changes: {why}");
         }
         self.roots.insert(
             mp.clone(),
@@ -419,7 +448,7 @@ impl Agent {
     }
 
     fn medium_removed(&mut self, mp: &Path) {
-        tracing::info!(mount_point = %mp.display(), "medium removed");
+        tracing::info!(mount_point = %pathfmt::display(mp), "medium removed");
         let _ = self.watcher.unwatch(mp);
         self.roots.remove(mp);
         self.pending.remove(mp);
@@ -446,7 +475,7 @@ impl Agent {
             let ev = match ev {
                 Ok(ev) => ev,
                 Err(e) => {
-                    tracing::debug!("watch error: {e}");
+                    tracing::debug!("watch error: {}", watch_error(&e));
                     continue;
                 }
             };
@@ -539,7 +568,7 @@ impl Agent {
         let engine = self.engine.clone();
         let sink = self.sink.clone();
         let c2 = cancel.clone();
-        let root_s = root.display().to_string();
+        let root_s = pathfmt::display(root);
         let handle = std::thread::Builder::new()
             .name("kensa-session".into())
             .spawn(move || {
@@ -547,6 +576,7 @@ impl Agent {
                 match engine.scan(&spec, &mut s, &c2) {
                     Ok(sum) => tracing::info!(
                         root = %root_s,
+                        session = %sum.session,
                         files = sum.files,
                         findings = sum.findings,
                         gaps = sum.gaps,
@@ -590,11 +620,6 @@ impl Agent {
         }
         match self.setup.reload() {
             Ok((engine, cfg)) => {
-                tracing::info!(
-                    rules = engine.rules().info.rules,
-                    digest = %engine.rules().info.id,
-                    "reloaded configuration and rules"
-                );
                 self.engine = engine;
                 let old_watch: BTreeSet<PathBuf> = self.cfg.watch.iter().cloned().collect();
                 let new_watch: BTreeSet<PathBuf> = cfg.watch.iter().cloned().collect();
@@ -610,9 +635,35 @@ impl Agent {
                 let all = std::mem::replace(&mut self.cfg.watch, added);
                 self.watch_host_dirs();
                 self.cfg.watch = all;
+                self.log_rules("reloaded configuration and rules");
             }
             Err(e) => tracing::error!("reload refused, the running rules stay in use: {e}"),
         }
+    }
+
+    /// The service line (shown at the default level) of a start or a
+    /// reload: version, agent id, the rule set (digest, counts, pack) and
+    /// what is watched.
+    fn log_rules(&self, what: &str) {
+        let r = &self.engine.rules().info;
+        let pack = r.pack_version.map(|v| v.to_string());
+        let roots = self.cfg.media.roots.iter().map(|p| pathfmt::display(p));
+        let watch = self.cfg.watch.iter().map(|p| pathfmt::display(p));
+        tracing::info!(
+            target: crate::logging::SERVICE,
+            version = env!("CARGO_PKG_VERSION"),
+            agent = %self.setup.agent_id,
+            digest = %r.digest,
+            rules = r.rules,
+            hashes = r.hashes,
+            pack = pack.as_deref().unwrap_or("none"),
+            media_roots = %crate::logging::list(roots),
+            watch = %crate::logging::list(watch),
+            "kensa {} {what}: agent {}, rules {}",
+            env!("CARGO_PKG_VERSION"),
+            self.setup.agent_id,
+            crate::output::ruleset_text(r)
+        );
     }
 
     fn shutdown(mut self) {

@@ -31,7 +31,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE", env = "KENSA_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// More log output (-v info, -vv debug); logs go to stderr.
+    /// More log output from kensa (-v info, -vv debug; dependencies stay at
+    /// warn; KENSA_LOG replaces the filter). Logs go to stderr, or to
+    /// journald natively when run by systemd.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -48,8 +50,9 @@ pub enum Command {
     /// directories as files arrive; journal everything (SIGHUP reloads,
     /// SIGTERM stops).
     Run(RunArgs),
-    /// Show the agent's state: rules, journal head, unexported records,
-    /// recent sessions, key.
+    /// Show the agent's state: whether one is running (its pid), rules,
+    /// key, journal head, unexported records, the last medium's verdict and
+    /// recent sessions (times in report.timezone). Creates nothing.
     Status(StatusArgs),
     /// Configuration helpers.
     #[command(subcommand)]

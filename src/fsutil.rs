@@ -249,6 +249,81 @@ impl LockGuard {
     pub fn file(&self) -> &File {
         &self.file
     }
+
+    /// Writes this process's id into the lock file (`PID\n`), for
+    /// [`lock_holder`] to name who holds it.
+    pub fn record_pid(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        self.file.set_len(0)?;
+        self.file
+            .write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
+    }
+}
+
+/// Who holds the exclusive lock on a lock file, as [`lock_holder`] sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockHolder {
+    /// No lock file, or nobody holds its lock.
+    Free,
+    /// Held by a process; its id when known (the kernel's lock table, else
+    /// what the holder wrote with [`LockGuard::record_pid`]).
+    Held { pid: Option<u32> },
+    /// The lock table (`/proc/locks`) could not be read.
+    Unknown,
+}
+
+/// Most bytes of `/proc/locks` read.
+const MAX_PROC_LOCKS: u64 = 8 << 20;
+
+/// Whether someone holds the `flock` on `path`, found in the kernel's lock
+/// table (`/proc/locks`) by the file's device and inode: it takes no lock
+/// and creates nothing (the file is opened read-only if it exists).
+pub fn lock_holder(path: &Path) -> LockHolder {
+    let (mut f, meta) = match open_regular(path, Links::NoFollow) {
+        Ok(x) => x,
+        Err(e) if e.is_not_found() => return LockHolder::Free,
+        Err(_) => return LockHolder::Unknown,
+    };
+    let mut recorded = String::new();
+    let _ = (&mut f).take(32).read_to_string(&mut recorded);
+    let recorded = recorded.trim().parse::<u32>().ok();
+    let mut table = String::new();
+    let read =
+        File::open("/proc/locks").and_then(|t| t.take(MAX_PROC_LOCKS).read_to_string(&mut table));
+    if read.is_err() {
+        return LockHolder::Unknown;
+    }
+    match flock_writer(&table, &meta) {
+        None => LockHolder::Free,
+        Some(pid) => LockHolder::Held {
+            pid: pid.or(recorded),
+        },
+    }
+}
+
+/// The holder of an exclusive `flock` on the file of `meta` in the text
+/// of `/proc/locks` (`N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF`,
+/// device numbers in hex): `Some(pid)` when listed (`None` inside when
+/// the pid is not visible here).
+fn flock_writer(table: &str, meta: &std::fs::Metadata) -> Option<Option<u32>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dev = meta.dev() as libc::dev_t;
+    let want = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(dev),
+        libc::minor(dev),
+        meta.ino()
+    );
+    table.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // Waiting requests are listed as `N: -> FLOCK ...`.
+        match f.as_slice() {
+            [_, "FLOCK", _, "WRITE", pid, id, ..] if *id == want => {
+                Some(pid.parse::<u32>().ok().filter(|p| *p > 0))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// Opens (creating) `path` and takes an exclusive `flock` on it, held until
@@ -324,6 +399,24 @@ mod tests {
         // flock locks belong to the open file: a second open conflicts.
         assert!(lock_exclusive(&p, short).unwrap().is_none());
         drop(held);
+        assert!(lock_exclusive(&p, short).unwrap().is_some());
+    }
+
+    #[test]
+    fn lock_holder_names_this_process_without_taking_or_creating() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("lock");
+        assert_eq!(lock_holder(&p), LockHolder::Free);
+        assert!(!p.exists(), "lock_holder created the file");
+        let held = lock_exclusive(&p, None).unwrap().unwrap();
+        held.record_pid().unwrap();
+        let me = std::process::id();
+        assert_eq!(lock_holder(&p), LockHolder::Held { pid: Some(me) });
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), format!("{me}\n"));
+        drop(held);
+        assert_eq!(lock_holder(&p), LockHolder::Free);
+        // Looking took no lock: it can be taken at once.
+        let short = Some(std::time::Duration::from_millis(10));
         assert!(lock_exclusive(&p, short).unwrap().is_some());
     }
 

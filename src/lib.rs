@@ -16,6 +16,7 @@ pub mod findings;
 pub mod fsutil;
 pub mod journal;
 pub mod keys;
+pub mod logging;
 pub mod media;
 pub mod output;
 pub mod report;

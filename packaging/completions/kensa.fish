@@ -26,12 +26,12 @@ end
 
 complete -c kensa -n "__fish_kensa_needs_command" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_needs_command" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_needs_command" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_needs_command" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_needs_command" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_needs_command" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_needs_command" -f -a "scan" -d 'Scan files and directories: SHA-256, YARA rules and hash lists'
 complete -c kensa -n "__fish_kensa_needs_command" -f -a "run" -d 'Run the agent: scan media as they are mounted and watched directories as files arrive; journal everything (SIGHUP reloads, SIGTERM stops)'
-complete -c kensa -n "__fish_kensa_needs_command" -f -a "status" -d 'Show the agent\'s state: rules, journal head, unexported records, recent sessions, key'
+complete -c kensa -n "__fish_kensa_needs_command" -f -a "status" -d 'Show the agent\'s state: whether one is running (its pid), rules, key, journal head, unexported records, the last medium\'s verdict and recent sessions (times in report.timezone). Creates nothing'
 complete -c kensa -n "__fish_kensa_needs_command" -f -a "config" -d 'Configuration helpers'
 complete -c kensa -n "__fish_kensa_needs_command" -f -a "incidents" -d 'List incidents (scan sessions with detections) in the collector store, or show the findings and triage history behind one'
 complete -c kensa -n "__fish_kensa_needs_command" -f -a "triage" -d 'Classify an incident under the NISC taxonomy (event and causes), or mark it a false positive. Every triage is kept; the latest counts'
@@ -70,7 +70,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand scan" -l show-all-skips -d '
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l no-progress -d 'No progress display'
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l journal -d 'Also append every record to the signed journal in <state>/journal (run `kensa keygen` first). A finding is printed only once it is on disk'
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -l removable -d 'Treat the paths as a removable medium rather than host directories (affects the default incident classification)'
-complete -c kensa -n "__fish_kensa_using_subcommand scan" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand scan" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l media-root -d 'Directory under which anything mounted is a medium (repeatable; replaces the configured media roots)' -r -F
@@ -80,7 +80,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand run" -l read-timeout -d 'Per
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand run" -l no-scan-present -d 'Do not scan media that are already mounted at start'
-complete -c kensa -n "__fish_kensa_using_subcommand run" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand run" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand run" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand run" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand status" -l format -d 'Output format' -r -f -a "text\t''
@@ -88,12 +88,12 @@ json\t''"
 complete -c kensa -n "__fish_kensa_using_subcommand status" -l sessions -d 'How many recent sessions to list' -r
 complete -c kensa -n "__fish_kensa_using_subcommand status" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand status" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand status" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand status" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand status" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand status" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -f -a "default" -d 'Print the complete default configuration, commented'
@@ -101,13 +101,13 @@ complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_
 complete -c kensa -n "__fish_kensa_using_subcommand config; and not __fish_seen_subcommand_from default check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from default" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -l effective -d 'Print the configuration kensa will use (the file over the defaults) as TOML instead of `ok: FILE`'
-complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "default" -d 'Print the complete default configuration, commented'
@@ -115,7 +115,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subc
 complete -c kensa -n "__fish_kensa_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and not __fish_seen_subcommand_from list show help" -f -a "list" -d 'One line per incident: id, agent (the name it is trusted under, else its id), host, medium, time, detections, current event and causes, triage state; filters combine'
@@ -134,7 +134,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_s
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -l untriaged -d 'Only incidents nobody has triaged yet (same as --state untriaged)'
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l agent -d 'The agent whose incident is meant, when a session id is ambiguous (an agent id, its prefix, or the name it is trusted under)' -r
@@ -143,7 +143,7 @@ json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l tz -d 'Time zone for displayed times (IANA name; default: report.timezone in the config, Asia/Tokyo)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand incidents; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per incident: id, agent (the name it is trusted under, else its id), host, medium, time, detections, current event and causes, triage state; filters combine'
@@ -157,7 +157,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand triage" -l by -d 'Who decide
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -l false-positive -d 'Not a real incident: leave it out of the report'
-complete -c kensa -n "__fish_kensa_using_subcommand triage" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand triage" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand triage" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l fy -d 'Fiscal year, four digits (FY N runs from 1 April N to 31 March N+1); not one that has not begun. Default: the fiscal year of the report date' -r
@@ -169,25 +169,25 @@ complete -c kensa -n "__fish_kensa_using_subcommand report" -l tz -d 'Time zone 
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand report" -l no-bom -d 'CSV without the UTF-8 byte-order mark (the mark, written by default, makes Excel read the file as UTF-8; leave it out for tools)'
-complete -c kensa -n "__fish_kensa_using_subcommand report" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand report" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand report" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand report" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand taxonomy" -l format -d 'Output format' -r -f -a "text\t'One line per finding, then totals'
 json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
 complete -c kensa -n "__fish_kensa_using_subcommand taxonomy" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand taxonomy" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand taxonomy" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand taxonomy" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand taxonomy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand taxonomy" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand generate" -l out -d 'Directory to write the files into (created if missing)' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand generate" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand generate" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand generate" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand generate" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand generate" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and not __fish_seen_subcommand_from check pack trust list-trusted install status help" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and not __fish_seen_subcommand_from check pack trust list-trusted install status help" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand rules; and not __fish_seen_subcommand_from check pack trust list-trusted install status help" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand rules; and not __fish_seen_subcommand_from check pack trust list-trusted install status help" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and not __fish_seen_subcommand_from check pack trust list-trusted install status help" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and not __fish_seen_subcommand_from check pack trust list-trusted install status help" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and not __fish_seen_subcommand_from check pack trust list-trusted install status help" -f -a "check" -d 'Compile rule files and report, per file, errors and warnings'
@@ -201,7 +201,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subco
 json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from check" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from check" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -l version -d 'Pack version; must be above the version installed on the agents' -r
@@ -210,30 +210,30 @@ complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subco
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -l out -d 'Where to write the pack' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from pack" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from trust" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from trust" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from trust" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from trust" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from trust" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from trust" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from list-trusted" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from list-trusted" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from list-trusted" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from list-trusted" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from list-trusted" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from list-trusted" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from install" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from install" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from install" -l allow-downgrade -d 'Accept a lower version, or the installed version with other content (recorded in the install log)'
-complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from status" -l format -r -f -a "text\t'One line per finding, then totals'
 json\t'JSON Lines: one record per line (session, finding, skip, summary)'"
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from status" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from status" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "check" -d 'Compile rule files and report, per file, errors and warnings'
@@ -246,7 +246,7 @@ complete -c kensa -n "__fish_kensa_using_subcommand rules; and __fish_seen_subco
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -l force -d 'Replace an existing key pair: the old key signs a journal record naming the new one (the agent id stays); a lost old key closes the journal and starts a new one'
-complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand keygen" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand export" -l out -d 'Directory to write the bundle and its .minisig into (e.g. a stick)' -r -F
@@ -254,19 +254,19 @@ complete -c kensa -n "__fish_kensa_using_subcommand export" -l since -d 'Export 
 complete -c kensa -n "__fish_kensa_using_subcommand export" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand export" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand export" -l all -d 'Export the whole journal instead of what was not exported yet'
-complete -c kensa -n "__fish_kensa_using_subcommand export" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand export" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand export" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand export" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand verify" -l pubkey -d 'The agent\'s public key (default: <state>/keys/agent.pub)' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand verify" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand verify" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand verify" -l journal -d 'Re-verify the agent\'s whole journal (<state>/journal) from its first line: every link and every checkpoint signature'
-complete -c kensa -n "__fish_kensa_using_subcommand verify" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand verify" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_subcommand_from add list remove help" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_subcommand_from add list remove help" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_subcommand_from add list remove help" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_subcommand_from add list remove help" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_subcommand_from add list remove help" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Trust an agent\'s public key (its agent.pub file)'
@@ -276,17 +276,17 @@ complete -c kensa -n "__fish_kensa_using_subcommand trust; and not __fish_seen_s
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from add" -l name -d 'A unique name for the agent (e.g. the plant or PC)' -r
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from add" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from add" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from list" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from list" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from remove" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from remove" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add" -d 'Trust an agent\'s public key (its agent.pub file)'
@@ -295,12 +295,12 @@ complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subco
 complete -c kensa -n "__fish_kensa_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kensa -n "__fish_kensa_using_subcommand import" -l state-dir -d 'Where kensa keeps keys, the journal, caches and databases' -r -F
 complete -c kensa -n "__fish_kensa_using_subcommand import" -l config -d 'Configuration file (TOML). Missing is fine unless named explicitly' -r -F
-complete -c kensa -n "__fish_kensa_using_subcommand import" -s v -l verbose -d 'More log output (-v info, -vv debug); logs go to stderr'
+complete -c kensa -n "__fish_kensa_using_subcommand import" -s v -l verbose -d 'More log output from kensa (-v info, -vv debug; dependencies stay at warn; KENSA_LOG replaces the filter). Logs go to stderr, or to journald natively when run by systemd'
 complete -c kensa -n "__fish_kensa_using_subcommand import" -s h -l help -d 'Print help'
 complete -c kensa -n "__fish_kensa_using_subcommand import" -s V -l version -d 'Print version'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "scan" -d 'Scan files and directories: SHA-256, YARA rules and hash lists'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "run" -d 'Run the agent: scan media as they are mounted and watched directories as files arrive; journal everything (SIGHUP reloads, SIGTERM stops)'
-complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "status" -d 'Show the agent\'s state: rules, journal head, unexported records, recent sessions, key'
+complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "status" -d 'Show the agent\'s state: whether one is running (its pid), rules, key, journal head, unexported records, the last medium\'s verdict and recent sessions (times in report.timezone). Creates nothing'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "config" -d 'Configuration helpers'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "incidents" -d 'List incidents (scan sessions with detections) in the collector store, or show the findings and triage history behind one'
 complete -c kensa -n "__fish_kensa_using_subcommand help; and not __fish_seen_subcommand_from scan run status config incidents triage report taxonomy generate rules keygen export verify trust import help" -f -a "triage" -d 'Classify an incident under the NISC taxonomy (event and causes), or mark it a false positive. Every triage is kept; the latest counts'

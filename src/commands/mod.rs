@@ -41,7 +41,7 @@ where
 {
     tune_allocator();
     let cli = Cli::parse_from(args);
-    init_logging(cli.verbose);
+    crate::logging::init(cli.verbose);
     let (config_path, required) = match &cli.config {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from(DEFAULT_CONFIG), false),
@@ -114,20 +114,4 @@ pub fn warn_failed_rule_files(set: &crate::rules::RuleSet) {
             set.files_failed
         );
     }
-}
-
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KENSA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
 }

@@ -17,6 +17,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<u8> {
     let req = RuleRequest {
         explicit: super::absolute_all(&args.rules)?,
         strict: args.strict,
+        read_only: false,
     };
     let set = active::load(&ctx.state, &ctx.config.rules, &req).context("loading rules")?;
     super::warn_failed_rule_files(&set);

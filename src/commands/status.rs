@@ -1,14 +1,18 @@
-//! `kensa status`: what an agent is doing — the rule set in use (digest,
-//! count, installed pack), the key, the journal head, how many records are
-//! not yet exported, and the most recent sessions. It reads the journal
+//! `kensa status`: what an agent is doing — whether one is running (the
+//! journal lock's holder and its pid, `fsutil::lock_holder`), the rule set
+//! in use (digest, count, installed pack), the key, the journal head, how
+//! many records are not yet exported, the last medium's verdict and the
+//! most recent sessions (times in `report.timezone`). It reads the journal
 //! backwards from its end (`journal::status`, a bounded look whatever the
-//! journal's size), takes no lock and never creates the state directory.
+//! journal's size), takes no lock and never creates the state directory or
+//! any file.
 
 use super::Context;
 use crate::cli::{StatusArgs, StatusFormat};
 use crate::engine::pathfmt;
 use crate::keys::PublicKey;
-use crate::output::status::{journal_json, sessions_json, text};
+use crate::output::print_all;
+use crate::output::status::{agent_json, journal_json, sessions_json, text};
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
@@ -18,8 +22,17 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
         "state_dir".into(),
         json!(crate::engine::pathfmt::display(ctx.state.root())),
     );
+    let tz = crate::report::parse_tz(&ctx.config.report.timezone)?;
+    out.insert("timezone".into(), json!(tz.name()));
+    let dir = ctx.state.journal_dir();
+    let holder = crate::fsutil::lock_holder(&dir.join(crate::journal::LOCK_FILE));
+    out.insert("agent".into(), agent_json(holder));
     out.insert("key".into(), key(ctx));
-    let set = crate::rules::active::load(&ctx.state, &ctx.config.rules, &Default::default())
+    let req = crate::rules::active::RuleRequest {
+        read_only: true,
+        ..Default::default()
+    };
+    let set = crate::rules::active::load(&ctx.state, &ctx.config.rules, &req)
         .context("loading the rule set in use")?;
     out.insert("ruleset".into(), serde_json::to_value(&set.info)?);
     out.insert(
@@ -29,7 +42,6 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
             None => json!(null),
         },
     );
-    let dir = ctx.state.journal_dir();
     let (journal, sessions) = if dir.is_dir() {
         let j = crate::journal::status::look_back(&dir, args.sessions)
             .with_context(|| format!("reading the journal {}", pathfmt::show(&dir)))?;
@@ -41,12 +53,8 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     out.insert("sessions".into(), sessions);
     let v = Value::Object(out);
     match args.format {
-        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
-        StatusFormat::Text => {
-            // Config loading checked the zone; UTC if it is somehow not one.
-            let tz = crate::report::parse_tz(&ctx.config.report.timezone).unwrap_or(chrono_tz::UTC);
-            print!("{}", text(&v, &tz))
-        }
+        StatusFormat::Json => print_all(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
+        StatusFormat::Text => print_all(&text(&v, &tz))?,
     }
     Ok(0)
 }

@@ -1079,7 +1079,13 @@ fn take_lock(
 ) -> Result<crate::fsutil::LockGuard, JournalError> {
     let path = dir.join(LOCK_FILE);
     match crate::fsutil::lock_exclusive(&path, Some(wait)) {
-        Ok(Some(g)) => Ok(g),
+        Ok(Some(g)) => {
+            // For `kensa status`; the lock itself is what counts.
+            if let Err(e) = g.record_pid() {
+                tracing::debug!("pid not recorded in the journal lock: {e}");
+            }
+            Ok(g)
+        }
         Ok(None) => Err(JournalError::Busy {
             dir: dir.to_path_buf(),
         }),

@@ -1,6 +1,7 @@
 //! What `kensa status` shows of a journal: its head, how far it has been
 //! exported, whether its last line is torn, and the most recent sessions
-//! (with their summaries). [`look_back`] reads backwards from the end with
+//! (with their summaries and how many of their findings were malicious).
+//! [`look_back`] reads backwards from the end with
 //! [`super::tail::Backward`] within [`MAX_LOOK_BACK`] bytes, so the look
 //! costs the same whatever the journal's size; it takes no lock and
 //! verifies no signature.
@@ -8,7 +9,7 @@
 use super::tail::Backward;
 use super::JournalRecord;
 use super::{decode, line::peek_kind, scan_exported, DecodeError, Entry, JournalError};
-use crate::findings::{Location, Record, Session, Summary};
+use crate::findings::{Location, Record, Session, Summary, Verdict};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -63,6 +64,10 @@ pub struct SessionStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gaps: Option<u64>,
     pub completed: Option<bool>,
+    /// How many of its findings were malicious (with the summary, when
+    /// the look back read them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malicious: Option<u64>,
 }
 
 impl SessionStatus {
@@ -81,6 +86,37 @@ impl SessionStatus {
             findings: summary.map(|x| x.findings),
             gaps: summary.map(|x| x.gaps),
             completed: summary.map(|x| x.completed),
+            malicious: None,
+        }
+    }
+}
+
+/// The sessions read so far, newest first, with what belongs to them.
+#[derive(Default)]
+struct Collected {
+    sessions: Vec<SessionStatus>,
+    /// Summaries and malicious-finding counts of sessions not reached yet.
+    summaries: HashMap<String, Summary>,
+    malicious: HashMap<String, u64>,
+}
+
+impl Collected {
+    fn take(&mut self, r: Record) {
+        match r {
+            Record::Session(s) => {
+                let sum = self.summaries.remove(&s.id);
+                let mut row = SessionStatus::new(&s, sum.as_ref());
+                let bad = self.malicious.remove(&s.id).unwrap_or(0);
+                row.malicious = sum.is_some().then_some(bad);
+                self.sessions.push(row);
+            }
+            Record::Finding(f) if f.verdict == Verdict::Malicious => {
+                *self.malicious.entry(f.session).or_default() += 1;
+            }
+            Record::Summary(s) => {
+                self.summaries.insert(s.session.clone(), s);
+            }
+            _ => {}
         }
     }
 }
@@ -92,8 +128,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
     let mut lines = Backward::open(dir, MAX_LOOK_BACK)?;
     let mut head = None;
     let mut exported = None;
-    let mut sessions = Vec::new();
-    let mut summaries: HashMap<String, Summary> = HashMap::new();
+    let mut got = Collected::default();
     // (seq, bookkeeping) of every line read, newest first, to count what
     // lies after the last export once that is known.
     let mut kinds: Vec<(u64, bool)> = Vec::new();
@@ -102,11 +137,11 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
         head.get_or_insert_with(|| (line.seq, line.hash.clone()));
         let kind = peek_kind(&line.bytes);
         kinds.push((line.seq, super::tail::is_bookkeeping(kind.as_deref())));
-        if exported.is_some_and(|e| line.seq <= e) && sessions.len() >= want {
+        if exported.is_some_and(|e| line.seq <= e) && got.sessions.len() >= want {
             break;
         }
         let wanted = match kind.as_deref() {
-            Some("session" | "summary") => sessions.len() < want,
+            Some("session" | "summary" | "finding") => got.sessions.len() < want,
             Some("export" | "checkpoint") => exported.is_none(),
             _ => false,
         };
@@ -114,13 +149,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
             continue;
         }
         match decode(&line.bytes).map(|(_, e)| e) {
-            Ok(Entry::Scan(Record::Session(s))) => {
-                let sum = summaries.remove(&s.id);
-                sessions.push(SessionStatus::new(&s, sum.as_ref()));
-            }
-            Ok(Entry::Scan(Record::Summary(s))) => {
-                summaries.insert(s.session.clone(), s);
-            }
+            Ok(Entry::Scan(r)) => got.take(r),
             Ok(Entry::Journal(JournalRecord::Export(e))) => exported = Some(e.to_seq),
             Ok(Entry::Journal(JournalRecord::Checkpoint(c))) => exported = c.exported_through,
             Ok(_) => {}
@@ -131,7 +160,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
                 })
             }
         }
-        if sessions.len() >= want && exported.is_some_and(|e| line.seq <= e + 1) {
+        if got.sessions.len() >= want && exported.is_some_and(|e| line.seq <= e + 1) {
             break;
         }
     }
@@ -160,7 +189,7 @@ pub fn look_back(dir: &Path, want: usize) -> Result<JournalStatus, StatusError> 
         unexported,
         unexported_exact,
         torn: lines.torn(),
-        sessions,
+        sessions: got.sessions,
     })
 }
 

@@ -23,6 +23,9 @@ pub struct RuleRequest {
     pub explicit: Vec<PathBuf>,
     /// Refuse the set if any file fails to compile.
     pub strict: bool,
+    /// Use an existing compiled-rule cache entry but write none (`kensa
+    /// status` creates no file).
+    pub read_only: bool,
 }
 
 /// The default sources: the bundled signatures (namespace `kensa`), the
@@ -89,7 +92,8 @@ pub fn load(
             first: issue.to_string(),
         });
     }
-    let (mut set, status) = cache::load_or_compile(cache_dir.as_deref(), &sources, opts)?;
+    let (mut set, status) =
+        cache::load_or_compile_as(cache_dir.as_deref(), &sources, opts, !req.read_only)?;
     set.info.pack_version = pack_version;
     if let Some(issue) = pack_issue {
         set.issues.push(issue);

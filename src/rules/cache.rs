@@ -102,6 +102,17 @@ pub fn load_or_compile(
     sources: &[Source],
     opts: CompileOptions,
 ) -> Result<(RuleSet, Option<CacheStatus>), RulesError> {
+    load_or_compile_as(cache_dir, sources, opts, true)
+}
+
+/// [`load_or_compile`]; with `store` false a compiled set is not written
+/// to the cache (`kensa status` only looks).
+pub fn load_or_compile_as(
+    cache_dir: Option<&Path>,
+    sources: &[Source],
+    opts: CompileOptions,
+    store_entry: bool,
+) -> Result<(RuleSet, Option<CacheStatus>), RulesError> {
     let prep = prepare(sources)?;
     let Some(dir) = cache_dir else {
         return Ok((compile_prepared(&prep, opts)?, None));
@@ -121,6 +132,9 @@ pub fn load_or_compile(
         }
     }
     let set = compile_prepared(&prep, opts)?;
+    if !store_entry {
+        return Ok((set, None));
+    }
     let status = match store(dir, &prep, &set) {
         Ok(()) => replaced.map_or(CacheStatus::Miss, CacheStatus::Replaced),
         Err(e) => {

@@ -8,4 +8,5 @@ mod support;
 
 mod agent;
 mod hostile_watch;
+mod logs;
 mod packaging;

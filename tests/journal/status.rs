@@ -35,16 +35,144 @@ fn no_state_dir_is_reported_and_not_created() {
         let text = String::from_utf8_lossy(&out.stdout);
         if format == "json" {
             let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["agent"], json!({"running": false}));
             assert_eq!(v["journal"], Value::Null);
             assert_eq!(v["key"], Value::Null);
             assert_eq!(v["sessions"], json!([]));
             assert!(v["ruleset"]["rules"].as_u64().unwrap() > 0);
         } else {
+            assert!(text.starts_with("agent:      no agent running\n"), "{text}");
             assert!(text.contains("journal:    none yet"), "{text}");
             assert!(text.contains("agent key:  none"), "{text}");
         }
         assert!(!missing.exists(), "status created {}", missing.display());
     }
+}
+
+#[test]
+fn status_creates_nothing_in_an_existing_state_dir() {
+    let env = TestEnv::new();
+    let key = agent_key(&env.state);
+    let mut j = Journal::open(&journal_dir(&env.state), &key).unwrap();
+    j.append(&session("s1", "STICK")).unwrap();
+    drop(j);
+    let lock = journal_dir(&env.state).join(kensa::journal::LOCK_FILE);
+    std::fs::remove_file(&lock).unwrap();
+    let tree = |p: &std::path::Path| {
+        let out = std::process::Command::new("find")
+            .arg(p)
+            .arg("-ls")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    let before = tree(&env.state);
+    for format in ["json", "text"] {
+        let out = env.run(["status", "--format", format]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    assert_eq!(tree(&env.state), before, "status changed the state dir");
+    assert!(!lock.exists(), "status created the journal lock file");
+}
+
+#[test]
+fn the_last_medium_verdict_in_one_line_and_times_in_the_zone() {
+    use crate::support::journal::record;
+    let env = TestEnv::new();
+    let cfg = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        format!("{cfg}\n[report]\ntimezone = \"America/New_York\"\n"),
+    )
+    .unwrap();
+    let key = agent_key(&env.state);
+    let mut j = Journal::open(&journal_dir(&env.state), &key).unwrap();
+    let mut suspicious = serde_json::to_value(finding("s2", 1)).unwrap();
+    suspicious["verdict"] = json!("suspicious");
+    let mut gap = serde_json::to_value(summary("s3", 4, 0, true)).unwrap();
+    gap["gaps"] = json!(1);
+    gap["skips"] = json!(1);
+    for r in [
+        session("s1", "STICK1"),
+        finding("s1", 1),
+        summary("s1", 10, 1, true),
+        session("s2", "STICK2"),
+        record(suspicious),
+        summary("s2", 3, 1, true),
+        session("s3", "STICK3"),
+        record(gap),
+        session("s4", "STICK4"),
+        summary("s4", 5, 0, true),
+    ] {
+        j.append(&r).unwrap();
+    }
+    drop(j);
+    let v = status_json(&env);
+    assert_eq!(v["timezone"], json!("America/New_York"));
+    let verdicts: Vec<&Value> = v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["verdict"])
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            &json!("clean"),
+            &json!("incomplete"),
+            &json!("suspicious"),
+            &json!("infected")
+        ]
+    );
+    let text = String::from_utf8_lossy(&env.run(["status"]).stdout).into_owned();
+    // 2026-01-01T00:00:00Z in New York.
+    assert!(
+        text.contains(
+            "last medium: CLEAN  STICK4 at 2025-12-31 19:00:00 (America/New_York), session s4: \
+             0 findings in 5 files, 0 not fully checked\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("recent sessions (times in America/New_York):"),
+        "{text}"
+    );
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("  s")).collect();
+    assert!(
+        rows[0].starts_with("  2025-12-31 19:00:00  s4  removable CLEAN "),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains(" s3 ") && rows[1].contains(" INCOMPLETE "),
+        "{text}"
+    );
+    assert!(
+        rows[2].contains(" s2 ") && rows[2].contains(" SUSPICIOUS "),
+        "{text}"
+    );
+    assert!(
+        rows[3].contains(" s1 ") && rows[3].contains(" INFECTED "),
+        "{text}"
+    );
+
+    // The newest medium found something: the line says so.
+    let mut j = Journal::open(&journal_dir(&env.state), &key).unwrap();
+    for r in [
+        session("s5", "STICK5"),
+        finding("s5", 9),
+        summary("s5", 2, 1, true),
+    ] {
+        j.append(&r).unwrap();
+    }
+    drop(j);
+    let text = String::from_utf8_lossy(&env.run(["status"]).stdout).into_owned();
+    assert!(
+        text.contains("last medium: INFECTED  STICK5 at ") && text.contains("1 finding in 2 files"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -121,7 +249,10 @@ fn sessions_findings_and_an_export() {
         )),
         "{text}"
     );
-    assert!(text.contains("recent sessions:"), "{text}");
+    assert!(
+        text.contains("recent sessions (times in Asia/Tokyo):"),
+        "{text}"
+    );
     assert!(
         text.contains("STICK1") && text.contains("complete"),
         "{text}"
