@@ -86,7 +86,7 @@ fn read_small(path: &Path) -> Result<String, KeyError> {
 /// Writes `text` to `path` through a temp file, fsync and rename, with `mode`.
 fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), KeyError> {
     crate::fsutil::write_atomic(path, text.as_bytes(), mode).map_err(|source| KeyError::Io {
-        path: path.display().to_string(),
+        path: crate::engine::pathfmt::display(path),
         source,
     })
 }
@@ -434,7 +434,7 @@ impl SecretKey {
 pub fn create_agent_key(state: &crate::state::StateDir) -> Result<SecretKey, KeyError> {
     let dir = state.keys_dir();
     let io = |source| KeyError::Io {
-        path: dir.display().to_string(),
+        path: crate::engine::pathfmt::display(&dir),
         source,
     };
     crate::fsutil::create_private_dir(&dir).map_err(io)?;
@@ -470,8 +470,8 @@ pub fn load_or_create(state: &crate::state::StateDir) -> Result<(SecretKey, bool
         .unwrap_or(false);
     if held {
         return Err(KeyError::Lost {
-            key: path.display().to_string(),
-            journal: journal.display().to_string(),
+            key: crate::engine::pathfmt::display(&path),
+            journal: crate::engine::pathfmt::display(&journal),
         });
     }
     Ok((create_agent_key(state)?, true))

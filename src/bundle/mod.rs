@@ -172,7 +172,7 @@ pub fn signature_path(bundle: &Path) -> PathBuf {
 fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
     crate::fsutil::read_capped(path, limit).map_err(|e| match e {
         ReadError::TooLarge { .. } => BundleError::TooLarge {
-            what: path.display().to_string(),
+            what: crate::engine::pathfmt::display(path),
             limit,
         },
         ReadError::Io(e) => BundleError::Io(e),

@@ -794,7 +794,7 @@ impl Journal {
                 }
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
-                    tracing::error!(file = %path.display(), "queued journal record refused: {e}");
+                    tracing::error!(file = %crate::engine::pathfmt::show(&path), "queued journal record refused: {e}");
                     let bad = inbox.join(format!("{name}.refused"));
                     fs::rename(&path, &bad).map_err(at(&path))?;
                 }
@@ -1134,11 +1134,11 @@ fn move_torn_aside(
     f.set_len(offset).map_err(at(segment))?;
     f.sync_all().map_err(at(segment))?;
     tracing::warn!(
-        segment = %segment.display(),
+        segment = %crate::engine::pathfmt::show(segment),
         offset,
         length,
         "journal had a torn last line; moved aside to {}",
-        torn_path.display()
+        crate::engine::pathfmt::show(&torn_path)
     );
     Ok(Recovery {
         v: 1,
