@@ -112,4 +112,8 @@ impl<S: crate::engine::RecordSink> crate::engine::RecordSink for JournalSink<'_,
     fn progress(&mut self, files: u64, bytes: u64) {
         self.inner.progress(files, bytes);
     }
+
+    fn reading(&mut self, path: &str) {
+        self.inner.reading(path);
+    }
 }

@@ -182,6 +182,9 @@ pub trait RecordSink {
     fn record(&mut self, rec: Record) -> std::io::Result<()>;
     /// Called after each file; for progress displays.
     fn progress(&mut self, _files: u64, _bytes: u64) {}
+    /// Called when a worker starts reading a file (its path in the text
+    /// form of names); for progress displays.
+    fn reading(&mut self, _path: &str) {}
     /// Appends records that other processes queued for this sink (the
     /// journal's inbox); returns how many. Sinks without a queue have none.
     fn flush_queued(&mut self) -> std::io::Result<u64> {
@@ -210,6 +213,8 @@ struct Counts {
 /// Messages from the walker and workers to the recording thread.
 pub(crate) enum Message {
     Record(Box<Record>),
+    /// A worker starts reading this file (its text form); for progress.
+    Reading(String),
     FileDone {
         bytes: u64,
     },
@@ -637,6 +642,7 @@ impl Tally {
                 sink.progress(self.counts.files, self.counts.bytes);
             }
             Message::Record(rec) => self.record(*rec, sink, cancel),
+            Message::Reading(path) => sink.reading(&path),
             Message::Exited => {}
         }
     }

@@ -189,6 +189,7 @@ impl<'r> Worker<'r> {
     /// until the scan (including archive members) is done.
     fn process(&mut self, item: WorkItem, _permit: super::gate::Permit<'_>) {
         let display = pathfmt::display(&item.path);
+        let _ = self.out.send(Message::Reading(display.clone()));
         let deadline = Instant::now() + self.opts.read_timeout;
         self.watch.begin(&item.path);
         let read = dirfd::open_file_at(item.dir.as_fd(), &item.name)

@@ -130,6 +130,10 @@ pub struct Printer {
     /// What the scan will read, when the pre-count finished in time.
     total: Option<progress::Total>,
     started: std::time::Instant,
+    /// The file a worker started reading last (for the progress line).
+    reading: String,
+    /// Files and bytes done so far.
+    done: (u64, u64),
     malicious: u64,
     /// The session's rule set, named on the verdict line.
     ruleset: Option<crate::findings::RulesetInfo>,
@@ -158,6 +162,8 @@ impl Printer {
             progress,
             total: None,
             started: std::time::Instant::now(),
+            reading: String::new(),
+            done: (0, 0),
             malicious: 0,
             ruleset: None,
             closed: false,
@@ -183,6 +189,17 @@ impl Printer {
     /// True once stdout's reader has gone away.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// Sets the progress line from the counts so far and the file being
+    /// read (indicatif redraws at most 8 times a second).
+    fn draw_progress(&self) {
+        if let Some(pb) = &self.progress {
+            let total = self.total.as_ref().and_then(|t| t.get().copied());
+            let (files, bytes) = self.done;
+            let line = progress::line(files, bytes, total, self.started.elapsed());
+            pb.set_message(format!("{line}  {}", progress::tail(&self.reading, 50)));
+        }
     }
 
     fn line(&mut self, text: &str) -> std::io::Result<()> {
@@ -393,11 +410,15 @@ impl RecordSink for Printer {
     }
 
     fn progress(&mut self, files: u64, bytes: u64) {
-        if let Some(pb) = &self.progress {
-            let total = self.total.as_ref().and_then(|t| t.get().copied());
-            let elapsed = self.started.elapsed();
-            pb.set_message(progress::line(files, bytes, total, elapsed));
-            pb.tick();
+        self.done = (files, bytes);
+        self.draw_progress();
+    }
+
+    fn reading(&mut self, path: &str) {
+        if self.progress.is_some() {
+            self.reading.clear();
+            self.reading.push_str(path);
+            self.draw_progress();
         }
     }
 }

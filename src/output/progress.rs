@@ -1,6 +1,6 @@
 //! The progress display of `kensa scan` on a terminal: files and bytes
-//! done, of the total when it is cheap to know, the rate, and the elapsed
-//! time. The total comes from [`precount`], a quick walk on its own thread
+//! done, of the total when it is cheap to know, the rate, the file being read
+//! and the elapsed time. The total comes from [`precount`], a quick walk on its own thread
 //! that gives up after a second (huge trees just show counts, no total).
 
 use super::human_bytes;
@@ -71,7 +71,7 @@ pub fn line(files: u64, bytes: u64, total: Option<(u64, u64)>, elapsed: Duration
     };
     let noun = |n: u64| if n == 1 { "file" } else { "files" };
     match total {
-        Some((tf, tb)) if tf >= files => {
+        Some((tf, tb)) if tf >= files && tb >= bytes => {
             let pct = (bytes.min(tb) * 100).checked_div(tb).unwrap_or(100);
             format!(
                 "{files} of {tf} {}, {} of {} ({pct}%){rate}",
@@ -82,6 +82,18 @@ pub fn line(files: u64, bytes: u64, total: Option<(u64, u64)>, elapsed: Duration
         }
         _ => format!("{files} {}, {}{rate}", noun(files), human_bytes(bytes)),
     }
+}
+
+/// The last `max` characters of `path` (a name in its text form), with
+/// `…` in front when cut, and terminal-safe.
+pub fn tail(path: &str, max: usize) -> String {
+    let n = path.chars().count();
+    let safe = |s: &str| super::sanitize(s).into_owned();
+    if n <= max {
+        return safe(path);
+    }
+    let cut: String = path.chars().skip(n - max + 1).collect();
+    format!("…{}", safe(&cut))
 }
 
 #[cfg(test)]
@@ -98,6 +110,13 @@ mod tests {
         );
         // A tree that grew since the count: no wrong total.
         assert_eq!(line(12, 5, Some((10, 4)), Duration::ZERO), "12 files, 5 B");
+        assert_eq!(line(1, 9, Some((1, 4)), Duration::ZERO), "1 file, 9 B");
+    }
+
+    #[test]
+    fn the_file_being_read_is_cut_from_the_front() {
+        assert_eq!(tail("/a/b.txt", 50), "/a/b.txt");
+        assert_eq!(tail("/media/usb/very/long/name.bin", 10), "…/name.bin");
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn the_last_medium_verdict_in_one_line_and_times_in_the_zone() {
     // 2026-01-01T00:00:00Z in New York.
     assert!(
         text.contains(
-            "last medium: CLEAN  STICK4 at 2025-12-31 19:00:00 (America/New_York), session s4: \
+            "last medium: CLEAN  STICK4 at 2025-12-31 19:00:00 EST (America/New_York), session s4: \
              0 findings in 5 files, 0 not fully checked\n"
         ),
         "{text}"
@@ -142,7 +142,7 @@ fn the_last_medium_verdict_in_one_line_and_times_in_the_zone() {
     );
     let rows: Vec<&str> = text.lines().filter(|l| l.contains("  s")).collect();
     assert!(
-        rows[0].starts_with("  2025-12-31 19:00:00  s4  removable CLEAN "),
+        rows[0].starts_with("  2025-12-31 19:00  s4  removable CLEAN "),
         "{text}"
     );
     assert!(

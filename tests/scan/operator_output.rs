@@ -204,3 +204,34 @@ fn a_reader_that_leaves_early_changes_nothing_but_the_output() {
     assert_eq!(summaries[0]["session"], sessions[0]["id"]);
     assert_eq!(summaries[0]["findings"], 1);
 }
+
+/// Issue 12.3: on a terminal, progress shows files of the total (a quick
+/// pre-count) and the file being read. The scan is held on one endless
+/// file (`/proc/PID/pagemap`) until its read deadline, so the display
+/// draws while it runs.
+#[test]
+fn progress_on_a_terminal_shows_the_total_and_the_file_being_read() {
+    let env = TestEnv::new();
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let pagemap = format!("/proc/{}/pagemap", sleeper.id());
+    let cmdline = format!(
+        "{} --state-dir {} --config {} scan --read-timeout 2 {pagemap}",
+        crate::support::kensa_bin(),
+        env.state.display(),
+        env.config.display(),
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .expect("util-linux script (needed for a pty)");
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 of 1 file"),
+        "files of the pre-counted total: {text:?}"
+    );
+    assert!(text.contains("pagemap"), "the file being read: {text:?}");
+    assert!(text.contains("INCOMPLETE"), "{text:?}");
+}
