@@ -215,17 +215,7 @@ fn html_is_a_document_to_hand_over() {
     std::fs::write(&env.config, cfg).unwrap();
     let out = env.base().join("fy2019.html");
     let before = chrono::Utc::now();
-    let o = env.run([
-        "report".as_ref(),
-        "--fy".as_ref(),
-        "2019".as_ref(),
-        "--as-of".as_ref(),
-        "2019-07-19".as_ref(),
-        "--format".as_ref(),
-        "html".as_ref(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ]);
+    let o = crate::support::report_common::html_report(&env, "2019", "2019-07-19", &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("font-family:\"Yu Gothic\", YuGothic, Meiryo, \"Hiragino Sans\", \"Hiragino Kaku Gothic ProN\", \"Noto Sans CJK JP\", \"IPAGothic\", sans-serif"), "{html}");

@@ -16,6 +16,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// Chromium flags for a headless, offline, throw-away render.
+const HEADLESS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
+
 fn incidents() -> Vec<ReportIncident> {
     let mut v = Vec::new();
     for (i, e) in EVENTS.iter().enumerate() {
@@ -215,14 +226,7 @@ fn html_report_renders_in_chromium() {
     let png = dir.path().join("shot.png");
     let profile = dir.path().join("profile");
     let (ok, stderr) = run_with_timeout(
-        Command::new(&chromium).args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+        Command::new(&chromium).args(HEADLESS).args([
             "--enable-logging=stderr",
             "--v=0",
             &format!("--user-data-dir={}", profile.display()),
@@ -357,14 +361,7 @@ fn latin_only_fontconfig(dir: &Path) -> PathBuf {
 fn screenshot(chromium: &Path, page: &Path, png: &Path, fontconfig: Option<&Path>) -> Image {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(chromium);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+    cmd.args(HEADLESS).args([
         "--hide-scrollbars",
         &format!("--user-data-dir={}", profile.path().display()),
         &format!("--screenshot={}", png.display()),
@@ -454,17 +451,7 @@ fn japanese_html_renders_as_glyphs_not_tofu() {
     cfg.push_str("[report]\norganisation = \"東京第一浄水場 制御課\"\n");
     std::fs::write(&env.config, cfg).unwrap();
     let page = env.base().join("report-ja.html");
-    let o = env.run([
-        "report".as_ref(),
-        "--fy".as_ref(),
-        "2019".as_ref(),
-        "--as-of".as_ref(),
-        "2019-07-19".as_ref(),
-        "--format".as_ref(),
-        "html".as_ref(),
-        "--out".as_ref(),
-        page.as_os_str(),
-    ]);
+    let o = crate::support::report_common::html_report(&env, "2019", "2019-07-19", &page);
     assert_eq!(o.status.code(), Some(0), "{}", super::forge::text(&o));
 
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))

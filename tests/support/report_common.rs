@@ -237,3 +237,23 @@ pub fn seed_tables() -> SeedTables {
 pub fn num(cell: &str) -> Option<u64> {
     cell.parse().ok()
 }
+
+/// `kensa report --fy FY --as-of DATE --format html --out OUT`.
+pub fn html_report(
+    env: &crate::support::TestEnv,
+    fy: &str,
+    as_of: &str,
+    out: &std::path::Path,
+) -> std::process::Output {
+    env.run([
+        "report".as_ref(),
+        "--fy".as_ref(),
+        fy.as_ref(),
+        "--as-of".as_ref(),
+        as_of.as_ref(),
+        "--format".as_ref(),
+        "html".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+}
