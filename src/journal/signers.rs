@@ -295,15 +295,20 @@ mod tests {
         assert!(verify(dir.path(), &third).is_err());
     }
 
-    #[test]
-    fn a_rotation_cut_off_before_its_checkpoint_opens_from_the_rotation() {
+    /// A journal with one record, then a rotation from `old` to `new`.
+    fn rotated() -> (tempfile::TempDir, SecretKey, SecretKey) {
         let dir = tempfile::tempdir().unwrap();
         let old = SecretKey::generate().unwrap();
         let new = SecretKey::generate().unwrap();
         let mut j = Journal::open(dir.path(), &old).unwrap();
         j.append(&skip(1)).unwrap();
         j.rotate_key(&new, "test").unwrap();
-        drop(j);
+        (dir, old, new)
+    }
+
+    #[test]
+    fn a_rotation_cut_off_before_its_checkpoint_opens_from_the_rotation() {
+        let (dir, _, new) = rotated();
         // Drop the new key's checkpoint after the rotation record.
         let seg = segments(dir.path()).unwrap().pop().unwrap().1;
         let data = fs::read(&seg).unwrap();
@@ -317,13 +322,7 @@ mod tests {
 
     #[test]
     fn a_forged_rotation_is_tampering() {
-        let dir = tempfile::tempdir().unwrap();
-        let old = SecretKey::generate().unwrap();
-        let new = SecretKey::generate().unwrap();
-        let mut j = Journal::open(dir.path(), &old).unwrap();
-        j.append(&skip(1)).unwrap();
-        j.rotate_key(&new, "test").unwrap();
-        drop(j);
+        let (dir, old, _) = rotated();
         let seg = segments(dir.path()).unwrap().pop().unwrap().1;
         let text = fs::read_to_string(&seg).unwrap();
         let forged = text.replacen("\"reason\":\"test\"", "\"reason\":\"tesT\"", 1);

@@ -219,14 +219,7 @@ fn a_collector_refuses_a_rotation_its_trusted_key_did_not_sign() {
     let bundle = export(&env, "usb");
     let coll = TestEnv::new();
     // Only the new key is trusted: the rotation's signer (the old key) is not.
-    ok(collector(
-        &coll,
-        &[
-            "trust".as_ref(),
-            "add".as_ref(),
-            state.public_key().as_os_str(),
-        ],
-    ));
+    trust_current_key(&coll, &state);
     let out = import(&coll, &bundle);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -309,14 +302,20 @@ fn a_lost_key_closes_the_journal_and_a_new_one_says_so() {
     let bundle = export(&env, "usb2");
     run_starts_and_stops(&env);
     let coll = TestEnv::new();
+    trust_current_key(&coll, &state);
+    let out = ok(import(&coll, &bundle));
+    assert!(out.contains(&format!("agent {new}")), "{out}");
+}
+
+/// `kensa trust add` at the collector `coll` of the agent's current
+/// public key.
+fn trust_current_key(coll: &TestEnv, state: &kensa::state::StateDir) {
     ok(collector(
-        &coll,
+        coll,
         &[
             "trust".as_ref(),
             "add".as_ref(),
             state.public_key().as_os_str(),
         ],
     ));
-    let out = ok(import(&coll, &bundle));
-    assert!(out.contains(&format!("agent {new}")), "{out}");
 }
