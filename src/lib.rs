@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collector;
 pub mod commands;
 pub mod config;
+pub mod diskfs;
 pub mod engine;
 pub mod findings;
 pub mod fsutil;
