@@ -55,13 +55,13 @@ done
 
 echo "== cargo fmt --all --check" >&2
 cargo fmt --all --check
-echo "== cargo clippy --release --all-targets --locked -- -D warnings" >&2
-cargo clippy --release --all-targets --locked -- -D warnings
-echo "== cargo test --release --locked" >&2
+echo "== cargo clippy --release --workspace --all-targets --locked -- -D warnings" >&2
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+echo "== cargo test --release --workspace --locked" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --release --locked 2>&1 | tee "$log"
+cargo test --release --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary (cargo prints one per binary,

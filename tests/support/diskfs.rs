@@ -23,10 +23,10 @@ pub fn tool(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Every regular file under a mounted tree: path relative to `root`
-/// (components joined with `/`), size and SHA-256; attributes unknown
-/// (false). Sorted.
+/// Every regular file under a mounted tree: path relative to `root`,
+/// size and SHA-256; attributes unknown (false). Sorted.
 pub fn mounted_listing(root: &Path) -> Vec<Listed> {
+    use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -39,7 +39,10 @@ pub fn mounted_listing(root: &Path) -> Vec<Listed> {
                 let data = std::fs::read(e.path()).unwrap();
                 let rel = e.path().strip_prefix(root).unwrap().to_path_buf();
                 out.push(Listed {
-                    path: kensa::engine::pathfmt::display(&rel),
+                    path: rel
+                        .components()
+                        .map(|c| c.as_os_str().as_bytes().to_vec())
+                        .collect(),
                     size: data.len() as u64,
                     sha256: hex::encode(sha2::Sha256::digest(&data)),
                     hidden: false,
@@ -61,12 +64,12 @@ pub fn user_space_listing(image: &Path) -> (Vec<Listed>, Vec<String>) {
         .unwrap_or_else(|e| panic!("user-space read of {} failed: {e}", image.display()))
 }
 
-/// `(path, size, sha256)` only, for comparing with a mount (which does not
-/// show attributes).
+/// `(path text, size, sha256)` only, for comparing with a mount (which
+/// does not show attributes).
 pub fn content_set(list: &[Listed]) -> Vec<(String, u64, String)> {
     let mut v: Vec<_> = list
         .iter()
-        .map(|l| (l.path.clone(), l.size, l.sha256.clone()))
+        .map(|l| (kensa::disk::path_text(&l.path), l.size, l.sha256.clone()))
         .collect();
     v.sort();
     v

@@ -1,6 +1,6 @@
-//! User-space file systems: reads a disk, a partition or a disk image
+//! kensa-diskfs — user-space file systems: reads a disk, a partition or a disk image
 //! without mounting it, so a hostile file system is parsed by kensa (in a
-//! sandboxed child process, see `sandbox`) and never by the kernel.
+//! sandboxed child process: kensa's `disk` module) and never by the kernel.
 //!
 //! This module owns the shapes every reader shares: the read-only
 //! [`Device`] a reader reads from (a descriptor read with `pread`, bytes in
@@ -11,6 +11,9 @@
 //! their device, never allocate by a size read from the medium without a
 //! cap, and end every walk — a cycle, a corrupt structure or a limit is a
 //! reported problem, never a hang or a panic.
+
+// Production code handles every error; `unwrap` is for tests only.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod device;
 
@@ -283,25 +286,11 @@ pub fn open(kind: FsKind, dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, F
     }
 }
 
-/// The text form of a path inside a volume: each component in the one
-/// text form of names (`pathfmt`), a `/` inside a component written
-/// `\x2F` (so the separator stays unambiguous), joined with `/`.
-pub fn path_text(path: &[Vec<u8>]) -> String {
-    let mut out = String::new();
-    for (i, c) in path.iter().enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        out.push_str(&crate::engine::pathfmt::bytes_to_string(c).replace('/', "\\x2F"));
-    }
-    out
-}
-
 /// One file as read in user space, for listings and tests.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Listed {
-    /// [`path_text`] of the file.
-    pub path: String,
+    /// Path inside the volume, one raw name per component.
+    pub path: Vec<Vec<u8>>,
     pub size: u64,
     /// SHA-256 of the bytes read (hex).
     pub sha256: String,
@@ -347,13 +336,13 @@ impl Visitor for Lister {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.problems
-                        .push(format!("{}: read failed: {e}", path_text(entry.path)));
+                        .push(format!("{}: read failed: {e}", lossy(entry.path)));
                     return Flow::Continue;
                 }
             }
         }
         self.files.push(Listed {
-            path: path_text(entry.path),
+            path: entry.path.to_vec(),
             size: n,
             sha256: hex::encode(h.finalize()),
             hidden: entry.attrs.hidden,
@@ -364,22 +353,23 @@ impl Visitor for Lister {
 
     fn problem(&mut self, path: &[Vec<u8>], kind: ProblemKind, detail: &str) -> Flow {
         self.problems
-            .push(format!("{}: {kind:?}: {detail}", path_text(path)));
+            .push(format!("{}: {kind:?}: {detail}", lossy(path)));
         Flow::Continue
     }
+}
+
+/// A path for a problem message in a listing (tests and tools only; the
+/// engine gives every name kensa's one text form).
+fn lossy(path: &[Vec<u8>]) -> String {
+    path.iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_text_keeps_components_apart() {
-        let a = path_text(&[b"a/b".to_vec(), b"c".to_vec()]);
-        let b = path_text(&[b"a".to_vec(), b"b/c".to_vec()]);
-        assert_ne!(a, b);
-        assert_eq!(a, "a\\x2Fb/c");
-    }
 
     #[test]
     fn detect_names_nothing_in_zeros() {
