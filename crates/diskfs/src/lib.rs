@@ -158,6 +158,12 @@ pub struct VolumeLabel {
 pub trait FileSystem {
     /// Label and serial.
     fn label(&self) -> VolumeLabel;
+    /// Bytes from the volume's start that hold its boot sector / volume
+    /// boot record and boot code (FAT: the reserved sectors; NTFS: the
+    /// 8 KiB `$Boot`; exFAT: the 12-sector main boot region; ext: the
+    /// 1 KiB boot block; ISO 9660/UDF: the 32 KiB system area). Scanned
+    /// as the pseudo-file `$boot`, since a mount never shows it.
+    fn boot_len(&self) -> u64;
     /// Visits every regular file (and stream) once. Problems met on the
     /// way go to the visitor and the walk goes on where it can; an error
     /// is returned only when the walk could not go on at all.
