@@ -28,9 +28,8 @@ use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
 use names::LongName;
-use std::collections::HashSet;
 use std::sync::Arc;
-use table::{Chain, ChainError, ChainReader, Table, Width};
+use table::{device_max_cluster, Chain, ChainError, ChainReader, ClusterSet, Table, Width};
 
 /// The most bytes a FAT directory may hold (65,536 entries).
 const DIR_CAP: u64 = 65_536 * 32;
@@ -41,14 +40,15 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
     dev.read_at(0, &mut bs)
         .map_err(|e| FsError::Corrupt(format!("no boot sector: {e}")))?;
     let geo = Geometry::parse(&bs)?;
+    let on_device = device_max_cluster(dev.len(), geo.heap_start, geo.cluster_len);
     let table = Arc::new(Table {
+        max_cluster: u64::from(geo.max_cluster).min(on_device) as u32,
         dev,
         width: geo.width,
         fat_start: geo.fat_start,
         fat_len: geo.fat_len,
         heap_start: geo.heap_start,
         cluster_len: geo.cluster_len,
-        max_cluster: geo.max_cluster,
     });
     if let Root::Chain(c) = geo.root {
         if !table.in_heap(c) {
@@ -66,7 +66,7 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
         },
         boot_len: geo.boot_len,
     };
-    let (root, _) = fs.read_dir(&fs.root.clone(), &mut HashSet::new());
+    let (root, _) = fs.read_dir(&fs.root.clone(), &mut ClusterSet::default());
     if let Some(l) = root_label(&root) {
         fs.label.label = Some(l);
     }
@@ -113,17 +113,8 @@ impl Geometry {
     /// 16-bit FAT size means the FAT32 layout, otherwise FAT12 or FAT16 by
     /// the count of clusters.
     fn parse(bs: &[u8; 512]) -> Result<Geometry, FsError> {
-        let bps = le16(bs, 11);
-        let spc = u64::from(bs[13]);
-        let reserved = le16(bs, 14);
-        let fats = u64::from(bs[16]);
+        let (bps, spc, reserved, fats) = sizes(bs)?;
         let root_entries = le16(bs, 17);
-        if !matches!(bps, 512 | 1024 | 2048 | 4096) {
-            return Err(bad("bytes per sector is not 512, 1024, 2048 or 4096"));
-        }
-        if !spc.is_power_of_two() || reserved == 0 || fats == 0 {
-            return Err(bad("sectors per cluster, reserved sectors or FAT count"));
-        }
         let total = match le16(bs, 19) {
             0 => le32(bs, 32),
             n => n,
@@ -176,6 +167,22 @@ impl Geometry {
             serial,
         })
     }
+}
+
+/// Bytes per sector, sectors per cluster, reserved sectors and FAT count,
+/// checked.
+fn sizes(bs: &[u8; 512]) -> Result<(u64, u64, u64, u64), FsError> {
+    let bps = le16(bs, 11);
+    let spc = u64::from(bs[13]);
+    let reserved = le16(bs, 14);
+    let fats = u64::from(bs[16]);
+    if !matches!(bps, 512 | 1024 | 2048 | 4096) {
+        return Err(bad("bytes per sector is not 512, 1024, 2048 or 4096"));
+    }
+    if !spc.is_power_of_two() || reserved == 0 || fats == 0 {
+        return Err(bad("sectors per cluster, reserved sectors or FAT count"));
+    }
+    Ok((bps, spc, reserved, fats))
 }
 
 /// The label and serial of the extended boot record at `ext` (drive
@@ -295,7 +302,7 @@ impl Fat {
     /// A directory's bytes, up to its end mark. `seen` holds every cluster
     /// of every directory read so far: a cluster met again is a cycle (or
     /// a cross-link) and ends the read with a problem.
-    fn read_dir(&self, at: &Root, seen: &mut HashSet<u32>) -> (Vec<u8>, Option<ChainError>) {
+    fn read_dir(&self, at: &Root, seen: &mut ClusterSet) -> (Vec<u8>, Option<ChainError>) {
         match *at {
             Root::Fixed(start, len) => {
                 let mut buf = vec![0u8; len.min(DIR_CAP) as usize];
@@ -308,7 +315,7 @@ impl Fat {
         }
     }
 
-    fn read_dir_chain(&self, first: u32, seen: &mut HashSet<u32>) -> (Vec<u8>, Option<ChainError>) {
+    fn read_dir_chain(&self, first: u32, seen: &mut ClusterSet) -> (Vec<u8>, Option<ChainError>) {
         let cl = self.table.cluster_len;
         let mut chain = Chain::new(Arc::clone(&self.table), first, false);
         let mut out: Vec<u8> = Vec::new();
@@ -351,7 +358,7 @@ struct Walk<'a> {
     limits: &'a Limits,
     visit: &'a mut dyn Visitor,
     entries: u64,
-    seen: HashSet<u32>,
+    seen: ClusterSet,
 }
 
 impl Walk<'_> {
@@ -450,7 +457,7 @@ impl FileSystem for Fat {
             limits,
             visit,
             entries: 0,
-            seen: HashSet::new(),
+            seen: ClusterSet::default(),
         };
         let mut queue = vec![Pending {
             at: self.root,

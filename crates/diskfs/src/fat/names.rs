@@ -105,7 +105,11 @@ impl LongName {
     /// pending name either way.
     pub fn finish(&mut self, short: &[u8; 11]) -> Option<Vec<u8>> {
         let complete = self.expect == 0 && !self.units.is_empty();
-        let ok = complete && self.checksum == short_checksum(short);
+        // Fuzzing builds accept any checksum, so the fuzzer reaches the
+        // name assembly past it.
+        #[allow(unexpected_cfgs)]
+        let sum_ok = cfg!(fuzzing) || self.checksum == short_checksum(short);
+        let ok = complete && sum_ok;
         let units = std::mem::take(&mut self.units);
         self.reset();
         if !ok {

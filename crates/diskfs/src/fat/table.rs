@@ -59,6 +59,35 @@ impl Table {
     }
 }
 
+/// The highest data cluster whose first byte lies on a device of
+/// `dev_len` bytes, for a heap at `heap_start` of `cluster_len`-byte
+/// clusters: a volume that claims more clusters than its device holds is
+/// cut to what is there (links past it are `Corrupt`), which also bounds
+/// [`ClusterSet`] by the device.
+pub(crate) fn device_max_cluster(dev_len: u64, heap_start: u64, cluster_len: u64) -> u64 {
+    dev_len.saturating_sub(heap_start).div_ceil(cluster_len) + 1
+}
+
+/// A set of cluster numbers: a bitmap grown to the highest member (at
+/// most the volume's cluster count, itself bounded by the device).
+#[derive(Default)]
+pub(crate) struct ClusterSet {
+    words: Vec<u64>,
+}
+
+impl ClusterSet {
+    /// Adds `c`; `false` when it was already there.
+    pub fn insert(&mut self, c: u32) -> bool {
+        let (w, bit) = ((c / 64) as usize, 1u64 << (c % 64));
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        let fresh = self.words[w] & bit == 0;
+        self.words[w] |= bit;
+        fresh
+    }
+}
+
 /// What a FAT entry says follows a cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Link {
@@ -441,6 +470,16 @@ mod tests {
         let mut out = Vec::new();
         let res = r.read_to_end(&mut out);
         (out, res.err().map(|e| e.to_string()))
+    }
+
+    #[test]
+    fn cluster_set_remembers() {
+        let mut s = ClusterSet::default();
+        assert!(s.insert(70_000));
+        assert!(s.insert(2));
+        assert!(!s.insert(70_000));
+        assert!(!s.insert(2));
+        assert!(s.insert(3));
     }
 
     #[test]
