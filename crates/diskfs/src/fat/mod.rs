@@ -380,6 +380,13 @@ impl Walk<'_> {
                 return Flow::Stop;
             }
             let mut path = d.path.clone();
+            if child.name.is_empty() {
+                let text = "an entry with an empty name (all spaces); not read";
+                if self.visit.problem(&d.path, ProblemKind::Corrupt, text) == Flow::Stop {
+                    return Flow::Stop;
+                }
+                continue;
+            }
             path.push(child.name.clone());
             let flow = if child.dir {
                 self.subdir(child, path, d.depth + 1, queue)
