@@ -4,5 +4,7 @@
 //! Run one area: `cargo test --release --test disk`; one module:
 //! `cargo test --release --test disk fat::`.
 
+mod iso;
 #[path = "../support/mod.rs"]
 mod support;
+mod udf;
