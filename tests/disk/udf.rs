@@ -131,7 +131,7 @@ fn fid(img: &[u8], name: &[u8]) -> (usize, usize) {
     let mut pat = vec![8u8];
     pat.extend_from_slice(name);
     let at = (38..img.len() - pat.len())
-        .find(|&p| &img[p..p + pat.len()] == pat && img[p - 38..p - 36] == [1, 1])
+        .find(|&p| img[p..p + pat.len()] == pat[..] && img[p - 38..p - 36] == [1, 1])
         .map(|p| p - 38)
         .expect("FID found");
     let parent = (1..=at / 4)

@@ -352,12 +352,14 @@ fn rr_entries(area: &[u8], rr: &mut RockRidge) -> Option<(u32, u32, u32)> {
         }
         let data = &area[i + 4..i + len];
         match &area[i..i + 2] {
-            b"NM" if !data.is_empty() => {
-                // CURRENT / PARENT names are "." and "..": not a name.
-                if data[0] & 0x06 == 0 && rr.name.len() + data.len() <= MAX_NAME {
-                    rr.name.extend_from_slice(&data[1..]);
-                    rr.has_name = true;
-                }
+            // CURRENT / PARENT names are "." and "..": not a name.
+            b"NM"
+                if !data.is_empty()
+                    && data[0] & 0x06 == 0
+                    && rr.name.len() + data.len() <= MAX_NAME + 1 =>
+            {
+                rr.name.extend_from_slice(&data[1..]);
+                rr.has_name = true;
             }
             b"PX" if data.len() >= 4 => {
                 let mode = le32(data, 0) & 0o170_000;
@@ -635,6 +637,21 @@ impl Iso {
         })
     }
 
+    fn visit_file(
+        &self,
+        w: &mut Walk<'_>,
+        path: &[Vec<u8>],
+        runs: Vec<Run>,
+        size: u64,
+        attrs: Attributes,
+    ) {
+        let mut data = Extents::new(self.dev.clone(), runs);
+        let entry = Entry { path, size, attrs };
+        if w.visit.file(&entry, &mut data) == Flow::Stop {
+            w.stopped = true;
+        }
+    }
+
     fn walk_dir(&self, w: &mut Walk<'_>, path: &mut Vec<Vec<u8>>, at: DirExtent, depth: u32) {
         if !w.visited.insert(at.block) {
             w.problem(
@@ -660,18 +677,11 @@ impl Iso {
                     hidden,
                 } => {
                     path.push(name);
-                    let mut data = Extents::new(self.dev.clone(), runs);
-                    let entry = Entry {
-                        path,
-                        size,
-                        attrs: Attributes {
-                            hidden,
-                            system: false,
-                        },
+                    let attrs = Attributes {
+                        hidden,
+                        system: false,
                     };
-                    if w.visit.file(&entry, &mut data) == Flow::Stop {
-                        w.stopped = true;
-                    }
+                    self.visit_file(w, path, runs, size, attrs);
                     path.pop();
                 }
                 Child::Dir { name, at } => {
@@ -712,18 +722,13 @@ impl FileSystem for Iso {
         };
         if let Some((at, len)) = self.eltorito {
             let path = [b"$eltorito".to_vec()];
-            let mut data = Extents::new(self.dev.clone(), vec![Run { at: Some(at), len }]);
-            let entry = Entry {
-                path: &path,
-                size: len,
-                attrs: Attributes::default(),
-            };
-            if w.visit.file(&entry, &mut data) == Flow::Stop {
-                return Ok(());
-            }
+            let runs = vec![Run { at: Some(at), len }];
+            self.visit_file(&mut w, &path, runs, len, Attributes::default());
         }
-        let mut path = Vec::new();
-        self.walk_dir(&mut w, &mut path, self.root, 0);
+        if !w.stopped {
+            let mut path = Vec::new();
+            self.walk_dir(&mut w, &mut path, self.root, 0);
+        }
         Ok(())
     }
 }
