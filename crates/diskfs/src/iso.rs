@@ -3,12 +3,14 @@
 //! their System Use areas, and the extent lists files are read through
 //! ([`Extents`], which the UDF reader shares).
 //!
-//! Why not a crate: `cdfs` / `iso9660` (ids1024) are small, little
-//! maintained and refuse real images on odd dates (open PR #8); `hadris-iso`
-//! is young, rewritten between versions and had an `assert!` reachable
-//! from image contents (`ext.len() <= 3`, reported against 0.0.2); none
-//! shows a fuzzing record. A reader of the few structures a listing needs
-//! is smaller than any of them and is fuzzed here.
+//! Why not a crate: `cdfs` (the successor of ids1024's `iso9660`) calls
+//! itself "very much a work-in-progress", last released in 2023, with an
+//! `assertions` feature on by default; `iso9660` refused a real image over
+//! its dates (its PR #8); `hadris-iso` is young, rewritten between major
+//! versions, and had an `assert!` reachable from image contents
+//! (`ext.len() <= 3`, reported against 0.0.2). None shows a fuzzing
+//! record. A reader of the few structures a listing needs is smaller than
+//! any of them and is fuzzed here (`fuzz/fuzz_targets/iso.rs`).
 //!
 //! Names: the primary tree with Rock Ridge `NM` names when the root's
 //! `SP` entry says Rock Ridge is in use (following `CE` continuation areas,
