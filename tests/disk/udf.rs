@@ -9,6 +9,8 @@
 //! 512 and 2048 — it cannot fill them, and mkudffs 2.3 refuses UDF 2.50 on
 //! a file, so the metadata partition is reached by the fuzz target only.
 //! The hidden characteristic is set by patching an entry (no tool sets it).
+//! A bridge disc whose UDF anchors are broken is read through its ISO 9660
+//! tree, with a problem saying so.
 //! Hostile: an ICB loop (a subdirectory's entry pointing at the root) and
 //! an absurd implementation-use length end with problems; 10,000 byte
 //! flips never panic or hang.
@@ -189,6 +191,21 @@ fn hidden_characteristic_is_flagged() {
     assert!(problems.is_empty(), "{problems:?}");
     let hidden: Vec<_> = files.iter().filter(|l| l.hidden).map(|l| &l.path).collect();
     assert_eq!(hidden, vec![&vec![b"a.txt".to_vec()]]);
+}
+
+#[test]
+fn bridge_disc_with_an_unreadable_udf_tree_is_read_through_iso_9660() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img = std::fs::read(small_image(tmp.path())).unwrap();
+    let last = img.len() / 2048 - 1;
+    for block in [256, last, last - 256] {
+        img[block * 2048 + 4] ^= 0xFF; // the anchor's tag checksum
+    }
+    let dev: Arc<dyn Device> = Arc::new(MemDevice(img.into()));
+    let (files, problems) = diskfs::list_volume(dev, &diskfs::Limits::default()).unwrap();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("UDF tree not read"), "{problems:?}");
 }
 
 #[test]
