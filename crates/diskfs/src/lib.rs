@@ -18,6 +18,8 @@
 pub mod device;
 pub mod exfat;
 pub mod fat;
+mod iso;
+mod udf;
 
 pub use device::{Device, DeviceReader, FdDevice, MemDevice, Window};
 
@@ -195,7 +197,8 @@ pub fn detect_bytes(head: &[u8]) -> Option<FsKind> {
     }
     if at(0x8001, b"CD001") {
         // A UDF bridge disc also carries an ISO 9660 tree; UDF wins when
-        // its volume recognition sequence is present.
+        // its volume recognition sequence is present (the UDF reader falls
+        // back to the ISO 9660 tree, with a problem, when UDF is unreadable).
         return Some(if udf_marker(head) {
             FsKind::Udf
         } else {
@@ -292,6 +295,8 @@ pub fn open(kind: FsKind, dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, F
     match kind {
         FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32 => fat::open(dev),
         FsKind::Exfat => exfat::open(dev),
+        FsKind::Iso9660 => iso::open(dev),
+        FsKind::Udf => udf::open(dev),
         other => Err(FsError::Unsupported(format!(
             "kensa has no reader for {}",
             other.as_str()

@@ -69,3 +69,13 @@ fn fat_regressions() {
 fn exfat_regressions() {
     replay("exfat", FsKind::Exfat);
 }
+
+#[test]
+fn iso_regressions_end() {
+    replay("iso", FsKind::Iso9660);
+}
+
+#[test]
+fn udf_regressions_end() {
+    replay("udf", FsKind::Udf);
+}
