@@ -373,6 +373,7 @@ mod tests {
             verdict: Verdict::Malicious,
             matches: vec![],
             taxonomy: None,
+            attributes: vec![],
         };
         vec![
             Entry::Scan(Record::Session(Session {

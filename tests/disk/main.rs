@@ -4,5 +4,6 @@
 //! Run one area: `cargo test --release --test disk`; one module:
 //! `cargo test --release --test disk fat::`.
 
+mod scan_device;
 #[path = "../support/mod.rs"]
 mod support;

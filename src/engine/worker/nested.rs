@@ -129,12 +129,18 @@ impl Nested<'_, '_, '_> {
         let l = self.limits;
         self.members += 1;
         if self.members > l.max_members {
-            let d = format!("more than {} files in the disk image; the rest was not read", l.max_members);
+            let d = format!(
+                "more than {} files in the disk image; the rest was not read",
+                l.max_members
+            );
             self.limit(chain, d);
             return Some(Flow::Stop);
         }
         if size > l.max_member_size {
-            let d = format!("{size} bytes is above the member limit of {} bytes", l.max_member_size);
+            let d = format!(
+                "{size} bytes is above the member limit of {} bytes",
+                l.max_member_size
+            );
             self.limit(chain, d);
             return Some(Flow::Continue);
         }
@@ -163,16 +169,16 @@ impl DiskVisitor for Nested<'_, '_, '_> {
         let mut buf = Vec::with_capacity(size as usize);
         if let Err(e) = data.take(size).read_to_end(&mut buf) {
             let detail = format!("read failed: {e}");
-            let rec = self.w.skip_at(self.display, &chain, SkipReason::Corrupt, detail);
+            let rec = self
+                .w
+                .skip_at(self.display, &chain, SkipReason::Corrupt, detail);
             self.w.emit(Record::Skip(rec));
             return Flow::Continue;
         }
         self.w.nested_bytes += buf.len() as u64;
-        let outer = std::mem::replace(
-            &mut self.w.item.attrs,
-            findings::attribute_names(attrs),
-        );
-        self.w.nested_member(self.display, &chain, &buf, is_real_file(at));
+        let outer = std::mem::replace(&mut self.w.item.attrs, findings::attribute_names(attrs));
+        self.w
+            .nested_member(self.display, &chain, &buf, is_real_file(at));
         self.w.item.attrs = outer;
         Flow::Continue
     }
