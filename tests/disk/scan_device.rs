@@ -32,16 +32,16 @@ fn rules(env: &TestEnv) -> PathBuf {
     p
 }
 
-/// A 32 MiB FAT32 image holding `files` (path inside, content), built
+/// A 64 MiB FAT32 image (512-byte clusters: enough of them for FAT32) holding `files` (path inside, content), built
 /// without mounting; `hidden` paths get the hidden attribute.
 fn fat_image(dir: &Path, files: &[(&str, &[u8])], hidden: &[&str]) -> PathBuf {
     let img = dir.join("fat.img");
     let _ = std::fs::remove_file(&img);
     tool(
         Command::new("mkfs.vfat")
-            .args(["-F", "32", "-n", "KENSATEST", "-C"])
+            .args(["-F", "32", "-s", "1", "-n", "KENSATEST", "-C"])
             .arg(&img)
-            .arg("32768"),
+            .arg("65536"),
     );
     let stage = dir.join("stage");
     for (path, data) in files {
