@@ -34,11 +34,17 @@ impl MemoryGate {
     /// Reserves `bytes` (at most the whole budget), waiting while others
     /// hold too much. Small requests are granted at once.
     pub fn acquire(&self, bytes: u64) -> Permit<'_> {
+        Permit {
+            gate: self,
+            bytes: self.reserve(bytes),
+        }
+    }
+
+    /// Waits for and takes `bytes` of the budget (0 for a small request);
+    /// returns what was taken.
+    fn reserve(&self, bytes: u64) -> u64 {
         if bytes < GATE_MIN {
-            return Permit {
-                gate: self,
-                bytes: 0,
-            };
+            return 0;
         }
         let want = bytes.min(self.budget);
         let mut used = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
@@ -46,10 +52,7 @@ impl MemoryGate {
             used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
         }
         *used += want;
-        Permit {
-            gate: self,
-            bytes: want,
-        }
+        want
     }
 
     /// Like [`acquire`](Self::acquire) but never waits: `None` when the
@@ -77,12 +80,9 @@ impl MemoryGate {
     /// with its bytes to another thread (a file read from a device by the
     /// reader thread, scanned by a worker).
     pub fn acquire_owned(self: &Arc<Self>, bytes: u64) -> OwnedPermit {
-        let p = self.acquire(bytes);
-        let bytes = p.bytes;
-        std::mem::forget(p);
         OwnedPermit {
             gate: self.clone(),
-            bytes,
+            bytes: self.reserve(bytes),
         }
     }
 

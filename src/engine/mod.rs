@@ -294,19 +294,7 @@ impl Engine {
         sink.record(Record::Session(session))?;
         let mut tally = Tally::default();
         let inner = Cancel::new();
-        for g in probe_gaps {
-            let skip = ctx.skip(g.path, g.reason, g.detail);
-            tally.record(Record::Skip(skip), sink, &inner);
-        }
-        for issue in self.rules.missing_sources() {
-            let skip = ctx.skip(
-                pathfmt::display(&issue.file),
-                findings::SkipReason::RulesIncomplete,
-                format!(
-                    "rule source not loaded, so no file was checked against it: {}",
-                    issue.message
-                ),
-            );
+        for skip in self.opening_skips(&ctx, probe_gaps) {
             tally.record(Record::Skip(skip), sink, &inner);
         }
         let gave_up = self.run_threads(spec, disks, &ctx, cancel, &inner, &mut |msg| {
@@ -323,17 +311,37 @@ impl Engine {
             );
             tally.record(Record::Skip(skip), sink, cancel);
         }
-        let died = ctx
-            .incomplete
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let died = ctx.take_incomplete();
         let summary = tally.summary(&ctx, started.elapsed(), stopped, died);
         if let Some(e) = tally.sink_error {
             return Err(EngineError::Sink(e));
         }
         sink.record(Record::Summary(summary.clone()))?;
         Ok(summary)
+    }
+
+    /// The skips a session starts with: devices that could not be
+    /// probed, rule sources that were not loaded.
+    fn opening_skips(
+        &self,
+        ctx: &SessionCtx,
+        probe_gaps: Vec<device::ProbeGap>,
+    ) -> Vec<findings::Skip> {
+        let mut out: Vec<_> = probe_gaps
+            .into_iter()
+            .map(|g| ctx.skip(g.path, g.reason, g.detail))
+            .collect();
+        for issue in self.rules.missing_sources() {
+            out.push(ctx.skip(
+                pathfmt::display(&issue.file),
+                findings::SkipReason::RulesIncomplete,
+                format!(
+                    "rule source not loaded, so no file was checked against it: {}",
+                    issue.message
+                ),
+            ));
+        }
+        out
     }
 
     fn session_record(&self, ctx: &SessionCtx, spec: &SessionSpec) -> Session {
@@ -383,6 +391,31 @@ impl Engine {
         (disks, volumes, gaps)
     }
 
+    /// The walker of one session (it also reads the disks named as roots).
+    fn walker(
+        &self,
+        spec: &SessionSpec,
+        disks: Vec<Option<device::DiskRoot>>,
+        ctx: &Arc<SessionCtx>,
+        inner: &Arc<Cancel>,
+        watch: &Arc<Watch>,
+    ) -> walk::Walker {
+        walk::Walker {
+            roots: spec.paths.clone(),
+            base: spec.base.clone(),
+            one_file_system: self.opts.one_file_system,
+            max_dir_entries: self.opts.max_dir_entries,
+            session: ctx.clone(),
+            cancel: inner.clone(),
+            watch: watch.clone(),
+            disks,
+            disk: Arc::new(self.opts.disk.clone()),
+            rules: self.rules.clone(),
+            gate: self.gate.clone(),
+            max_file_size: self.opts.max_file_size,
+        }
+    }
+
     /// Starts the walker and the workers and hands every message they
     /// send to `on_message`, on this thread, until each has finished or
     /// been abandoned. `cancel` is the caller's stop flag, `inner` the one
@@ -401,20 +434,7 @@ impl Engine {
         let (work_tx, work_rx) = crossbeam_channel::bounded((threads * 16).clamp(32, 512));
         let (msg_tx, msg_rx) = crossbeam_channel::bounded::<Message>(1024);
         let walker_watch = Watch::new();
-        let walker = walk::Walker {
-            roots: spec.paths.clone(),
-            base: spec.base.clone(),
-            one_file_system: self.opts.one_file_system,
-            max_dir_entries: self.opts.max_dir_entries,
-            session: ctx.clone(),
-            cancel: inner.clone(),
-            watch: walker_watch.clone(),
-            disks,
-            disk: Arc::new(self.opts.disk.clone()),
-            rules: self.rules.clone(),
-            gate: self.gate.clone(),
-            max_file_size: self.opts.max_file_size,
-        };
+        let walker = self.walker(spec, disks, ctx, inner, &walker_watch);
         let tx = msg_tx.clone();
         std::thread::Builder::new()
             .name("kensa-walk".into())
@@ -782,6 +802,14 @@ impl SessionCtx {
             sha256: None,
             attributes: Vec::new(),
         }
+    }
+
+    /// Why the session is incomplete, if [`Self::set_incomplete`] said so.
+    fn take_incomplete(&self) -> Option<String> {
+        self.incomplete
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Marks the session incomplete (the first reason is kept).

@@ -387,6 +387,7 @@ mod tests {
                 medium: None,
                 ruleset: RulesetInfo::default(),
                 version: "0".into(),
+                volumes: Vec::new(),
             })),
             Entry::Scan(Record::Finding(finding)),
             Entry::Scan(Record::Skip(Skip {
@@ -400,6 +401,7 @@ mod tests {
                 gap: true,
                 size: None,
                 sha256: None,
+                attributes: Vec::new(),
             })),
             Entry::Scan(Record::Summary(Summary {
                 v: 1,
