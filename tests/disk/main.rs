@@ -7,3 +7,6 @@
 mod scan_device;
 #[path = "../support/mod.rs"]
 mod support;
+
+mod exfat;
+mod fat;
