@@ -5,7 +5,12 @@
 //! whoever owns the sink does.
 //!
 //! Threads: one walker sends work over a bounded channel to N workers, each
-//! with its own yara-x `Scanner` over the shared `Rules`; workers send
+//! with its own yara-x `Scanner` over the shared `Rules`; a block device or
+//! disk image named as a root is read in user space by the same thread
+//! ([`device`]: probed before the session record, which names its
+//! volumes; each file read into memory and sent as work, so every worker
+//! scans), and disk images met inside the scan are opened as containers
+//! by the workers (`worker/nested.rs`); workers send
 //! records over a bounded channel back to the caller, which owns the sink.
 //! Memory stays flat whatever the number of files. The threads are not
 //! scoped: a thread stuck in a read that never returns is abandoned by

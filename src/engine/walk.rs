@@ -13,7 +13,10 @@
 //! depth-first stack holds names; a directory's descriptor is kept only
 //! while it still has subdirectories to visit or queued files to open.
 //! Paths below a session's `base` (the agent's watched directory) are
-//! opened component by component from the base in the same way.
+//! opened component by component from the base in the same way. A root
+//! that is a block device or a disk image is not walked but read in user
+//! space ([`super::device`]); a block device met during a walk stays a
+//! special file.
 
 use super::device::{DiskRoot, Feeder, ReadItem};
 use super::dirfd::{self, Listing, Stat};
