@@ -15,17 +15,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-struct Measure {
-    name: String,
-    wall: f64,
-    cpu: f64,
-    maxrss_kib: i64,
-    exit: i32,
-    note: String,
+pub(crate) struct Measure {
+    pub name: String,
+    pub wall: f64,
+    pub cpu: f64,
+    pub maxrss_kib: i64,
+    pub exit: i32,
+    pub note: String,
 }
 
 /// Runs a command to completion and measures it with wait4(2).
-fn measure(name: &str, cmd: &mut Command, note: &str) -> Measure {
+pub(crate) fn measure(name: &str, cmd: &mut Command, note: &str) -> Measure {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let start = Instant::now();
     let child = cmd
@@ -105,7 +105,7 @@ fn yr_binary() -> PathBuf {
 }
 
 /// Copies real files from /usr (and apt's cache) until `target` bytes.
-fn build_corpus(dir: &Path, target: u64) -> (u64, usize) {
+pub(crate) fn build_corpus(dir: &Path, target: u64) -> (u64, usize) {
     let marker = dir.join(".complete");
     if marker.exists() {
         let text = std::fs::read_to_string(&marker).unwrap_or_default();

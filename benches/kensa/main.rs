@@ -8,12 +8,15 @@
 //! - `archives`: hostile archives, wall time and peak RSS;
 //! - `startup`: start-up with the ReversingLabs rules, cold and cached;
 //! - `incidents`: incident listing, triage and report at scale;
-//! - `status`: `kensa status` on a journal of one million records.
+//! - `status`: `kensa status` on a journal of one million records;
+//! - `disk`: a 1 GiB ext4 and a 1 GiB FAT32 volume read in user space
+//!   versus mounted (kernel ext4, FUSE fusefat) and scanned.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
 mod bench_archives;
+mod bench_disk;
 mod bench_scan;
 mod bench_startup;
 mod bench_status;
@@ -32,6 +35,7 @@ const BENCHES: &[Bench] = &[
     ("status", bench_status::status_on_a_million_records),
     ("archives", bench_archives::bench_hostile_archives),
     ("scan", bench_scan::bench_scan_against_peers),
+    ("disk", bench_disk::bench_user_space_vs_mounted),
 ];
 
 fn main() -> ExitCode {

@@ -209,6 +209,24 @@ mod tests {
         assert!(record(2, &line(FINDING)).is_ok());
         let empty = FINDING.replace(r#""size":1"#, r#""size":1,"chain":[],"md5":null"#);
         assert!(record(2, &line(&empty)).is_ok(), "empty optional values");
+        let hidden = FINDING.replace(
+            r#""size":1"#,
+            r#""size":1,"attributes":["hidden","system"]"#,
+        );
+        assert!(
+            record(2, &line(&hidden)).is_ok(),
+            "attributes of a file on a volume"
+        );
+    }
+
+    #[test]
+    fn disk_fields_pass() {
+        let skip = r#"{"type":"skip","v":1,"session":"s","time":"t","path":"/dev/loop3 → p2","chain":["/dev/loop3","p2"],"reason":"unsupported_fs","detail":"d","gap":true,"attributes":["hidden"]}"#;
+        assert!(record(2, &line(skip)).is_ok());
+        let session = r#"{"type":"session","v":1,"id":"s","time":"t","host":"h","location":"removable","paths":["/dev/loop3"],"ruleset":{"id":"i","digest":"d","rules":1,"hashes":0},"version":"0","volumes":[{"index":1,"fs":"fat32","label":"STICK","serial":"1234-ABCD","offset":1048576,"size":1048576,"partition_type":"0x0c"}]}"#;
+        assert!(record(2, &line(session)).is_ok());
+        let bad = session.replace(r#""offset":1048576"#, r#""offset":1048576,"mounted":true"#);
+        assert!(record(2, &line(&bad)).is_err(), "unknown volume field");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! never hold two huge files together and peak memory stays near one large
 //! file plus the rules, however many threads run. Small files pass freely.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Files below this size never wait.
 pub const GATE_MIN: u64 = 1 << 20;
@@ -34,11 +34,17 @@ impl MemoryGate {
     /// Reserves `bytes` (at most the whole budget), waiting while others
     /// hold too much. Small requests are granted at once.
     pub fn acquire(&self, bytes: u64) -> Permit<'_> {
+        Permit {
+            gate: self,
+            bytes: self.reserve(bytes),
+        }
+    }
+
+    /// Waits for and takes `bytes` of the budget (0 for a small request);
+    /// returns what was taken.
+    fn reserve(&self, bytes: u64) -> u64 {
         if bytes < GATE_MIN {
-            return Permit {
-                gate: self,
-                bytes: 0,
-            };
+            return 0;
         }
         let want = bytes.min(self.budget);
         let mut used = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
@@ -46,10 +52,7 @@ impl MemoryGate {
             used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
         }
         *used += want;
-        Permit {
-            gate: self,
-            bytes: want,
-        }
+        want
     }
 
     /// Like [`acquire`](Self::acquire) but never waits: `None` when the
@@ -73,26 +76,53 @@ impl MemoryGate {
         })
     }
 
+    /// Like [`acquire`](Self::acquire), for a reservation that travels
+    /// with its bytes to another thread (a file read from a device by the
+    /// reader thread, scanned by a worker).
+    pub fn acquire_owned(self: &Arc<Self>, bytes: u64) -> OwnedPermit {
+        OwnedPermit {
+            gate: self.clone(),
+            bytes: self.reserve(bytes),
+        }
+    }
+
     pub fn in_use(&self) -> u64 {
         *self.in_use.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        if self.bytes == 0 {
+/// A reservation that owns its gate; released on drop.
+pub struct OwnedPermit {
+    gate: Arc<MemoryGate>,
+    bytes: u64,
+}
+
+impl MemoryGate {
+    fn release(&self, bytes: u64) {
+        if bytes == 0 {
             return;
         }
-        let mut used = self.gate.in_use.lock().unwrap_or_else(|p| p.into_inner());
-        *used -= self.bytes;
-        self.gate.freed.notify_all();
+        let mut used = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        *used -= bytes;
+        self.freed.notify_all();
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.gate.release(self.bytes);
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        self.gate.release(self.bytes);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::time::Duration;
 
     #[test]

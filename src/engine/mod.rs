@@ -5,7 +5,12 @@
 //! whoever owns the sink does.
 //!
 //! Threads: one walker sends work over a bounded channel to N workers, each
-//! with its own yara-x `Scanner` over the shared `Rules`; workers send
+//! with its own yara-x `Scanner` over the shared `Rules`; a block device or
+//! disk image named as a root is read in user space by the same thread
+//! ([`device`]: probed before the session record, which names its
+//! volumes; each file read into memory and sent as work, so every worker
+//! scans), and disk images met inside the scan are opened as containers
+//! by the workers (`worker/nested.rs`); workers send
 //! records over a bounded channel back to the caller, which owns the sink.
 //! Memory stays flat whatever the number of files. The threads are not
 //! scoped: a thread stuck in a read that never returns is abandoned by
@@ -17,6 +22,7 @@
 //! stopped session always ends with its summary.
 
 pub mod archive;
+mod device;
 mod dirfd;
 pub mod filetype;
 pub mod gate;
@@ -81,6 +87,8 @@ pub struct ScanOptions {
     pub archive: Option<archive::ArchiveLimits>,
     /// Bytes of large files held in memory at once across all workers.
     pub buffer_budget: u64,
+    /// How devices and disk images are read in user space.
+    pub disk: crate::disk::DiskOptions,
 }
 
 /// A scan option out of its range.
@@ -113,6 +121,7 @@ impl Default for ScanOptions {
             one_file_system: false,
             max_dir_entries: DEFAULT_MAX_DIR_ENTRIES,
             archive: Some(archive::ArchiveLimits::default()),
+            disk: crate::disk::DiskOptions::default(),
         }
     }
 }
@@ -230,6 +239,10 @@ pub(crate) struct SessionCtx {
     /// Classification policy applied to every finding (`None`: findings
     /// carry no taxonomy).
     pub policy: Option<Arc<PolicyConfig>>,
+    /// Set when part of the session could not be finished in a way no
+    /// skip alone conveys (a disk parser died): the summary is then
+    /// incomplete with this as its error.
+    pub incomplete: std::sync::Mutex<Option<String>>,
 }
 
 /// A compiled rule set plus options: scans any number of sessions.
@@ -278,22 +291,18 @@ impl Engine {
             location: spec.location,
             medium: spec.medium.clone(),
             policy: self.policy.clone(),
+            incomplete: std::sync::Mutex::new(None),
         });
-        sink.record(Record::Session(self.session_record(&ctx, spec)))?;
+        let (disks, volumes, probe_gaps) = self.open_disks(spec);
+        let mut session = self.session_record(&ctx, spec);
+        session.volumes = volumes;
+        sink.record(Record::Session(session))?;
         let mut tally = Tally::default();
         let inner = Cancel::new();
-        for issue in self.rules.missing_sources() {
-            let skip = ctx.skip(
-                pathfmt::display(&issue.file),
-                findings::SkipReason::RulesIncomplete,
-                format!(
-                    "rule source not loaded, so no file was checked against it: {}",
-                    issue.message
-                ),
-            );
+        for skip in self.opening_skips(&ctx, probe_gaps) {
             tally.record(Record::Skip(skip), sink, &inner);
         }
-        let gave_up = self.run_threads(spec, &ctx, cancel, &inner, &mut |msg| {
+        let gave_up = self.run_threads(spec, disks, &ctx, cancel, &inner, &mut |msg| {
             tally.take(msg, sink, &inner)
         })?;
         tally.gave_up = gave_up;
@@ -307,12 +316,37 @@ impl Engine {
             );
             tally.record(Record::Skip(skip), sink, cancel);
         }
-        let summary = tally.summary(&ctx, started.elapsed(), stopped);
+        let died = ctx.take_incomplete();
+        let summary = tally.summary(&ctx, started.elapsed(), stopped, died);
         if let Some(e) = tally.sink_error {
             return Err(EngineError::Sink(e));
         }
         sink.record(Record::Summary(summary.clone()))?;
         Ok(summary)
+    }
+
+    /// The skips a session starts with: devices that could not be
+    /// probed, rule sources that were not loaded.
+    fn opening_skips(
+        &self,
+        ctx: &SessionCtx,
+        probe_gaps: Vec<device::ProbeGap>,
+    ) -> Vec<findings::Skip> {
+        let mut out: Vec<_> = probe_gaps
+            .into_iter()
+            .map(|g| ctx.skip(g.path, g.reason, g.detail))
+            .collect();
+        for issue in self.rules.missing_sources() {
+            out.push(ctx.skip(
+                pathfmt::display(&issue.file),
+                findings::SkipReason::RulesIncomplete,
+                format!(
+                    "rule source not loaded, so no file was checked against it: {}",
+                    issue.message
+                ),
+            ));
+        }
+        out
     }
 
     fn session_record(&self, ctx: &SessionCtx, spec: &SessionSpec) -> Session {
@@ -327,6 +361,63 @@ impl Engine {
             medium: spec.medium.clone(),
             ruleset: self.rules.info.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            volumes: Vec::new(),
+        }
+    }
+
+    /// Probes every named root that is a block device or a disk image
+    /// (before the session record, which names the volumes found): per
+    /// root the disk it is read as, all volumes, and the probes that
+    /// failed. Roots below a watched base are files, never disks.
+    fn open_disks(
+        &self,
+        spec: &SessionSpec,
+    ) -> (
+        Vec<Option<device::DiskRoot>>,
+        Vec<crate::disk::VolumeInfo>,
+        Vec<device::ProbeGap>,
+    ) {
+        let (mut disks, mut volumes, mut gaps) = (Vec::new(), Vec::new(), Vec::new());
+        for p in &spec.paths {
+            let opened = match spec.base {
+                Some(_) => None,
+                None => device::DiskRoot::open(p, &self.opts.disk),
+            };
+            let Some((root, gap)) = opened else {
+                disks.push(None);
+                continue;
+            };
+            if let Some(l) = &root.layout {
+                volumes.extend(l.volumes.iter().cloned());
+            }
+            gaps.extend(gap);
+            disks.push(Some(root));
+        }
+        (disks, volumes, gaps)
+    }
+
+    /// The walker of one session (it also reads the disks named as roots).
+    fn walker(
+        &self,
+        spec: &SessionSpec,
+        disks: Vec<Option<device::DiskRoot>>,
+        ctx: &Arc<SessionCtx>,
+        inner: &Arc<Cancel>,
+        watch: &Arc<Watch>,
+    ) -> walk::Walker {
+        walk::Walker {
+            roots: spec.paths.clone(),
+            base: spec.base.clone(),
+            one_file_system: self.opts.one_file_system,
+            max_dir_entries: self.opts.max_dir_entries,
+            session: ctx.clone(),
+            cancel: inner.clone(),
+            watch: watch.clone(),
+            disks,
+            disk: Arc::new(self.opts.disk.clone()),
+            rules: self.rules.clone(),
+            gate: self.gate.clone(),
+            max_file_size: self.opts.max_file_size,
         }
     }
 
@@ -338,6 +429,7 @@ impl Engine {
     fn run_threads(
         &self,
         spec: &SessionSpec,
+        disks: Vec<Option<device::DiskRoot>>,
         ctx: &Arc<SessionCtx>,
         cancel: &Cancel,
         inner: &Arc<Cancel>,
@@ -347,15 +439,7 @@ impl Engine {
         let (work_tx, work_rx) = crossbeam_channel::bounded((threads * 16).clamp(32, 512));
         let (msg_tx, msg_rx) = crossbeam_channel::bounded::<Message>(1024);
         let walker_watch = Watch::new();
-        let walker = walk::Walker {
-            roots: spec.paths.clone(),
-            base: spec.base.clone(),
-            one_file_system: self.opts.one_file_system,
-            max_dir_entries: self.opts.max_dir_entries,
-            session: ctx.clone(),
-            cancel: inner.clone(),
-            watch: walker_watch.clone(),
-        };
+        let walker = self.walker(spec, disks, ctx, inner, &walker_watch);
         let tx = msg_tx.clone();
         std::thread::Builder::new()
             .name("kensa-walk".into())
@@ -664,9 +748,17 @@ impl Tally {
         }
     }
 
-    fn summary(&self, ctx: &SessionCtx, took: Duration, stopped: Option<StopReason>) -> Summary {
+    fn summary(
+        &self,
+        ctx: &SessionCtx,
+        took: Duration,
+        stopped: Option<StopReason>,
+        died: Option<String>,
+    ) -> Summary {
         let c = self.counts;
+        let incomplete = died.is_some();
         let error = match (&self.sink_error, stopped) {
+            (None, None) if incomplete => died,
             (Some(e), _) => Some(e.to_string()),
             (None, Some(StopReason::Shutdown)) => Some("stopped before the scan finished".into()),
             (None, Some(StopReason::MediaRemoved)) => Some("medium removed".into()),
@@ -685,7 +777,10 @@ impl Tally {
             skips: c.skips,
             gaps: c.gaps,
             seconds: took.as_secs_f64(),
-            completed: stopped.is_none() && self.sink_error.is_none() && !self.gave_up,
+            completed: stopped.is_none()
+                && self.sink_error.is_none()
+                && !self.gave_up
+                && !incomplete,
             error,
         }
     }
@@ -710,7 +805,22 @@ impl SessionCtx {
             gap: reason.is_gap(),
             size: None,
             sha256: None,
+            attributes: Vec::new(),
         }
+    }
+
+    /// Why the session is incomplete, if [`Self::set_incomplete`] said so.
+    fn take_incomplete(&self) -> Option<String> {
+        self.incomplete
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// Marks the session incomplete (the first reason is kept).
+    pub(crate) fn set_incomplete(&self, why: String) {
+        let mut g = self.incomplete.lock().unwrap_or_else(|p| p.into_inner());
+        g.get_or_insert(why);
     }
 }
 

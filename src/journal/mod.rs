@@ -1169,6 +1169,7 @@ pub(crate) mod tests {
             gap: true,
             size: None,
             sha256: None,
+            attributes: Vec::new(),
         })
     }
 

@@ -373,6 +373,7 @@ mod tests {
             verdict: Verdict::Malicious,
             matches: vec![],
             taxonomy: None,
+            attributes: vec![],
         };
         vec![
             Entry::Scan(Record::Session(Session {
@@ -386,6 +387,7 @@ mod tests {
                 medium: None,
                 ruleset: RulesetInfo::default(),
                 version: "0".into(),
+                volumes: Vec::new(),
             })),
             Entry::Scan(Record::Finding(finding)),
             Entry::Scan(Record::Skip(Skip {
@@ -399,6 +401,7 @@ mod tests {
                 gap: true,
                 size: None,
                 sha256: None,
+                attributes: Vec::new(),
             })),
             Entry::Scan(Record::Summary(Summary {
                 v: 1,

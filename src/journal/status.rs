@@ -211,6 +211,7 @@ mod tests {
             medium,
             ruleset: RulesetInfo::default(),
             version: "0".into(),
+            volumes: Vec::new(),
         }
     }
 

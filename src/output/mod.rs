@@ -276,15 +276,20 @@ impl Printer {
 
 /// One finding in text: verdict, path, then each match with what it is
 /// (`rule NS:ID — description`, or `hash: description (sha256 list NS)`),
-/// then the SHA-256.
+/// then the SHA-256. A file its volume marks hidden or system says so
+/// after its path.
 pub fn finding_line(f: &crate::findings::Finding, color: bool) -> String {
     let matches: Vec<String> = f.matches.iter().map(match_text).collect();
     let (word, sgr) = match f.verdict {
         crate::findings::Verdict::Malicious => ("MALICIOUS ", "1;31"),
         crate::findings::Verdict::Suspicious => ("SUSPICIOUS", "1;33"),
     };
+    let attrs = match f.attributes.is_empty() {
+        true => String::new(),
+        false => format!("  ({})", sanitize(&f.attributes.join(", "))),
+    };
     format!(
-        "{} {}  [{}]  sha256={}",
+        "{} {}{attrs}  [{}]  sha256={}",
         paint(color, sgr, word),
         sanitize(&f.path),
         matches.join("; "),

@@ -4,10 +4,11 @@
 //! Run one area: `cargo test --release --test disk`; one module:
 //! `cargo test --release --test disk fat::`.
 
-mod iso;
 #[path = "../support/mod.rs"]
 mod support;
 
 mod exfat;
 mod fat;
+mod iso;
+mod scan_device;
 mod udf;

@@ -109,6 +109,7 @@ impl<'a> Journal<'a> {
             medium,
             ruleset: RulesetInfo::default(),
             version: "test".into(),
+            volumes: Vec::new(),
         }));
         for i in 0..findings {
             self.push(&Record::Finding(Finding {
@@ -132,6 +133,7 @@ impl<'a> Journal<'a> {
                     meta: Default::default(),
                 }],
                 taxonomy: class.cloned(),
+                attributes: Vec::new(),
             }));
         }
         id
