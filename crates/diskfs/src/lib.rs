@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod device;
+pub mod partition;
 
 pub use device::{Device, DeviceReader, FdDevice, MemDevice, Window};
 
