@@ -279,13 +279,7 @@ fn relay(
                     volume: volume.filter(|_| in_volume),
                     path: &path,
                 };
-                let mut data = Data::new(p, size);
-                let flow = visit.file(at, size, attrs, &mut data);
-                let drained = data.drain();
-                if let Err(e) = drained {
-                    return Err(p.death(Some(&e)));
-                }
-                flow
+                pass_file(p, at, size, attrs, visit)?
             }
             Frame::Problem {
                 in_volume,
@@ -312,6 +306,22 @@ fn relay(
             return Ok(Flow::Stop);
         }
     }
+}
+
+/// Hands one streamed file to the visitor, then reads past whatever of it
+/// the visitor left unread; `Err`: the child broke off mid-file.
+fn pass_file(
+    p: &mut Parser,
+    at: Where<'_>,
+    size: u64,
+    attrs: kensa_diskfs::Attributes,
+    visit: &mut dyn DiskVisitor,
+) -> Result<Flow, String> {
+    let mut data = Data::new(p, size);
+    let flow = visit.file(at, size, attrs, &mut data);
+    let drained = data.drain();
+    drained.map_err(|e| p.death(Some(&e)))?;
+    Ok(flow)
 }
 
 fn problem_kind(k: WireProblem) -> DiskProblem {

@@ -5,7 +5,13 @@
 //! first sector and the gap before the first partition), each volume's
 //! `$boot` (its boot sector / volume boot record), and the raw bytes of a
 //! volume no reader opens (after an `unsupported_fs` or `corrupt`
-//! problem), so nothing on the device goes unscanned. This module also
+//! problem), so nothing on the device goes unscanned. The parsing runs in
+//! sandboxed child processes — kensa itself, re-executed with a hidden
+//! entry point, under seccomp and resource limits (`sandbox`), speaking
+//! framed, capped messages (`proto`) to the parent (`client`), which never
+//! reads the medium: one child for the probe and one per volume, so a
+//! parser that dies or hangs costs one volume, reported as
+//! [`DiskProblem::ParserDied`]. This module also
 //! owns the text form of a path inside a volume ([`path_text`]) and the
 //! member names a record's chain gets ([`chain`]).
 
