@@ -4,8 +4,9 @@
 //! Run one area: `cargo test --release --test disk`; one module:
 //! `cargo test --release --test disk fat::`.
 
-#[path = "../support/mod.rs"]
-mod support;
-
+mod iso;
 mod partition;
 mod sandbox;
+#[path = "../support/mod.rs"]
+mod support;
+mod udf;

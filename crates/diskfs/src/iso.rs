@@ -27,8 +27,7 @@
 //! volume creation date as blkid prints it (`2024-01-02-03-04-05-00`).
 
 use crate::{
-    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor,
-    VolumeLabel,
+    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -44,15 +43,17 @@ const MAX_DIR_BYTES: u64 = 256 << 20;
 const MAX_EXTENTS: usize = 4096;
 /// Rock Ridge continuation areas followed for one record.
 const MAX_CE_HOPS: usize = 16;
-/// Bytes of one Rock Ridge name.
-const MAX_NAME: usize = 1024;
+/// Bytes of one Rock Ridge name (NAME_MAX).
+const MAX_NAME: usize = 255;
 
 /// How the walked tree names its entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Names {
     /// Primary tree, Rock Ridge `NM` names; `skip` bytes before each
     /// System Use area's first entry (from `SP`).
-    RockRidge { skip: usize },
+    RockRidge {
+        skip: usize,
+    },
     Joliet,
     Primary,
 }
@@ -351,12 +352,14 @@ fn rr_entries(area: &[u8], rr: &mut RockRidge) -> Option<(u32, u32, u32)> {
         }
         let data = &area[i + 4..i + len];
         match &area[i..i + 2] {
-            b"NM" if !data.is_empty() => {
-                // CURRENT / PARENT names are "." and "..": not a name.
-                if data[0] & 0x06 == 0 && rr.name.len() + data.len() <= MAX_NAME {
-                    rr.name.extend_from_slice(&data[1..]);
-                    rr.has_name = true;
-                }
+            // CURRENT / PARENT names are "." and "..": not a name.
+            b"NM"
+                if !data.is_empty()
+                    && data[0] & 0x06 == 0
+                    && rr.name.len() + data.len() <= MAX_NAME + 1 =>
+            {
+                rr.name.extend_from_slice(&data[1..]);
+                rr.has_name = true;
             }
             b"PX" if data.len() >= 4 => {
                 let mode = le32(data, 0) & 0o170_000;
@@ -404,7 +407,10 @@ enum Child {
         at: DirExtent,
     },
     /// A directory known only by its block (Rock Ridge `CL`).
-    Linked { name: Vec<u8>, block: u32 },
+    Linked {
+        name: Vec<u8>,
+        block: u32,
+    },
 }
 
 /// A multi-extent file being gathered.
@@ -470,7 +476,11 @@ impl Iso {
         if let Some(p) = pending {
             let mut child = path.to_vec();
             child.push(p.name);
-            w.problem(&child, ProblemKind::Corrupt, "multi-extent file without its last extent");
+            w.problem(
+                &child,
+                ProblemKind::Corrupt,
+                "multi-extent file without its last extent",
+            );
         }
         out
     }
@@ -526,7 +536,11 @@ impl Iso {
             if rr.broken {
                 let mut p = path.to_vec();
                 p.push(name.clone());
-                w.problem(&p, ProblemKind::Corrupt, "Rock Ridge continuation area out of range");
+                w.problem(
+                    &p,
+                    ProblemKind::Corrupt,
+                    "Rock Ridge continuation area out of range",
+                );
             }
             if rr.special || rr.relocated {
                 return;
@@ -574,7 +588,11 @@ impl Iso {
                 if let Some(old) = other {
                     let mut op = path.to_vec();
                     op.push(old.name);
-                    w.problem(&op, ProblemKind::Corrupt, "multi-extent file without its last extent");
+                    w.problem(
+                        &op,
+                        ProblemKind::Corrupt,
+                        "multi-extent file without its last extent",
+                    );
                 }
                 Pending {
                     name,
@@ -619,9 +637,28 @@ impl Iso {
         })
     }
 
+    fn visit_file(
+        &self,
+        w: &mut Walk<'_>,
+        path: &[Vec<u8>],
+        runs: Vec<Run>,
+        size: u64,
+        attrs: Attributes,
+    ) {
+        let mut data = Extents::new(self.dev.clone(), runs);
+        let entry = Entry { path, size, attrs };
+        if w.visit.file(&entry, &mut data) == Flow::Stop {
+            w.stopped = true;
+        }
+    }
+
     fn walk_dir(&self, w: &mut Walk<'_>, path: &mut Vec<Vec<u8>>, at: DirExtent, depth: u32) {
         if !w.visited.insert(at.block) {
-            w.problem(path, ProblemKind::Corrupt, "directory loop: extent already walked");
+            w.problem(
+                path,
+                ProblemKind::Corrupt,
+                "directory loop: extent already walked",
+            );
             return;
         }
         if depth > w.limits.max_depth {
@@ -640,18 +677,11 @@ impl Iso {
                     hidden,
                 } => {
                     path.push(name);
-                    let mut data = Extents::new(self.dev.clone(), runs);
-                    let entry = Entry {
-                        path,
-                        size,
-                        attrs: Attributes {
-                            hidden,
-                            system: false,
-                        },
+                    let attrs = Attributes {
+                        hidden,
+                        system: false,
                     };
-                    if w.visit.file(&entry, &mut data) == Flow::Stop {
-                        w.stopped = true;
-                    }
+                    self.visit_file(w, path, runs, size, attrs);
                     path.pop();
                 }
                 Child::Dir { name, at } => {
@@ -692,18 +722,13 @@ impl FileSystem for Iso {
         };
         if let Some((at, len)) = self.eltorito {
             let path = [b"$eltorito".to_vec()];
-            let mut data = Extents::new(self.dev.clone(), vec![Run { at: Some(at), len }]);
-            let entry = Entry {
-                path: &path,
-                size: len,
-                attrs: Attributes::default(),
-            };
-            if w.visit.file(&entry, &mut data) == Flow::Stop {
-                return Ok(());
-            }
+            let runs = vec![Run { at: Some(at), len }];
+            self.visit_file(&mut w, &path, runs, len, Attributes::default());
         }
-        let mut path = Vec::new();
-        self.walk_dir(&mut w, &mut path, self.root, 0);
+        if !w.stopped {
+            let mut path = Vec::new();
+            self.walk_dir(&mut w, &mut path, self.root, 0);
+        }
         Ok(())
     }
 }
@@ -795,9 +820,15 @@ mod tests {
         let mut r = Extents::new(
             dev,
             vec![
-                Run { at: Some(90), len: 10 },
+                Run {
+                    at: Some(90),
+                    len: 10,
+                },
                 Run { at: None, len: 5 },
-                Run { at: Some(95), len: 10 },
+                Run {
+                    at: Some(95),
+                    len: 10,
+                },
             ],
         );
         let mut v = Vec::new();

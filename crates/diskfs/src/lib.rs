@@ -196,7 +196,8 @@ pub fn detect_bytes(head: &[u8]) -> Option<FsKind> {
     }
     if at(0x8001, b"CD001") {
         // A UDF bridge disc also carries an ISO 9660 tree; UDF wins when
-        // its volume recognition sequence is present.
+        // its volume recognition sequence is present (the UDF reader falls
+        // back to the ISO 9660 tree, with a problem, when UDF is unreadable).
         return Some(if udf_marker(head) {
             FsKind::Udf
         } else {
