@@ -21,6 +21,12 @@ pub fn run(ctx: &super::Context, args: &InspectArgs) -> anyhow::Result<u8> {
     let path = super::absolute(args.device.clone())?;
     let dev = std::fs::File::open(&path)
         .with_context(|| format!("cannot open {}", pathfmt::show(&path)))?;
+    if dev.metadata()?.is_dir() {
+        anyhow::bail!(
+            "{} is a directory; inspect reads a block device or a disk image file (`kensa scan` reads directories)",
+            pathfmt::show(&path)
+        );
+    }
     let opts = ctx.config.disk.options();
     let layout = disk::probe(&dev, &opts)
         .with_context(|| format!("cannot read {}", pathfmt::show(&path)))?;

@@ -319,6 +319,10 @@ fn pass_file(
 ) -> Result<Flow, String> {
     let mut data = Data::new(p, size);
     let flow = visit.file(at, size, attrs, &mut data);
+    if flow == Flow::Stop {
+        // The caller kills the child; the rest of the file is not wanted.
+        return Ok(flow);
+    }
     let drained = data.drain();
     drained.map_err(|e| p.death(Some(&e)))?;
     Ok(flow)

@@ -113,7 +113,7 @@ fn child(job: Option<OsString>) -> u8 {
     let (dev, out) = unsafe { (File::from_raw_fd(0), File::from_raw_fd(1)) };
     let mut out = ManuallyDrop::new(out);
     let dev: Arc<dyn Device> = Arc::new(FdDevice::new(dev, job.len));
-    match work(&job, &dev, &mut *out) {
+    match work(&job, &dev, &mut out) {
         Ok(()) => 0,
         Err(_) => 1,
     }
