@@ -56,11 +56,12 @@ struct Lister<W: Write> {
     failed: Option<io::Error>,
 }
 
-/// `p2`, or `disk` for a bare volume / the device itself.
+/// `p2`, `bare` for a device without a table, `device` for the device
+/// itself (`$mbr`, the table).
 fn volume_name(v: Option<&VolumeInfo>) -> String {
     match v {
         Some(VolumeInfo { index: Some(i), .. }) => format!("p{i}"),
-        Some(_) => "volume".to_string(),
+        Some(_) => "bare".to_string(),
         None => "device".to_string(),
     }
 }
@@ -194,12 +195,12 @@ impl<W: Write> DiskVisitor for Lister<W> {
                 "path": path, "kind": kind_word(kind), "detail": detail})
             .to_string()
         } else {
-            format!(
-                "problem {}:{path}: {}: {}",
-                volume_name(at.volume),
-                kind_word(kind),
-                sanitize(detail)
-            )
+            let place = if path.is_empty() {
+                volume_name(at.volume)
+            } else {
+                format!("{}:{path}", volume_name(at.volume))
+            };
+            format!("problem {place}: {}: {}", kind_word(kind), sanitize(detail))
         };
         self.line(&s)
     }
