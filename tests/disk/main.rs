@@ -9,4 +9,7 @@ mod partition;
 mod sandbox;
 #[path = "../support/mod.rs"]
 mod support;
+
+mod exfat;
+mod fat;
 mod udf;

@@ -8,6 +8,9 @@
 //! name; `mkudffs` (UDF 2.01) writes empty volumes in a file at block sizes
 //! 512 and 2048 — it cannot fill them, and mkudffs 2.3 refuses UDF 2.50 on
 //! a file, so the metadata partition is reached by the fuzz target only.
+//! The hidden characteristic is set by patching an entry (no tool sets it).
+//! A bridge disc whose UDF anchors are broken is read through its ISO 9660
+//! tree, with a problem saying so.
 //! Hostile: an ICB loop (a subdirectory's entry pointing at the root) and
 //! an absurd implementation-use length end with problems; 10,000 byte
 //! flips never panic or hang.
@@ -173,6 +176,36 @@ fn absurd_lengths_end_with_problems() {
     img[a + 24..a + 28].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
     let problems = read_ends_with_problems(&img);
     assert!(problems.iter().any(|p| p.contains("a.txt")), "{problems:?}");
+}
+
+#[test]
+fn hidden_characteristic_is_flagged() {
+    // genisoimage has no option to hide a file in the UDF tree: set the
+    // characteristic on `a.txt`'s entry (outside the tag's checksum).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img = std::fs::read(small_image(tmp.path())).unwrap();
+    let (a, _) = fid(&img, b"a.txt");
+    img[a + 18] |= 1;
+    let dev: Arc<dyn Device> = Arc::new(MemDevice(img.into()));
+    let (files, problems) = diskfs::list_volume(dev, &diskfs::Limits::default()).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let hidden: Vec<_> = files.iter().filter(|l| l.hidden).map(|l| &l.path).collect();
+    assert_eq!(hidden, vec![&vec![b"a.txt".to_vec()]]);
+}
+
+#[test]
+fn bridge_disc_with_an_unreadable_udf_tree_is_read_through_iso_9660() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img = std::fs::read(small_image(tmp.path())).unwrap();
+    let last = img.len() / 2048 - 1;
+    for block in [256, last, last - 256] {
+        img[block * 2048 + 4] ^= 0xFF; // the anchor's tag checksum
+    }
+    let dev: Arc<dyn Device> = Arc::new(MemDevice(img.into()));
+    let (files, problems) = diskfs::list_volume(dev, &diskfs::Limits::default()).unwrap();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("UDF tree not read"), "{problems:?}");
 }
 
 #[test]

@@ -3,12 +3,14 @@
 //! their System Use areas, and the extent lists files are read through
 //! ([`Extents`], which the UDF reader shares).
 //!
-//! Why not a crate: `cdfs` / `iso9660` (ids1024) are small, little
-//! maintained and refuse real images on odd dates (open PR #8); `hadris-iso`
-//! is young, rewritten between versions and had an `assert!` reachable
-//! from image contents (`ext.len() <= 3`, reported against 0.0.2); none
-//! shows a fuzzing record. A reader of the few structures a listing needs
-//! is smaller than any of them and is fuzzed here.
+//! Why not a crate: `cdfs` (the successor of ids1024's `iso9660`) calls
+//! itself "very much a work-in-progress", last released in 2023, with an
+//! `assertions` feature on by default; `iso9660` refused a real image over
+//! its dates (its PR #8); `hadris-iso` is young, rewritten between major
+//! versions, and had an `assert!` reachable from image contents
+//! (`ext.len() <= 3`, reported against 0.0.2). None shows a fuzzing
+//! record. A reader of the few structures a listing needs is smaller than
+//! any of them and is fuzzed here (`fuzz/fuzz_targets/iso.rs`).
 //!
 //! Names: the primary tree with Rock Ridge `NM` names when the root's
 //! `SP` entry says Rock Ridge is in use (following `CE` continuation areas,
@@ -812,6 +814,68 @@ mod tests {
             Some("2024-01-02-03-04-05-00")
         );
         assert_eq!(creation_serial(b"0000000000000000\0"), None);
+    }
+
+    /// A directory record: `name`, first block, length, flags.
+    fn record(name: &[u8], block: u32, len: u32, flags: u8) -> Vec<u8> {
+        let mut r = vec![0u8; 33];
+        r[2..6].copy_from_slice(&block.to_le_bytes());
+        r[6..10].copy_from_slice(&block.to_be_bytes());
+        r[10..14].copy_from_slice(&len.to_le_bytes());
+        r[14..18].copy_from_slice(&len.to_be_bytes());
+        r[25] = flags;
+        r[32] = name.len() as u8;
+        r.extend_from_slice(name);
+        if r.len() % 2 == 1 {
+            r.push(0);
+        }
+        r[0] = r.len() as u8;
+        r
+    }
+
+    /// A hand-made image: a multi-extent file over blocks 21 and 23 and a
+    /// hidden file (no tool writes a multi-extent file below 4 GiB).
+    fn multi_extent_image() -> Vec<u8> {
+        let mut img = vec![0u8; 25 * 2048];
+        let pvd = 16 * 2048;
+        img[pvd] = 1;
+        img[pvd + 1..pvd + 6].copy_from_slice(b"CD001");
+        img[pvd + 128..pvd + 130].copy_from_slice(&2048u16.to_le_bytes());
+        let root = record(&[0], 20, 2048, FLAG_DIR);
+        img[pvd + 156..pvd + 156 + root.len()].copy_from_slice(&root);
+        img[17 * 2048] = 255;
+        img[17 * 2048 + 1..17 * 2048 + 6].copy_from_slice(b"CD001");
+        let dir: Vec<u8> = [
+            root.clone(),
+            record(&[1], 20, 2048, FLAG_DIR),
+            record(b"BIG.;1", 21, 2048, FLAG_MORE),
+            record(b"BIG.;1", 23, 100, 0),
+            record(b"H.TXT;1", 24, 3, FLAG_HIDDEN),
+        ]
+        .concat();
+        img[20 * 2048..20 * 2048 + dir.len()].copy_from_slice(&dir);
+        img[21 * 2048..22 * 2048].fill(b'a');
+        img[22 * 2048..23 * 2048].fill(b'x');
+        img[23 * 2048..23 * 2048 + 100].fill(b'b');
+        img[24 * 2048..24 * 2048 + 3].copy_from_slice(b"hid");
+        img
+    }
+
+    #[test]
+    fn multi_extent_files_are_joined_and_hidden_is_flagged() {
+        let dev: Arc<dyn Device> = Arc::new(crate::MemDevice(multi_extent_image().into()));
+        let (files, problems) = crate::list_volume(dev, &Limits::default()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(files.len(), 2);
+        let big = &files[0];
+        assert_eq!((big.path.clone(), big.size), (vec![b"BIG".to_vec()], 2148));
+        let mut want = vec![b'a'; 2048];
+        want.extend_from_slice(&[b'b'; 100]);
+        use sha2::Digest;
+        assert_eq!(big.sha256, hex::encode(sha2::Sha256::digest(&want)));
+        assert!(!big.hidden);
+        assert_eq!(files[1].path, vec![b"H.TXT".to_vec()]);
+        assert!(files[1].hidden);
     }
 
     #[test]
