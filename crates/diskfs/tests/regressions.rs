@@ -84,13 +84,13 @@ fn udf_regressions_end() {
 /// and a bounded `$mbr` region, quickly.
 #[test]
 fn partition_regressions_end_with_bounded_tables() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/partition");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/partition");
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = e.unwrap().path();
         let data = std::fs::read(&path).unwrap();
         let len = data.len() as u64;
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let t = kensa_diskfs::partition::read_table(&MemDevice(data.into())).unwrap();
         assert!(
             started.elapsed() < Duration::from_secs(10),
