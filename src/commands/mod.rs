@@ -7,6 +7,7 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod incidents;
+pub mod inspect;
 pub mod keygen;
 pub mod report;
 pub mod rules;
@@ -68,6 +69,7 @@ where
         Command::Config(cmd) => config::run(&ctx, &cmd),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),

@@ -10,5 +10,7 @@ mod support;
 mod exfat;
 mod fat;
 mod iso;
+mod partition;
+mod sandbox;
 mod scan_device;
 mod udf;

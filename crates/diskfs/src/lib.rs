@@ -19,6 +19,7 @@ pub mod device;
 pub mod exfat;
 pub mod fat;
 mod iso;
+pub mod partition;
 mod udf;
 
 pub use device::{Device, DeviceReader, FdDevice, MemDevice, Window};

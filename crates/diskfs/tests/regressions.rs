@@ -79,3 +79,30 @@ fn iso_regressions_end() {
 fn udf_regressions_end() {
     replay("udf", FsKind::Udf);
 }
+
+/// Partition tables: each kept input gives partitions inside the device
+/// and a bounded `$mbr` region, quickly.
+#[test]
+fn partition_regressions_end_with_bounded_tables() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/partition");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = e.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let len = data.len() as u64;
+        let started = std::time::Instant::now();
+        let t = kensa_diskfs::partition::read_table(&MemDevice(data.into())).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            path.display()
+        );
+        let cap = kensa_diskfs::partition::MAX_BOOT_REGION;
+        assert!(t.boot_region <= len.min(cap), "{}", path.display());
+        for p in &t.partitions {
+            assert!(p.offset + p.size <= len, "{}", path.display());
+        }
+        n += 1;
+    }
+    assert!(n > 0, "no inputs in {}", dir.display());
+}
