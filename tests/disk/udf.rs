@@ -10,7 +10,12 @@
 //! a file, so the metadata partition is reached by the fuzz target only.
 //! The hidden characteristic is set by patching an entry (no tool sets it).
 //! A bridge disc whose UDF anchors are broken is read through its ISO 9660
-//! tree, with a problem saying so.
+//! tree, with a problem saying so. A bridge disc whose ISO 9660 tree holds
+//! data its UDF tree does not name (an entry deleted from the UDF tree, an
+//! ISO 9660 record pointed at other bytes) lists that data under
+//! `$iso9660/`; data both trees name is listed once (an ordinary bridge
+//! disc has no `$iso9660/` entry); an unreadable ISO 9660 tree beside a
+//! good UDF one is a problem.
 //! Hostile: an ICB loop (a subdirectory's entry pointing at the root) and
 //! an absurd implementation-use length end with problems; 10,000 byte
 //! flips never panic or hang.
@@ -18,7 +23,9 @@
 use crate::support::diskfs::{
     assert_same_files, flip_test, mounted_listing, tool, user_space_listing,
 };
-use kensa::diskfs::{self, Device, FsKind, MemDevice};
+use crate::support::eicar;
+use kensa::diskfs::{self, Device, FsKind, Listed, MemDevice};
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -75,6 +82,7 @@ fn genisoimage_udf_bridge_equals_7zip() {
     let (user, problems) = user_space_listing(&image);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(user.len(), 7);
+    assert!(iso_only(&user).is_empty(), "{user:?}");
     let out = tmp.path().join("x");
     tool(
         Command::new("7zz")
@@ -214,4 +222,104 @@ fn ten_thousand_flips_never_panic() {
     let image = small_image(tmp.path());
     let stats = flip_test(&image, 10_000, 17, Duration::from_secs(10));
     assert_eq!(stats.panics, 0, "{stats:?}");
+}
+
+/// The files listed from a bridge disc's ISO 9660 tree only, as
+/// (path text, size, SHA-256).
+fn iso_only(files: &[Listed]) -> Vec<(String, u64, String)> {
+    files
+        .iter()
+        .filter(|l| l.path.first().map(Vec::as_slice) == Some(b"$iso9660"))
+        .map(|l| (kensa::disk::path_text(&l.path), l.size, l.sha256.clone()))
+        .collect()
+}
+
+/// A small bridge image with `a.txt` and EICAR in `SETUP/evil.exe`.
+fn setup_image(dir: &Path) -> Vec<u8> {
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("SETUP")).unwrap();
+    std::fs::write(src.join("a.txt"), b"a\n").unwrap();
+    std::fs::write(src.join("SETUP/evil.exe"), eicar()).unwrap();
+    std::fs::read(bridge_image(dir, &src)).unwrap()
+}
+
+/// The primary-tree ISO 9660 directory record named `name` (`NAME;1`).
+fn iso_record(img: &[u8], name: &[u8]) -> usize {
+    let mut pat = vec![name.len() as u8];
+    pat.extend_from_slice(name);
+    (33..img.len() - pat.len())
+        .find(|&p| img[p..p + pat.len()] == pat[..] && usize::from(img[p - 32]) >= 33 + name.len())
+        .map(|p| p - 32)
+        .expect("ISO 9660 record found")
+}
+
+/// Sets an ISO 9660 record's extent (both-endian block and length).
+fn set_extent(img: &mut [u8], rec: usize, block: u32, len: u32) {
+    img[rec + 2..rec + 6].copy_from_slice(&block.to_le_bytes());
+    img[rec + 6..rec + 10].copy_from_slice(&block.to_be_bytes());
+    img[rec + 10..rec + 14].copy_from_slice(&len.to_le_bytes());
+    img[rec + 14..rec + 18].copy_from_slice(&len.to_be_bytes());
+}
+
+fn list(img: Vec<u8>) -> (Vec<Listed>, Vec<String>) {
+    let dev: Arc<dyn Device> = Arc::new(MemDevice(img.into()));
+    diskfs::list_volume(dev, &diskfs::Limits::default()).unwrap()
+}
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[test]
+fn bridge_file_in_the_iso_9660_tree_only_is_listed_under_iso9660() {
+    // `mount -t iso9660` would show SETUP/evil.exe; the UDF tree says
+    // it is deleted (a characteristic outside the tag's checksum).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img = setup_image(tmp.path());
+    let (evil, _) = fid(&img, b"evil.exe");
+    img[evil + 18] |= 0x04;
+    let (files, problems) = list(img);
+    assert!(problems.is_empty(), "{problems:?}");
+    let want = vec![("$iso9660/SETUP/evil.exe".to_string(), 68, sha(&eicar()))];
+    assert_eq!(iso_only(&files), want, "{files:?}");
+    let udf: Vec<_> = files.iter().filter(|l| l.path[0] != b"$iso9660").collect();
+    assert_eq!(udf.len(), 1, "{files:?}");
+    assert_eq!(udf[0].path, vec![b"a.txt".to_vec()]);
+}
+
+#[test]
+fn bridge_iso_records_are_compared_by_extent_not_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = setup_image(tmp.path());
+    let evil = iso_record(&img, b"EVIL.EXE;1");
+    let evil_block = u32::from_le_bytes(img[evil + 2..evil + 6].try_into().unwrap());
+    let a = iso_record(&img, b"A.TXT;1");
+    // `a.txt` in the ISO 9660 tree names evil.exe's bytes, which the UDF
+    // walk read: nothing more to list.
+    let mut same = img.clone();
+    set_extent(&mut same, a, evil_block, 68);
+    let (files, problems) = list(same);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(iso_only(&files).is_empty(), "{files:?}");
+    assert_eq!(files.len(), 2, "{files:?}");
+    // Part of those bytes is other data: listed, under its ISO name.
+    let mut part = img;
+    set_extent(&mut part, a, evil_block, 10);
+    let (files, problems) = list(part);
+    assert!(problems.is_empty(), "{problems:?}");
+    let want = vec![("$iso9660/a.txt".to_string(), 10, sha(&eicar()[..10]))];
+    assert_eq!(iso_only(&files), want, "{files:?}");
+}
+
+#[test]
+fn bridge_with_an_unreadable_iso_9660_tree_reports_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img = setup_image(tmp.path());
+    // The primary volume descriptor's logical block size.
+    img[16 * 2048 + 128..16 * 2048 + 132].fill(0);
+    let (files, problems) = list(img);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(iso_only(&files).is_empty(), "{files:?}");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("ISO 9660 tree"), "{problems:?}");
 }

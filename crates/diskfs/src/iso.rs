@@ -27,6 +27,9 @@
 //! El Torito initial image is handed over as the pseudo-file `$eltorito`.
 //! Label: the volume identifier (Joliet's when present); serial: the
 //! volume creation date as blkid prints it (`2024-01-02-03-04-05-00`).
+//! For the UDF reader it also walks a bridge disc's ISO 9660 tree under a
+//! prefix, skipping files whose data the UDF walk read (compared by
+//! [`runs_key`], a SHA-256 over where the bytes lie on the device).
 
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
@@ -67,7 +70,7 @@ struct DirExtent {
     len: u32,
 }
 
-struct Iso {
+pub(crate) struct Iso {
     dev: Arc<dyn Device>,
     /// Logical block size (2048 on every real disc).
     bs: u64,
@@ -80,6 +83,12 @@ struct Iso {
 
 /// Opens the ISO 9660 volume on `dev`.
 pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
+    Ok(Box::new(open_tree(dev)?))
+}
+
+/// Opens the ISO 9660 tree on `dev` (for the UDF reader, which walks a
+/// bridge disc's ISO 9660 tree after its own through [`Iso::walk_unseen`]).
+pub(crate) fn open_tree(dev: Arc<dyn Device>) -> Result<Iso, FsError> {
     let vds = read_descriptors(&*dev)?;
     let pvd = vds
         .primary
@@ -122,7 +131,7 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
         }
     }
     iso.eltorito = vds.boot_catalog.and_then(|c| iso.eltorito_image(c));
-    Ok(Box::new(iso))
+    Ok(iso)
 }
 
 #[derive(Default)]
@@ -430,6 +439,23 @@ struct Walk<'v> {
     entries: u64,
     dir_bytes: u64,
     stopped: bool,
+    /// Files whose [`runs_key`] is here are not visited (their data was
+    /// read through another tree).
+    seen: Option<&'v HashSet<RunsKey>>,
+}
+
+impl<'v> Walk<'v> {
+    fn new(limits: &Limits, visit: &'v mut dyn Visitor) -> Walk<'v> {
+        Walk {
+            limits: *limits,
+            visit,
+            visited: HashSet::new(),
+            entries: 0,
+            dir_bytes: 0,
+            stopped: false,
+            seen: None,
+        }
+    }
 }
 
 impl Walk<'_> {
@@ -647,6 +673,9 @@ impl Iso {
         size: u64,
         attrs: Attributes,
     ) {
+        if w.seen.is_some_and(|seen| seen.contains(&runs_key(&runs))) {
+            return;
+        }
         let mut data = Extents::new(self.dev.clone(), runs);
         let entry = Entry { path, size, attrs };
         if w.visit.file(&entry, &mut data) == Flow::Stop {
@@ -714,24 +743,96 @@ impl FileSystem for Iso {
     }
 
     fn walk(&mut self, limits: &Limits, visit: &mut dyn Visitor) -> Result<(), FsError> {
-        let mut w = Walk {
-            limits: *limits,
-            visit,
-            visited: HashSet::new(),
-            entries: 0,
-            dir_bytes: 0,
-            stopped: false,
-        };
+        let mut w = Walk::new(limits, visit);
+        self.walk_all(&mut w, Vec::new());
+        Ok(())
+    }
+}
+
+impl Iso {
+    /// The El Torito image and the tree, every path under `prefix`.
+    fn walk_all(&self, w: &mut Walk<'_>, prefix: Vec<Vec<u8>>) {
         if let Some((at, len)) = self.eltorito {
-            let path = [b"$eltorito".to_vec()];
+            let mut path = prefix.clone();
+            path.push(b"$eltorito".to_vec());
             let runs = vec![Run { at: Some(at), len }];
-            self.visit_file(&mut w, &path, runs, len, Attributes::default());
+            self.visit_file(w, &path, runs, len, Attributes::default());
         }
         if !w.stopped {
-            let mut path = Vec::new();
-            self.walk_dir(&mut w, &mut path, self.root, 0);
+            let mut path = prefix;
+            self.walk_dir(w, &mut path, self.root, 0);
         }
-        Ok(())
+    }
+
+    /// Walks the tree (and the El Torito image) as [`FileSystem::walk`]
+    /// does, but under the first component `prefix`, visiting only the
+    /// files whose [`runs_key`] is not in `seen`, and counting entries
+    /// on from `entries` against `limits`.
+    pub(crate) fn walk_unseen(
+        &self,
+        limits: &Limits,
+        visit: &mut dyn Visitor,
+        prefix: &[u8],
+        seen: &HashSet<RunsKey>,
+        entries: u64,
+    ) {
+        let mut w = Walk::new(limits, visit);
+        w.entries = entries;
+        w.seen = Some(seen);
+        self.walk_all(&mut w, vec![prefix.to_vec()]);
+    }
+}
+
+/// A file's data as where it lies on the device: a SHA-256 over its runs
+/// (adjacent runs joined, empty ones dropped, holes kept), so two trees
+/// naming the same bytes give the same key and a hostile disc cannot
+/// make two different run lists collide.
+pub(crate) type RunsKey = [u8; 32];
+
+/// The [`RunsKey`] of a run list.
+pub(crate) fn runs_key(runs: &[Run]) -> RunsKey {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut cur: Option<Run> = None;
+    let mut emit = |r: Run| {
+        match r.at {
+            Some(at) => {
+                h.update([1]);
+                h.update(at.to_le_bytes());
+            }
+            None => h.update([0]),
+        }
+        h.update(r.len.to_le_bytes());
+    };
+    for &r in runs.iter().filter(|r| r.len > 0) {
+        cur = match cur {
+            Some(c) if joins(c, r) => Some(Run {
+                at: c.at,
+                len: c.len + r.len,
+            }),
+            Some(c) => {
+                emit(c);
+                Some(r)
+            }
+            None => Some(r),
+        };
+    }
+    if let Some(c) = cur {
+        emit(c);
+    }
+    h.finalize().into()
+}
+
+/// Whether run `b` goes on where run `a` ends (both holes, or `b`
+/// starting at `a`'s end), without overflow.
+fn joins(a: Run, b: Run) -> bool {
+    if a.len.checked_add(b.len).is_none() {
+        return false;
+    }
+    match (a.at, b.at) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.checked_add(a.len) == Some(y),
+        _ => false,
     }
 }
 
@@ -876,6 +977,23 @@ mod tests {
         assert!(!big.hidden);
         assert_eq!(files[1].path, vec![b"H.TXT".to_vec()]);
         assert!(files[1].hidden);
+    }
+
+    #[test]
+    fn runs_key_is_where_the_bytes_lie() {
+        let at = |a, len| Run { at: Some(a), len };
+        let one = runs_key(&[at(4096, 100)]);
+        assert_eq!(one, runs_key(&[at(4096, 60), at(0, 0), at(4156, 40)]));
+        assert_ne!(one, runs_key(&[at(4096, 99)]));
+        assert_ne!(one, runs_key(&[at(4096, 60), at(4157, 40)]));
+        assert_ne!(one, runs_key(&[Run { at: None, len: 100 }]));
+        let holes = [Run { at: None, len: 5 }, Run { at: None, len: 5 }];
+        assert_eq!(runs_key(&holes), runs_key(&[Run { at: None, len: 10 }]));
+        assert_eq!(runs_key(&[]), runs_key(&[at(7, 0)]));
+        assert_ne!(
+            runs_key(&[at(u64::MAX, 1), at(0, 1)]),
+            runs_key(&[at(u64::MAX, 2)])
+        );
     }
 
     #[test]

@@ -26,13 +26,24 @@
 //! forms it.
 //!
 //! A bridge disc (`genisoimage -udf`, DVD-Video) carries a UDF and an ISO
-//! 9660 tree over the same file data; reading both would list every file
-//! twice. kensa reads the UDF tree (what blkid names the volume, what
-//! Windows and a Linux `mount` without `-t` show); only when it cannot be
-//! read is the ISO 9660 tree read, after a reported problem saying so. A
-//! file present in the ISO 9660 tree only is therefore not seen.
+//! 9660 tree, normally over the same file data. kensa reads the UDF tree
+//! (what blkid names the volume, what Windows and a Linux `mount` without
+//! `-t` show), recording each file's data as where it lies on the device
+//! (a SHA-256 over its run list, [`crate::iso::runs_key`]). Then, as a
+//! hostile disc can name data in its ISO 9660 tree only (what `mount -t
+//! iso9660`, many tools and older Windows show), it walks the ISO 9660
+//! tree too (Rock Ridge, else Joliet, names, and the El Torito image, as
+//! the ISO reader does) and hands over only the files whose run list is
+//! not exactly one the UDF walk read, under the first path component
+//! [`ISO_PREFIX`] (`$iso9660/SETUP/evil.exe`): an ordinary bridge disc's
+//! files are read once, and data only one tree names is read too. Its
+//! entries count against the same [`Limits`] as the UDF walk's. An ISO
+//! 9660 tree that cannot be opened beside a readable UDF one is a Corrupt
+//! problem at `$iso9660` (a mount could still show it), and the walk ends
+//! normally. When the UDF tree cannot be read, the ISO 9660 tree alone is
+//! read, with its own names, after a reported problem saying so.
 
-use crate::iso::{ucs2_to_wtf8, Extents, Run};
+use crate::iso::{runs_key, ucs2_to_wtf8, Extents, Run, RunsKey};
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
@@ -195,8 +206,7 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
     match open_udf(dev.clone()) {
         Ok(fs) => Ok(fs),
         Err(e) => {
-            let mut magic = [0u8; 5];
-            if dev.read_at(0x8001, &mut magic).is_err() || &magic != b"CD001" {
+            if !is_bridge(&*dev) {
                 return Err(e);
             }
             let inner = crate::iso::open(dev)?;
@@ -204,6 +214,16 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
         }
     }
 }
+
+/// Whether `dev` holds an ISO 9660 volume descriptor at 32 KiB (a
+/// bridge disc).
+fn is_bridge(dev: &dyn Device) -> bool {
+    let mut magic = [0u8; 5];
+    dev.read_at(0x8001, &mut magic).is_ok() && &magic == b"CD001"
+}
+
+/// The first path component of a bridge disc's ISO 9660-only files.
+pub(crate) const ISO_PREFIX: &[u8] = b"$iso9660";
 
 /// The ISO 9660 tree of a bridge disc whose UDF tree failed.
 struct Bridge {
@@ -625,6 +645,8 @@ struct Walk<'v> {
     entries: u64,
     dir_bytes: u64,
     stopped: bool,
+    /// The [`runs_key`] of every file handed to the visitor.
+    read: HashSet<RunsKey>,
 }
 
 impl Walk<'_> {
@@ -715,6 +737,7 @@ impl Udf {
         if !matches!(icb.file_type, 0 | 5) {
             return;
         }
+        w.read.insert(runs_key(&icb.runs));
         let mut data = Extents::new(self.dev.clone(), icb.runs);
         let entry = Entry {
             path,
@@ -747,10 +770,28 @@ impl FileSystem for Udf {
             entries: 0,
             dir_bytes: 0,
             stopped: false,
+            read: HashSet::new(),
         };
         let mut path = Vec::new();
         self.walk_dir(&mut w, &mut path, self.root, 0);
+        if !w.stopped && is_bridge(&*self.dev) {
+            self.walk_iso_tree(&mut w);
+        }
         Ok(())
+    }
+}
+
+impl Udf {
+    /// A bridge disc's ISO 9660 tree, after the UDF walk: its files whose
+    /// data the UDF walk did not read, under [`ISO_PREFIX`].
+    fn walk_iso_tree(&self, w: &mut Walk<'_>) {
+        match crate::iso::open_tree(self.dev.clone()) {
+            Ok(iso) => iso.walk_unseen(&w.limits, w.visit, ISO_PREFIX, &w.read, w.entries),
+            Err(e) => {
+                let why = format!("ISO 9660 tree of this bridge disc not read: {e}");
+                w.problem(&[ISO_PREFIX.to_vec()], ProblemKind::Corrupt, &why);
+            }
+        }
     }
 }
 
