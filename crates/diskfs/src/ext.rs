@@ -511,12 +511,12 @@ impl Walk<'_> {
     }
 
     fn problem_of(&mut self, e: &FsError) {
-        let kind = match e {
-            FsError::Io(_) => ProblemKind::Io,
-            FsError::Corrupt(_) => ProblemKind::Corrupt,
-            FsError::Unsupported(_) => ProblemKind::Unsupported,
+        let (kind, detail) = match e {
+            FsError::Io(io) => (ProblemKind::Io, io.to_string()),
+            FsError::Corrupt(s) => (ProblemKind::Corrupt, s.clone()),
+            FsError::Unsupported(s) => (ProblemKind::Unsupported, s.clone()),
         };
-        self.problem(kind, &e.to_string());
+        self.problem(kind, &detail);
     }
 
     /// Walks directory `ino` (whose path is `self.path`).

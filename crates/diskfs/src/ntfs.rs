@@ -227,7 +227,7 @@ impl Walk<'_, '_> {
     }
 
     fn problem_of(&mut self, e: &FsError) {
-        self.problem(problem_kind(e), &e.to_string());
+        self.problem(problem_kind(e), &detail(e));
     }
 
     /// The names in directory `record`'s index (DOS aliases and
@@ -398,8 +398,7 @@ impl Walk<'_, '_> {
         let value = match guard(|| attr.value(src)) {
             Ok(v) => v,
             Err(e) => {
-                let kind = problem_kind(&e);
-                self.problem_at(&path, kind, &e.to_string());
+                self.problem_at(&path, problem_kind(&e), &detail(&e));
                 return;
             }
         };
@@ -429,6 +428,14 @@ fn problem_kind(e: &FsError) -> ProblemKind {
         FsError::Io(_) => ProblemKind::Io,
         FsError::Corrupt(_) => ProblemKind::Corrupt,
         FsError::Unsupported(_) => ProblemKind::Unsupported,
+    }
+}
+
+/// A problem's text: the error's own words, without its kind.
+fn detail(e: &FsError) -> String {
+    match e {
+        FsError::Io(io) => io.to_string(),
+        FsError::Corrupt(s) | FsError::Unsupported(s) => s.clone(),
     }
 }
 
