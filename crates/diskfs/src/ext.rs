@@ -598,11 +598,8 @@ impl Walk<'_> {
         };
         match inode.kind() {
             S_IFDIR => self.subdir(ino),
-            S_IFREG => {
-                if self.files_seen.insert(ino) {
-                    self.file(&inode);
-                }
-            }
+            // A hard link's second name is not read again.
+            S_IFREG if self.files_seen.insert(ino) => self.file(&inode),
             _ => {}
         }
     }
