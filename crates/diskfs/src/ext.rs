@@ -21,7 +21,9 @@
 //! allocated by it); a directory entry pointing at an ancestor is a reported
 //! cycle; a directory reached twice is walked once. Not read (each a
 //! reported `Unsupported` gap): meta_bg and other incompatible layouts,
-//! encrypted and compressed inodes, inline data beyond the inode's 60 bytes.
+//! encrypted and compressed inodes, inline data beyond the inode's 60 bytes,
+//! and the journal: a volume whose journal needs recovery is read as its
+//! home blocks stand, with a reported gap saying so.
 
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
@@ -33,6 +35,7 @@ use std::sync::Arc;
 const ROOT_INO: u32 = 2;
 const INCOMPAT_COMPRESSION: u32 = 0x1;
 const INCOMPAT_FILETYPE: u32 = 0x2;
+const INCOMPAT_RECOVER: u32 = 0x4;
 const INCOMPAT_JOURNAL_DEV: u32 = 0x8;
 const INCOMPAT_META_BG: u32 = 0x10;
 const INCOMPAT_64BIT: u32 = 0x80;
@@ -71,6 +74,8 @@ struct Super {
     inode_size: u64,
     desc_size: u64,
     filetype: bool,
+    /// The journal holds changes not yet written home (not replayed here).
+    needs_recovery: bool,
     label: Option<String>,
     uuid: String,
 }
@@ -126,6 +131,7 @@ impl Super {
             inode_size,
             desc_size,
             filetype: incompat & INCOMPAT_FILETYPE != 0,
+            needs_recovery: incompat & INCOMPAT_RECOVER != 0,
             label: label_text(&sb[0x78..0x88]),
             uuid: uuid_text(&sb[0x68..0x78]),
         })
@@ -664,6 +670,12 @@ impl FileSystem for Ext {
             path: Vec::new(),
             stopped: false,
         };
+        if self.sb.needs_recovery {
+            w.problem(
+                ProblemKind::Unsupported,
+                "the journal needs recovery; read without replaying it (recent changes may be missing)",
+            );
+        }
         w.dir(ROOT_INO);
         Ok(())
     }
