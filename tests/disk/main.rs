@@ -8,8 +8,10 @@
 mod support;
 
 mod exfat;
+mod ext;
 mod fat;
 mod iso;
+mod ntfs;
 mod partition;
 mod sandbox;
 mod scan_device;

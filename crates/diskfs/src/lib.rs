@@ -17,8 +17,10 @@
 
 pub mod device;
 pub mod exfat;
+pub mod ext;
 pub mod fat;
 mod iso;
+pub mod ntfs;
 pub mod partition;
 mod udf;
 
@@ -292,16 +294,13 @@ fn fat_kind(head: &[u8]) -> Option<FsKind> {
 
 /// Opens the volume on `dev` as `kind` with the reader kensa has for it.
 pub fn open(kind: FsKind, dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
-    // Each reader adds its line here as it lands.
     match kind {
         FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32 => fat::open(dev),
         FsKind::Exfat => exfat::open(dev),
         FsKind::Iso9660 => iso::open(dev),
         FsKind::Udf => udf::open(dev),
-        other => Err(FsError::Unsupported(format!(
-            "kensa has no reader for {}",
-            other.as_str()
-        ))),
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => ext::open(dev),
+        FsKind::Ntfs => ntfs::open(dev),
     }
 }
 

@@ -106,3 +106,13 @@ fn partition_regressions_end_with_bounded_tables() {
     }
     assert!(n > 0, "no inputs in {}", dir.display());
 }
+
+#[test]
+fn ntfs_regressions_end() {
+    replay("ntfs", FsKind::Ntfs);
+}
+
+#[test]
+fn ext_regressions_end() {
+    replay("ext", FsKind::Ext4);
+}
