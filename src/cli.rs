@@ -54,6 +54,15 @@ pub enum Command {
     /// key, journal head, unexported records, the last medium's verdict and
     /// recent sessions (times in report.timezone). Creates nothing.
     Status(StatusArgs),
+    /// Let the running agent's device gate release a held (blocked)
+    /// device: an override by a named person, journalled with the note.
+    /// The device is then mounted or handed to the automounter as a clean
+    /// one would be.
+    #[command(after_help = "Exit codes: 0 released, 2 error (no agent with the gate, device not held).")]
+    Release(ReleaseArgs),
+    /// Sends one desktop notification (used by the device gate).
+    #[command(hide = true)]
+    GateNotify(GateNotifyArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -116,6 +125,38 @@ pub struct RunArgs {
     /// Per-file read deadline in seconds (replaces `[scan] read_timeout`).
     #[arg(long, value_name = "SECS")]
     pub read_timeout: Option<u64>,
+
+    /// Turn the device gate on (as `[gate] enabled = true`): removable and
+    /// USB block devices are held exclusively, so nothing can mount them,
+    /// until a scan in user space judges them clean.
+    #[arg(long)]
+    pub gate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The held device (`/dev/sdb` or `sdb`), as `kensa status` lists it.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+
+    /// Who releases it (journalled).
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+
+    /// Why (journalled).
+    #[arg(long, value_name = "TEXT")]
+    pub note: String,
+}
+
+/// The hidden entry point the gate starts as a logged-in user.
+#[derive(Debug, Args)]
+pub struct GateNotifyArgs {
+    #[arg(long)]
+    pub address: String,
+    #[arg(long)]
+    pub summary: String,
+    #[arg(long)]
+    pub body: String,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ pub mod generate;
 pub mod import;
 pub mod incidents;
 pub mod keygen;
+pub mod release;
 pub mod report;
 pub mod rules;
 pub mod run;
@@ -68,6 +69,8 @@ where
         Command::Config(cmd) => config::run(&ctx, &cmd),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        Command::Release(args) => release::run(&ctx, &args),
+        Command::GateNotify(args) => release::notify(&args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),

@@ -54,8 +54,8 @@ pub use line::{
     ParsedLine, MAX_LINE,
 };
 pub use record::{
-    decode, Checkpoint, DecodeError, Durability, Entry, Export, JournalRecord, Journalled,
-    KeyReset, KeyRotation, PackRef, Recovery, RulesChange,
+    decode, Checkpoint, DecodeError, Durability, Entry, Export, GateEvent, JournalRecord,
+    Journalled, KeyReset, KeyRotation, PackRef, Recovery, RulesChange,
 };
 use sha2::{Digest, Sha256};
 pub use signers::{rotation_message, KeyTrack, Rotation, Track};
