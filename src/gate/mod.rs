@@ -728,3 +728,60 @@ impl RecordSink for GateSink {
         s.record(rec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_record_passes_the_collectors_strict_check() {
+        let rec = GateEvent {
+            v: crate::findings::SCHEMA_VERSION,
+            time: crate::findings::now_rfc3339(),
+            device: "/dev/sdb".into(),
+            action: "overridden".into(),
+            reason: "released by A over: found EICAR in x".into(),
+            session: Some("s".into()),
+            by: Some("A".into()),
+            note: Some("checked by hand".into()),
+        };
+        let body = serde_json::to_string(&Entry::Journal(JournalRecord::Gate(rec.clone()))).unwrap();
+        let line = format!("{{\"seq\":7,\"prev\":\"x\",{}", &body[1..]);
+        match crate::collector::validate::record(7, line.as_bytes()).unwrap() {
+            Entry::Journal(JournalRecord::Gate(back)) => assert_eq!(back, rec),
+            other => panic!("{other:?}"),
+        }
+        let extra = line.replace("\"by\"", "\"who\":\"x\",\"by\"");
+        assert!(crate::collector::validate::record(7, extra.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn verdicts_follow_the_session_only() {
+        let clean = Outcome {
+            session: Some("s".into()),
+            completed: true,
+            ..Outcome::default()
+        };
+        assert!(clean.clean());
+        let gap = Outcome { gaps: 1, ..clean_copy(&clean) };
+        assert!(!gap.clean());
+        assert!(gap.reason().starts_with("incomplete"));
+        let cut = Outcome { completed: false, ..clean_copy(&clean) };
+        assert!(!cut.clean());
+        let found = Outcome {
+            findings: 2,
+            first: Some("EICAR in /x".into()),
+            ..clean_copy(&clean)
+        };
+        assert_eq!(found.reason(), "found EICAR in /x and 1 more");
+        assert!(!Outcome::default().clean());
+    }
+
+    fn clean_copy(o: &Outcome) -> Outcome {
+        Outcome {
+            session: o.session.clone(),
+            completed: o.completed,
+            ..Outcome::default()
+        }
+    }
+}

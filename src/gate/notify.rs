@@ -160,7 +160,7 @@ pub fn notify(address: &str, summary: &str, body: &str) -> std::io::Result<()> {
     auth(&mut s)?;
     let bus = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus");
     s.write_all(&call(1, 0, bus, "Hello", "", &[]))?;
-    read_reply(&mut s)?;
+    read_reply(&mut s, 1)?;
     let body_bytes = notify_body(&inert(summary), &inert(body));
     let target = (
         "org.freedesktop.Notifications",
@@ -169,7 +169,7 @@ pub fn notify(address: &str, summary: &str, body: &str) -> std::io::Result<()> {
     );
     s.write_all(&call(2, NO_REPLY_EXPECTED, target, "Notify", "susssasa{sv}i", &body_bytes))?;
     s.write_all(&call(3, 0, bus, "GetId", "", &[]))?;
-    read_reply(&mut s)
+    read_reply(&mut s, 3)
 }
 
 fn auth(s: &mut UnixStream) -> std::io::Result<()> {
@@ -276,28 +276,32 @@ fn call(
     m
 }
 
-/// Reads messages until a method return (Ok) or an error reply (Err);
-/// signals (NameAcquired) are passed over.
-fn read_reply(s: &mut UnixStream) -> std::io::Result<()> {
+/// Reads messages until the method return (Ok) or error (Err) that
+/// answers call `serial`; signals (NameAcquired) and the bus's answers to
+/// other calls (an error for a Notify nobody serves) are passed over.
+fn read_reply(s: &mut UnixStream, serial: u32) -> std::io::Result<()> {
     for _ in 0..16 {
         let mut head = [0u8; 16];
         s.read_exact(&mut head)?;
         let le = head[0] == b'l';
-        let word = |i: usize| {
-            let b = [head[i], head[i + 1], head[i + 2], head[i + 3]];
+        let word = |b: &[u8], i: usize| -> u32 {
+            let w = [b[i], b[i + 1], b[i + 2], b[i + 3]];
             if le {
-                u32::from_le_bytes(b)
+                u32::from_le_bytes(w)
             } else {
-                u32::from_be_bytes(b)
+                u32::from_be_bytes(w)
             }
         };
-        let (body, fields) = (word(4) as usize, word(12) as usize);
+        let (body, fields) = (word(&head, 4) as usize, word(&head, 12) as usize);
         let rest = fields.div_ceil(8) * 8 + body;
         if rest > MAX_MESSAGE {
             return Err(std::io::Error::other("oversized message from the bus"));
         }
-        let mut skip = vec![0u8; rest];
-        s.read_exact(&mut skip)?;
+        let mut tail = vec![0u8; rest];
+        s.read_exact(&mut tail)?;
+        if reply_serial(&tail[..fields], &word) != Some(serial) {
+            continue;
+        }
         match head[1] {
             2 => return Ok(()),
             3 => return Err(std::io::Error::other("the bus answered with an error")),
@@ -305,6 +309,39 @@ fn read_reply(s: &mut UnixStream) -> std::io::Result<()> {
         }
     }
     Err(std::io::Error::other("no reply from the bus"))
+}
+
+/// The REPLY_SERIAL header field (code 5) of a message's field array
+/// (which starts 8-aligned in the message).
+fn reply_serial(f: &[u8], word: &dyn Fn(&[u8], usize) -> u32) -> Option<u32> {
+    let mut i = 0usize;
+    let align = |i: usize, n: usize| i.div_ceil(n) * n;
+    while i < f.len() {
+        i = align(i, 8);
+        let code = *f.get(i)?;
+        let siglen = usize::from(*f.get(i + 1)?);
+        let sig = f.get(i + 2..i + 2 + siglen)?.to_vec();
+        i += 3 + siglen;
+        match sig.as_slice() {
+            b"u" => {
+                i = align(i, 4);
+                f.get(i..i + 4)?;
+                let v = word(f, i);
+                if code == 5 {
+                    return Some(v);
+                }
+                i += 4;
+            }
+            b"s" | b"o" => {
+                i = align(i, 4);
+                f.get(i..i + 4)?;
+                i += 4 + word(f, i) as usize + 1;
+            }
+            b"g" => i += 1 + usize::from(*f.get(i)?) + 1,
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -326,5 +363,19 @@ mod tests {
         assert_eq!(body.len() % 4, 0);
         assert_eq!(socket_path("unix:path=/x/bus,guid=1").unwrap(), PathBuf::from("/x/bus"));
         assert!(socket_path("tcp:host=x").is_err());
+    }
+
+    #[test]
+    fn reply_serial_is_found_among_fields() {
+        let mut f = W::default();
+        f.field(6, "s", ":1.1");
+        f.pad(8);
+        f.0.push(5);
+        f.sig("u");
+        f.u32(3);
+        let le = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        assert_eq!(reply_serial(&f.0, &le), Some(3));
+        assert_eq!(reply_serial(&f.0[..5], &le), None);
+        assert_eq!(reply_serial(&[0xff; 40], &le), None);
     }
 }
