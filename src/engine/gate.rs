@@ -4,7 +4,7 @@
 //! never hold two huge files together and peak memory stays near one large
 //! file plus the rules, however many threads run. Small files pass freely.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Files below this size never wait.
 pub const GATE_MIN: u64 = 1 << 20;
@@ -73,26 +73,56 @@ impl MemoryGate {
         })
     }
 
+    /// Like [`acquire`](Self::acquire), for a reservation that travels
+    /// with its bytes to another thread (a file read from a device by the
+    /// reader thread, scanned by a worker).
+    pub fn acquire_owned(self: &Arc<Self>, bytes: u64) -> OwnedPermit {
+        let p = self.acquire(bytes);
+        let bytes = p.bytes;
+        std::mem::forget(p);
+        OwnedPermit {
+            gate: self.clone(),
+            bytes,
+        }
+    }
+
     pub fn in_use(&self) -> u64 {
         *self.in_use.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        if self.bytes == 0 {
+/// A reservation that owns its gate; released on drop.
+pub struct OwnedPermit {
+    gate: Arc<MemoryGate>,
+    bytes: u64,
+}
+
+impl MemoryGate {
+    fn release(&self, bytes: u64) {
+        if bytes == 0 {
             return;
         }
-        let mut used = self.gate.in_use.lock().unwrap_or_else(|p| p.into_inner());
-        *used -= self.bytes;
-        self.gate.freed.notify_all();
+        let mut used = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+        *used -= bytes;
+        self.freed.notify_all();
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.gate.release(self.bytes);
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        self.gate.release(self.bytes);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::time::Duration;
 
     #[test]

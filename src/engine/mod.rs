@@ -17,6 +17,7 @@
 //! stopped session always ends with its summary.
 
 pub mod archive;
+mod device;
 mod dirfd;
 pub mod filetype;
 pub mod gate;
@@ -81,6 +82,8 @@ pub struct ScanOptions {
     pub archive: Option<archive::ArchiveLimits>,
     /// Bytes of large files held in memory at once across all workers.
     pub buffer_budget: u64,
+    /// How devices and disk images are read in user space.
+    pub disk: crate::disk::DiskOptions,
 }
 
 /// A scan option out of its range.
@@ -113,6 +116,7 @@ impl Default for ScanOptions {
             one_file_system: false,
             max_dir_entries: DEFAULT_MAX_DIR_ENTRIES,
             archive: Some(archive::ArchiveLimits::default()),
+            disk: crate::disk::DiskOptions::default(),
         }
     }
 }
@@ -230,6 +234,10 @@ pub(crate) struct SessionCtx {
     /// Classification policy applied to every finding (`None`: findings
     /// carry no taxonomy).
     pub policy: Option<Arc<PolicyConfig>>,
+    /// Set when part of the session could not be finished in a way no
+    /// skip alone conveys (a disk parser died): the summary is then
+    /// incomplete with this as its error.
+    pub incomplete: std::sync::Mutex<Option<String>>,
 }
 
 /// A compiled rule set plus options: scans any number of sessions.
@@ -278,10 +286,18 @@ impl Engine {
             location: spec.location,
             medium: spec.medium.clone(),
             policy: self.policy.clone(),
+            incomplete: std::sync::Mutex::new(None),
         });
-        sink.record(Record::Session(self.session_record(&ctx, spec)))?;
+        let (disks, volumes, probe_gaps) = self.open_disks(spec);
+        let mut session = self.session_record(&ctx, spec);
+        session.volumes = volumes;
+        sink.record(Record::Session(session))?;
         let mut tally = Tally::default();
         let inner = Cancel::new();
+        for g in probe_gaps {
+            let skip = ctx.skip(g.path, g.reason, g.detail);
+            tally.record(Record::Skip(skip), sink, &inner);
+        }
         for issue in self.rules.missing_sources() {
             let skip = ctx.skip(
                 pathfmt::display(&issue.file),
@@ -293,7 +309,7 @@ impl Engine {
             );
             tally.record(Record::Skip(skip), sink, &inner);
         }
-        let gave_up = self.run_threads(spec, &ctx, cancel, &inner, &mut |msg| {
+        let gave_up = self.run_threads(spec, disks, &ctx, cancel, &inner, &mut |msg| {
             tally.take(msg, sink, &inner)
         })?;
         tally.gave_up = gave_up;
@@ -307,7 +323,12 @@ impl Engine {
             );
             tally.record(Record::Skip(skip), sink, cancel);
         }
-        let summary = tally.summary(&ctx, started.elapsed(), stopped);
+        let died = ctx
+            .incomplete
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let summary = tally.summary(&ctx, started.elapsed(), stopped, died);
         if let Some(e) = tally.sink_error {
             return Err(EngineError::Sink(e));
         }
@@ -327,7 +348,39 @@ impl Engine {
             medium: spec.medium.clone(),
             ruleset: self.rules.info.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            volumes: Vec::new(),
         }
+    }
+
+    /// Probes every named root that is a block device or a disk image
+    /// (before the session record, which names the volumes found): per
+    /// root the disk it is read as, all volumes, and the probes that
+    /// failed. Roots below a watched base are files, never disks.
+    fn open_disks(
+        &self,
+        spec: &SessionSpec,
+    ) -> (
+        Vec<Option<device::DiskRoot>>,
+        Vec<crate::disk::VolumeInfo>,
+        Vec<device::ProbeGap>,
+    ) {
+        let (mut disks, mut volumes, mut gaps) = (Vec::new(), Vec::new(), Vec::new());
+        for p in &spec.paths {
+            let opened = match spec.base {
+                Some(_) => None,
+                None => device::DiskRoot::open(p, &self.opts.disk),
+            };
+            let Some((root, gap)) = opened else {
+                disks.push(None);
+                continue;
+            };
+            if let Some(l) = &root.layout {
+                volumes.extend(l.volumes.iter().cloned());
+            }
+            gaps.extend(gap);
+            disks.push(Some(root));
+        }
+        (disks, volumes, gaps)
     }
 
     /// Starts the walker and the workers and hands every message they
@@ -338,6 +391,7 @@ impl Engine {
     fn run_threads(
         &self,
         spec: &SessionSpec,
+        disks: Vec<Option<device::DiskRoot>>,
         ctx: &Arc<SessionCtx>,
         cancel: &Cancel,
         inner: &Arc<Cancel>,
@@ -355,6 +409,11 @@ impl Engine {
             session: ctx.clone(),
             cancel: inner.clone(),
             watch: walker_watch.clone(),
+            disks,
+            disk: Arc::new(self.opts.disk.clone()),
+            rules: self.rules.clone(),
+            gate: self.gate.clone(),
+            max_file_size: self.opts.max_file_size,
         };
         let tx = msg_tx.clone();
         std::thread::Builder::new()
@@ -664,9 +723,17 @@ impl Tally {
         }
     }
 
-    fn summary(&self, ctx: &SessionCtx, took: Duration, stopped: Option<StopReason>) -> Summary {
+    fn summary(
+        &self,
+        ctx: &SessionCtx,
+        took: Duration,
+        stopped: Option<StopReason>,
+        died: Option<String>,
+    ) -> Summary {
         let c = self.counts;
+        let incomplete = died.is_some();
         let error = match (&self.sink_error, stopped) {
+            (None, None) if incomplete => died,
             (Some(e), _) => Some(e.to_string()),
             (None, Some(StopReason::Shutdown)) => Some("stopped before the scan finished".into()),
             (None, Some(StopReason::MediaRemoved)) => Some("medium removed".into()),
@@ -685,7 +752,10 @@ impl Tally {
             skips: c.skips,
             gaps: c.gaps,
             seconds: took.as_secs_f64(),
-            completed: stopped.is_none() && self.sink_error.is_none() && !self.gave_up,
+            completed: stopped.is_none()
+                && self.sink_error.is_none()
+                && !self.gave_up
+                && !incomplete,
             error,
         }
     }
@@ -710,7 +780,14 @@ impl SessionCtx {
             gap: reason.is_gap(),
             size: None,
             sha256: None,
+            attributes: Vec::new(),
         }
+    }
+
+    /// Marks the session incomplete (the first reason is kept).
+    pub(crate) fn set_incomplete(&self, why: String) {
+        let mut g = self.incomplete.lock().unwrap_or_else(|p| p.into_inner());
+        g.get_or_insert(why);
     }
 }
 

@@ -15,7 +15,9 @@
 //! Paths below a session's `base` (the agent's watched directory) are
 //! opened component by component from the base in the same way.
 
+use super::device::{DiskRoot, Feeder, ReadItem};
 use super::dirfd::{self, Listing, Stat};
+use super::gate::MemoryGate;
 use super::watchdog::Watch;
 use super::{io_skip_reason, pathfmt, Cancel, Message, SessionCtx};
 use crate::findings::{Record, SkipReason};
@@ -29,16 +31,31 @@ use std::sync::Arc;
 const SWAPPED: &str =
     "replaced (by another directory, a symlink or a file) between listing and opening; not entered";
 
-/// A regular file for a worker: opened relative to its directory.
+/// A regular file for a worker: opened relative to its directory, or
+/// already read from a device by the reader thread.
 pub(crate) struct WorkItem {
-    /// The directory the file was listed in.
-    pub dir: Arc<OwnedFd>,
-    /// Its name in `dir`.
-    pub name: OsString,
     /// The path shown in records.
     pub path: PathBuf,
     /// Size when listed; the memory gate reserves by it.
     pub size: u64,
+    pub source: Source,
+}
+
+pub(crate) enum Source {
+    /// Listed in a directory: `name` in `dir`.
+    Listed { dir: Arc<OwnedFd>, name: OsString },
+    /// Read from a device, already charged at the memory gate.
+    Read(Box<ReadItem>),
+}
+
+impl WorkItem {
+    pub fn read(path: PathBuf, size: u64, item: ReadItem) -> WorkItem {
+        WorkItem {
+            path,
+            size,
+            source: Source::Read(Box::new(item)),
+        }
+    }
 }
 
 /// The walker was abandoned by the watchdog: it must return at once.
@@ -79,13 +96,25 @@ pub(crate) struct Walker {
     pub session: Arc<SessionCtx>,
     pub cancel: Arc<Cancel>,
     pub watch: Arc<Watch>,
+    /// Per root (same order): the disk it is read as, if any.
+    pub disks: Vec<Option<DiskRoot>>,
+    pub disk: Arc<crate::disk::DiskOptions>,
+    pub rules: Arc<crate::rules::RuleSet>,
+    pub gate: Arc<MemoryGate>,
+    pub max_file_size: u64,
 }
 
 impl Walker {
     pub fn run(self, work: &Sender<WorkItem>, events: &Sender<Message>) {
-        for named in &self.roots {
+        for (i, named) in self.roots.iter().enumerate() {
             if self.cancel.is_stopped() {
                 return;
+            }
+            if let Some(Some(root)) = self.disks.get(i) {
+                if self.read_disk(root, work, events).is_err() {
+                    return;
+                }
+                continue;
             }
             let start = match &self.base {
                 Some(base) => self.open_below(base, named, events),
@@ -101,6 +130,34 @@ impl Walker {
                 return;
             }
         }
+    }
+
+    /// A device or disk image named as a root, read in user space: its
+    /// files go to the workers in memory (see [`super::device`]).
+    fn read_disk(
+        &self,
+        root: &DiskRoot,
+        work: &Sender<WorkItem>,
+        events: &Sender<Message>,
+    ) -> Result<(), Gone> {
+        let mut feeder = Feeder {
+            top: pathfmt::display(&root.shown),
+            session: &self.session,
+            rules: &self.rules,
+            gate: &self.gate,
+            max_file_size: self.max_file_size,
+            cancel: &self.cancel,
+            watch: &self.watch,
+            work,
+            events,
+            gone: false,
+        };
+        self.watch.begin(&root.shown);
+        feeder.run(root, &self.disk);
+        if feeder.gone || !self.watch.end() {
+            return Err(Gone);
+        }
+        Ok(())
     }
 
     fn busy<T>(&self, what: &Path, f: impl FnOnce() -> T) -> Result<T, Gone> {
@@ -413,10 +470,12 @@ impl Walker {
             }
         } else if st.is_file() {
             let _ = work.send(WorkItem {
-                dir: e.dir,
-                name: e.name,
                 path: e.path,
                 size: st.size,
+                source: Source::Listed {
+                    dir: e.dir,
+                    name: e.name,
+                },
             });
         } else {
             let detail = format!("{}; not opened", st.kind());

@@ -10,8 +10,9 @@
 //! [`super::watchdog`].
 
 use super::archive::{self, MemberEvent};
+use super::device::{Body, ReadItem};
 use super::dirfd::{self, OpenError};
-use super::walk::WorkItem;
+use super::walk::{Source, WorkItem};
 use super::watchdog::Watch;
 use super::{filetype, io_skip_reason, pathfmt, Cancel, Message, ScanOptions, SessionCtx};
 use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
@@ -45,21 +46,21 @@ pub(crate) struct Digests {
     pub sha1: Option<[u8; 20]>,
 }
 
-struct Hashers {
+pub(crate) struct Hashers {
     sha256: sha2::Sha256,
     md5: Option<md5::Md5>,
     sha1: Option<sha1::Sha1>,
 }
 
 impl Hashers {
-    fn new(rules: &RuleSet) -> Hashers {
+    pub(crate) fn new(rules: &RuleSet) -> Hashers {
         Hashers {
             sha256: sha2::Sha256::new(),
             md5: rules.hashes.needs_md5().then(md5::Md5::new),
             sha1: rules.hashes.needs_sha1().then(sha1::Sha1::new),
         }
     }
-    fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         self.sha256.update(data);
         if let Some(h) = &mut self.md5 {
             h.update(data);
@@ -68,7 +69,7 @@ impl Hashers {
             h.update(data);
         }
     }
-    fn finish(self) -> Digests {
+    pub(crate) fn finish(self) -> Digests {
         Digests {
             sha256: self.sha256.finalize().into(),
             md5: self.md5.map(|h| h.finalize().into()),
@@ -119,6 +120,17 @@ pub(crate) struct Worker<'r> {
     owners: HashMap<u32, String>,
     /// Abandoned by the watchdog: send nothing more.
     gone: bool,
+    /// The file being scanned when it was read from a device: member
+    /// names below the device and its attributes.
+    item: ItemCtx,
+}
+
+/// Where the current file sits below its record's top path, and its
+/// attributes (both empty for a file listed in a directory).
+#[derive(Default)]
+struct ItemCtx {
+    prefix: Vec<String>,
+    attrs: Vec<String>,
 }
 
 impl<'r> Worker<'r> {
@@ -137,6 +149,7 @@ impl<'r> Worker<'r> {
             buf: Vec::new(),
             owners: HashMap::new(),
             gone: false,
+            item: ItemCtx::default(),
         }
     }
 
@@ -151,8 +164,34 @@ impl<'r> Worker<'r> {
         let _ = self.out.send(Message::Record(Box::new(rec)));
     }
 
+    /// A skip for `path`, carrying the current file's attributes.
     fn skip(&self, path: &str, reason: SkipReason, detail: String) -> findings::Skip {
-        self.ctx.skip(path.to_string(), reason, detail)
+        let mut rec = self.ctx.skip(path.to_string(), reason, detail);
+        rec.attributes = self.item.attrs.clone();
+        rec
+    }
+
+    /// A skip for the current file (or its member `chain`), below `top`.
+    fn skip_at(
+        &self,
+        top: &str,
+        chain: &[String],
+        reason: SkipReason,
+        detail: String,
+    ) -> findings::Skip {
+        let mut rec = self.skip(&self.path_of(top, chain), reason, detail);
+        rec.chain = self.chain_of(top, chain);
+        rec
+    }
+
+    /// The shown path of the current file's member `chain` below `top`.
+    fn path_of(&self, top: &str, chain: &[String]) -> String {
+        member_path(top, &[self.item.prefix.as_slice(), chain].concat())
+    }
+
+    /// The record chain of the current file's member `chain` below `top`.
+    fn chain_of(&self, top: &str, chain: &[String]) -> Vec<String> {
+        member_chain(top, &[self.item.prefix.as_slice(), chain].concat())
     }
 
     /// The memory a file's scan is charged for at the gate.
@@ -164,6 +203,10 @@ impl<'r> Worker<'r> {
     /// Takes the file if its memory is available now; otherwise hands it
     /// back so the caller can go on with other files.
     pub fn try_process(&mut self, item: WorkItem) -> Result<(), WorkItem> {
+        if let Source::Read(read) = item.source {
+            self.process_read(*read);
+            return Ok(());
+        }
         let gate = self.gate;
         match gate.try_acquire(self.charge(item.size)) {
             Some(permit) => {
@@ -177,6 +220,9 @@ impl<'r> Worker<'r> {
     /// Waits for the file's memory (a busy call for the watchdog: the
     /// memory may be held by a read that never returns), then scans it.
     pub fn process_waiting(&mut self, item: WorkItem) {
+        if let Source::Read(read) = item.source {
+            return self.process_read(*read);
+        }
         let gate = self.gate;
         let charge = self.charge(item.size);
         match self.watch.busy(&item.path, || gate.acquire(charge)) {
@@ -188,11 +234,14 @@ impl<'r> Worker<'r> {
     /// Scans one file; `_permit` holds its share of the memory budget
     /// until the scan (including archive members) is done.
     fn process(&mut self, item: WorkItem, _permit: super::gate::Permit<'_>) {
+        let Source::Listed { dir, name } = item.source else {
+            return;
+        };
         let display = pathfmt::display(&item.path);
         let _ = self.out.send(Message::Reading(display.clone()));
         let deadline = Instant::now() + self.opts.read_timeout;
         self.watch.begin(&item.path);
-        let read = dirfd::open_file_at(item.dir.as_fd(), &item.name)
+        let read = dirfd::open_file_at(dir.as_fd(), &name)
             .map(|(file, meta)| (self.read_file(file, meta.len(), deadline), meta));
         if !self.watch.end() {
             self.gone = true;
@@ -218,10 +267,33 @@ impl<'r> Worker<'r> {
             Ok(Contents::Streamed { size, digests }) => self.too_large(&display, size, &digests),
             Ok(Contents::InMemory { size, digests }) => {
                 let owner = self.owner(meta.uid());
-                let name = pathfmt::bytes_to_string(item.name.as_bytes());
+                let name = pathfmt::bytes_to_string(name.as_bytes());
                 self.scan_buffer(&name, &display, size, &digests, &owner);
             }
         }
+    }
+
+    /// A file read from a device by the reader thread (its memory was
+    /// charged there and is released when `read` is dropped).
+    fn process_read(&mut self, read: ReadItem) {
+        self.item = ItemCtx {
+            prefix: read.chain,
+            attrs: read.attrs,
+        };
+        let top = read.top;
+        let _ = self.out.send(Message::Reading(self.path_of(&top, &[])));
+        match read.body {
+            Body::Hashed { size, digests } => self.too_large(&top, size, &digests),
+            Body::Bytes(data) => {
+                let mut h = Hashers::new(self.rules);
+                h.update(&data);
+                let digests = h.finish();
+                let size = data.len() as u64;
+                self.buf = data;
+                self.scan_buffer(&read.name, &top, size, &digests, "");
+            }
+        }
+        self.item = ItemCtx::default();
     }
 
     /// A read that ended before the file's end: a skip, except when the
@@ -270,7 +342,7 @@ impl<'r> Worker<'r> {
             "{size} bytes is above the YARA size limit of {} bytes; hashed only",
             self.opts.max_file_size
         );
-        let mut rec = self.skip(display, SkipReason::TooLarge, detail);
+        let mut rec = self.skip_at(display, &[], SkipReason::TooLarge, detail);
         rec.size = Some(size);
         rec.sha256 = Some(hex::encode(digests.sha256));
         self.emit(Record::Skip(rec));
@@ -291,7 +363,8 @@ impl<'r> Worker<'r> {
         owner: &str,
     ) {
         let data = std::mem::take(&mut self.buf);
-        let mut matches = self.yara(name, display, &data, owner);
+        let shown = self.path_of(display, &[]);
+        let mut matches = self.yara(name, &shown, &data, owner);
         matches.extend(self.hash_matches(digests));
         if !matches.is_empty() {
             self.finding(display, Vec::new(), size, digests, matches);
@@ -404,8 +477,7 @@ impl<'r> Worker<'r> {
                 reason,
                 detail,
             } => {
-                let mut rec = self.skip(&member_path(display, chain), reason, detail);
-                rec.chain = member_chain(display, chain);
+                let rec = self.skip_at(display, chain, reason, detail);
                 self.emit(Record::Skip(rec));
             }
             MemberEvent::Suspicious {
@@ -436,7 +508,7 @@ impl<'r> Worker<'r> {
         let mut h = Hashers::new(self.rules);
         h.update(data);
         let digests = h.finish();
-        let path = member_path(display, chain);
+        let path = self.path_of(display, chain);
         let name = chain
             .last()
             .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
@@ -471,6 +543,9 @@ impl<'r> Worker<'r> {
         let _ = self.scanner.set_global("extension", ext.as_str());
         let _ = self.scanner.set_global("filetype", filetype::sniff(data));
         let _ = self.scanner.set_global("owner", owner);
+        let _ = self
+            .scanner
+            .set_global("attributes", self.item.attrs.join(" ").as_str());
         match self.scanner.scan(data) {
             Ok(results) => results.matching_rules().map(|r| to_match(&r)).collect(),
             Err(yara_x::ScanError::Timeout) => {
@@ -549,8 +624,8 @@ impl<'r> Worker<'r> {
             session: self.ctx.id.clone(),
             time: findings::now_rfc3339(),
             location: self.ctx.location,
-            path: member_path(display, &chain),
-            chain: member_chain(display, &chain),
+            path: self.path_of(display, &chain),
+            chain: self.chain_of(display, &chain),
             size,
             sha256: hex::encode(d.sha256),
             md5: d.md5.map(hex::encode),
@@ -558,6 +633,7 @@ impl<'r> Worker<'r> {
             verdict,
             matches,
             taxonomy: None,
+            attributes: self.item.attrs.clone(),
         };
         f.taxonomy = self.classify(&f);
         self.emit(Record::Finding(f));
@@ -577,7 +653,7 @@ impl<'r> Worker<'r> {
 
 /// The displayed path of an archive member: the outer path and the member
 /// names joined with ` → `.
-fn member_path(display: &str, chain: &[String]) -> String {
+pub(crate) fn member_path(display: &str, chain: &[String]) -> String {
     std::iter::once(display)
         .chain(chain.iter().map(String::as_str))
         .collect::<Vec<_>>()
@@ -586,7 +662,7 @@ fn member_path(display: &str, chain: &[String]) -> String {
 
 /// The record's chain field: the outer path then the member names; empty
 /// for the top-level file itself.
-fn member_chain(display: &str, chain: &[String]) -> Vec<String> {
+pub(crate) fn member_chain(display: &str, chain: &[String]) -> Vec<String> {
     if chain.is_empty() {
         Vec::new()
     } else {

@@ -57,6 +57,10 @@ pub enum SkipReason {
     /// A container kensa recognises but cannot open (RAR): its members
     /// were not scanned.
     UnsupportedContainer,
+    /// A partition or volume whose file system kensa has no reader for
+    /// (or an unknown partition kind): its files were not read, only its
+    /// raw bytes scanned as one blob.
+    UnsupportedFs,
 }
 
 impl SkipReason {
@@ -83,6 +87,7 @@ impl SkipReason {
             SkipReason::TooManyEntries => "too_many_entries",
             SkipReason::RulesIncomplete => "rules_incomplete",
             SkipReason::UnsupportedContainer => "unsupported_container",
+            SkipReason::UnsupportedFs => "unsupported_fs",
         }
     }
 }
@@ -136,6 +141,12 @@ pub struct Session {
     pub medium: Option<Medium>,
     pub ruleset: RulesetInfo,
     pub version: String,
+    /// The volumes of a device or disk image named as a root and read in
+    /// user space (partition index, file system, label, serial, offset,
+    /// size, partition type); empty for a walk of mounted files, or when
+    /// the device could not be probed (a gap says why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<crate::disk::VolumeInfo>,
 }
 
 /// One rule or hash-list hit.
@@ -174,6 +185,10 @@ pub struct Finding {
     pub sha1: Option<String>,
     pub verdict: Verdict,
     pub matches: Vec<Match>,
+    /// File attributes a mount does not show (`hidden`, `system`), for
+    /// files read in user space from a volume; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taxonomy: Option<Classification>,
 }
@@ -196,6 +211,9 @@ pub struct Skip {
     /// Set when the bytes were still hashed (for example `too_large`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// As [`Finding::attributes`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
 }
 
 /// End of a scan session.
@@ -250,6 +268,19 @@ impl Record {
             Record::Summary(_) => "summary",
         }
     }
+}
+
+/// The attribute names a record carries for a file read in user space
+/// (`hidden`, `system`), in that order; empty for a plain file.
+pub fn attribute_names(a: kensa_diskfs::Attributes) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.hidden {
+        out.push("hidden".to_string());
+    }
+    if a.system {
+        out.push("system".to_string());
+    }
+    out
 }
 
 /// Current UTC time as RFC 3339 with milliseconds.

@@ -79,6 +79,12 @@ struct Meta {
 pub fn cache_key(prep: &Prepared) -> String {
     let mut h = Sha256::new();
     h.update(b"kensa rule cache v1\0");
+    // The externals are compiled into the rules: a set compiled with
+    // other externals is another entry.
+    for name in super::EXTERNALS {
+        h.update(name.as_bytes());
+        h.update([0]);
+    }
     h.update(prep.digest().as_bytes());
     for s in prep.sources() {
         h.update([0]);

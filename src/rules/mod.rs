@@ -26,7 +26,17 @@ pub use hashlist::HashEntry;
 
 /// External variables defined for every rule set, as used by widely shared
 /// public rule sets (Loki, THOR, signature-base). Set for every scanned file.
-pub const EXTERNALS: &[&str] = &["filename", "filepath", "extension", "filetype", "owner"];
+/// `attributes` is kensa's own: the attributes of a file read in user
+/// space from a volume, space-separated (`"hidden system"`; `""` for a
+/// plain file or a file of a mounted walk).
+pub const EXTERNALS: &[&str] = &[
+    "filename",
+    "filepath",
+    "extension",
+    "filetype",
+    "owner",
+    "attributes",
+];
 
 /// Largest rule or hash-list file read (rule files from media are untrusted).
 pub const MAX_SOURCE_FILE: u64 = 16 * 1024 * 1024;
