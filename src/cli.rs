@@ -19,6 +19,22 @@ Archives (zip and OOXML/ODF documents, tar, gzip, bzip2, xz, 7z) are opened
 and every member is scanned; a finding inside one shows the member chain as
 `outer.tar.gz → docs/inner.zip → payload.com`.";
 
+const INSPECT_HELP: &str = "\
+Examples:
+  kensa inspect /dev/sdb             what is on the stick, without mounting it
+  kensa inspect stick.img --json     one JSON object per line (volume, file, problem)
+
+Nothing is mounted and no rule runs: the partition table and each file
+system are read in user space by a sandboxed parser process ([disk]
+parser_memory, parser_timeout). Files are listed with size, SHA-256 and
+their hidden/system attributes; `$mbr` is the gap before the first
+partition, `$boot` each volume's boot sector; a volume no reader opens is
+listed as one raw blob.
+
+Exit codes:
+  0  every volume was read
+  2  some part could not be read (a problem line says which) or an error";
+
 /// kensa — inspects USB media and maintenance PCs on closed OT networks.
 #[derive(Debug, Parser)]
 #[command(name = "kensa", version, about, long_about = None, propagate_version = true)]
@@ -58,11 +74,17 @@ pub enum Command {
     /// device: an override by a named person, journalled with the note.
     /// The device is then mounted or handed to the automounter as a clean
     /// one would be.
-    #[command(after_help = "Exit codes: 0 released, 2 error (no agent with the gate, device not held).")]
+    #[command(
+        after_help = "Exit codes: 0 released, 2 error (no agent with the gate, device not held)."
+    )]
     Release(ReleaseArgs),
     /// Sends one desktop notification (used by the device gate).
     #[command(hide = true)]
     GateNotify(GateNotifyArgs),
+    /// List what is on a disk or disk image (partitions, volumes, every
+    /// file with its SHA-256) without mounting it and without rules.
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -157,6 +179,18 @@ pub struct GateNotifyArgs {
     pub summary: String,
     #[arg(long)]
     pub body: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A block device (/dev/sdb, /dev/sdb1, /dev/loop3) or a raw disk
+    /// image file (.img, .iso, .dd).
+    #[arg(value_name = "DEVICE|IMAGE")]
+    pub device: PathBuf,
+
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

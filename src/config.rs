@@ -95,6 +95,7 @@ pub struct Config {
     pub scan: ScanConfig,
     pub rules: RulesConfig,
     pub archive: ArchiveConfig,
+    pub disk: DiskConfig,
     pub media: MediaConfig,
     pub watch: WatchConfig,
     pub classification: crate::findings::policy::PolicyConfig,
@@ -297,6 +298,37 @@ impl ArchiveConfig {
             ratio_min_bytes: self.ratio_min_size.0,
             max_time: std::time::Duration::from_secs(self.max_time),
         })
+    }
+}
+
+/// The `[disk]` section: the sandboxed parser that reads disks and disk
+/// images in user space (see `disk::sandbox`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiskConfig {
+    /// Address-space limit of each parser process.
+    pub parser_memory: Size,
+    /// Seconds a parser may send nothing before it is killed.
+    pub parser_timeout: u64,
+}
+
+impl Default for DiskConfig {
+    fn default() -> Self {
+        DiskConfig {
+            parser_memory: Size(crate::disk::DEFAULT_PARSER_MEMORY),
+            parser_timeout: crate::disk::DEFAULT_PARSER_TIMEOUT.as_secs(),
+        }
+    }
+}
+
+impl DiskConfig {
+    /// The options this section describes.
+    pub fn options(&self) -> crate::disk::DiskOptions {
+        crate::disk::DiskOptions {
+            parser_memory: self.parser_memory.0,
+            parser_timeout: std::time::Duration::from_secs(self.parser_timeout.max(1)),
+            ..crate::disk::DiskOptions::default()
+        }
     }
 }
 
@@ -606,6 +638,21 @@ mod tests {
         assert_eq!(c.scan.max_file_size, Size(1 << 20));
         assert_eq!(c.scan.timeout, 5);
         assert_eq!(c.scan_options().read_timeout.as_secs(), 7);
+    }
+
+    #[test]
+    fn disk_section() {
+        let c = Config::parse(
+            "[disk]\nparser_memory = \"64M\"\nparser_timeout = 2\n",
+            Path::new("k.toml"),
+        )
+        .unwrap();
+        let o = c.disk.options();
+        assert_eq!(o.parser_memory, 64 << 20);
+        assert_eq!(o.parser_timeout, std::time::Duration::from_secs(2));
+        let d = Config::default().disk.options();
+        assert_eq!(d.parser_memory, 512 << 20);
+        assert_eq!(d.parser_timeout, std::time::Duration::from_secs(60));
     }
 
     #[test]

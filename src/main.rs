@@ -3,6 +3,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The sandboxed file-system parser (a hidden entry point, never on the
+    // command line people use): before any argument parsing.
+    if let Some(code) = kensa::disk::sandbox::run_if_parser() {
+        return ExitCode::from(code);
+    }
     match kensa::commands::run(std::env::args_os()) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -7,6 +7,7 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod incidents;
+pub mod inspect;
 pub mod keygen;
 pub mod release;
 pub mod report;
@@ -71,6 +72,7 @@ where
         Command::Status(args) => status::run(&ctx, &args),
         Command::Release(args) => release::run(&ctx, &args),
         Command::GateNotify(args) => release::notify(&args),
+        Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),

@@ -6,8 +6,8 @@
 //! being listed here. The table of kinds below only words the messages.
 
 use super::{
-    parse_size, ArchiveConfig, GateConfig, MediaConfig, ReportConfig, RulesConfig, ScanConfig,
-    WatchConfig,
+    parse_size, ArchiveConfig, DiskConfig, GateConfig, MediaConfig, ReportConfig, RulesConfig,
+    ScanConfig, WatchConfig,
 };
 use crate::findings::policy::{PolicyConfig, PolicyRule};
 use serde::de::{Deserialize, IntoDeserializer};
@@ -20,6 +20,7 @@ pub const SECTIONS: &[&str] = &[
     "scan",
     "rules",
     "archive",
+    "disk",
     "media",
     "watch",
     "classification",
@@ -92,6 +93,8 @@ fn kind_of(section: &str, key: &str) -> Option<Kind> {
         ("archive", "max_depth") => whole(u32::MAX.into()),
         ("archive", "max_members" | "max_ratio" | "max_time") => whole(u64::MAX),
         ("archive", "max_total_size" | "max_member_size" | "ratio_min_size") => Some(Kind::Size),
+        ("disk", "parser_memory") => Some(Kind::Size),
+        ("disk", "parser_timeout") => whole(u64::MAX),
         ("media", "roots") => Some(Kind::PathList),
         ("media", "filesystems") => Some(Kind::TextList),
         ("media", "scan_present") => Some(Kind::Bool),
@@ -169,6 +172,7 @@ fn check_section_key(
         "scan" => one_key::<ScanConfig>(key, value),
         "rules" => one_key::<RulesConfig>(key, value),
         "archive" => one_key::<ArchiveConfig>(key, value),
+        "disk" => one_key::<DiskConfig>(key, value),
         "media" => one_key::<MediaConfig>(key, value),
         "watch" => one_key::<WatchConfig>(key, value),
         "classification" => one_key::<PolicyConfig>(key, value),

@@ -1,33 +1,44 @@
-//! Reading a device in this process. The sandboxed parser process runs
-//! exactly this code on its side of the pipe; the parent never runs it on
-//! a medium itself.
+//! Reading a device in this process: the code the sandboxed parser
+//! process (`sandbox`) runs on its side of the pipe, one job per child —
+//! the probe (partition table, then each volume's file system), the
+//! `$mbr` pseudo-file, or one volume. The parent never runs it on a medium
+//! itself.
 
 use super::{DiskError, DiskOptions, DiskProblem, DiskVisitor, Layout, VolumeInfo, Where};
 use kensa_diskfs::{
-    self as diskfs, Attributes, Device, DeviceReader, Entry, FdDevice, Flow, FsError, ProblemKind,
+    self as diskfs, partition, Attributes, Device, DeviceReader, Entry, Flow, FsError, ProblemKind,
     Visitor, Window,
 };
-use std::fs::File;
 use std::io::Read;
 use std::sync::Arc;
 
-fn device(dev: &File) -> Result<Arc<dyn Device>, DiskError> {
-    let file = dev.try_clone()?;
-    let len = FdDevice::size_of(&file)?;
-    Ok(Arc::new(FdDevice::new(file, len)))
-}
-
-/// See [`super::probe`].
-pub(super) fn probe(dev: &File, _opts: &DiskOptions) -> Result<Layout, DiskError> {
-    let dev = device(dev)?;
-    let whole = VolumeInfo {
-        size: dev.len(),
-        ..Default::default()
-    };
+/// See [`super::probe`]: the partition table, then each volume's file
+/// system, label and serial. A table that names no readable partition
+/// leaves the whole device as one volume, so its bytes are still read.
+pub(super) fn probe(dev: &Arc<dyn Device>) -> Result<Layout, DiskError> {
+    let t = partition::read_table(&**dev)?;
+    let mut volumes: Vec<VolumeInfo> = t
+        .partitions
+        .iter()
+        .map(|p| VolumeInfo {
+            index: Some(p.index),
+            offset: p.offset,
+            size: p.size,
+            partition_type: Some(p.type_text()),
+            ..Default::default()
+        })
+        .collect();
+    if volumes.is_empty() {
+        volumes.push(VolumeInfo {
+            size: dev.len(),
+            ..Default::default()
+        });
+    }
     Ok(Layout {
-        table: None,
-        mbr_len: 0,
-        volumes: vec![identify(&dev, whole)],
+        table: t.kind.map(|k| k.as_str().to_string()),
+        mbr_len: t.boot_region,
+        volumes: volumes.into_iter().map(|v| identify(dev, v)).collect(),
+        problems: t.problems,
     })
 }
 
@@ -45,34 +56,20 @@ fn identify(dev: &Arc<dyn Device>, mut v: VolumeInfo) -> VolumeInfo {
     v
 }
 
-/// See [`super::read`].
-pub(super) fn read(
-    dev: &File,
-    layout: &Layout,
-    opts: &DiskOptions,
-    visit: &mut dyn DiskVisitor,
-) -> Result<(), DiskError> {
-    let dev = device(dev)?;
-    if layout.mbr_len > 0 {
-        let len = layout.mbr_len.min(dev.len());
-        let mut r = DeviceReader::new(Arc::new(Window::new(dev.clone(), 0, len)));
-        let at = Where {
-            volume: None,
-            path: &[b"$mbr".to_vec()],
-        };
-        if visit.file(at, len, Attributes::default(), &mut r) == Flow::Stop {
-            return Ok(());
-        }
-    }
-    for v in &layout.volumes {
-        if read_volume(&dev, v, opts, visit) == Flow::Stop {
-            break;
-        }
-    }
-    Ok(())
+/// The `$mbr` pseudo-file: the first `len` bytes of the device.
+pub(super) fn read_mbr(dev: &Arc<dyn Device>, len: u64, visit: &mut dyn DiskVisitor) -> Flow {
+    let len = len.min(dev.len());
+    let mut r = DeviceReader::new(Arc::new(Window::new(dev.clone(), 0, len)));
+    let at = Where {
+        volume: None,
+        path: &[b"$mbr".to_vec()],
+    };
+    visit.file(at, len, Attributes::default(), &mut r)
 }
 
-fn read_volume(
+/// Reads one volume: `$boot`, then every file; or, when no reader opens
+/// it, the problem and its raw bytes.
+pub(super) fn read_volume(
     dev: &Arc<dyn Device>,
     v: &VolumeInfo,
     opts: &DiskOptions,

@@ -9,7 +9,10 @@
 //! owns the text form of a path inside a volume ([`path_text`]) and the
 //! member names a record's chain gets ([`chain`]).
 
+mod client;
 mod inproc;
+mod proto;
+pub mod sandbox;
 
 use crate::engine::pathfmt;
 use kensa_diskfs::{Attributes, Flow, ProblemKind};
@@ -32,6 +35,9 @@ pub struct DiskOptions {
     pub parser_timeout: Duration,
     /// Bounds on each volume's walk.
     pub limits: kensa_diskfs::Limits,
+    /// The program run as the parser: kensa itself (`/proc/self/exe`);
+    /// tests that call [`probe`] from another binary name kensa's.
+    pub parser_exe: std::path::PathBuf,
 }
 
 impl Default for DiskOptions {
@@ -40,6 +46,7 @@ impl Default for DiskOptions {
             parser_memory: DEFAULT_PARSER_MEMORY,
             parser_timeout: DEFAULT_PARSER_TIMEOUT,
             limits: kensa_diskfs::Limits::default(),
+            parser_exe: std::path::PathBuf::from("/proc/self/exe"),
         }
     }
 }
@@ -77,6 +84,12 @@ pub struct Layout {
     /// Bytes of the `$mbr` pseudo-file (0: none).
     pub mbr_len: u64,
     pub volumes: Vec<VolumeInfo>,
+    /// What was wrong with the partition table (a looping extended chain,
+    /// a corrupt GPT header read from its backup, a partition clipped to
+    /// the device), in plain words; [`read`] reports each as a
+    /// [`DiskProblem::Corrupt`] at the device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// Where on a device a file or problem is.
@@ -96,9 +109,12 @@ pub enum DiskProblem {
     /// A partition of an unknown kind, or a file system kensa has no
     /// reader for: its raw bytes follow as one blob.
     UnsupportedFs,
-    /// The file system could not be opened: its raw bytes follow.
+    /// The file system could not be opened: its raw bytes follow. At the
+    /// device (`volume: None`): the partition table is damaged (the
+    /// layout's problems).
     Corrupt,
-    /// The parser died or stopped answering (a crash, a limit, a hang).
+    /// The parser died or stopped answering (a crash, a limit, a hang, the
+    /// system-call filter): the rest of that volume was not read.
     ParserDied,
 }
 
@@ -121,19 +137,22 @@ pub enum DiskError {
     Parser(String),
 }
 
-/// Finds the partitions of `dev` and the file system of each.
+/// Finds the partitions of `dev` and the file system of each, in a
+/// sandboxed parser process (see `sandbox`).
 pub fn probe(dev: &File, opts: &DiskOptions) -> Result<Layout, DiskError> {
-    inproc::probe(dev, opts)
+    client::probe(dev, opts)
 }
 
-/// Reads every volume of `layout` on `dev`, handing each file to `visit`.
+/// Reads every volume of `layout` on `dev`, handing each file to `visit`:
+/// the layout's problems, `$mbr`, then each volume in its own sandboxed
+/// parser process, so a parser that dies costs one volume.
 pub fn read(
     dev: &File,
     layout: &Layout,
     opts: &DiskOptions,
     visit: &mut dyn DiskVisitor,
 ) -> Result<(), DiskError> {
-    inproc::read(dev, layout, opts, visit)
+    client::read(dev, layout, opts, visit)
 }
 
 /// The text form of a path inside a volume: each component in the one

@@ -100,7 +100,9 @@ pub fn read_request(s: &UnixStream, socket: &Path) -> Result<Request, String> {
     let uid = peer_uid(s).map_err(|e| format!("cannot tell who is asking: {e}"))?;
     let owner = std::fs::metadata(socket).map(|m| m.uid()).ok();
     if uid != 0 && Some(uid) != owner {
-        return Err(format!("uid {uid} may not control the gate (root or the agent's user only)"));
+        return Err(format!(
+            "uid {uid} may not control the gate (root or the agent's user only)"
+        ));
     }
     let mut line = Vec::new();
     BufReader::new(s.take(MAX_REQUEST + 1))
@@ -141,7 +143,6 @@ pub fn ask(socket: &Path, req: &Request) -> Result<Reply, ControlError> {
     text.push(b'\n');
     s.write_all(&text)?;
     let mut line = Vec::new();
-    BufReader::new((&s).take(MAX_REQUEST))
-        .read_until(b'\n', &mut line)?;
+    BufReader::new((&s).take(MAX_REQUEST)).read_until(b'\n', &mut line)?;
     serde_json::from_slice(&line).map_err(|e| ControlError::Reply(e.to_string()))
 }

@@ -61,7 +61,9 @@ impl Hold {
                 Err(e) => return Err(HoldError::Open(shown, e)),
             }
         };
-        let meta = file.metadata().map_err(|e| HoldError::Open(shown.clone(), e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| HoldError::Open(shown.clone(), e))?;
         let rdev = meta.rdev();
         let want = format!("{}:{}", libc::major(rdev), libc::minor(rdev));
         if !meta.file_type().is_block_device_like() || want != disk.dev {
@@ -152,10 +154,7 @@ fn mount_point(root: &Path, name: &str) -> std::io::Result<PathBuf> {
 }
 
 fn is_mount_point(p: &Path) -> bool {
-    let (Ok(a), Some(Ok(b))) = (
-        std::fs::metadata(p),
-        p.parent().map(std::fs::metadata),
-    ) else {
+    let (Ok(a), Some(Ok(b))) = (std::fs::metadata(p), p.parent().map(std::fs::metadata)) else {
         return false;
     };
     a.dev() != b.dev()
@@ -224,12 +223,7 @@ pub fn mount_volumes(
     out
 }
 
-fn mount_one(
-    source: &Path,
-    root: &Path,
-    name: &str,
-    fs: Option<&str>,
-) -> std::io::Result<Mounted> {
+fn mount_one(source: &Path, root: &Path, name: &str, fs: Option<&str>) -> std::io::Result<Mounted> {
     let target = mount_point(root, name)?;
     let tried: Vec<&str> = match fs.and_then(kernel_fs) {
         Some(k) => vec![k],

@@ -361,7 +361,10 @@ impl Core {
         self.journal(&disk, "held", &reason, None, None);
         notify::send_all(
             "kensa: medium held".into(),
-            format!("{} is being scanned; it cannot be opened until it is judged.", disk.describe()),
+            format!(
+                "{} is being scanned; it cannot be opened until it is judged.",
+                disk.describe()
+            ),
         );
         self.generation += 1;
         let cancel = Cancel::new();
@@ -383,7 +386,12 @@ impl Core {
         self.write_state();
     }
 
-    fn start_scan(&self, disk: &Disk, generation: u64, cancel: Arc<Cancel>) -> Option<JoinHandle<()>> {
+    fn start_scan(
+        &self,
+        disk: &Disk,
+        generation: u64,
+        cancel: Arc<Cancel>,
+    ) -> Option<JoinHandle<()>> {
         let spec = SessionSpec {
             paths: vec![disk.node.clone()],
             base: None,
@@ -391,7 +399,11 @@ impl Core {
             medium: Some(medium_of(disk)),
             agent: Some(self.agent_id.clone()),
         };
-        let engine = self.engine.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let engine = self
+            .engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut sink = GateSink {
             inner: self.sink.clone(),
             outcome: Outcome::default(),
@@ -435,7 +447,11 @@ impl Core {
 
     /// A gate scan ended: release a clean medium, block any other.
     fn judge(&mut self, name: &str, generation: u64, outcome: Outcome) {
-        let Some(h) = self.held.get_mut(name).filter(|h| h.generation == generation) else {
+        let Some(h) = self
+            .held
+            .get_mut(name)
+            .filter(|h| h.generation == generation)
+        else {
             return;
         };
         if let Some(t) = h.scan.take() {
@@ -454,7 +470,10 @@ impl Core {
         self.journal(&disk, "blocked", &reason, session, None);
         notify::send_all(
             "kensa: medium blocked".into(),
-            format!("{} stays blocked: {reason}. Ask the person responsible (kensa release).", disk.describe()),
+            format!(
+                "{} stays blocked: {reason}. Ask the person responsible (kensa release).",
+                disk.describe()
+            ),
         );
         self.write_state();
     }
@@ -472,24 +491,44 @@ impl Core {
         } else {
             None
         };
-        let Held { disk, hold, session, .. } = h;
+        let Held {
+            disk,
+            hold,
+            session,
+            ..
+        } = h;
         drop(hold);
         self.judged.insert(name.to_string(), disk.fingerprint());
         self.clean_marker(name, true);
         if let Some((who, note)) = by {
-            self.journal(&disk, "overridden", reason, session.clone(), Some((who, note)));
+            self.journal(
+                &disk,
+                "overridden",
+                reason,
+                session.clone(),
+                Some((who, note)),
+            );
         }
         let node = crate::engine::pathfmt::display(&disk.node);
         if self.cfg.mount {
             let mounts = hold::mount_volumes(&disk, layout.as_ref(), &self.cfg.media_root);
             let at: Vec<String> = mounts
                 .iter()
-                .map(|m| format!("{} ({})", crate::engine::pathfmt::display(&m.target), m.fstype))
+                .map(|m| {
+                    format!(
+                        "{} ({})",
+                        crate::engine::pathfmt::display(&m.target),
+                        m.fstype
+                    )
+                })
                 .collect();
             let (action, why) = if at.is_empty() {
                 ("released", format!("{reason}; no volume could be mounted"))
             } else {
-                ("mounted", format!("{reason}; mounted read-only at {}", at.join(", ")))
+                (
+                    "mounted",
+                    format!("{reason}; mounted read-only at {}", at.join(", ")),
+                )
             };
             tracing::info!(device = %node, "gate: {why}");
             self.journal(&disk, action, &why, session, None);
@@ -525,7 +564,10 @@ impl Core {
             return error_reply(if held.is_empty() {
                 format!("{shown} is not held by the gate (nothing is held)")
             } else {
-                format!("{shown} is not held by the gate (held: {})", held.join(", "))
+                format!(
+                    "{shown} is not held by the gate (held: {})",
+                    held.join(", ")
+                )
             });
         }
         let previous = self
@@ -545,7 +587,12 @@ impl Core {
     fn gone(&mut self, name: &str, reason: &str) {
         if let Some(h) = self.held.remove(name) {
             h.cancel.stop(StopReason::MediaRemoved);
-            let Held { disk, hold, session, .. } = h;
+            let Held {
+                disk,
+                hold,
+                session,
+                ..
+            } = h;
             drop(hold);
             self.journal(&disk, "released", reason, session, None);
             self.write_state();
@@ -579,7 +626,12 @@ impl Core {
             let Some(h) = self.held.remove(&name) else {
                 continue;
             };
-            let Held { disk, hold, session, .. } = h;
+            let Held {
+                disk,
+                hold,
+                session,
+                ..
+            } = h;
             let (action, reason) = self.stop_verdict(&disk);
             drop(hold);
             tracing::info!(device = %crate::engine::pathfmt::display(&disk.node), "gate: {reason}");
@@ -718,7 +770,11 @@ impl RecordSink for GateSink {
         match &rec {
             Record::Session(s) => self.outcome.session = Some(s.id.clone()),
             Record::Finding(f) if self.outcome.first.is_none() => {
-                let rule = f.matches.first().map(|m| m.rule.as_str()).unwrap_or("a rule");
+                let rule = f
+                    .matches
+                    .first()
+                    .map(|m| m.rule.as_str())
+                    .unwrap_or("a rule");
                 self.outcome.first = Some(format!("{rule} in {}", f.path));
                 tracing::warn!(path = %crate::output::sanitize(&f.path), rule, "gate: detection");
             }
@@ -745,7 +801,8 @@ mod tests {
             by: Some("A".into()),
             note: Some("checked by hand".into()),
         };
-        let body = serde_json::to_string(&Entry::Journal(JournalRecord::Gate(rec.clone()))).unwrap();
+        let body =
+            serde_json::to_string(&Entry::Journal(JournalRecord::Gate(rec.clone()))).unwrap();
         let line = format!("{{\"seq\":7,\"prev\":\"x\",{}", &body[1..]);
         match crate::collector::validate::record(7, line.as_bytes()).unwrap() {
             Entry::Journal(JournalRecord::Gate(back)) => assert_eq!(back, rec),
@@ -763,10 +820,16 @@ mod tests {
             ..Outcome::default()
         };
         assert!(clean.clean());
-        let gap = Outcome { gaps: 1, ..clean_copy(&clean) };
+        let gap = Outcome {
+            gaps: 1,
+            ..clean_copy(&clean)
+        };
         assert!(!gap.clean());
         assert!(gap.reason().starts_with("incomplete"));
-        let cut = Outcome { completed: false, ..clean_copy(&clean) };
+        let cut = Outcome {
+            completed: false,
+            ..clean_copy(&clean)
+        };
         assert!(!cut.clean());
         let found = Outcome {
             findings: 2,

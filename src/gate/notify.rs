@@ -91,12 +91,20 @@ pub fn send_all(summary: String, body: String) {
 fn send_as(t: &Target, summary: &str, body: &str) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["gate-notify", "--address", &t.address, "--summary", summary, "--body", body])
-        .env_remove("KENSA_STATE_DIR")
-        .env_remove("KENSA_CONFIG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    cmd.args([
+        "gate-notify",
+        "--address",
+        &t.address,
+        "--summary",
+        summary,
+        "--body",
+        body,
+    ])
+    .env_remove("KENSA_STATE_DIR")
+    .env_remove("KENSA_CONFIG")
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
     if let Some((uid, gid)) = t.user {
         cmd.uid(uid).gid(gid);
         cmd.env("HOME", "/").current_dir("/");
@@ -158,7 +166,11 @@ pub fn notify(address: &str, summary: &str, body: &str) -> std::io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(3)))?;
     s.set_write_timeout(Some(Duration::from_secs(3)))?;
     auth(&mut s)?;
-    let bus = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus");
+    let bus = (
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+    );
     s.write_all(&call(1, 0, bus, "Hello", "", &[]))?;
     read_reply(&mut s, 1)?;
     let body_bytes = notify_body(&inert(summary), &inert(body));
@@ -167,7 +179,14 @@ pub fn notify(address: &str, summary: &str, body: &str) -> std::io::Result<()> {
         "/org/freedesktop/Notifications",
         "org.freedesktop.Notifications",
     );
-    s.write_all(&call(2, NO_REPLY_EXPECTED, target, "Notify", "susssasa{sv}i", &body_bytes))?;
+    s.write_all(&call(
+        2,
+        NO_REPLY_EXPECTED,
+        target,
+        "Notify",
+        "susssasa{sv}i",
+        &body_bytes,
+    ))?;
     s.write_all(&call(3, 0, bus, "GetId", "", &[]))?;
     read_reply(&mut s, 3)
 }
@@ -181,7 +200,9 @@ fn auth(s: &mut UnixStream) -> std::io::Result<()> {
     let mut b = [0u8; 1];
     while !line.ends_with(b"\r\n") {
         if line.len() > 512 || s.read(&mut b)? == 0 {
-            return Err(std::io::Error::other("the bus closed during authentication"));
+            return Err(std::io::Error::other(
+                "the bus closed during authentication",
+            ));
         }
         line.push(b[0]);
     }
@@ -361,7 +382,10 @@ mod tests {
         let body = notify_body("s", "b");
         // hints' 8-alignment: the final i32 starts 4-aligned after it.
         assert_eq!(body.len() % 4, 0);
-        assert_eq!(socket_path("unix:path=/x/bus,guid=1").unwrap(), PathBuf::from("/x/bus"));
+        assert_eq!(
+            socket_path("unix:path=/x/bus,guid=1").unwrap(),
+            PathBuf::from("/x/bus")
+        );
         assert!(socket_path("tcp:host=x").is_err());
     }
 

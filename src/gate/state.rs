@@ -65,7 +65,10 @@ pub fn read(path: &Path) -> Result<Option<GateState>, String> {
         Ok(bytes) => {
             let s: GateState = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
             if s.version != STATE_VERSION {
-                return Err(format!("version {} (this kensa reads {STATE_VERSION})", s.version));
+                return Err(format!(
+                    "version {} (this kensa reads {STATE_VERSION})",
+                    s.version
+                ));
             }
             Ok(Some(s))
         }

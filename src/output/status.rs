@@ -151,7 +151,10 @@ fn gate_lines(g: &Value, tz: &chrono_tz::Tz, s: &mut String) {
         s.push_str(&format!("gate:       on, no device held{stale}\n"));
         return;
     }
-    s.push_str(&format!("gate:       {} held{stale}\n", plural(devices.len() as u64, "device")));
+    s.push_str(&format!(
+        "gate:       {} held{stale}\n",
+        plural(devices.len() as u64, "device")
+    ));
     for d in devices {
         let text = |k: &str| sanitize(d[k].as_str().unwrap_or("")).into_owned();
         s.push_str(&format!(
@@ -276,8 +279,16 @@ mod tests {
             "description": "ACME Stick (sdb)", "session": "s1", "size": 1}], "stale": false});
         let mut s = String::new();
         gate_lines(&v, &TOKYO, &mut s);
-        assert!(s.starts_with("gate:       1 device held\n  /dev/sdb  BLOCKED since 2026-04-01 09:00:00 JST"), "{s}");
-        assert!(s.contains("found EICAR in /x") && !s.contains('\u{1b}'), "{s}");
+        assert!(
+            s.starts_with(
+                "gate:       1 device held\n  /dev/sdb  BLOCKED since 2026-04-01 09:00:00 JST"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("found EICAR in /x") && !s.contains('\u{1b}'),
+            "{s}"
+        );
         assert!(s.contains("(ACME Stick (sdb), session s1)"), "{s}");
     }
 

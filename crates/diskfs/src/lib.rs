@@ -16,6 +16,9 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod device;
+mod iso;
+pub mod partition;
+mod udf;
 
 pub use device::{Device, DeviceReader, FdDevice, MemDevice, Window};
 
@@ -281,10 +284,10 @@ fn fat_kind(head: &[u8]) -> Option<FsKind> {
 
 /// Opens the volume on `dev` as `kind` with the reader kensa has for it.
 pub fn open(kind: FsKind, dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
-    let _ = dev;
     // Each reader adds its line here as it lands.
-    #[allow(clippy::match_single_binding)]
     match kind {
+        FsKind::Iso9660 => iso::open(dev),
+        FsKind::Udf => udf::open(dev),
         other => Err(FsError::Unsupported(format!(
             "kensa has no reader for {}",
             other.as_str()
