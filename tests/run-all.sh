@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 # cross-checks; chromium: HTML report rendering; fonts-ipafont-gothic:
 # a Japanese font, so the report's screenshot shows glyphs; fusefat, dosfstools,
 # mtools, e2fsprogs, fuse3: real media mounts; util-linux: losetup, mount;
+# fdisk (sfdisk), xorriso: partitioned images for tests/disk/partition.rs;
 # zip, unzip, 7zip: archives behind stubs built and extracted by the real
 # tools; python3-jsonschema: validates real output against schema/).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools e2fsprogs fuse3 util-linux zip unzip 7zip man-db python3-jsonschema)
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools e2fsprogs fuse3 util-linux fdisk xorriso zip unzip 7zip man-db python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -33,8 +33,11 @@ pub fn run(ctx: &super::Context, args: &InspectArgs) -> anyhow::Result<u8> {
     out.layout(&path, &layout);
     disk::read(&dev, &layout, &opts, &mut out)
         .with_context(|| format!("cannot read {}", pathfmt::show(&path)))?;
-    if let Some(e) = out.failed {
-        return Err(e).context("cannot write the listing");
+    match out.failed {
+        // A reader that stopped reading (`| head`) ends the listing.
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Some(e) => return Err(e).context("cannot write the listing"),
+        None => {}
     }
     Ok(if out.problems > 0 { 2 } else { 0 })
 }
@@ -47,12 +50,6 @@ struct Lister<W: Write> {
     failed: Option<io::Error>,
 }
 
-fn opt(s: &Option<String>) -> String {
-    s.as_deref()
-        .map(|s| sanitize(s).into_owned())
-        .unwrap_or_default()
-}
-
 /// `p2`, or `disk` for a bare volume / the device itself.
 fn volume_name(v: Option<&VolumeInfo>) -> String {
     match v {
@@ -60,6 +57,28 @@ fn volume_name(v: Option<&VolumeInfo>) -> String {
         Some(_) => "volume".to_string(),
         None => "device".to_string(),
     }
+}
+
+/// `volume p2: fat32, label "DATA", serial 1234-ABCD, offset 1048576,
+/// size 4194304, type 0x0c FAT32 (LBA)`; absent facts left out.
+fn volume_text(v: &VolumeInfo) -> String {
+    let mut parts = vec![v
+        .fs
+        .as_deref()
+        .unwrap_or("no known file system")
+        .to_string()];
+    if let Some(l) = &v.label {
+        parts.push(format!("label \"{}\"", sanitize(l)));
+    }
+    if let Some(s) = &v.serial {
+        parts.push(format!("serial {}", sanitize(s)));
+    }
+    parts.push(format!("offset {}", v.offset));
+    parts.push(format!("size {}", v.size));
+    if let Some(t) = &v.partition_type {
+        parts.push(format!("type {}", sanitize(t)));
+    }
+    format!("volume {}: {}", volume_name(Some(v)), parts.join(", "))
 }
 
 fn kind_word(k: DiskProblem) -> &'static str {
@@ -104,16 +123,7 @@ impl<W: Write> Lister<W> {
                 j["type"] = json!("volume");
                 j.to_string()
             } else {
-                format!(
-                    "volume {}: fs {} label {:?} serial {} offset {} size {} type {}",
-                    volume_name(Some(v)),
-                    v.fs.as_deref().unwrap_or("unknown"),
-                    opt(&v.label),
-                    opt(&v.serial),
-                    v.offset,
-                    v.size,
-                    opt(&v.partition_type),
-                )
+                volume_text(v)
             };
             self.line(&s);
         }

@@ -5,7 +5,9 @@
 //! stdout, its stderr is closed, its environment empty. Before it touches
 //! the medium it closes every other descriptor, sets `PR_SET_NO_NEW_PRIVS`,
 //! resource limits (address space = `parser_memory`, no core files, few
-//! descriptors, a CPU-time backstop) and a seccomp filter, then runs one
+//! descriptors, a CPU-time backstop; its OOM score raised to the top, so
+//! memory pressure in the agent's cgroup kills the parser, not the agent)
+//! and a seccomp filter, then runs one
 //! job with the in-process code (`inproc`): the probe, the `$mbr`
 //! pseudo-file, or one volume.
 //!
@@ -24,11 +26,11 @@
 //! architecture's table — kills the process (SIGSYS), which the parent
 //! reports as a parser death.
 //!
-//! Test hook: the environment variable `KENSA_TEST_PARSER_FAULT`
-//! (`syscall`, `hang`, `alloc`) makes the child misbehave after its
-//! sandbox is in place, so tests can show each death is contained. Only
-//! the child reads it, and only the parent's test runs set it; it is not a
-//! setting.
+//! Test hook (test-only, not a setting): the environment variable
+//! `KENSA_TEST_PARSER_FAULT` = `syscall` (open a file), `hang` (spin) or
+//! `alloc` (allocate without end), optionally `@N` for partition N only,
+//! makes a volume's child misbehave after its sandbox is in place, so
+//! tests show each death is contained. Only the child acts on it.
 
 use super::{inproc, proto, DiskOptions, DiskVisitor, Layout, VolumeInfo, Where};
 use kensa_diskfs::{Attributes, Device, FdDevice, Flow};
@@ -103,8 +105,8 @@ fn child(job: Option<OsString>) -> u8 {
     if harden(&job).is_err() {
         return EXIT_NO_SANDBOX;
     }
-    if let Some(f) = fault {
-        test_fault(&f);
+    if let Some(f) = fault.as_deref().and_then(|f| fault_for(f, &job)) {
+        test_fault(f);
     }
     // SAFETY: fds 0 and 1 are the device and the pipe the parent gave this
     // process; nothing else owns them, and ManuallyDrop keeps them open.
@@ -229,6 +231,18 @@ impl DiskVisitor for Sink<'_> {
     }
 }
 
+/// The fault the test hook asks of this job: `KIND` for every volume job,
+/// `KIND@N` for partition N's only (the probe and `$mbr` never fault).
+fn fault_for<'a>(spec: &'a str, job: &Job) -> Option<&'a str> {
+    let JobKind::Volume(v) = &job.what else {
+        return None;
+    };
+    match spec.split_once('@') {
+        None => Some(spec),
+        Some((kind, n)) => (v.index.map(|i| i.to_string()).as_deref() == Some(n)).then_some(kind),
+    }
+}
+
 /// The test hook: misbehave inside the sandbox.
 fn test_fault(what: &str) {
     match what {
@@ -275,6 +289,10 @@ fn check(name: &'static str, rc: libc::c_int) -> Result<(), SandboxError> {
 /// Closes inherited descriptors, then limits, then the filter.
 fn harden(job: &Job) -> Result<(), SandboxError> {
     close_others();
+    // Under memory pressure in the agent's cgroup, the kernel kills the
+    // parser rather than the agent (raising one's own score needs no
+    // privilege; failing to is no reason not to run).
+    let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     limit(libc::RLIMIT_CORE, 0, 0)?;
     limit(libc::RLIMIT_NOFILE, 8, 8)?;
     limit(

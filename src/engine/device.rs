@@ -27,7 +27,7 @@ use crossbeam_channel::Sender;
 use kensa_diskfs::{Attributes, Flow, ProblemKind};
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -132,13 +132,20 @@ impl DiskRoot {
     }
 }
 
-/// Whether an open regular file's first bytes are a disk image.
+/// Whether an open regular file's first bytes are a disk image (read at
+/// offset 0 whatever the descriptor's position).
 pub(crate) fn image_file(file: &File) -> bool {
-    let mut head = Vec::with_capacity(HEAD_LEN);
-    match file.take(HEAD_LEN as u64).read_to_end(&mut head) {
-        Ok(_) => is_disk_image(&head),
-        Err(_) => false,
+    let mut head = vec![0u8; HEAD_LEN];
+    let mut have = 0;
+    while have < HEAD_LEN {
+        match file.read_at(&mut head[have..], have as u64) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
     }
+    is_disk_image(&head[..have])
 }
 
 /// A file read from a device for a worker: its bytes (or only its
@@ -152,6 +159,8 @@ pub(crate) struct ReadItem {
     /// Its own name (the `filename` external).
     pub name: String,
     pub attrs: Vec<String>,
+    /// A file of a volume (not a pseudo-file or raw bytes).
+    pub real_file: bool,
     pub body: Body,
     pub _permit: OwnedPermit,
 }
@@ -286,6 +295,7 @@ impl DiskVisitor for Feeder<'_> {
             chain,
             name,
             attrs,
+            real_file: super::worker::is_real_file(at),
             body,
             _permit: permit,
         };

@@ -9,6 +9,10 @@
 //! between chunks; opening and reading are one busy call for the
 //! [`super::watchdog`].
 
+mod nested;
+
+pub(crate) use nested::is_real_file;
+
 use super::archive::{self, MemberEvent};
 use super::device::{Body, ReadItem};
 use super::dirfd::{self, OpenError};
@@ -123,6 +127,11 @@ pub(crate) struct Worker<'r> {
     /// The file being scanned when it was read from a device: member
     /// names below the device and its attributes.
     item: ItemCtx,
+    /// Bytes read from disk images nested in the current top-level file
+    /// (bounded by the archive limits' total).
+    nested_bytes: u64,
+    /// Disk images open one inside another right now.
+    image_depth: u32,
 }
 
 /// Where the current file sits below its record's top path, and its
@@ -131,6 +140,9 @@ pub(crate) struct Worker<'r> {
 struct ItemCtx {
     prefix: Vec<String>,
     attrs: Vec<String>,
+    /// A file of a volume held in memory: opened as a disk image when it
+    /// is one (pseudo-files and raw volumes never are).
+    image: bool,
 }
 
 impl<'r> Worker<'r> {
@@ -150,6 +162,8 @@ impl<'r> Worker<'r> {
             owners: HashMap::new(),
             gone: false,
             item: ItemCtx::default(),
+            nested_bytes: 0,
+            image_depth: 0,
         }
     }
 
@@ -241,8 +255,11 @@ impl<'r> Worker<'r> {
         let _ = self.out.send(Message::Reading(display.clone()));
         let deadline = Instant::now() + self.opts.read_timeout;
         self.watch.begin(&item.path);
-        let read = dirfd::open_file_at(dir.as_fd(), &name)
-            .map(|(file, meta)| (self.read_file(file, meta.len(), deadline), meta));
+        let mut image = None;
+        let read = dirfd::open_file_at(dir.as_fd(), &name).map(|(file, meta)| {
+            image = file.try_clone().ok();
+            (self.read_file(file, meta.len(), deadline), meta)
+        });
         if !self.watch.end() {
             self.gone = true;
             self.buf = Vec::new();
@@ -263,6 +280,7 @@ impl<'r> Worker<'r> {
             Err((stop, bytes)) => {
                 self.release_buffer();
                 self.read_stopped(&display, stop, bytes);
+                return;
             }
             Ok(Contents::Streamed { size, digests }) => self.too_large(&display, size, &digests),
             Ok(Contents::InMemory { size, digests }) => {
@@ -270,6 +288,9 @@ impl<'r> Worker<'r> {
                 let name = pathfmt::bytes_to_string(name.as_bytes());
                 self.scan_buffer(&name, &display, size, &digests, &owner);
             }
+        }
+        if let Some(file) = image {
+            self.image_file(&display, &file);
         }
     }
 
@@ -279,6 +300,7 @@ impl<'r> Worker<'r> {
         self.item = ItemCtx {
             prefix: read.chain,
             attrs: read.attrs,
+            image: read.real_file,
         };
         let top = read.top;
         let _ = self.out.send(Message::Reading(self.path_of(&top, &[])));
@@ -363,6 +385,7 @@ impl<'r> Worker<'r> {
         owner: &str,
     ) {
         let data = std::mem::take(&mut self.buf);
+        self.nested_bytes = 0;
         let shown = self.path_of(display, &[]);
         let mut matches = self.yara(name, &shown, &data, owner);
         matches.extend(self.hash_matches(digests));
@@ -370,6 +393,9 @@ impl<'r> Worker<'r> {
             self.finding(display, Vec::new(), size, digests, matches);
         }
         self.archive(display, &data, digests, owner);
+        if self.item.image {
+            self.image_bytes(display, &[], &data);
+        }
         self.buf = data;
         self.release_buffer();
         self.done(size);
@@ -471,7 +497,9 @@ impl<'r> Worker<'r> {
             return;
         }
         archive::walk(data, limits, &mut |ev| match ev {
-            MemberEvent::Member { chain, data, .. } => self.member(display, chain, data, owner),
+            MemberEvent::Member { chain, data, .. } => {
+                self.member(display, chain, data, owner);
+            }
             MemberEvent::Skip {
                 chain,
                 reason,
@@ -504,7 +532,20 @@ impl<'r> Worker<'r> {
     }
 
     /// One archive member, scanned like a file.
+    /// A member that is a disk image is then opened as one.
     fn member(&mut self, display: &str, chain: &[String], data: &[u8], owner: &str) {
+        self.member_scan(display, chain, data, owner);
+        self.image_bytes(display, chain, data);
+    }
+
+    /// Hashes, YARA-scans and looks up one member; returns its digests.
+    fn member_scan(
+        &mut self,
+        display: &str,
+        chain: &[String],
+        data: &[u8],
+        owner: &str,
+    ) -> Digests {
         let mut h = Hashers::new(self.rules);
         h.update(data);
         let digests = h.finish();
@@ -524,6 +565,7 @@ impl<'r> Worker<'r> {
                 matches,
             );
         }
+        digests
     }
 
     /// YARA over in-memory bytes, with the external variables set.

@@ -6,3 +6,6 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+
+mod partition;
+mod sandbox;
