@@ -487,7 +487,12 @@ impl Core {
         };
         h.cancel.stop(StopReason::Shutdown);
         let layout = if self.cfg.mount {
-            crate::disk::probe(&h.hold.file, &crate::disk::DiskOptions::default()).ok()
+            let engine = self
+                .engine
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            crate::disk::probe(&h.hold.file, &engine.options().disk).ok()
         } else {
             None
         };

@@ -27,7 +27,8 @@
 //! volume creation date as blkid prints it (`2024-01-02-03-04-05-00`).
 
 use crate::{
-    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
+    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor,
+    VolumeLabel,
 };
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -51,9 +52,7 @@ const MAX_NAME: usize = 1024;
 enum Names {
     /// Primary tree, Rock Ridge `NM` names; `skip` bytes before each
     /// System Use area's first entry (from `SP`).
-    RockRidge {
-        skip: usize,
-    },
+    RockRidge { skip: usize },
     Joliet,
     Primary,
 }
@@ -405,10 +404,7 @@ enum Child {
         at: DirExtent,
     },
     /// A directory known only by its block (Rock Ridge `CL`).
-    Linked {
-        name: Vec<u8>,
-        block: u32,
-    },
+    Linked { name: Vec<u8>, block: u32 },
 }
 
 /// A multi-extent file being gathered.
@@ -474,11 +470,7 @@ impl Iso {
         if let Some(p) = pending {
             let mut child = path.to_vec();
             child.push(p.name);
-            w.problem(
-                &child,
-                ProblemKind::Corrupt,
-                "multi-extent file without its last extent",
-            );
+            w.problem(&child, ProblemKind::Corrupt, "multi-extent file without its last extent");
         }
         out
     }
@@ -534,11 +526,7 @@ impl Iso {
             if rr.broken {
                 let mut p = path.to_vec();
                 p.push(name.clone());
-                w.problem(
-                    &p,
-                    ProblemKind::Corrupt,
-                    "Rock Ridge continuation area out of range",
-                );
+                w.problem(&p, ProblemKind::Corrupt, "Rock Ridge continuation area out of range");
             }
             if rr.special || rr.relocated {
                 return;
@@ -586,11 +574,7 @@ impl Iso {
                 if let Some(old) = other {
                     let mut op = path.to_vec();
                     op.push(old.name);
-                    w.problem(
-                        &op,
-                        ProblemKind::Corrupt,
-                        "multi-extent file without its last extent",
-                    );
+                    w.problem(&op, ProblemKind::Corrupt, "multi-extent file without its last extent");
                 }
                 Pending {
                     name,
@@ -637,11 +621,7 @@ impl Iso {
 
     fn walk_dir(&self, w: &mut Walk<'_>, path: &mut Vec<Vec<u8>>, at: DirExtent, depth: u32) {
         if !w.visited.insert(at.block) {
-            w.problem(
-                path,
-                ProblemKind::Corrupt,
-                "directory loop: extent already walked",
-            );
+            w.problem(path, ProblemKind::Corrupt, "directory loop: extent already walked");
             return;
         }
         if depth > w.limits.max_depth {
@@ -815,15 +795,9 @@ mod tests {
         let mut r = Extents::new(
             dev,
             vec![
-                Run {
-                    at: Some(90),
-                    len: 10,
-                },
+                Run { at: Some(90), len: 10 },
                 Run { at: None, len: 5 },
-                Run {
-                    at: Some(95),
-                    len: 10,
-                },
+                Run { at: Some(95), len: 10 },
             ],
         );
         let mut v = Vec::new();

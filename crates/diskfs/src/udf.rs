@@ -27,7 +27,8 @@
 
 use crate::iso::{ucs2_to_wtf8, Extents, Run};
 use crate::{
-    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
+    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor,
+    VolumeLabel,
 };
 use std::collections::HashSet;
 use std::io::Read;
@@ -162,14 +163,9 @@ fn long_ad(b: &[u8], off: usize) -> LongAd {
 #[derive(Clone, Debug)]
 enum PartMap {
     /// `len` blocks from block `start` of the device.
-    Physical {
-        start: u64,
-        len: u64,
-    },
+    Physical { start: u64, len: u64 },
     /// Through the metadata file's extents (byte runs on the device).
-    Metadata {
-        runs: Vec<Run>,
-    },
+    Metadata { runs: Vec<Run> },
     Unsupported(String),
 }
 
@@ -207,9 +203,7 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
     let fsd_ad = long_ad(&vds.lvd, 248);
     let fsd = udf.read_block(fsd_ad.part, fsd_ad.block)?;
     if !tag_ok(&fsd, TAG_FSD, Some(fsd_ad.block)) {
-        return Err(corrupt(
-            "no file set descriptor where the logical volume says",
-        ));
+        return Err(corrupt("no file set descriptor where the logical volume says"));
     }
     udf.root = long_ad(&fsd, 400);
     Ok(Box::new(udf))
@@ -260,9 +254,7 @@ fn read_vds(dev: &dyn Device, bs: u64, len: u32, loc: u32) -> Result<Vds, FsErro
         match id {
             TAG_PVD if pvd.is_none() => pvd = Some(b),
             TAG_LVD if lvd.is_none() => lvd = Some(b),
-            TAG_PD if parts.len() < MAX_MAPS => {
-                parts.push((le16(&b, 22), le32(&b, 188), le32(&b, 192)))
-            }
+            TAG_PD if parts.len() < MAX_MAPS => parts.push((le16(&b, 22), le32(&b, 188), le32(&b, 192))),
             TAG_TD => break,
             _ => {}
         }
@@ -327,9 +319,7 @@ impl Udf {
             return base;
         }
         if !ident.starts_with(b"*UDF Metadata Partition") {
-            let name = String::from_utf8_lossy(ident)
-                .trim_end_matches('\0')
-                .to_string();
+            let name = String::from_utf8_lossy(ident).trim_end_matches('\0').to_string();
             return PartMap::Unsupported(format!("partition map {name}"));
         }
         let inner = Udf {
@@ -544,10 +534,7 @@ fn parse_fids(data: &[u8]) -> (Vec<Fid>, Option<String>) {
     while pos + 38 <= data.len() {
         let d = &data[pos..];
         if !tag_ok(d, TAG_FID, None) {
-            return (
-                out,
-                Some(format!("bad file identifier descriptor at {pos}")),
-            );
+            return (out, Some(format!("bad file identifier descriptor at {pos}")));
         }
         let chars = d[18];
         let l_fi = usize::from(d[19]);
@@ -616,11 +603,7 @@ impl Udf {
 
     fn walk_dir(&self, w: &mut Walk<'_>, path: &mut Vec<Vec<u8>>, ad: LongAd, depth: u32) {
         if !w.visited.insert((ad.part, ad.block)) {
-            w.problem(
-                path,
-                ProblemKind::Corrupt,
-                "directory loop: ICB already walked",
-            );
+            w.problem(path, ProblemKind::Corrupt, "directory loop: ICB already walked");
             return;
         }
         if depth > w.limits.max_depth {
@@ -732,21 +715,12 @@ mod tests {
     #[test]
     fn slices_cross_runs_and_fail_past_them() {
         let runs = [
-            Run {
-                at: Some(1000),
-                len: 10,
-            },
-            Run {
-                at: Some(5000),
-                len: 10,
-            },
+            Run { at: Some(1000), len: 10 },
+            Run { at: Some(5000), len: 10 },
         ];
         let s = slice_runs(&runs, 5, 10);
         assert_eq!(s.len(), 2);
-        assert_eq!(
-            (s[0].at, s[0].len, s[1].at, s[1].len),
-            (Some(1005), 5, Some(5000), 5)
-        );
+        assert_eq!((s[0].at, s[0].len, s[1].at, s[1].len), (Some(1005), 5, Some(5000), 5));
         let s = slice_runs(&runs, 15, 10);
         assert_eq!(s.last().map(|r| r.at), Some(Some(u64::MAX)));
     }
