@@ -78,9 +78,6 @@ pub enum Command {
         after_help = "Exit codes: 0 released, 2 error (no agent with the gate, device not held)."
     )]
     Release(ReleaseArgs),
-    /// Sends one desktop notification (used by the device gate).
-    #[command(hide = true)]
-    GateNotify(GateNotifyArgs),
     /// List what is on a disk or disk image (partitions, volumes, every
     /// file with its SHA-256) without mounting it and without rules.
     #[command(after_help = INSPECT_HELP)]
@@ -168,17 +165,6 @@ pub struct ReleaseArgs {
     /// Why (journalled).
     #[arg(long, value_name = "TEXT")]
     pub note: String,
-}
-
-/// The hidden entry point the gate starts as a logged-in user.
-#[derive(Debug, Args)]
-pub struct GateNotifyArgs {
-    #[arg(long)]
-    pub address: String,
-    #[arg(long)]
-    pub summary: String,
-    #[arg(long)]
-    pub body: String,
 }
 
 #[derive(Debug, Args)]

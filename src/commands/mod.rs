@@ -71,7 +71,6 @@ where
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Release(args) => release::run(&ctx, &args),
-        Command::GateNotify(args) => release::notify(&args),
         Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),

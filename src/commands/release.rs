@@ -1,11 +1,10 @@
 //! `kensa release DEVICE --by NAME --note TEXT`: asks the running agent's
 //! device gate, over its control socket, to let a held device go; the
 //! agent journals the override (who, note) and releases the device as if
-//! it were clean. Also the hidden `gate-notify` entry point the gate runs
-//! as a logged-in user to show a desktop notification.
+//! it were clean.
 
 use super::Context;
-use crate::cli::{GateNotifyArgs, ReleaseArgs};
+use crate::cli::ReleaseArgs;
 use crate::gate::control;
 use anyhow::Context as _;
 
@@ -28,11 +27,4 @@ pub fn run(ctx: &Context, args: &ReleaseArgs) -> anyhow::Result<u8> {
         }
         (None, None) => anyhow::bail!("the agent gave no answer"),
     }
-}
-
-/// `kensa gate-notify`: one notification on the given session bus.
-pub fn notify(args: &GateNotifyArgs) -> anyhow::Result<u8> {
-    crate::gate::notify::notify(&args.address, &args.summary, &args.body)
-        .context("sending the desktop notification")?;
-    Ok(0)
 }

@@ -1,8 +1,9 @@
 //! Desktop notifications of the gate's verdicts: one freedesktop
 //! `org.freedesktop.Notifications.Notify` call on the session bus of each
 //! logged-in user (`/run/user/UID/bus`), sent as that user. The agent
-//! never speaks to a user's bus itself: it starts `kensa gate-notify`
-//! (a hidden entry point) under the user's uid and gid, which speaks the
+//! never speaks to a user's bus itself: it starts kensa with the hidden
+//! first argument [`ENTRY`] (checked in `main.rs` before any argument
+//! parsing) under the user's uid and gid, which speaks the
 //! small part of the D-Bus wire protocol it needs (`AUTH EXTERNAL`,
 //! `Hello`, `Notify` with NO_REPLY_EXPECTED, then `GetId` so the bus has
 //! routed the notification before the connection closes). No D-Bus crate:
@@ -17,6 +18,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The hidden first argument that makes kensa the notifier.
+pub const ENTRY: &str = "__kensa-gate-notify";
 /// The test hook's environment variable.
 pub const TEST_BUS_ENV: &str = "KENSA_TEST_NOTIFY_BUS";
 /// Longest a notifying child may take.
@@ -91,20 +94,12 @@ pub fn send_all(summary: String, body: String) {
 fn send_as(t: &Target, summary: &str, body: &str) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.args([
-        "gate-notify",
-        "--address",
-        &t.address,
-        "--summary",
-        summary,
-        "--body",
-        body,
-    ])
-    .env_remove("KENSA_STATE_DIR")
-    .env_remove("KENSA_CONFIG")
-    .stdin(std::process::Stdio::null())
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
+    cmd.args([ENTRY, &t.address, summary, body])
+        .env_remove("KENSA_STATE_DIR")
+        .env_remove("KENSA_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     if let Some((uid, gid)) = t.user {
         cmd.uid(uid).gid(gid);
         cmd.env("HOME", "/").current_dir("/");
@@ -116,13 +111,15 @@ fn send_as(t: &Target, summary: &str, body: &str) -> std::io::Result<()> {
             return if st.success() {
                 Ok(())
             } else {
-                Err(std::io::Error::other(format!("gate-notify {st}")))
+                Err(std::io::Error::other(format!(
+                    "the notifier ended with {st}"
+                )))
             };
         }
         if start.elapsed() > CHILD_LIMIT {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(std::io::Error::other("gate-notify timed out"));
+            return Err(std::io::Error::other("the notifier timed out"));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -158,8 +155,25 @@ fn socket_path(address: &str) -> std::io::Result<PathBuf> {
     Err(std::io::Error::other("the bus address has no path="))
 }
 
-/// The hidden entry point: one notification on the bus at `address`, as
-/// the calling user.
+/// When this process was started as the notifier (`ENTRY ADDRESS SUMMARY
+/// BODY`), sends the notification and returns the exit status (0 sent, 1
+/// not sent, 3 bad arguments); `None` otherwise.
+pub fn run_if_notifier() -> Option<u8> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != ENTRY {
+        return None;
+    }
+    let mut text = || args.next().and_then(|a| a.into_string().ok());
+    let (Some(address), Some(summary), Some(body)) = (text(), text(), text()) else {
+        return Some(3);
+    };
+    Some(match notify(&address, &summary, &body) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    })
+}
+
+/// One notification on the bus at `address`, as the calling user.
 pub fn notify(address: &str, summary: &str, body: &str) -> std::io::Result<()> {
     let path = socket_path(address)?;
     let mut s = UnixStream::connect(Path::new(&path))?;

@@ -1159,6 +1159,7 @@ pub(crate) mod tests {
     /// A small typed record whose path carries `i`.
     pub(crate) fn skip(i: u64) -> Record {
         Record::Skip(crate::findings::Skip {
+            attributes: Vec::new(),
             v: 1,
             session: "s".into(),
             time: "2026-01-01T00:00:00Z".into(),

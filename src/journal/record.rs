@@ -386,6 +386,7 @@ mod tests {
 
     fn samples() -> Vec<Entry> {
         let finding = crate::findings::Finding {
+            attributes: Vec::new(),
             v: 1,
             id: "f".into(),
             session: "s".into(),
@@ -403,6 +404,7 @@ mod tests {
         };
         vec![
             Entry::Scan(Record::Session(Session {
+                volumes: Vec::new(),
                 v: 1,
                 id: "s".into(),
                 time: "t".into(),
@@ -416,6 +418,7 @@ mod tests {
             })),
             Entry::Scan(Record::Finding(finding)),
             Entry::Scan(Record::Skip(Skip {
+                attributes: Vec::new(),
                 v: 1,
                 session: "s".into(),
                 time: "t".into(),

@@ -40,17 +40,18 @@ fn require_root() {
 
 /// A loop device of a chosen number, detached on drop.
 struct GateLoop {
-    name: String,
     dev: PathBuf,
 }
 
 impl GateLoop {
-    /// A free loop number from 150 up (spread by pid so parallel tests
-    /// rarely pick the same one; `losetup` refuses a busy one).
+    /// A free loop number from 150 up (spread by pid and by a counter, so
+    /// tests running in parallel do not pick the same one; `losetup`
+    /// refuses a busy one).
     fn pick() -> String {
-        let start = 150 + std::process::id() % 50;
-        for i in 0..100 {
-            let n = start + i;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let start = 150 + (std::process::id() % 10) * 10;
+        for _ in 0..150 {
+            let n = start + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 150;
             let busy = Path::new(&format!("/sys/class/block/loop{n}/loop/backing_file")).exists();
             if !busy {
                 return format!("loop{n}");
@@ -72,10 +73,7 @@ impl GateLoop {
             dev.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        GateLoop {
-            name: name.to_string(),
-            dev,
-        }
+        GateLoop { dev }
     }
 }
 

@@ -99,6 +99,7 @@ impl<'a> Journal<'a> {
             ..Medium::default()
         });
         self.push(&Record::Session(Session {
+            volumes: Vec::new(),
             v: SCHEMA_VERSION,
             id: id.clone(),
             time: time.into(),
@@ -112,6 +113,7 @@ impl<'a> Journal<'a> {
         }));
         for i in 0..findings {
             self.push(&Record::Finding(Finding {
+                attributes: Vec::new(),
                 v: SCHEMA_VERSION,
                 id: kensa::findings::new_id(),
                 session: id.clone(),
