@@ -2,7 +2,9 @@
 //! mounted (and gone when unmounted), starts one scan session per medium,
 //! watches media and configured host directories for new or changed files
 //! and scans them once writes settle, swaps rules on reload, and stops
-//! cleanly on request. It owns no output format: it is given a sink (the
+//! cleanly on request; with the device gate on (`crate::gate`) it also
+//! starts the gate, hands it each reloaded engine and stops it on exit.
+//! It owns no output format: it is given a sink (the
 //! journal), and a [`Setup`] that builds the engine and what to watch from
 //! the configuration file, at start and again on every reload.
 

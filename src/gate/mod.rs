@@ -404,7 +404,7 @@ impl Core {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let mut sink = GateSink {
+        let sink = GateSink {
             inner: self.sink.clone(),
             outcome: Outcome::default(),
         };
@@ -413,19 +413,11 @@ impl Core {
         let spawned = std::thread::Builder::new()
             .name("kensa-gate-scan".into())
             .spawn(move || {
-                match engine.scan(&spec, &mut sink, &cancel) {
-                    Ok(sum) => {
-                        sink.outcome.session = Some(sum.session.clone());
-                        sink.outcome.findings = sum.findings;
-                        sink.outcome.gaps = sum.gaps;
-                        sink.outcome.completed = sum.completed;
-                    }
-                    Err(e) => sink.outcome.error = Some(e.to_string()),
-                }
+                let outcome = sink.scan(&engine, &spec, &cancel);
                 let _ = tx.send(Msg::Done {
                     name,
                     generation,
-                    outcome: sink.outcome,
+                    outcome,
                 });
             });
         match spawned {
@@ -514,30 +506,10 @@ impl Core {
                 Some((who, note)),
             );
         }
-        let node = crate::engine::pathfmt::display(&disk.node);
         if self.cfg.mount {
-            let mounts = hold::mount_volumes(&disk, layout.as_ref(), &self.cfg.media_root);
-            let at: Vec<String> = mounts
-                .iter()
-                .map(|m| {
-                    format!(
-                        "{} ({})",
-                        crate::engine::pathfmt::display(&m.target),
-                        m.fstype
-                    )
-                })
-                .collect();
-            let (action, why) = if at.is_empty() {
-                ("released", format!("{reason}; no volume could be mounted"))
-            } else {
-                (
-                    "mounted",
-                    format!("{reason}; mounted read-only at {}", at.join(", ")),
-                )
-            };
-            tracing::info!(device = %node, "gate: {why}");
-            self.journal(&disk, action, &why, session, None);
+            self.mount(&disk, layout.as_ref(), reason, session);
         } else {
+            let node = crate::engine::pathfmt::display(&disk.node);
             if let Err(e) = device::retrigger(name) {
                 tracing::warn!(device = %node, "gate: cannot ask udev to take the medium: {e}");
             }
@@ -549,6 +521,34 @@ impl Core {
             format!("{}: {reason}. It can be used now.", disk.describe()),
         );
         self.write_state();
+    }
+
+    /// `gate.mount`: mounts a released disk's volumes read-only below the
+    /// media root and journals where (or that none could be).
+    fn mount(
+        &self,
+        disk: &Disk,
+        layout: Option<&crate::disk::Layout>,
+        reason: &str,
+        session: Option<String>,
+    ) {
+        let mounts = hold::mount_volumes(disk, layout, &self.cfg.media_root);
+        let at: Vec<String> = mounts
+            .iter()
+            .map(|m| {
+                let target = crate::engine::pathfmt::display(&m.target);
+                format!("{target} ({})", m.fstype)
+            })
+            .collect();
+        let (action, why) = if at.is_empty() {
+            ("released", format!("{reason}; no volume could be mounted"))
+        } else {
+            let list = at.join(", ");
+            ("mounted", format!("{reason}; mounted read-only at {list}"))
+        };
+        let node = crate::engine::pathfmt::display(&disk.node);
+        tracing::info!(device = %node, "gate: {why}");
+        self.journal(disk, action, &why, session, None);
     }
 
     /// `kensa release`: a named person lets a held device go.
@@ -768,6 +768,22 @@ fn medium_of(disk: &Disk) -> Medium {
 struct GateSink {
     inner: SharedSink,
     outcome: Outcome,
+}
+
+impl GateSink {
+    /// Runs the session; what it ended with.
+    fn scan(mut self, engine: &Engine, spec: &SessionSpec, cancel: &Cancel) -> Outcome {
+        match engine.scan(spec, &mut self, cancel) {
+            Ok(sum) => {
+                self.outcome.session = Some(sum.session.clone());
+                self.outcome.findings = sum.findings;
+                self.outcome.gaps = sum.gaps;
+                self.outcome.completed = sum.completed;
+            }
+            Err(e) => self.outcome.error = Some(e.to_string()),
+        }
+        self.outcome
+    }
 }
 
 impl RecordSink for GateSink {

@@ -235,7 +235,7 @@ struct W(Vec<u8>);
 
 impl W {
     fn pad(&mut self, n: usize) {
-        while self.0.len() % n != 0 {
+        while !self.0.len().is_multiple_of(n) {
             self.0.push(0);
         }
     }
@@ -304,7 +304,7 @@ fn call(
     m.extend_from_slice(&u32::try_from(f.0.len()).unwrap_or(0).to_le_bytes());
     // The field array starts at 16, already 8-aligned.
     m.extend_from_slice(&f.0);
-    while m.len() % 8 != 0 {
+    while !m.len().is_multiple_of(8) {
         m.push(0);
     }
     m.extend_from_slice(body);
