@@ -4,8 +4,12 @@
 //! Run one area: `cargo test --release --test disk`; one module:
 //! `cargo test --release --test disk fat::`.
 
+mod iso;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod exfat;
+mod fat;
+mod udf;
 mod partition;
 mod sandbox;

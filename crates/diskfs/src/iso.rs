@@ -3,12 +3,14 @@
 //! their System Use areas, and the extent lists files are read through
 //! ([`Extents`], which the UDF reader shares).
 //!
-//! Why not a crate: `cdfs` / `iso9660` (ids1024) are small, little
-//! maintained and refuse real images on odd dates (open PR #8); `hadris-iso`
-//! is young, rewritten between versions and had an `assert!` reachable
-//! from image contents (`ext.len() <= 3`, reported against 0.0.2); none
-//! shows a fuzzing record. A reader of the few structures a listing needs
-//! is smaller than any of them and is fuzzed here.
+//! Why not a crate: `cdfs` (the successor of ids1024's `iso9660`) calls
+//! itself "very much a work-in-progress", last released in 2023, with an
+//! `assertions` feature on by default; `iso9660` refused a real image over
+//! its dates (its PR #8); `hadris-iso` is young, rewritten between major
+//! versions, and had an `assert!` reachable from image contents
+//! (`ext.len() <= 3`, reported against 0.0.2). None shows a fuzzing
+//! record. A reader of the few structures a listing needs is smaller than
+//! any of them and is fuzzed here (`fuzz/fuzz_targets/iso.rs`).
 //!
 //! Names: the primary tree with Rock Ridge `NM` names when the root's
 //! `SP` entry says Rock Ridge is in use (following `CE` continuation areas,
@@ -27,8 +29,7 @@
 //! volume creation date as blkid prints it (`2024-01-02-03-04-05-00`).
 
 use crate::{
-    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor,
-    VolumeLabel,
+    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -44,15 +45,17 @@ const MAX_DIR_BYTES: u64 = 256 << 20;
 const MAX_EXTENTS: usize = 4096;
 /// Rock Ridge continuation areas followed for one record.
 const MAX_CE_HOPS: usize = 16;
-/// Bytes of one Rock Ridge name.
-const MAX_NAME: usize = 1024;
+/// Bytes of one Rock Ridge name (NAME_MAX).
+const MAX_NAME: usize = 255;
 
 /// How the walked tree names its entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Names {
     /// Primary tree, Rock Ridge `NM` names; `skip` bytes before each
     /// System Use area's first entry (from `SP`).
-    RockRidge { skip: usize },
+    RockRidge {
+        skip: usize,
+    },
     Joliet,
     Primary,
 }
@@ -351,12 +354,14 @@ fn rr_entries(area: &[u8], rr: &mut RockRidge) -> Option<(u32, u32, u32)> {
         }
         let data = &area[i + 4..i + len];
         match &area[i..i + 2] {
-            b"NM" if !data.is_empty() => {
-                // CURRENT / PARENT names are "." and "..": not a name.
-                if data[0] & 0x06 == 0 && rr.name.len() + data.len() <= MAX_NAME {
-                    rr.name.extend_from_slice(&data[1..]);
-                    rr.has_name = true;
-                }
+            // CURRENT / PARENT names are "." and "..": not a name.
+            b"NM"
+                if !data.is_empty()
+                    && data[0] & 0x06 == 0
+                    && rr.name.len() + data.len() <= MAX_NAME + 1 =>
+            {
+                rr.name.extend_from_slice(&data[1..]);
+                rr.has_name = true;
             }
             b"PX" if data.len() >= 4 => {
                 let mode = le32(data, 0) & 0o170_000;
@@ -404,7 +409,10 @@ enum Child {
         at: DirExtent,
     },
     /// A directory known only by its block (Rock Ridge `CL`).
-    Linked { name: Vec<u8>, block: u32 },
+    Linked {
+        name: Vec<u8>,
+        block: u32,
+    },
 }
 
 /// A multi-extent file being gathered.
@@ -470,7 +478,11 @@ impl Iso {
         if let Some(p) = pending {
             let mut child = path.to_vec();
             child.push(p.name);
-            w.problem(&child, ProblemKind::Corrupt, "multi-extent file without its last extent");
+            w.problem(
+                &child,
+                ProblemKind::Corrupt,
+                "multi-extent file without its last extent",
+            );
         }
         out
     }
@@ -526,7 +538,11 @@ impl Iso {
             if rr.broken {
                 let mut p = path.to_vec();
                 p.push(name.clone());
-                w.problem(&p, ProblemKind::Corrupt, "Rock Ridge continuation area out of range");
+                w.problem(
+                    &p,
+                    ProblemKind::Corrupt,
+                    "Rock Ridge continuation area out of range",
+                );
             }
             if rr.special || rr.relocated {
                 return;
@@ -574,7 +590,11 @@ impl Iso {
                 if let Some(old) = other {
                     let mut op = path.to_vec();
                     op.push(old.name);
-                    w.problem(&op, ProblemKind::Corrupt, "multi-extent file without its last extent");
+                    w.problem(
+                        &op,
+                        ProblemKind::Corrupt,
+                        "multi-extent file without its last extent",
+                    );
                 }
                 Pending {
                     name,
@@ -619,9 +639,28 @@ impl Iso {
         })
     }
 
+    fn visit_file(
+        &self,
+        w: &mut Walk<'_>,
+        path: &[Vec<u8>],
+        runs: Vec<Run>,
+        size: u64,
+        attrs: Attributes,
+    ) {
+        let mut data = Extents::new(self.dev.clone(), runs);
+        let entry = Entry { path, size, attrs };
+        if w.visit.file(&entry, &mut data) == Flow::Stop {
+            w.stopped = true;
+        }
+    }
+
     fn walk_dir(&self, w: &mut Walk<'_>, path: &mut Vec<Vec<u8>>, at: DirExtent, depth: u32) {
         if !w.visited.insert(at.block) {
-            w.problem(path, ProblemKind::Corrupt, "directory loop: extent already walked");
+            w.problem(
+                path,
+                ProblemKind::Corrupt,
+                "directory loop: extent already walked",
+            );
             return;
         }
         if depth > w.limits.max_depth {
@@ -640,18 +679,11 @@ impl Iso {
                     hidden,
                 } => {
                     path.push(name);
-                    let mut data = Extents::new(self.dev.clone(), runs);
-                    let entry = Entry {
-                        path,
-                        size,
-                        attrs: Attributes {
-                            hidden,
-                            system: false,
-                        },
+                    let attrs = Attributes {
+                        hidden,
+                        system: false,
                     };
-                    if w.visit.file(&entry, &mut data) == Flow::Stop {
-                        w.stopped = true;
-                    }
+                    self.visit_file(w, path, runs, size, attrs);
                     path.pop();
                 }
                 Child::Dir { name, at } => {
@@ -692,18 +724,13 @@ impl FileSystem for Iso {
         };
         if let Some((at, len)) = self.eltorito {
             let path = [b"$eltorito".to_vec()];
-            let mut data = Extents::new(self.dev.clone(), vec![Run { at: Some(at), len }]);
-            let entry = Entry {
-                path: &path,
-                size: len,
-                attrs: Attributes::default(),
-            };
-            if w.visit.file(&entry, &mut data) == Flow::Stop {
-                return Ok(());
-            }
+            let runs = vec![Run { at: Some(at), len }];
+            self.visit_file(&mut w, &path, runs, len, Attributes::default());
         }
-        let mut path = Vec::new();
-        self.walk_dir(&mut w, &mut path, self.root, 0);
+        if !w.stopped {
+            let mut path = Vec::new();
+            self.walk_dir(&mut w, &mut path, self.root, 0);
+        }
         Ok(())
     }
 }
@@ -789,15 +816,83 @@ mod tests {
         assert_eq!(creation_serial(b"0000000000000000\0"), None);
     }
 
+    /// A directory record: `name`, first block, length, flags.
+    fn record(name: &[u8], block: u32, len: u32, flags: u8) -> Vec<u8> {
+        let mut r = vec![0u8; 33];
+        r[2..6].copy_from_slice(&block.to_le_bytes());
+        r[6..10].copy_from_slice(&block.to_be_bytes());
+        r[10..14].copy_from_slice(&len.to_le_bytes());
+        r[14..18].copy_from_slice(&len.to_be_bytes());
+        r[25] = flags;
+        r[32] = name.len() as u8;
+        r.extend_from_slice(name);
+        if r.len() % 2 == 1 {
+            r.push(0);
+        }
+        r[0] = r.len() as u8;
+        r
+    }
+
+    /// A hand-made image: a multi-extent file over blocks 21 and 23 and a
+    /// hidden file (no tool writes a multi-extent file below 4 GiB).
+    fn multi_extent_image() -> Vec<u8> {
+        let mut img = vec![0u8; 25 * 2048];
+        let pvd = 16 * 2048;
+        img[pvd] = 1;
+        img[pvd + 1..pvd + 6].copy_from_slice(b"CD001");
+        img[pvd + 128..pvd + 130].copy_from_slice(&2048u16.to_le_bytes());
+        let root = record(&[0], 20, 2048, FLAG_DIR);
+        img[pvd + 156..pvd + 156 + root.len()].copy_from_slice(&root);
+        img[17 * 2048] = 255;
+        img[17 * 2048 + 1..17 * 2048 + 6].copy_from_slice(b"CD001");
+        let dir: Vec<u8> = [
+            root.clone(),
+            record(&[1], 20, 2048, FLAG_DIR),
+            record(b"BIG.;1", 21, 2048, FLAG_MORE),
+            record(b"BIG.;1", 23, 100, 0),
+            record(b"H.TXT;1", 24, 3, FLAG_HIDDEN),
+        ]
+        .concat();
+        img[20 * 2048..20 * 2048 + dir.len()].copy_from_slice(&dir);
+        img[21 * 2048..22 * 2048].fill(b'a');
+        img[22 * 2048..23 * 2048].fill(b'x');
+        img[23 * 2048..23 * 2048 + 100].fill(b'b');
+        img[24 * 2048..24 * 2048 + 3].copy_from_slice(b"hid");
+        img
+    }
+
+    #[test]
+    fn multi_extent_files_are_joined_and_hidden_is_flagged() {
+        let dev: Arc<dyn Device> = Arc::new(crate::MemDevice(multi_extent_image().into()));
+        let (files, problems) = crate::list_volume(dev, &Limits::default()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(files.len(), 2);
+        let big = &files[0];
+        assert_eq!((big.path.clone(), big.size), (vec![b"BIG".to_vec()], 2148));
+        let mut want = vec![b'a'; 2048];
+        want.extend_from_slice(&[b'b'; 100]);
+        use sha2::Digest;
+        assert_eq!(big.sha256, hex::encode(sha2::Sha256::digest(&want)));
+        assert!(!big.hidden);
+        assert_eq!(files[1].path, vec![b"H.TXT".to_vec()]);
+        assert!(files[1].hidden);
+    }
+
     #[test]
     fn extents_refuse_runs_past_the_device() {
         let dev: Arc<dyn Device> = Arc::new(crate::MemDevice(vec![1u8; 100].into()));
         let mut r = Extents::new(
             dev,
             vec![
-                Run { at: Some(90), len: 10 },
+                Run {
+                    at: Some(90),
+                    len: 10,
+                },
                 Run { at: None, len: 5 },
-                Run { at: Some(95), len: 10 },
+                Run {
+                    at: Some(95),
+                    len: 10,
+                },
             ],
         );
         let mut v = Vec::new();

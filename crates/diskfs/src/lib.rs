@@ -16,6 +16,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod device;
+pub mod exfat;
+pub mod fat;
 mod iso;
 pub mod partition;
 mod udf;
@@ -196,7 +198,8 @@ pub fn detect_bytes(head: &[u8]) -> Option<FsKind> {
     }
     if at(0x8001, b"CD001") {
         // A UDF bridge disc also carries an ISO 9660 tree; UDF wins when
-        // its volume recognition sequence is present.
+        // its volume recognition sequence is present (the UDF reader falls
+        // back to the ISO 9660 tree, with a problem, when UDF is unreadable).
         return Some(if udf_marker(head) {
             FsKind::Udf
         } else {
@@ -236,7 +239,7 @@ fn ext_kind(head: &[u8]) -> FsKind {
 }
 
 /// FAT12/16/32 by the BIOS parameter block: 0x55AA, a sane sector size and
-/// cluster size, and the FAT type by cluster count (as Microsoft's
+/// cluster size, and FAT12 or FAT16 by cluster count (as Microsoft's
 /// specification decides it, not by the type string).
 fn fat_kind(head: &[u8]) -> Option<FsKind> {
     let le16 = |off: usize| {
@@ -275,6 +278,11 @@ fn fat_kind(head: &[u8]) -> Option<FsKind> {
         .checked_add(fats.checked_mul(fat_size)?)?
         .checked_add(root_sectors)?;
     let clusters = total.checked_sub(meta)? / spc;
+    // A zero 16-bit FAT size is the FAT32 layout (root cluster, 32-bit
+    // entries) whatever the cluster count, as Linux reads it.
+    if le16(22)? == 0 {
+        return Some(FsKind::Fat32);
+    }
     Some(match clusters {
         0..=4084 => FsKind::Fat12,
         4085..=65524 => FsKind::Fat16,
@@ -286,6 +294,8 @@ fn fat_kind(head: &[u8]) -> Option<FsKind> {
 pub fn open(kind: FsKind, dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
     // Each reader adds its line here as it lands.
     match kind {
+        FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32 => fat::open(dev),
+        FsKind::Exfat => exfat::open(dev),
         FsKind::Iso9660 => iso::open(dev),
         FsKind::Udf => udf::open(dev),
         other => Err(FsError::Unsupported(format!(

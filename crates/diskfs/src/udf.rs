@@ -24,11 +24,17 @@
 //! loop) are reported, not entered. Label: the logical volume identifier;
 //! serial: from the volume set identifier's first 16 characters, as blkid
 //! forms it.
+//!
+//! A bridge disc (`genisoimage -udf`, DVD-Video) carries a UDF and an ISO
+//! 9660 tree over the same file data; reading both would list every file
+//! twice. kensa reads the UDF tree (what blkid names the volume, what
+//! Windows and a Linux `mount` without `-t` show); only when it cannot be
+//! read is the ISO 9660 tree read, after a reported problem saying so. A
+//! file present in the ISO 9660 tree only is therefore not seen.
 
 use crate::iso::{ucs2_to_wtf8, Extents, Run};
 use crate::{
-    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor,
-    VolumeLabel,
+    Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
 use std::collections::HashSet;
 use std::io::Read;
@@ -37,7 +43,7 @@ use std::sync::Arc;
 /// Bytes of one directory's data read into memory.
 const MAX_DIR: u64 = 16 << 20;
 /// Directory bytes one walk reads, over all directories.
-const MAX_DIR_BYTES: u64 = 256 << 20;
+const MAX_DIR_BYTES: u64 = 64 << 20;
 /// Allocation descriptors of one file.
 const MAX_ADS: usize = 65_536;
 /// Allocation extent descriptors (continuations) followed for one file.
@@ -163,9 +169,14 @@ fn long_ad(b: &[u8], off: usize) -> LongAd {
 #[derive(Clone, Debug)]
 enum PartMap {
     /// `len` blocks from block `start` of the device.
-    Physical { start: u64, len: u64 },
+    Physical {
+        start: u64,
+        len: u64,
+    },
     /// Through the metadata file's extents (byte runs on the device).
-    Metadata { runs: Vec<Run> },
+    Metadata {
+        runs: Vec<Run>,
+    },
     Unsupported(String),
 }
 
@@ -177,8 +188,46 @@ struct Udf {
     label: VolumeLabel,
 }
 
-/// Opens the UDF volume on `dev`.
+/// Opens the UDF volume on `dev`. On a bridge disc (an ISO 9660 volume
+/// descriptor at 32 KiB too) whose UDF tree cannot be read, the ISO 9660
+/// tree is read instead and the walk first reports why.
 pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
+    match open_udf(dev.clone()) {
+        Ok(fs) => Ok(fs),
+        Err(e) => {
+            let mut magic = [0u8; 5];
+            if dev.read_at(0x8001, &mut magic).is_err() || &magic != b"CD001" {
+                return Err(e);
+            }
+            let inner = crate::iso::open(dev)?;
+            Ok(Box::new(Bridge { inner, why: e }))
+        }
+    }
+}
+
+/// The ISO 9660 tree of a bridge disc whose UDF tree failed.
+struct Bridge {
+    inner: Box<dyn FileSystem>,
+    why: FsError,
+}
+
+impl FileSystem for Bridge {
+    fn label(&self) -> VolumeLabel {
+        self.inner.label()
+    }
+    fn boot_len(&self) -> u64 {
+        self.inner.boot_len()
+    }
+    fn walk(&mut self, limits: &Limits, visit: &mut dyn Visitor) -> Result<(), FsError> {
+        let why = format!("UDF tree not read ({}); the ISO 9660 tree is", self.why);
+        if visit.problem(&[], ProblemKind::Corrupt, &why) == Flow::Stop {
+            return Ok(());
+        }
+        self.inner.walk(limits, visit)
+    }
+}
+
+fn open_udf(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
     let (bs, avdp) = find_anchor(&*dev)?;
     let vds = read_vds(&*dev, bs, le32(&avdp, 16), le32(&avdp, 20))
         .or_else(|_| read_vds(&*dev, bs, le32(&avdp, 24), le32(&avdp, 28)))?;
@@ -203,7 +252,9 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
     let fsd_ad = long_ad(&vds.lvd, 248);
     let fsd = udf.read_block(fsd_ad.part, fsd_ad.block)?;
     if !tag_ok(&fsd, TAG_FSD, Some(fsd_ad.block)) {
-        return Err(corrupt("no file set descriptor where the logical volume says"));
+        return Err(corrupt(
+            "no file set descriptor where the logical volume says",
+        ));
     }
     udf.root = long_ad(&fsd, 400);
     Ok(Box::new(udf))
@@ -254,7 +305,9 @@ fn read_vds(dev: &dyn Device, bs: u64, len: u32, loc: u32) -> Result<Vds, FsErro
         match id {
             TAG_PVD if pvd.is_none() => pvd = Some(b),
             TAG_LVD if lvd.is_none() => lvd = Some(b),
-            TAG_PD if parts.len() < MAX_MAPS => parts.push((le16(&b, 22), le32(&b, 188), le32(&b, 192))),
+            TAG_PD if parts.len() < MAX_MAPS => {
+                parts.push((le16(&b, 22), le32(&b, 188), le32(&b, 192)))
+            }
             TAG_TD => break,
             _ => {}
         }
@@ -319,7 +372,9 @@ impl Udf {
             return base;
         }
         if !ident.starts_with(b"*UDF Metadata Partition") {
-            let name = String::from_utf8_lossy(ident).trim_end_matches('\0').to_string();
+            let name = String::from_utf8_lossy(ident)
+                .trim_end_matches('\0')
+                .to_string();
             return PartMap::Unsupported(format!("partition map {name}"));
         }
         let inner = Udf {
@@ -534,7 +589,10 @@ fn parse_fids(data: &[u8]) -> (Vec<Fid>, Option<String>) {
     while pos + 38 <= data.len() {
         let d = &data[pos..];
         if !tag_ok(d, TAG_FID, None) {
-            return (out, Some(format!("bad file identifier descriptor at {pos}")));
+            return (
+                out,
+                Some(format!("bad file identifier descriptor at {pos}")),
+            );
         }
         let chars = d[18];
         let l_fi = usize::from(d[19]);
@@ -603,7 +661,11 @@ impl Udf {
 
     fn walk_dir(&self, w: &mut Walk<'_>, path: &mut Vec<Vec<u8>>, ad: LongAd, depth: u32) {
         if !w.visited.insert((ad.part, ad.block)) {
-            w.problem(path, ProblemKind::Corrupt, "directory loop: ICB already walked");
+            w.problem(
+                path,
+                ProblemKind::Corrupt,
+                "directory loop: ICB already walked",
+            );
             return;
         }
         if depth > w.limits.max_depth {
@@ -715,12 +777,21 @@ mod tests {
     #[test]
     fn slices_cross_runs_and_fail_past_them() {
         let runs = [
-            Run { at: Some(1000), len: 10 },
-            Run { at: Some(5000), len: 10 },
+            Run {
+                at: Some(1000),
+                len: 10,
+            },
+            Run {
+                at: Some(5000),
+                len: 10,
+            },
         ];
         let s = slice_runs(&runs, 5, 10);
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].at, s[0].len, s[1].at, s[1].len), (Some(1005), 5, Some(5000), 5));
+        assert_eq!(
+            (s[0].at, s[0].len, s[1].at, s[1].len),
+            (Some(1005), 5, Some(5000), 5)
+        );
         let s = slice_runs(&runs, 15, 10);
         assert_eq!(s.last().map(|r| r.at), Some(Some(u64::MAX)));
     }
