@@ -623,6 +623,23 @@ mod tests {
     }
 
     #[test]
+    fn gate_section_is_checked_key_by_key() {
+        let text = "[gate]\nenabled = \"yes\"\ndevices = [\"loop*\"]\nbogus = 1\n";
+        let Err(ConfigError::Invalid { problems, .. }) = Config::parse(text, Path::new("k")) else {
+            panic!("invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(keys, [(2, "[gate] enabled"), (4, "[gate] bogus")]);
+        assert!(
+            problems[0].message.contains("true or false"),
+            "{problems:?}"
+        );
+        let c = Config::parse("[gate]\nenabled = true\nmount = true\n", Path::new("k")).unwrap();
+        assert!(c.gate.enabled && c.gate.mount);
+        assert_eq!(c.gate.media_root, PathBuf::from("/media/kensa"));
+    }
+
+    #[test]
     fn default_text_matches_defaults() {
         let c = Config::parse(DEFAULT_CONFIG_TEXT, Path::new("kensa.toml")).unwrap();
         assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));

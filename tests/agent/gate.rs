@@ -5,7 +5,8 @@
 //! stays held, `kensa status` lists it, `kensa release` frees it with a
 //! journalled override; a parser killed by its own limit leaves the
 //! device held and the agent up; SIGTERM releases held devices; the
-//! verdicts reach a desktop session bus as freedesktop notifications.
+//! verdicts reach a desktop session bus as freedesktop notifications (a
+//! FAT image there: that test mounts nothing).
 //!
 //! Each test gates ONE loop device by its name (`gate.devices =
 //! ["loopN"]`, N picked free from 150 up), not `loop*`: other tests on the
@@ -123,6 +124,26 @@ fn ext4_image(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
             .arg(&src)
             .arg(&img),
     );
+    img
+}
+
+/// A FAT image holding `files` (mkfs.vfat + mcopy, no mount); for tests
+/// that need no kernel mount (the kernel here has no vfat).
+fn fat_image(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
+    let img = dir.join(name);
+    run_ok(Command::new("truncate").arg("-s").arg("16M").arg(&img));
+    run_ok(Command::new("mkfs.vfat").args(["-n", "GATEFAT"]).arg(&img));
+    for (f, data) in files {
+        let src = dir.join(format!("{name}.{f}"));
+        std::fs::write(&src, data).unwrap();
+        run_ok(
+            Command::new("mcopy")
+                .arg("-i")
+                .arg(&img)
+                .arg(&src)
+                .arg(format!("::/{f}")),
+        );
+    }
     img
 }
 
@@ -470,6 +491,27 @@ fn sigterm_releases_held_devices() {
     let _m = try_mount(&lp.dev, &env.base().join("mnt")).expect("released on stop");
 }
 
+#[test]
+fn keep_blocked_on_stop_says_a_loop_device_cannot_stay_blocked() {
+    require_root();
+    let env = TestEnv::new();
+    let name = GateLoop::pick();
+    let mut agent = GateAgent::start(&env, &name, "keep_blocked_on_stop = true", &[]);
+    let img = eicar_image(&env);
+    let lp = GateLoop::attach(&name, &img);
+    wait_action(&env, &agent, &lp.dev, "blocked");
+    assert!(agent.terminate().success());
+    let last = gate_records(&env.state, &lp.dev).pop().unwrap();
+    assert_eq!(last["action"], "released", "{last}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a USB device"),
+        "{last}"
+    );
+}
+
 /// A private session bus and a monitor on it, both stopped on drop.
 struct Bus {
     daemon: Child,
@@ -545,7 +587,7 @@ fn verdicts_reach_the_desktop_as_notifications() {
     let bus = Bus::start(env.base());
     let name = GateLoop::pick();
     let agent = GateAgent::start(&env, &name, "", &[("KENSA_TEST_NOTIFY_BUS", &bus.address)]);
-    let img = eicar_image(&env);
+    let img = fat_image(env.base(), "eicar-fat.img", &[("eicar.com", eicar())]);
     let lp = GateLoop::attach(&name, &img);
     wait_action(&env, &agent, &lp.dev, "blocked");
     bus.wait("string \"kensa: medium blocked\"", Duration::from_secs(20));

@@ -10,6 +10,6 @@ mod support;
 
 mod exfat;
 mod fat;
-mod udf;
 mod partition;
 mod sandbox;
+mod udf;
