@@ -9,7 +9,9 @@ mod iso;
 mod support;
 
 mod exfat;
+mod ext;
 mod fat;
+mod ntfs;
 mod partition;
 mod sandbox;
 mod udf;

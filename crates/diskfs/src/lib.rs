@@ -21,6 +21,8 @@ pub mod fat;
 mod iso;
 pub mod partition;
 mod udf;
+pub mod ext;
+pub mod ntfs;
 
 pub use device::{Device, DeviceReader, FdDevice, MemDevice, Window};
 
@@ -298,6 +300,8 @@ pub fn open(kind: FsKind, dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, F
         FsKind::Exfat => exfat::open(dev),
         FsKind::Iso9660 => iso::open(dev),
         FsKind::Udf => udf::open(dev),
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => ext::open(dev),
+        FsKind::Ntfs => ntfs::open(dev),
         other => Err(FsError::Unsupported(format!(
             "kensa has no reader for {}",
             other.as_str()

@@ -79,3 +79,13 @@ fn iso_regressions_end() {
 fn udf_regressions_end() {
     replay("udf", FsKind::Udf);
 }
+
+#[test]
+fn ntfs_regressions_end() {
+    replay("ntfs", FsKind::Ntfs);
+}
+
+#[test]
+fn ext_regressions_end() {
+    replay("ext", FsKind::Ext4);
+}
