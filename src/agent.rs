@@ -2,7 +2,9 @@
 //! mounted (and gone when unmounted), starts one scan session per medium,
 //! watches media and configured host directories for new or changed files
 //! and scans them once writes settle, swaps rules on reload, and stops
-//! cleanly on request. It owns no output format: it is given a sink (the
+//! cleanly on request; with the device gate on (`crate::gate`) it also
+//! starts the gate, hands it each reloaded engine and stops it on exit.
+//! It owns no output format: it is given a sink (the
 //! journal), and a [`Setup`] that builds the engine and what to watch from
 //! the configuration file, at start and again on every reload.
 
@@ -41,6 +43,8 @@ pub struct AgentConfig {
     pub scan_present: bool,
     /// Agent id stamped on sessions.
     pub agent_id: Option<String>,
+    /// The device gate (`crate::gate`), when on.
+    pub gate: Option<crate::config::GateConfig>,
 }
 
 /// Command-line settings that override the configuration file, kept for
@@ -57,6 +61,8 @@ pub struct Overrides {
     pub rules: Vec<PathBuf>,
     /// Replace the configured per-file read deadline.
     pub read_timeout: Option<Duration>,
+    /// Turn the device gate on (`--gate`).
+    pub gate: bool,
 }
 
 /// Everything needed to (re)build the engine and the watch list: the
@@ -133,6 +139,10 @@ impl Setup {
             settle: Duration::from_millis(config.watch.settle_ms),
             scan_present: config.media.scan_present && !o.no_scan_present,
             agent_id: Some(self.agent_id.clone()),
+            gate: (config.gate.enabled || o.gate).then(|| crate::config::GateConfig {
+                enabled: true,
+                ..config.gate.clone()
+            }),
         })
     }
 }
@@ -233,6 +243,8 @@ pub enum AgentError {
     Watcher(#[from] notify::Error),
     #[error("cannot start a session thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Gate(#[from] crate::gate::GateError),
 }
 
 /// A watcher error in words: notify's own text adds the paths (and its
@@ -310,6 +322,7 @@ impl Agent {
         self.watch_host_dirs();
         let mut known: HashMap<PathBuf, Mount> = HashMap::new();
         self.sync_mounts(&mut known, self.cfg.scan_present);
+        let gate = self.start_gate()?;
         self.log_rules("agent running");
         loop {
             if self.control.terminate.load(Ordering::SeqCst) {
@@ -321,6 +334,9 @@ impl Agent {
             }
             if self.control.reload.swap(false, Ordering::SeqCst) {
                 self.reload();
+                if let Some(g) = &gate {
+                    g.set_engine(self.engine.clone());
+                }
                 self.sync_mounts(&mut known, true);
             }
             let busy = !self.pending.is_empty() || !self.running.is_empty();
@@ -336,8 +352,26 @@ impl Agent {
             self.start_settled();
             self.reap();
         }
+        if let Some(g) = gate {
+            g.stop();
+        }
         self.shutdown();
         Ok(())
+    }
+
+    /// Starts the device gate when configured (its settings are read at
+    /// start only; a reload changes its engine, not its settings).
+    fn start_gate(&self) -> Result<Option<crate::gate::Gate>, AgentError> {
+        let Some(cfg) = self.cfg.gate.clone() else {
+            return Ok(None);
+        };
+        Ok(Some(crate::gate::Gate::start(crate::gate::GateSetup {
+            cfg,
+            state: self.setup.state.clone(),
+            agent_id: self.setup.agent_id.clone(),
+            engine: self.engine.clone(),
+            sink: self.sink.clone(),
+        })?))
     }
 
     fn watched_paths_changed(&mut self) -> bool {
@@ -629,6 +663,7 @@ impl Agent {
                 }
                 self.cfg = AgentConfig {
                     agent_id: self.cfg.agent_id.clone(),
+                    gate: self.cfg.gate.clone(),
                     ..cfg
                 };
                 let added: Vec<PathBuf> = new_watch.difference(&old_watch).cloned().collect();

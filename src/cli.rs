@@ -70,6 +70,14 @@ pub enum Command {
     /// key, journal head, unexported records, the last medium's verdict and
     /// recent sessions (times in report.timezone). Creates nothing.
     Status(StatusArgs),
+    /// Let the running agent's device gate release a held (blocked)
+    /// device: an override by a named person, journalled with the note.
+    /// The device is then mounted or handed to the automounter as a clean
+    /// one would be.
+    #[command(
+        after_help = "Exit codes: 0 released, 2 error (no agent with the gate, device not held)."
+    )]
+    Release(ReleaseArgs),
     /// List what is on a disk or disk image (partitions, volumes, every
     /// file with its SHA-256) without mounting it and without rules.
     #[command(after_help = INSPECT_HELP)]
@@ -136,6 +144,27 @@ pub struct RunArgs {
     /// Per-file read deadline in seconds (replaces `[scan] read_timeout`).
     #[arg(long, value_name = "SECS")]
     pub read_timeout: Option<u64>,
+
+    /// Turn the device gate on (as `[gate] enabled = true`): removable and
+    /// USB block devices are held exclusively, so nothing can mount them,
+    /// until a scan in user space judges them clean.
+    #[arg(long)]
+    pub gate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The held device (`/dev/sdb` or `sdb`), as `kensa status` lists it.
+    #[arg(value_name = "DEVICE")]
+    pub device: String,
+
+    /// Who releases it (journalled).
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+
+    /// Why (journalled).
+    #[arg(long, value_name = "TEXT")]
+    pub note: String,
 }
 
 #[derive(Debug, Args)]

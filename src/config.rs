@@ -100,6 +100,39 @@ pub struct Config {
     pub watch: WatchConfig,
     pub classification: crate::findings::policy::PolicyConfig,
     pub report: ReportConfig,
+    pub gate: GateConfig,
+}
+
+/// The `[gate]` section: hold removable block devices exclusively until
+/// they are scanned in user space (see `crate::gate`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateConfig {
+    /// Gate devices (also `kensa run --gate`).
+    pub enabled: bool,
+    /// Globs (`*`, `?`) on the kernel name (`sdb`, `loop3`) of further
+    /// block devices to gate besides removable and USB ones.
+    pub devices: Vec<String>,
+    /// Mount a clean medium read-only (nosuid,nodev,noexec) below
+    /// `media_root` instead of handing it to the desktop's automounter.
+    pub mount: bool,
+    /// Where `mount = true` mounts clean media.
+    pub media_root: PathBuf,
+    /// On stop, keep blocked devices unusable (USB: deauthorised) instead
+    /// of releasing them.
+    pub keep_blocked_on_stop: bool,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            enabled: false,
+            devices: Vec::new(),
+            mount: false,
+            media_root: PathBuf::from("/media/kensa"),
+            keep_blocked_on_stop: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -588,6 +621,23 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("k.toml:3:"), "{msg}");
         assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn gate_section_is_checked_key_by_key() {
+        let text = "[gate]\nenabled = \"yes\"\ndevices = [\"loop*\"]\nbogus = 1\n";
+        let Err(ConfigError::Invalid { problems, .. }) = Config::parse(text, Path::new("k")) else {
+            panic!("invalid")
+        };
+        let keys: Vec<_> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(keys, [(2, "[gate] enabled"), (4, "[gate] bogus")]);
+        assert!(
+            problems[0].message.contains("true or false"),
+            "{problems:?}"
+        );
+        let c = Config::parse("[gate]\nenabled = true\nmount = true\n", Path::new("k")).unwrap();
+        assert!(c.gate.enabled && c.gate.mount);
+        assert_eq!(c.gate.media_root, PathBuf::from("/media/kensa"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub use kensa_diskfs as diskfs;
 pub mod engine;
 pub mod findings;
 pub mod fsutil;
+pub mod gate;
 pub mod journal;
 pub mod keys;
 pub mod logging;

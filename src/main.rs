@@ -8,6 +8,11 @@ fn main() -> ExitCode {
     if let Some(code) = kensa::disk::sandbox::run_if_parser() {
         return ExitCode::from(code);
     }
+    // The device gate's desktop notifier, run as a logged-in user (hidden
+    // too): before any argument parsing or configuration.
+    if let Some(code) = kensa::gate::notify::run_if_notifier() {
+        return ExitCode::from(code);
+    }
     match kensa::commands::run(std::env::args_os()) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -13,12 +13,15 @@ cd "$(dirname "$0")/.."
 # cross-checks; chromium: HTML report rendering; fonts-ipafont-gothic:
 # a Japanese font, so the report's screenshot shows glyphs; fusefat, dosfstools,
 # mtools, exfatprogs, exfat-fuse, e2fsprogs, ntfs-3g, fuse3: real media
-# mounts; attr: setfattr for NTFS attributes; xorriso, genisoimage,
-# udftools, fuseiso: ISO 9660 / UDF images built without mounting, and the
-# ISO's FUSE mount; util-linux: losetup, mount; fdisk (sfdisk): partitioned
-# images; zip, unzip, 7zip: archives behind stubs built and extracted by
-# the real tools; python3-jsonschema: validates real output against schema/).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso)
+# mounts; attr: setfattr for NTFS attributes;
+# xorriso, genisoimage, udftools, fuseiso: ISO 9660 / UDF images built
+# without mounting, and the ISO's FUSE mount; util-linux: losetup, mount;
+# fdisk (sfdisk), xorriso: partitioned images for tests/disk/partition.rs;
+# dbus-daemon, dbus-bin (dbus-monitor): the gate's desktop notification
+# test (tests/agent/gate.rs) on a private session bus;
+# zip, unzip, 7zip: archives behind stubs built and extracted by the real
+# tools; python3-jsonschema: validates real output against schema/).
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

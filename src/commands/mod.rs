@@ -9,6 +9,7 @@ pub mod import;
 pub mod incidents;
 pub mod inspect;
 pub mod keygen;
+pub mod release;
 pub mod report;
 pub mod rules;
 pub mod run;
@@ -69,6 +70,7 @@ where
         Command::Config(cmd) => config::run(&ctx, &cmd),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        Command::Release(args) => release::run(&ctx, &args),
         Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),

@@ -64,6 +64,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
             read_timeout: args
                 .read_timeout
                 .map(|t| std::time::Duration::from_secs(t.max(1))),
+            gate: args.gate,
         },
         agent_id,
     };

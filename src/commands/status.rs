@@ -1,6 +1,7 @@
 //! `kensa status`: what an agent is doing — whether one is running (the
 //! journal lock's holder and its pid, `fsutil::lock_holder`), the rule set
-//! in use (digest, count, installed pack), the key, the journal head, how
+//! in use (digest, count, installed pack), the devices the gate holds
+//! (`<state>/gate.json`), the key, the journal head, how
 //! many records are not yet exported, the last medium's verdict and the
 //! most recent sessions (times in `report.timezone`). It reads the journal
 //! backwards from its end (`journal::status`, a bounded look whatever the
@@ -12,7 +13,7 @@ use crate::cli::{StatusArgs, StatusFormat};
 use crate::engine::pathfmt;
 use crate::keys::PublicKey;
 use crate::output::print_all;
-use crate::output::status::{agent_json, journal_json, sessions_json, text};
+use crate::output::status::{agent_json, gate_json, journal_json, sessions_json, text};
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
@@ -26,7 +27,12 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     out.insert("timezone".into(), json!(tz.name()));
     let dir = ctx.state.journal_dir();
     let holder = crate::fsutil::lock_holder(&dir.join(crate::journal::LOCK_FILE));
+    let running_pid = match holder {
+        crate::fsutil::LockHolder::Held { pid } => pid.map(u64::from),
+        _ => None,
+    };
     out.insert("agent".into(), agent_json(holder));
+    out.insert("gate".into(), gate(ctx, running_pid));
     out.insert("key".into(), key(ctx));
     let req = crate::rules::active::RuleRequest {
         read_only: true,
@@ -57,6 +63,15 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
         StatusFormat::Text => print_all(&text(&v, &tz))?,
     }
     Ok(0)
+}
+
+/// The devices the agent's gate holds, or null when no gate state exists.
+fn gate(ctx: &Context, running_pid: Option<u64>) -> Value {
+    match crate::gate::state::read(&crate::gate::state::path(&ctx.state)) {
+        Ok(Some(g)) => gate_json(&g, running_pid),
+        Ok(None) => Value::Null,
+        Err(e) => json!({"error": e}),
+    }
 }
 
 /// The agent key, or null.

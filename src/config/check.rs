@@ -6,8 +6,8 @@
 //! being listed here. The table of kinds below only words the messages.
 
 use super::{
-    parse_size, ArchiveConfig, DiskConfig, MediaConfig, ReportConfig, RulesConfig, ScanConfig,
-    WatchConfig,
+    parse_size, ArchiveConfig, DiskConfig, GateConfig, MediaConfig, ReportConfig, RulesConfig,
+    ScanConfig, WatchConfig,
 };
 use crate::findings::policy::{PolicyConfig, PolicyRule};
 use serde::de::{Deserialize, IntoDeserializer};
@@ -25,6 +25,7 @@ pub const SECTIONS: &[&str] = &[
     "watch",
     "classification",
     "report",
+    "gate",
 ];
 
 /// Longest piece of a value quoted back in a message.
@@ -105,6 +106,9 @@ fn kind_of(section: &str, key: &str) -> Option<Kind> {
         ("classification", "location") => Some(Kind::Location),
         ("classification", "name" | "label" | "serial") => Some(Kind::Text),
         ("report", "timezone") => Some(Kind::TimeZone),
+        ("gate", "enabled" | "mount" | "keep_blocked_on_stop") => Some(Kind::Bool),
+        ("gate", "devices") => Some(Kind::TextList),
+        ("gate", "media_root") => Some(Kind::Path),
         _ => None,
     }
 }
@@ -173,6 +177,7 @@ fn check_section_key(
         "watch" => one_key::<WatchConfig>(key, value),
         "classification" => one_key::<PolicyConfig>(key, value),
         "report" => one_key::<ReportConfig>(key, value),
+        "gate" => one_key::<GateConfig>(key, value),
         _ => Ok(()),
     }
 }

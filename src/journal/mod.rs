@@ -54,8 +54,8 @@ pub use line::{
     ParsedLine, MAX_LINE,
 };
 pub use record::{
-    decode, Checkpoint, DecodeError, Durability, Entry, Export, JournalRecord, Journalled,
-    KeyReset, KeyRotation, PackRef, Recovery, RulesChange,
+    decode, Checkpoint, DecodeError, Durability, Entry, Export, GateEvent, JournalRecord,
+    Journalled, KeyReset, KeyRotation, PackRef, Recovery, RulesChange,
 };
 use sha2::{Digest, Sha256};
 pub use signers::{rotation_message, KeyTrack, Rotation, Track};
@@ -1159,6 +1159,7 @@ pub(crate) mod tests {
     /// A small typed record whose path carries `i`.
     pub(crate) fn skip(i: u64) -> Record {
         Record::Skip(crate::findings::Skip {
+            attributes: Vec::new(),
             v: 1,
             session: "s".into(),
             time: "2026-01-01T00:00:00Z".into(),
@@ -1169,7 +1170,6 @@ pub(crate) mod tests {
             gap: true,
             size: None,
             sha256: None,
-            attributes: Vec::new(),
         })
     }
 

@@ -3,7 +3,7 @@
 //! [`crate::findings::Record`], the only kind the engine and the printers
 //! ever see, and enter the journal as [`Entry::Scan`]; the journal's own
 //! bookkeeping ([`JournalRecord`]: checkpoint, recovery, export,
-//! rules_change, key_rotation, key_reset) sits beside them. Both serialise as one flat JSON object
+//! rules_change, key_rotation, key_reset, gate) sits beside them. Both serialise as one flat JSON object
 //! tagged with `"type"`, field for field as kensa has always written them,
 //! so old lines decode and new lines look like old ones.
 //!
@@ -132,6 +132,30 @@ pub struct RulesChange {
     pub rules: usize,
 }
 
+/// What the device gate did with a block device (`kensa run --gate`):
+/// `held` (opened exclusively, a scan starts), `released` (clean and
+/// complete, or gone, or the agent stopped), `mounted` (released and
+/// mounted read-only by kensa), `blocked` (a finding or an incomplete
+/// scan: it stays held), `overridden` (`kensa release` by a named person).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateEvent {
+    pub v: u32,
+    pub time: String,
+    /// The device node (`/dev/sdb`).
+    pub device: String,
+    pub action: String,
+    /// Why, in words.
+    pub reason: String,
+    /// The scan session that judged it, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Who overrode the gate (`overridden` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// The journal's own records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -142,6 +166,7 @@ pub enum JournalRecord {
     RulesChange(RulesChange),
     KeyRotation(KeyRotation),
     KeyReset(KeyReset),
+    Gate(GateEvent),
 }
 
 /// Every kind of journal line.
@@ -154,7 +179,7 @@ pub enum Entry {
     /// What a scan emits (session, finding, skip, summary).
     Scan(Record),
     /// The journal's bookkeeping (checkpoint, recovery, export, rules_change,
-    /// key_rotation, key_reset).
+    /// key_rotation, key_reset) and the device gate's `gate` records.
     Journal(JournalRecord),
 }
 
@@ -176,13 +201,14 @@ pub enum DecodeError {
 /// The record kinds scans write.
 const SCAN_KINDS: [&str; 4] = ["session", "finding", "skip", "summary"];
 /// The journal's own kinds.
-const JOURNAL_KINDS: [&str; 6] = [
+const JOURNAL_KINDS: [&str; 7] = [
     "checkpoint",
     "recovery",
     "export",
     "rules_change",
     "key_rotation",
     "key_reset",
+    "gate",
 ];
 
 impl Entry {
@@ -248,6 +274,7 @@ impl JournalRecord {
             JournalRecord::RulesChange(_) => "rules_change",
             JournalRecord::KeyRotation(_) => "key_rotation",
             JournalRecord::KeyReset(_) => "key_reset",
+            JournalRecord::Gate(_) => "gate",
         }
     }
 }
@@ -359,6 +386,7 @@ mod tests {
 
     fn samples() -> Vec<Entry> {
         let finding = crate::findings::Finding {
+            attributes: Vec::new(),
             v: 1,
             id: "f".into(),
             session: "s".into(),
@@ -373,10 +401,10 @@ mod tests {
             verdict: Verdict::Malicious,
             matches: vec![],
             taxonomy: None,
-            attributes: vec![],
         };
         vec![
             Entry::Scan(Record::Session(Session {
+                volumes: Vec::new(),
                 v: 1,
                 id: "s".into(),
                 time: "t".into(),
@@ -387,10 +415,10 @@ mod tests {
                 medium: None,
                 ruleset: RulesetInfo::default(),
                 version: "0".into(),
-                volumes: Vec::new(),
             })),
             Entry::Scan(Record::Finding(finding)),
             Entry::Scan(Record::Skip(Skip {
+                attributes: Vec::new(),
                 v: 1,
                 session: "s".into(),
                 time: "t".into(),
@@ -401,7 +429,6 @@ mod tests {
                 gap: true,
                 size: None,
                 sha256: None,
-                attributes: Vec::new(),
             })),
             Entry::Scan(Record::Summary(Summary {
                 v: 1,

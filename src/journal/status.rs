@@ -201,6 +201,7 @@ mod tests {
 
     fn session(medium: Option<Medium>) -> Session {
         Session {
+            volumes: Vec::new(),
             v: 1,
             id: "s1".into(),
             time: "2026-04-01T00:00:00Z".into(),
@@ -211,7 +212,6 @@ mod tests {
             medium,
             ruleset: RulesetInfo::default(),
             version: "0".into(),
-            volumes: Vec::new(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Output of `kensa status`: the JSON document's agent, journal and
+//! Output of `kensa status`: the JSON document's agent, journal, gate and
 //! sessions parts, and the text form of the whole document (times in the
 //! configured time zone, named). Medium names and paths are sanitised here.
 
@@ -114,9 +114,62 @@ pub fn text(v: &Value, tz: &chrono_tz::Tz) -> String {
             }
         }
     }
+    gate_lines(&v["gate"], tz, &mut s);
     last_medium_line(v, tz, &mut s);
     session_lines(v, tz, &mut s);
     s
+}
+
+/// The `gate` object: the devices the agent's gate holds (from
+/// `<state>/gate.json`); `stale` when the agent that wrote it is not
+/// the one running (then nothing holds them).
+pub fn gate_json(g: &crate::gate::state::GateState, running_pid: Option<u64>) -> Value {
+    json!({
+        "pid": g.pid,
+        "updated": g.updated,
+        "stale": running_pid != Some(u64::from(g.pid)),
+        "devices": g.devices,
+    })
+}
+
+/// The `gate:` block: each held device, since when and why.
+fn gate_lines(g: &Value, tz: &chrono_tz::Tz, s: &mut String) {
+    if g.is_null() {
+        return;
+    }
+    if let Some(e) = g["error"].as_str() {
+        s.push_str(&format!("gate:       state unreadable: {}\n", sanitize(e)));
+        return;
+    }
+    let devices = g["devices"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let stale = if g["stale"] == true {
+        " (as a stopped agent left it: nothing holds them now)"
+    } else {
+        ""
+    };
+    if devices.is_empty() {
+        s.push_str(&format!("gate:       on, no device held{stale}\n"));
+        return;
+    }
+    s.push_str(&format!(
+        "gate:       {} held{stale}\n",
+        plural(devices.len() as u64, "device")
+    ));
+    for d in devices {
+        let text = |k: &str| sanitize(d[k].as_str().unwrap_or("")).into_owned();
+        s.push_str(&format!(
+            "  {}  {} since {}: {} ({}{})\n",
+            text("device"),
+            text("state").to_ascii_uppercase(),
+            time::local(d["since"].as_str().unwrap_or(""), tz),
+            text("reason"),
+            text("description"),
+            d["session"]
+                .as_str()
+                .map(|x| format!(", session {}", sanitize(x)))
+                .unwrap_or_default()
+        ));
+    }
 }
 
 /// The `agent:` line: the journal lock's holder.
@@ -218,6 +271,26 @@ mod tests {
     use super::*;
 
     const TOKYO: chrono_tz::Tz = chrono_tz::Asia::Tokyo;
+
+    #[test]
+    fn held_devices_are_listed_with_reason() {
+        let v = json!({"devices": [{"device": "/dev/sdb", "state": "blocked",
+            "since": "2026-04-01T00:00:00Z", "reason": "found EICAR in /x\u{1b}[2J",
+            "description": "ACME Stick (sdb)", "session": "s1", "size": 1}], "stale": false});
+        let mut s = String::new();
+        gate_lines(&v, &TOKYO, &mut s);
+        assert!(
+            s.starts_with(
+                "gate:       1 device held\n  /dev/sdb  BLOCKED since 2026-04-01 09:00:00 JST"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("found EICAR in /x") && !s.contains('\u{1b}'),
+            "{s}"
+        );
+        assert!(s.contains("(ACME Stick (sdb), session s1)"), "{s}");
+    }
 
     #[test]
     fn text_of_a_bare_state_dir() {

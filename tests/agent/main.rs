@@ -7,6 +7,7 @@
 mod support;
 
 mod agent;
+mod gate;
 mod hostile_watch;
 mod logs;
 mod packaging;

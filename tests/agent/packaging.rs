@@ -52,6 +52,7 @@ fn deb_builds_installs_and_its_unit_verifies() {
         "./usr/share/kensa/signatures/eicar.yar",
         "./usr/share/kensa/signatures/lnk.yar",
         "./usr/share/doc/kensa/README.md",
+        "./usr/lib/udev/rules.d/79-kensa-gate.rules",
         "./usr/share/man/man1/kensa.1",
         "./usr/share/man/man1/kensa-scan.1",
         "./usr/share/bash-completion/completions/kensa",
