@@ -31,7 +31,7 @@ fn mkntfs(image: &Path, size: u64, label: &str) {
     );
 }
 
-fn ntfs3g(image: &Path, dir: &Path, opts: &str) -> Mounted {
+pub(crate) fn ntfs3g(image: &Path, dir: &Path, opts: &str) -> Mounted {
     Mounted::with(
         dir,
         Command::new("ntfs-3g")
@@ -88,7 +88,7 @@ fn is_stream(l: &Listed) -> bool {
     l.path.last().is_some_and(|c| c.contains(&b':'))
 }
 
-fn build(tmp: &Path) -> PathBuf {
+pub(crate) fn build(tmp: &Path) -> PathBuf {
     let image = tmp.join("ntfs.img");
     mkntfs(&image, 24 << 20, "kensa-ntfs");
     let m = ntfs3g(&image, &tmp.join("fill"), "streams_interface=windows");

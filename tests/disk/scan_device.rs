@@ -15,6 +15,7 @@ use crate::support::diskfs::{tool, Loop};
 use crate::support::{eicar, of_type, parse_lines, run_measured, TestEnv};
 use serde_json::Value;
 use std::io::Write;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -253,29 +254,36 @@ fn zip_writer(p: &Path) -> zip::ZipWriter<std::fs::File> {
 #[test]
 fn no_archives_does_not_open_an_image_met_in_a_walk() {
     let env = TestEnv::new();
-    // An ext4 image: opened as a container (by its magic) when archives
-    // are on, whatever readers exist; never with --no-archives.
+    // An ext4 image holding EICAR, met during a walk: opened as a
+    // container (by its magic) when archives are on, never with
+    // --no-archives (then only its raw bytes are scanned, as a file).
+    let src = env.base().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("payload.com"), eicar()).unwrap();
     let img = env.root.join("vol.img");
     tool(
         Command::new("mkfs.ext4")
-            .args(["-q", "-F"])
+            .args(["-q", "-F", "-d"])
+            .arg(&src)
             .arg(&img)
             .arg("4M"),
     );
+    let inside = format!("{} → payload.com", img.display());
     let chained = |recs: &[Value]| {
         recs.iter()
             .filter(|r| r["type"] != "session" && r["type"] != "summary")
-            .filter(|r| {
-                r["chain"].as_array().is_some_and(|c| !c.is_empty())
-                    || r["reason"] == "unsupported_fs"
-            })
+            .filter(|r| r["chain"].as_array().is_some_and(|c| !c.is_empty()))
             .count()
     };
-    let (_, on) = scan(&env, &env.root, &[]);
-    assert!(chained(&on) > 0, "the image was not opened: {on:#?}");
-    let (code, off) = scan(&env, &env.root, &["--no-archives"]);
+    let (code, on) = scan(&env, &env.root, &[]);
+    assert!(
+        paths_of(&on, "finding").contains(&inside),
+        "the image was not opened: {on:#?}"
+    );
+    assert_eq!(code, 1, "{on:#?}");
+    let (_, off) = scan(&env, &env.root, &["--no-archives"]);
     assert_eq!(chained(&off), 0, "{off:#?}");
-    assert_eq!(code, 0, "{off:#?}");
+    assert!(!paths_of(&off, "finding").contains(&inside), "{off:#?}");
 }
 
 #[test]
@@ -347,4 +355,70 @@ fn a_sparse_gigabyte_image_costs_little_memory() {
         "{}",
         needs_reader(&recs)
     );
+}
+
+/// The issue's first proof: EICAR only in an NTFS alternate data stream
+/// is found by the user-space scan; a walk of an ntfs-3g mount (streams
+/// not shown, as a mount shows a stick) does not see it.
+#[test]
+fn eicar_only_in_an_ntfs_stream_is_found_in_user_space_not_through_a_mount() {
+    let env = TestEnv::new();
+    let img = super::ntfs::build(env.base());
+    let (code, recs) = scan(&env, &img, &[]);
+    let want = format!("{} → clean.txt:payload", img.display());
+    assert!(paths_of(&recs, "finding").contains(&want), "{recs:#?}");
+    assert_eq!(code, 1, "{recs:#?}");
+    let mounted = super::ntfs::ntfs3g(&img, &env.base().join("mnt"), "ro");
+    let (code, recs) = scan(&env, &mounted.dir, &[]);
+    assert!(of_type(&recs, "finding").is_empty(), "{recs:#?}");
+    assert_eq!(code, 0, "{recs:#?}");
+}
+
+/// EICAR on the second partition of a GPT disk, found by chain `p2`, both
+/// in the image and through a loop device.
+#[test]
+fn eicar_in_the_second_partition_of_a_gpt_image_is_found() {
+    let env = TestEnv::new();
+    let fat = fat_image(env.base(), &[("tools/payload.com", &eicar())], &[]);
+    let img = super::partition::table(
+        env.base(),
+        "gpt.img",
+        80,
+        "label: gpt\nstart=2048,size=4096,type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n\
+         start=8192,size=131072,type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n",
+    );
+    super::partition::put(&img, 8192 * 512, &fat);
+    let (code, recs) = scan(&env, &img, &[]);
+    let want = format!("{} → p2 → tools/payload.com", img.display());
+    assert!(paths_of(&recs, "finding").contains(&want), "{recs:#?}");
+    assert_eq!(code, 1, "{recs:#?}");
+    let session = &of_type(&recs, "session")[0];
+    assert_eq!(session["volumes"][1]["index"], 2, "{session:#?}");
+    assert_eq!(session["volumes"][1]["fs"], "fat32", "{session:#?}");
+    let lo = Loop::attach(&img);
+    let (code, recs) = scan(&env, &lo.dev, &[]);
+    let want = format!("{} → p2 → tools/payload.com", lo.dev.display());
+    assert!(paths_of(&recs, "finding").contains(&want), "{recs:#?}");
+    assert_eq!(code, 1, "{recs:#?}");
+}
+
+/// What a mount never shows: EICAR in the gap between the MBR and the
+/// first partition (where boot loaders and bootkits live) is found as
+/// the `$mbr` pseudo-file.
+#[test]
+fn eicar_in_the_gap_before_the_first_partition_is_found_as_mbr() {
+    let env = TestEnv::new();
+    let fat = fat_image(env.base(), &[("a.txt", b"a")], &[]);
+    let img = super::partition::table(env.base(), "mbr.img", 72, "start=2048,type=c\n");
+    super::partition::put(&img, 2048 * 512, &fat);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .write_all_at(&eicar(), 100 * 512)
+        .unwrap();
+    let (code, recs) = scan(&env, &img, &[]);
+    let want = format!("{} → $mbr", img.display());
+    assert!(paths_of(&recs, "finding").contains(&want), "{recs:#?}");
+    assert_eq!(code, 1, "{recs:#?}");
 }
