@@ -79,6 +79,14 @@ fn fat_image(work: &Path, corpus: &Path) -> PathBuf {
 }
 
 /// `kensa scan` of `target` with the bundled rules and the given threads.
+/// Runs `make()` three times and keeps the run with the median wall time
+/// (one VM run varies by ±30%; the median of three is steadier).
+fn median_of_3(name: &str, note: &str, make: impl Fn() -> Command) -> Measure {
+    let mut runs: Vec<Measure> = (0..3).map(|_| measure(name, &mut make(), note)).collect();
+    runs.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+    runs.swap_remove(1)
+}
+
 fn kensa_scan(target: &Path, threads: &str) -> Command {
     let mut c = Command::new(support::kensa_bin());
     c.args(["scan", "--quiet", "--threads", threads])
@@ -100,10 +108,10 @@ fn compare(fs: &str, image: &Path, kernel_image: &Path, threads: &str) -> (Measu
         ))
         .status();
     let lo = Loop::attach(image);
-    let user = measure(
+    let user = median_of_3(
         &format!("{fs} user space"),
-        &mut kensa_scan(&lo.dev, threads),
-        "kensa scan /dev/loopN",
+        "kensa scan /dev/loopN (median of 3)",
+        || kensa_scan(&lo.dev, threads),
     );
     drop(lo);
     let kernel_lo = Loop::attach(kernel_image);
@@ -118,14 +126,12 @@ fn compare(fs: &str, image: &Path, kernel_image: &Path, threads: &str) -> (Measu
     );
     let mount_s = started.elapsed().as_secs_f64();
     let note = match fs {
-        "ext4" => "kernel mount + kensa scan",
-        _ => "same files, kernel ext4 mount + kensa scan (no kernel vfat here)",
+        "ext4" => "kernel mount + kensa scan (median of 3)",
+        _ => "same files, kernel ext4 mount + kensa scan (median of 3; no kernel vfat here)",
     };
-    let mut on_mount = measure(
-        &format!("{fs} mounted"),
-        &mut kensa_scan(&mounted.dir, threads),
-        note,
-    );
+    let mut on_mount = median_of_3(&format!("{fs} mounted"), note, || {
+        kensa_scan(&mounted.dir, threads)
+    });
     on_mount.wall += mount_s;
     drop(mounted);
     (user, on_mount, mount_s)

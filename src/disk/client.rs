@@ -47,6 +47,7 @@ impl Parser {
             .stdout
             .take()
             .ok_or_else(|| io::Error::other("the parser has no stdout"))?;
+        widen_pipe(&out);
         Ok(Parser {
             child,
             frames: FrameReader::new(out, opts.parser_timeout),
@@ -121,6 +122,15 @@ impl Drop for Parser {
 }
 
 /// A child's exit status in plain words.
+/// Asks for a 1 MiB pipe (the default is 64 KiB), so the child streams a
+/// file's chunks without waking the parent for each; the kernel may give
+/// less (`pipe-max-size`), which only costs speed.
+fn widen_pipe(out: &std::process::ChildStdout) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; no memory passed.
+    let _ = unsafe { libc::fcntl(out.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+}
+
 fn describe(s: ExitStatus) -> String {
     if let Some(sig) = s.signal() {
         let (name, why) = match sig {

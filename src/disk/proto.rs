@@ -204,16 +204,29 @@ fn bad(why: &'static str) -> ProtoError {
     ProtoError::Malformed(why)
 }
 
+/// Bytes read from the pipe at once: whatever the child has written, up
+/// to this, so a small frame costs no system call of its own.
+const READ_AHEAD: usize = 1 << 20;
+
 /// Reads frames from the child's stdout, each byte awaited at most
-/// `timeout`.
+/// `timeout`, through a read-ahead buffer.
 pub struct FrameReader<R: Read + AsRawFd> {
     src: R,
     timeout: Duration,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
 }
 
 impl<R: Read + AsRawFd> FrameReader<R> {
     pub fn new(src: R, timeout: Duration) -> Self {
-        FrameReader { src, timeout }
+        FrameReader {
+            src,
+            timeout,
+            buf: vec![0u8; READ_AHEAD],
+            pos: 0,
+            end: 0,
+        }
     }
 
     /// Waits until the pipe has bytes (or is closed), at most the timeout.
@@ -240,18 +253,35 @@ impl<R: Read + AsRawFd> FrameReader<R> {
         }
     }
 
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ProtoError> {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), ProtoError> {
         let mut got = 0;
-        while got < buf.len() {
+        while got < out.len() {
+            if self.pos == self.end {
+                self.refill()?;
+            }
+            let n = (self.end - self.pos).min(out.len() - got);
+            out[got..got + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            got += n;
+        }
+        Ok(())
+    }
+
+    /// Reads what the pipe holds (at least one byte) into the empty buffer.
+    fn refill(&mut self) -> Result<(), ProtoError> {
+        loop {
             self.wait()?;
-            match self.src.read(&mut buf[got..]) {
+            match self.src.read(&mut self.buf) {
                 Ok(0) => return Err(ProtoError::Eof),
-                Ok(n) => got += n,
+                Ok(n) => {
+                    self.pos = 0;
+                    self.end = n;
+                    return Ok(());
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
     }
 
     /// The next frame.
