@@ -3,30 +3,9 @@
 //! point as the fuzz target, on stable Rust: each must open (or be
 //! refused) and its walk, reading every file, must end within a bound.
 
-use kensa_diskfs::{Device, Entry, Flow, FsKind, Limits, MemDevice, ProblemKind, Visitor};
-use std::io::Read;
+use kensa_diskfs::{read_everything, FsKind, MemDevice};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// Reads all data and counts what it met.
-#[derive(Default)]
-struct Drain {
-    files: u64,
-    problems: u64,
-}
-
-impl Visitor for Drain {
-    fn file(&mut self, _: &Entry<'_>, data: &mut dyn Read) -> Flow {
-        self.files += 1;
-        let _ = std::io::copy(data, &mut std::io::sink());
-        Flow::Continue
-    }
-    fn problem(&mut self, _: &[Vec<u8>], _: ProblemKind, _: &str) -> Flow {
-        self.problems += 1;
-        Flow::Continue
-    }
-}
 
 /// Opens and walks every kept input of `target` as `kind`, each within
 /// 30 seconds; the directory must hold at least one input.
@@ -41,14 +20,11 @@ fn replay(target: &str, kind: FsKind) {
     inputs.sort();
     assert!(!inputs.is_empty(), "no inputs in {}", dir.display());
     for path in inputs {
-        let data: Arc<[u8]> = std::fs::read(&path).unwrap().into();
+        let data = std::fs::read(&path).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let dev: Arc<dyn Device> = Arc::new(MemDevice(data));
-            let mut d = Drain::default();
-            let opened =
-                kensa_diskfs::open(kind, dev).map(|mut fs| fs.walk(&Limits::default(), &mut d));
-            let _ = tx.send((opened.is_ok(), d.files, d.problems));
+            let d = read_everything(kind, &data);
+            let _ = tx.send((d.opened, d.files, d.problems));
         });
         let (opened, files, problems) = rx
             .recv_timeout(Duration::from_secs(30))
