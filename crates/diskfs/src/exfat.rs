@@ -19,7 +19,7 @@
 //! `Corrupt` problem, not followed); chains are followed with loop
 //! detection and every cluster checked against the heap.
 
-use crate::fat::names::wtf8_from_utf16;
+use crate::bytes::wtf8_from_utf16;
 use crate::fat::serial_text;
 use crate::fat::table::{
     device_max_cluster, Chain, ChainError, ChainReader, ClusterSet, Table, Width,
@@ -252,7 +252,7 @@ fn parse_set(dir: &[u8]) -> Result<(Child, usize), String> {
     units.truncate(name_len);
     let attrs = le16(set, 4);
     let child = Child {
-        name: wtf8_from_utf16(&units),
+        name: wtf8_from_utf16(units.iter().copied()),
         attrs: Attributes {
             hidden: attrs & 0x02 != 0,
             system: attrs & 0x04 != 0,

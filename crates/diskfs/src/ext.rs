@@ -25,6 +25,7 @@
 //! and the journal: a volume whose journal needs recovery is read as its
 //! home blocks stand, with a reported gap saying so.
 
+use crate::bytes::{le16, le32};
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
@@ -49,16 +50,6 @@ const S_IFREG: u16 = 0x8000;
 const S_IFDIR: u16 = 0x4000;
 /// The deepest extent tree ext4 makes.
 const MAX_EXTENT_DEPTH: u16 = 5;
-
-fn le16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
 
 fn corrupt(what: impl Into<String>) -> FsError {
     FsError::Corrupt(what.into())

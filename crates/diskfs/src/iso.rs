@@ -31,6 +31,7 @@
 //! prefix, skipping files whose data the UDF walk read (compared by
 //! [`runs_key`], a SHA-256 over where the bytes lie on the device).
 
+use crate::bytes::{le16, le32, wtf8_from_utf16be};
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
@@ -124,7 +125,7 @@ pub(crate) fn open_tree(dev: Arc<dyn Device>) -> Result<Iso, FsError> {
         iso.names = Names::Joliet;
     }
     if let Some(svd) = &vds.joliet {
-        let name = ucs2_to_wtf8(&svd[40..72]);
+        let name = wtf8_from_utf16be(&svd[40..72]);
         let name = String::from_utf8_lossy(&name).trim_end().to_string();
         if !name.is_empty() {
             iso.label.label = Some(name);
@@ -171,18 +172,6 @@ fn is_joliet(d: &[u8]) -> bool {
     d[88] == b'%' && d[89] == b'/' && matches!(d[90], b'@' | b'C' | b'E')
 }
 
-fn le16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .map(|x| u16::from_le_bytes([x[0], x[1]]))
-        .unwrap_or(0)
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-        .unwrap_or(0)
-}
-
 /// A space-padded identifier as text (`None` when blank).
 fn trimmed(b: &[u8]) -> Option<String> {
     let s = String::from_utf8_lossy(b)
@@ -209,31 +198,6 @@ fn creation_serial(d: &[u8]) -> Option<String> {
         &s[12..14],
         &s[14..16]
     ))
-}
-
-/// UCS-2/UTF-16 big-endian → WTF-8 (an unpaired surrogate kept as its
-/// 3-byte form). An odd last byte is dropped.
-pub(crate) fn ucs2_to_wtf8(b: &[u8]) -> Vec<u8> {
-    let units: Vec<u16> = b
-        .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
-        .collect();
-    let mut out = Vec::with_capacity(units.len() * 3);
-    for r in char::decode_utf16(units.iter().copied()) {
-        match r {
-            Ok(c) => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-            Err(e) => {
-                let u = e.unpaired_surrogate();
-                out.push(0xE0 | (u >> 12) as u8);
-                out.push(0x80 | ((u >> 6) & 0x3F) as u8);
-                out.push(0x80 | (u & 0x3F) as u8);
-            }
-        }
-    }
-    out
 }
 
 /// One directory record, borrowed from its sector.
@@ -553,7 +517,7 @@ impl Iso {
         out: &mut Vec<Child>,
     ) {
         let mut name = match self.names {
-            Names::Joliet => strip_version(ucs2_to_wtf8(rec.name), false),
+            Names::Joliet => strip_version(wtf8_from_utf16be(rec.name), false),
             _ => strip_version(rec.name.to_vec(), true),
         };
         if let Names::RockRidge { skip } = self.names {
@@ -904,8 +868,8 @@ mod tests {
 
     #[test]
     fn ucs2_keeps_unpaired_surrogates() {
-        assert_eq!(ucs2_to_wtf8(&[0, b'a', 0x30, 0x42]), "aあ".as_bytes());
-        assert_eq!(ucs2_to_wtf8(&[0xD8, 0x00]), vec![0xED, 0xA0, 0x80]);
+        assert_eq!(wtf8_from_utf16be(&[0, b'a', 0x30, 0x42]), "aあ".as_bytes());
+        assert_eq!(wtf8_from_utf16be(&[0xD8, 0x00]), vec![0xED, 0xA0, 0x80]);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 // Production code handles every error; `unwrap` is for tests only.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod bytes;
 pub mod device;
 pub mod exfat;
 pub mod ext;

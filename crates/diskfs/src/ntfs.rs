@@ -27,6 +27,7 @@
 //! record (`$RECYCLE.BIN`) is user data and is walked; `$Boot` is covered
 //! by [`FileSystem::boot_len`] (8 KiB).
 
+use crate::bytes::wtf8_from_utf16le;
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
@@ -105,29 +106,6 @@ fn guard<T>(f: impl FnOnce() -> Result<T, NtfsError>) -> Result<T, FsError> {
     }
 }
 
-/// UTF-16LE bytes as WTF-8: an unpaired surrogate keeps its 3-byte form.
-fn wtf8(raw: &[u8]) -> Vec<u8> {
-    let units = raw
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]));
-    let mut out = Vec::with_capacity(raw.len());
-    for r in char::decode_utf16(units) {
-        match r {
-            Ok(c) => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-            Err(e) => {
-                let u = e.unpaired_surrogate();
-                out.push(0xE0 | (u >> 12) as u8);
-                out.push(0x80 | ((u >> 6) & 0x3F) as u8);
-                out.push(0x80 | (u & 0x3F) as u8);
-            }
-        }
-    }
-    out
-}
-
 struct NtfsFs {
     src: Source,
     ntfs: Ntfs,
@@ -153,7 +131,7 @@ pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
     let label = guard(|| ntfs.volume_name(&mut src).transpose())
         .ok()
         .flatten()
-        .map(|v| String::from_utf8_lossy(&wtf8(v.name().0)).into_owned());
+        .map(|v| String::from_utf8_lossy(&wtf8_from_utf16le(v.name().0)).into_owned());
     Ok(Box::new(NtfsFs {
         label: VolumeLabel {
             label,
@@ -258,7 +236,7 @@ impl Walk<'_, '_> {
             }
             out.push(Child {
                 record: child_record,
-                name: wtf8(key.name().0),
+                name: wtf8_from_utf16le(key.name().0),
             });
         }
         if limit_hit {
@@ -355,7 +333,7 @@ impl Walk<'_, '_> {
                 continue;
             }
             let stream = match guard(|| attr.name()) {
-                Ok(n) => wtf8(n.0),
+                Ok(n) => wtf8_from_utf16le(n.0),
                 Err(e) => {
                     self.problem_of(&e);
                     continue;
@@ -479,9 +457,9 @@ mod tests {
             .iter()
             .flat_map(|u| u.to_le_bytes())
             .collect();
-        assert_eq!(wtf8(&raw), vec![b'a', 0xED, 0xA0, 0x80, b'b']);
+        assert_eq!(wtf8_from_utf16le(&raw), vec![b'a', 0xED, 0xA0, 0x80, b'b']);
         let ok: Vec<u8> = "é€".encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
-        assert_eq!(wtf8(&ok), "é€".as_bytes());
+        assert_eq!(wtf8_from_utf16le(&ok), "é€".as_bytes());
     }
 
     #[test]

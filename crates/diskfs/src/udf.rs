@@ -43,7 +43,8 @@
 //! normally. When the UDF tree cannot be read, the ISO 9660 tree alone is
 //! read, with its own names, after a reported problem saying so.
 
-use crate::iso::{runs_key, ucs2_to_wtf8, Extents, Run, RunsKey};
+use crate::bytes::{le16, le32, le64, wtf8_from_utf16be};
+use crate::iso::{runs_key, Extents, Run, RunsKey};
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
 };
@@ -75,22 +76,6 @@ const TAG_AED: u16 = 258;
 const TAG_FE: u16 = 261;
 const TAG_EFE: u16 = 266;
 
-fn le16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off + 2)
-        .map(|x| u16::from_le_bytes([x[0], x[1]]))
-        .unwrap_or(0)
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-        .unwrap_or(0)
-}
-
-fn le64(b: &[u8], off: usize) -> u64 {
-    u64::from(le32(b, off)) | (u64::from(le32(b, off + 4)) << 32)
-}
-
 fn corrupt(what: impl Into<String>) -> FsError {
     FsError::Corrupt(what.into())
 }
@@ -119,7 +104,7 @@ fn cs0(b: &[u8]) -> Option<Vec<u8>> {
                 .collect::<String>()
                 .into_bytes(),
         ),
-        16 | 255 => Some(ucs2_to_wtf8(rest)),
+        16 | 255 => Some(wtf8_from_utf16be(rest)),
         _ => None,
     }
 }

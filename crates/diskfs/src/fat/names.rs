@@ -1,29 +1,9 @@
 //! Names in FAT directories: 8.3 short names (raw OEM bytes, with the
 //! Windows NT lower-case flags applied), VFAT long names gathered from
 //! their entries and accepted only when their order and checksum match the
-//! short entry they precede, and the UTF-16 → WTF-8 conversion the FAT long
-//! names and exFAT names share.
+//! short entry they precede (as WTF-8, `crate::bytes`).
 
-/// UTF-16 code units as WTF-8: UTF-8, except that an unpaired surrogate is
-/// kept as its own 3-byte encoding (so no two names become one).
-pub(crate) fn wtf8_from_utf16(units: &[u16]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(units.len());
-    for r in char::decode_utf16(units.iter().copied()) {
-        match r {
-            Ok(c) => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-            Err(e) => {
-                let u = u32::from(e.unpaired_surrogate());
-                out.push(0xE0 | (u >> 12) as u8);
-                out.push(0x80 | ((u >> 6) & 0x3F) as u8);
-                out.push(0x80 | (u & 0x3F) as u8);
-            }
-        }
-    }
-    out
-}
+use crate::bytes::wtf8_from_utf16;
 
 /// The checksum of an 11-byte short name that its long-name entries carry.
 pub(crate) fn short_checksum(name: &[u8; 11]) -> u8 {
@@ -120,7 +100,7 @@ impl LongName {
         if name.is_empty() {
             return None;
         }
-        Some(wtf8_from_utf16(name))
+        Some(wtf8_from_utf16(name.iter().copied()))
     }
 }
 
@@ -130,9 +110,9 @@ mod tests {
 
     #[test]
     fn wtf8_keeps_unpaired_surrogates() {
-        assert_eq!(wtf8_from_utf16(&[0x61, 0xD83D, 0xDE00]), "a😀".as_bytes());
+        assert_eq!(wtf8_from_utf16([0x61, 0xD83D, 0xDE00]), "a😀".as_bytes());
         assert_eq!(
-            wtf8_from_utf16(&[0xD800, 0x62]),
+            wtf8_from_utf16([0xD800, 0x62]),
             vec![0xED, 0xA0, 0x80, b'b']
         );
     }
