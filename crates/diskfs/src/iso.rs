@@ -461,6 +461,27 @@ impl Walk<'_> {
         }
     }
 
+    /// Whether a file's data was read through another tree (`seen`, or,
+    /// on the Joliet walk, the Rock Ridge walk); else records it as read
+    /// when a Joliet walk is to follow.
+    fn already_read(&mut self, runs: &[Run]) -> bool {
+        if self.seen.is_none() && self.read.is_none() {
+            return false;
+        }
+        let key = runs_key(runs);
+        if self.seen.is_some_and(|seen| seen.contains(&key)) {
+            return true;
+        }
+        match &mut self.read {
+            Some(read) if self.joliet => read.contains(&key),
+            Some(read) => {
+                read.insert(key);
+                false
+            }
+            None => false,
+        }
+    }
+
     /// Counts one entry; false (and a reported limit) past the limit.
     fn count(&mut self, path: &[Vec<u8>]) -> bool {
         self.entries += 1;
@@ -669,22 +690,8 @@ impl Iso {
         size: u64,
         attrs: Attributes,
     ) {
-        if w.seen.is_some() || w.read.is_some() {
-            let key = runs_key(&runs);
-            if w.seen.is_some_and(|seen| seen.contains(&key)) {
-                return;
-            }
-            match &mut w.read {
-                Some(read) if w.joliet => {
-                    if read.contains(&key) {
-                        return;
-                    }
-                }
-                Some(read) => {
-                    read.insert(key);
-                }
-                None => {}
-            }
+        if w.already_read(&runs) {
+            return;
         }
         let mut data = Extents::new(self.dev.clone(), runs);
         let entry = Entry { path, size, attrs };
