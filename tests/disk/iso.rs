@@ -12,6 +12,11 @@
 //! big for a test image, so not here (the reader joins extents; the fuzz
 //! target reaches that path). Hostile: a directory loop and absurd
 //! lengths end with problems; 10,000 byte flips never panic or hang.
+//! Joliet beside Rock Ridge: a plain `-J -R` disc lists nothing under
+//! `$joliet`; a Joliet record patched to name bytes no Rock Ridge record
+//! names (EICAR in a sector appended to the image) is listed as
+//! `$joliet/SETUP/evil.exe` (`$iso9660/$joliet/...` on a UDF bridge disc),
+//! and an unreadable Joliet root is one Corrupt problem at `$joliet`.
 
 use crate::support::diskfs::{
     assert_same_files, flip_test, mounted_listing, tool, user_space_listing, Mounted,
@@ -294,4 +299,143 @@ fn ten_thousand_flips_never_panic() {
     let image = small_image(tmp.path());
     let stats = flip_test(&image, 10_000, 13, Duration::from_secs(10));
     assert_eq!(stats.panics, 0, "{stats:?}");
+}
+
+/// A `-J -R` image (xorriso) with `a.txt` and `SETUP/evil.exe`.
+fn joliet_image(dir: &Path) -> Vec<u8> {
+    joliet_src(dir);
+    let image = dir.join("j.iso");
+    tool(
+        Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-J", "-R", "-o"])
+            .arg(&image)
+            .arg(dir.join("src")),
+    );
+    std::fs::read(image).unwrap()
+}
+
+fn joliet_src(dir: &Path) {
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("SETUP")).unwrap();
+    std::fs::write(src.join("a.txt"), b"a\n").unwrap();
+    std::fs::write(src.join("SETUP/evil.exe"), b"harmless\n").unwrap();
+}
+
+/// The offset of the Joliet supplementary volume descriptor.
+fn joliet_descriptor(img: &[u8]) -> usize {
+    (16..64)
+        .map(|s| s * 2048)
+        .find(|&d| img[d] == 2 && &img[d + 1..d + 6] == b"CD001" && img[d + 88..d + 90] == *b"%/")
+        .expect("a Joliet descriptor")
+}
+
+/// The offset of the Joliet record whose UCS-2 name starts with `name`
+/// in the directory at `block`.
+fn joliet_record(img: &[u8], block: u32, name: &str) -> usize {
+    let want: Vec<u8> = name.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let start = block as usize * 2048;
+    let mut i = start;
+    while i < start + 2048 && img[i] != 0 {
+        let nl = img[i + 32] as usize;
+        if img[i + 33..i + 33 + nl].starts_with(&want) {
+            return i;
+        }
+        i += img[i] as usize;
+    }
+    panic!("no Joliet record {name} in block {block}");
+}
+
+fn listing(img: Vec<u8>) -> (Vec<Listed>, Vec<String>) {
+    let dev: std::sync::Arc<dyn kensa::diskfs::Device> =
+        std::sync::Arc::new(kensa::diskfs::MemDevice(img.into()));
+    kensa::diskfs::list_volume(dev, &kensa::diskfs::Limits::default()).unwrap()
+}
+
+fn joliet_only(files: &[Listed]) -> Vec<(String, u64, String)> {
+    files
+        .iter()
+        .filter(|l| l.path.first().map(Vec::as_slice) == Some(b"$joliet"))
+        .map(|l| (kensa::disk::path_text(&l.path), l.size, l.sha256.clone()))
+        .collect()
+}
+
+#[test]
+fn file_only_the_joliet_tree_names_is_listed_under_joliet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img = joliet_image(tmp.path());
+    // An ordinary -J -R disc: each file once, nothing under $joliet.
+    let (files, problems) = listing(img.clone());
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(files.len(), 2, "{:?}", paths(&files));
+    assert!(joliet_only(&files).is_empty(), "{:?}", paths(&files));
+    let evil = joliet_points_elsewhere(&mut img);
+    let (files, problems) = listing(img);
+    assert!(problems.is_empty(), "{problems:?}");
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(&evil));
+    let want = vec![("$joliet/SETUP/evil.exe".to_string(), evil.len() as u64, sha)];
+    assert_eq!(joliet_only(&files), want, "{:?}", paths(&files));
+    assert_eq!(files.len(), 3, "{:?}", paths(&files));
+}
+
+/// Windows (Joliet) would show SETUP/evil.exe with other bytes (EICAR,
+/// returned), which no Rock Ridge record names: they lie in a sector
+/// added at the end.
+fn joliet_points_elsewhere(img: &mut Vec<u8>) -> Vec<u8> {
+    let evil = crate::support::eicar();
+    let block = (img.len() / 2048) as u32;
+    let mut sector = vec![0u8; 2048];
+    sector[..evil.len()].copy_from_slice(&evil);
+    img.extend_from_slice(&sector);
+    let svd = joliet_descriptor(img);
+    let root = le32(img, svd + 156 + 2);
+    let setup = joliet_record(img, root, "SETUP");
+    let setup_block = le32(img, setup + 2);
+    let rec = joliet_record(img, setup_block, "evil.exe");
+    put_both(img, rec + 2, block);
+    put_both(img, rec + 10, evil.len() as u32);
+    evil
+}
+
+#[test]
+fn udf_bridge_lists_what_only_its_joliet_tree_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    joliet_src(tmp.path());
+    let image = tmp.path().join("u.iso");
+    tool(
+        Command::new("genisoimage")
+            .args(["-quiet", "-udf", "-J", "-R", "-o"])
+            .arg(&image)
+            .arg(tmp.path().join("src")),
+    );
+    let mut img = std::fs::read(image).unwrap();
+    let (files, problems) = listing(img.clone());
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(files.len(), 2, "{:?}", paths(&files));
+    let evil = joliet_points_elsewhere(&mut img);
+    let (files, problems) = listing(img);
+    assert!(problems.is_empty(), "{problems:?}");
+    let listed: Vec<_> = files.iter().map(|l| (l.path.clone(), l.size)).collect();
+    let want = ["$iso9660", "$joliet", "SETUP", "evil.exe"].map(|c| c.as_bytes().to_vec());
+    assert!(
+        listed.contains(&(want.to_vec(), evil.len() as u64)),
+        "{:?}",
+        paths(&files)
+    );
+    assert_eq!(files.len(), 3, "{:?}", paths(&files));
+}
+
+#[test]
+fn unreadable_joliet_tree_beside_rock_ridge_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut img = joliet_image(tmp.path());
+    let svd = joliet_descriptor(&img);
+    put_both(&mut img, svd + 156 + 2, 0x00FF_FFFF);
+    let (files, problems) = listing(img);
+    assert_eq!(files.len(), 2, "{:?}", paths(&files));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("$joliet") && problems[0].contains("Joliet tree"),
+        "{problems:?}"
+    );
 }

@@ -27,9 +27,23 @@
 //! El Torito initial image is handed over as the pseudo-file `$eltorito`.
 //! Label: the volume identifier (Joliet's when present); serial: the
 //! volume creation date as blkid prints it (`2024-01-02-03-04-05-00`).
+//!
+//! A disc with both Rock Ridge and a Joliet tree: the Joliet tree is what
+//! Windows shows, so a hostile disc could name a file in it only. After
+//! the Rock Ridge walk, kensa walks the Joliet tree too and hands over only
+//! the files whose data (compared by [`runs_key`], a SHA-256 over where the
+//! bytes lie on the device) the Rock Ridge walk did not, under the first
+//! path component [`JOLIET_PREFIX`] (`$joliet/SETUP/evil.exe`), counted
+//! against the same [`Limits`]: an ordinary `-J -R` disc lists each file
+//! once, and nothing under `$joliet`. (A Joliet record of a Rock Ridge
+//! symlink, if a tool writes one, may show there as a small file.) A Joliet
+//! root that cannot be read beside a readable Rock Ridge tree is a Corrupt
+//! problem at `$joliet`, and the walk ends normally.
+//!
 //! For the UDF reader it also walks a bridge disc's ISO 9660 tree under a
-//! prefix, skipping files whose data the UDF walk read (compared by
-//! [`runs_key`], a SHA-256 over where the bytes lie on the device).
+//! prefix, skipping files whose data the UDF walk read (by [`runs_key`]);
+//! the Joliet pass above runs there too, skipping what either the UDF or
+//! the Rock Ridge walk read (`$iso9660/$joliet/...`).
 
 use crate::bytes::{le16, le32, wtf8_from_utf16be};
 use crate::{
@@ -80,7 +94,13 @@ pub(crate) struct Iso {
     label: VolumeLabel,
     /// The El Torito initial image: (offset, length).
     eltorito: Option<(u64, u64)>,
+    /// The Joliet root, when the walk names by Rock Ridge and a Joliet
+    /// tree is there too (walked after, for files only it names).
+    joliet_root: Option<DirExtent>,
 }
+
+/// The first path component of files only the Joliet tree names.
+pub(crate) const JOLIET_PREFIX: &[u8] = b"$joliet";
 
 /// Opens the ISO 9660 volume on `dev`.
 pub fn open(dev: Arc<dyn Device>) -> Result<Box<dyn FileSystem>, FsError> {
@@ -113,15 +133,17 @@ pub(crate) fn open_tree(dev: Arc<dyn Device>) -> Result<Iso, FsError> {
             serial: creation_serial(&pvd[813..830]),
         },
         eltorito: None,
+        joliet_root: None,
     };
+    let joliet_root = vds.joliet.as_ref().map(|svd| DirExtent {
+        block: le32(svd, 156 + 2),
+        len: le32(svd, 156 + 10),
+    });
     if let Some(skip) = iso.rock_ridge_skip() {
         iso.names = Names::RockRidge { skip };
-    } else if let Some(svd) = &vds.joliet {
-        let rec = &svd[156..190];
-        iso.root = DirExtent {
-            block: le32(rec, 2),
-            len: le32(rec, 10),
-        };
+        iso.joliet_root = joliet_root;
+    } else if let Some(root) = joliet_root {
+        iso.root = root;
         iso.names = Names::Joliet;
     }
     if let Some(svd) = &vds.joliet {
@@ -406,10 +428,17 @@ struct Walk<'v> {
     /// Files whose [`runs_key`] is here are not visited (their data was
     /// read through another tree).
     seen: Option<&'v HashSet<RunsKey>>,
+    /// How the tree being walked names its entries.
+    names: Names,
+    /// The [`runs_key`] of every file this walk handed over, when a
+    /// Joliet walk is to follow (`Some`).
+    read: Option<HashSet<RunsKey>>,
+    /// Walking the Joliet tree: files in `read` are not visited.
+    joliet: bool,
 }
 
 impl<'v> Walk<'v> {
-    fn new(limits: &Limits, visit: &'v mut dyn Visitor) -> Walk<'v> {
+    fn new(iso: &Iso, limits: &Limits, visit: &'v mut dyn Visitor) -> Walk<'v> {
         Walk {
             limits: *limits,
             visit,
@@ -418,6 +447,9 @@ impl<'v> Walk<'v> {
             dir_bytes: 0,
             stopped: false,
             seen: None,
+            names: iso.names,
+            read: iso.joliet_root.map(|_| HashSet::new()),
+            joliet: false,
         }
     }
 }
@@ -426,6 +458,27 @@ impl Walk<'_> {
     fn problem(&mut self, path: &[Vec<u8>], kind: ProblemKind, detail: &str) {
         if self.visit.problem(path, kind, detail) == Flow::Stop {
             self.stopped = true;
+        }
+    }
+
+    /// Whether a file's data was read through another tree (`seen`, or,
+    /// on the Joliet walk, the Rock Ridge walk); else records it as read
+    /// when a Joliet walk is to follow.
+    fn already_read(&mut self, runs: &[Run]) -> bool {
+        if self.seen.is_none() && self.read.is_none() {
+            return false;
+        }
+        let key = runs_key(runs);
+        if self.seen.is_some_and(|seen| seen.contains(&key)) {
+            return true;
+        }
+        match &mut self.read {
+            Some(read) if self.joliet => read.contains(&key),
+            Some(read) => {
+                read.insert(key);
+                false
+            }
+            None => false,
         }
     }
 
@@ -516,11 +569,11 @@ impl Iso {
         pending: &mut Option<Pending>,
         out: &mut Vec<Child>,
     ) {
-        let mut name = match self.names {
+        let mut name = match w.names {
             Names::Joliet => strip_version(wtf8_from_utf16be(rec.name), false),
             _ => strip_version(rec.name.to_vec(), true),
         };
-        if let Names::RockRidge { skip } = self.names {
+        if let Names::RockRidge { skip } = w.names {
             let rr = self.rock_ridge(rec.system_use, skip);
             if rr.has_name {
                 name = rr.name.clone();
@@ -637,7 +690,7 @@ impl Iso {
         size: u64,
         attrs: Attributes,
     ) {
-        if w.seen.is_some_and(|seen| seen.contains(&runs_key(&runs))) {
+        if w.already_read(&runs) {
             return;
         }
         let mut data = Extents::new(self.dev.clone(), runs);
@@ -707,7 +760,7 @@ impl FileSystem for Iso {
     }
 
     fn walk(&mut self, limits: &Limits, visit: &mut dyn Visitor) -> Result<(), FsError> {
-        let mut w = Walk::new(limits, visit);
+        let mut w = Walk::new(self, limits, visit);
         self.walk_all(&mut w, Vec::new());
         Ok(())
     }
@@ -723,8 +776,42 @@ impl Iso {
             self.visit_file(w, &path, runs, len, Attributes::default());
         }
         if !w.stopped {
-            let mut path = prefix;
+            let mut path = prefix.clone();
             self.walk_dir(w, &mut path, self.root, 0);
+        }
+        if let Some(root) = self.joliet_root.filter(|_| !w.stopped) {
+            let mut path = prefix;
+            path.push(JOLIET_PREFIX.to_vec());
+            self.walk_joliet(w, &mut path, root);
+        }
+    }
+
+    /// After the Rock Ridge walk, the Joliet tree under `path`: only the
+    /// files whose data the Rock Ridge walk did not hand over.
+    fn walk_joliet(&self, w: &mut Walk<'_>, path: &mut Vec<Vec<u8>>, root: DirExtent) {
+        if let Err(why) = self.dir_start(root) {
+            let why = format!("Joliet tree not read: {why}");
+            return w.problem(path, ProblemKind::Corrupt, &why);
+        }
+        w.names = Names::Joliet;
+        w.joliet = true;
+        // Its directories are other extents: a loop is within this tree.
+        w.visited.clear();
+        self.walk_dir(w, path, root, 0);
+    }
+
+    /// Checks that a directory starts with its "." record.
+    fn dir_start(&self, at: DirExtent) -> Result<(), String> {
+        let mut sector = vec![0u8; SECTOR as usize];
+        let off = u64::from(at.block)
+            .checked_mul(self.bs)
+            .ok_or("root block out of range")?;
+        self.dev
+            .read_at(off, &mut sector)
+            .map_err(|e| format!("root directory: {e}"))?;
+        match parse_record(&sector) {
+            Some(rec) if rec.name == [0] && at.len > 0 => Ok(()),
+            _ => Err("no \".\" record at the root".into()),
         }
     }
 
@@ -740,7 +827,7 @@ impl Iso {
         seen: &HashSet<RunsKey>,
         entries: u64,
     ) {
-        let mut w = Walk::new(limits, visit);
+        let mut w = Walk::new(self, limits, visit);
         w.entries = entries;
         w.seen = Some(seen);
         self.walk_all(&mut w, vec![prefix.to_vec()]);
