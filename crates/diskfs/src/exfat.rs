@@ -22,7 +22,7 @@
 use crate::bytes::wtf8_from_utf16;
 use crate::fat::serial_text;
 use crate::fat::table::{
-    device_max_cluster, Chain, ChainError, ChainReader, ClusterSet, Table, Width,
+    device_max_cluster, visit_chain, Chain, ChainError, ChainReader, ClusterSet, Table, Width,
 };
 use crate::{
     Attributes, Device, Entry, FileSystem, Flow, FsError, Limits, ProblemKind, Visitor, VolumeLabel,
@@ -377,23 +377,13 @@ impl Walk<'_> {
             }
         }
         let chain = Chain::new(Arc::clone(&self.fs.table), child.first, child.contiguous);
-        let mut data = ChainReader::new(chain, valid, len - valid);
+        let data = ChainReader::new(chain, valid, len - valid);
         let entry = Entry {
             path,
             size: len,
             attrs: child.attrs,
         };
-        let flow = self.visit.file(&entry, &mut data);
-        if let Some(f) = data.failure.take() {
-            if self
-                .visit
-                .problem(path, f.kind(), &format!("file data: {f}"))
-                == Flow::Stop
-            {
-                return Flow::Stop;
-            }
-        }
-        flow
+        visit_chain(self.visit, &entry, data)
     }
 }
 

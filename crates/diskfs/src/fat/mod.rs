@@ -29,7 +29,9 @@ use crate::{
 };
 use names::LongName;
 use std::sync::Arc;
-use table::{device_max_cluster, Chain, ChainError, ChainReader, ClusterSet, Table, Width};
+use table::{
+    device_max_cluster, visit_chain, Chain, ChainError, ChainReader, ClusterSet, Table, Width,
+};
 
 /// The most bytes a FAT directory may hold (65,536 entries).
 const DIR_CAP: u64 = 65_536 * 32;
@@ -429,23 +431,13 @@ impl Walk<'_> {
     fn file(&mut self, child: &Child, path: &[Vec<u8>]) -> Flow {
         let size = u64::from(child.size);
         let chain = Chain::new(Arc::clone(&self.fs.table), child.cluster, false);
-        let mut data = ChainReader::new(chain, size, 0);
+        let data = ChainReader::new(chain, size, 0);
         let entry = Entry {
             path,
             size,
             attrs: child.attrs,
         };
-        let flow = self.visit.file(&entry, &mut data);
-        if let Some(f) = data.failure.take() {
-            if self
-                .visit
-                .problem(path, f.kind(), &format!("file data: {f}"))
-                == Flow::Stop
-            {
-                return Flow::Stop;
-            }
-        }
-        flow
+        visit_chain(self.visit, &entry, data)
     }
 }
 

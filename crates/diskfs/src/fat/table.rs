@@ -8,7 +8,7 @@
 //! through `Read`, at most its size, zeros past exFAT's valid data length,
 //! and an error (never garbage) where its chain breaks.
 
-use crate::{Device, ProblemKind};
+use crate::{Device, Entry, Flow, ProblemKind, Visitor};
 use std::io::{self, Read};
 use std::sync::Arc;
 
@@ -318,6 +318,23 @@ impl Chain {
 
 fn corrupt(cluster: u32, what: &str) -> ChainError {
     ChainError::Corrupt(format!("cluster chain: cluster {cluster} {what}"))
+}
+
+/// Hands a file's bytes to the visitor, then reports a chain that broke
+/// while it was read (a `file data:` problem at the file's path).
+pub(crate) fn visit_chain(
+    visit: &mut dyn Visitor,
+    entry: &Entry<'_>,
+    mut data: ChainReader,
+) -> Flow {
+    let flow = visit.file(entry, &mut data);
+    if let Some(f) = data.failure.take() {
+        let detail = format!("file data: {f}");
+        if visit.problem(entry.path, f.kind(), &detail) == Flow::Stop {
+            return Flow::Stop;
+        }
+    }
+    flow
 }
 
 /// Reads of contiguous clusters are merged up to this many bytes.
