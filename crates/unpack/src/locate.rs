@@ -12,12 +12,12 @@
 //! where the end record says), so stray signature bytes in ordinary files
 //! do not become containers.
 
-use super::ContainerKind;
+use crate::ContainerKind;
 
 /// A container found in a file: its kind and the offset its own data
 /// starts at (for a zip, its first local header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Found {
+pub(crate) struct Found {
     pub kind: ContainerKind,
     pub offset: usize,
 }
@@ -41,10 +41,13 @@ const OVERLAY_WINDOW: usize = 64 * 1024;
 const TAR_BLOCK: usize = 512;
 
 /// The container in `data`, if any (see the module doc for the order).
-pub(super) fn locate(data: &[u8]) -> Option<Found> {
+pub(crate) fn locate(data: &[u8]) -> Option<Found> {
     let at = |kind, offset| Some(Found { kind, offset });
     if let Some(kind) = magic_at_start(data) {
         return at(kind, 0);
+    }
+    if let Some(found) = by_format_sniffers(data) {
+        return Some(found);
     }
     // Spanning markers (`PK00`, `PK\x07\x08`) before a zip's first header.
     if data.len() >= 8
@@ -62,7 +65,25 @@ pub(super) fn locate(data: &[u8]) -> Option<Found> {
     if let Some(offset) = zip_by_end_record(data) {
         return at(ContainerKind::Zip, offset);
     }
-    in_pe_overlay(data)
+    in_pe_overlay(data).or_else(|| crate::installer::sniff(data))
+}
+
+/// The format modules' own recognisers, binary formats first, text
+/// formats (which look further into the file) last. Each is cheap on a
+/// file that is not its kind: a prefix compare or a bounded search.
+fn by_format_sniffers(data: &[u8]) -> Option<Found> {
+    use crate::{ar, arj, cab, cpio, html, mail, ole2, pdf, rtf, szdd, upx};
+    ole2::sniff(data)
+        .or_else(|| cab::sniff(data))
+        .or_else(|| szdd::sniff(data))
+        .or_else(|| cpio::sniff(data))
+        .or_else(|| ar::sniff(data))
+        .or_else(|| arj::sniff(data))
+        .or_else(|| upx::sniff(data))
+        .or_else(|| pdf::sniff(data))
+        .or_else(|| rtf::sniff(data))
+        .or_else(|| mail::sniff(data))
+        .or_else(|| html::sniff(data))
 }
 
 /// Containers whose magic bytes open the file.
