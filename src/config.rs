@@ -268,6 +268,11 @@ pub struct ArchiveConfig {
     pub ratio_min_size: Size,
     /// Seconds of decompression per top-level file.
     pub max_time: u64,
+    /// A container kensa recognises but cannot open (RAR, Inno Setup, a
+    /// compression method without a decoder): `"gap"` (default) records an
+    /// `unsupported_container` skip, so the verdict is never CLEAN for
+    /// content not seen; `"ignore"` records nothing (the session says so).
+    pub unsupported: crate::engine::archive::UnsupportedPolicy,
 }
 
 impl Default for ArchiveConfig {
@@ -282,6 +287,7 @@ impl Default for ArchiveConfig {
             max_ratio: l.max_ratio,
             ratio_min_size: Size(l.ratio_min_bytes),
             max_time: l.max_time.as_secs(),
+            unsupported: crate::engine::archive::UnsupportedPolicy::Gap,
         }
     }
 }
@@ -446,6 +452,7 @@ impl Config {
         o.one_file_system = c.one_file_system;
         o.max_dir_entries = c.max_dir_entries.max(1);
         o.archive = self.archive.limits();
+        o.unsupported = self.archive.unsupported;
         o.disk = self.disk.options();
         o
     }

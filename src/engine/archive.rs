@@ -10,6 +10,27 @@ pub use kensa_unpack::{
     RULE_RATIO_BOMB, RULE_ZIP_OVERLAP,
 };
 
+/// What a site wants done with a container kensa recognises but cannot
+/// open (`[archive] unsupported`): by default a recorded gap, so the verdict
+/// can never be CLEAN for content kensa did not see; `Ignore` drops those
+/// gaps (the session record says the policy was in force).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnsupportedPolicy {
+    #[default]
+    Gap,
+    Ignore,
+}
+
+impl UnsupportedPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnsupportedPolicy::Gap => "gap",
+            UnsupportedPolicy::Ignore => "ignore",
+        }
+    }
+}
+
 /// What [`walk`] reports, in document order (see `kensa_unpack::MemberEvent`;
 /// here the chain is text and the gap a skip reason).
 #[derive(Debug)]

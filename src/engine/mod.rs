@@ -85,6 +85,8 @@ pub struct ScanOptions {
     pub max_dir_entries: usize,
     /// Limits for recursion into archives; `None` scans archives as plain files.
     pub archive: Option<archive::ArchiveLimits>,
+    /// Whether a container kensa cannot open is a gap (the default).
+    pub unsupported: archive::UnsupportedPolicy,
     /// Bytes of large files held in memory at once across all workers.
     pub buffer_budget: u64,
     /// How devices and disk images are read in user space.
@@ -121,6 +123,7 @@ impl Default for ScanOptions {
             one_file_system: false,
             max_dir_entries: DEFAULT_MAX_DIR_ENTRIES,
             archive: Some(archive::ArchiveLimits::default()),
+            unsupported: archive::UnsupportedPolicy::Gap,
             disk: crate::disk::DiskOptions::default(),
         }
     }
@@ -362,6 +365,8 @@ impl Engine {
             ruleset: self.rules.info.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             volumes: Vec::new(),
+            archive_unsupported: (self.opts.unsupported != archive::UnsupportedPolicy::Gap)
+                .then(|| self.opts.unsupported.as_str().to_string()),
         }
     }
 

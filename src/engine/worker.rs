@@ -505,6 +505,11 @@ impl<'r> Worker<'r> {
                 reason,
                 detail,
             } => {
+                if reason == SkipReason::UnsupportedContainer
+                    && opts.unsupported == archive::UnsupportedPolicy::Ignore
+                {
+                    return;
+                }
                 let rec = self.skip_at(display, chain, reason, detail);
                 self.emit(Record::Skip(rec));
             }

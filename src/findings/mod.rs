@@ -147,6 +147,11 @@ pub struct Session {
     /// the device could not be probed (a gap says why).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<crate::disk::VolumeInfo>,
+    /// `"ignore"` when the site set `[archive] unsupported = "ignore"`:
+    /// containers kensa recognised but could not open were not recorded
+    /// as gaps in this session. Absent under the default (`"gap"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_unsupported: Option<String>,
 }
 
 /// One rule or hash-list hit.

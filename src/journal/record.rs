@@ -405,6 +405,7 @@ mod tests {
         vec![
             Entry::Scan(Record::Session(Session {
                 volumes: Vec::new(),
+                archive_unsupported: None,
                 v: 1,
                 id: "s".into(),
                 time: "t".into(),

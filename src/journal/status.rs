@@ -202,6 +202,7 @@ mod tests {
     fn session(medium: Option<Medium>) -> Session {
         Session {
             volumes: Vec::new(),
+            archive_unsupported: None,
             v: 1,
             id: "s1".into(),
             time: "2026-04-01T00:00:00Z".into(),

@@ -303,6 +303,34 @@ fn rar_at_offset_0_or_in_a_pe_overlay_is_a_gap_never_clean() {
 }
 
 #[test]
+fn a_site_may_ignore_unsupported_containers_and_the_session_says_so() {
+    let env = TestEnv::new();
+    env.file("a5.rar", &a::rar5());
+    std::fs::write(&env.config, "[archive]\nunsupported = \"ignore\"\n").unwrap();
+    let (code, recs) = scan(&env, "rar-ignored");
+    assert_eq!(code, 0, "{recs:#?}");
+    assert!(support::of_type(&recs, "skip").is_empty(), "{recs:#?}");
+    let session = support::of_type(&recs, "session");
+    assert_eq!(session[0]["archive_unsupported"], "ignore", "{session:?}");
+    // The default records the gap and leaves the session field out.
+    std::fs::write(&env.config, "[archive]\nunsupported = \"gap\"\n").unwrap();
+    let (code, recs) = scan(&env, "rar-gap");
+    assert_eq!(code, 2, "{recs:#?}");
+    assert!(support::of_type(&recs, "session")[0]
+        .get("archive_unsupported")
+        .is_none());
+    std::fs::write(&env.config, "[archive]\nunsupported = \"maybe\"\n").unwrap();
+    let out = env.run([
+        "scan".as_ref(),
+        "--no-progress".as_ref(),
+        env.root.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "a bad value is refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsupported"), "{err}");
+}
+
+#[test]
 fn stubs_and_look_alikes_without_an_archive_stay_clean() {
     let env = TestEnv::new();
     env.file("plain.exe", &a::pe_stub());

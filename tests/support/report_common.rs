@@ -110,6 +110,7 @@ impl<'a> Journal<'a> {
             ruleset: RulesetInfo::default(),
             version: "test".into(),
             volumes: Vec::new(),
+            archive_unsupported: None,
         }));
         for i in 0..findings {
             self.push(&Record::Finding(Finding {
