@@ -45,8 +45,16 @@ fn base64_lines(data: &[u8]) -> Vec<u8> {
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             out.push(A[(n >> 18) as usize & 63]);
             out.push(A[(n >> 12) as usize & 63]);
-            out.push(if c.len() > 1 { A[(n >> 6) as usize & 63] } else { b'=' });
-            out.push(if c.len() > 2 { A[n as usize & 63] } else { b'=' });
+            out.push(if c.len() > 1 {
+                A[(n >> 6) as usize & 63]
+            } else {
+                b'='
+            });
+            out.push(if c.len() > 2 {
+                A[n as usize & 63]
+            } else {
+                b'='
+            });
         }
         out.push(b'\n');
     }
@@ -135,9 +143,10 @@ pub fn pdf_flate_bomb(zeros: u64) -> Vec<u8> {
 /// cabinet size true, the file size a lie.
 pub fn cab_lying_sizes(blocks: u16) -> Vec<u8> {
     let mut data_blocks = Vec::new();
+    let zeros = vec![0u8; 32768];
     for _ in 0..blocks {
         let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-        d.write_all(&[0u8; 32768]).unwrap();
+        d.write_all(&zeros).unwrap();
         let raw = d.finish().unwrap();
         let mut b = Vec::new();
         b.extend_from_slice(&0u32.to_le_bytes()); // no checksum

@@ -7,7 +7,10 @@
 //! see [`super::dirfd`]), and read against a deadline
 //! ([`ScanOptions::read_timeout`]) and the session's stop flag, checked
 //! between chunks; opening and reading are one busy call for the
-//! [`super::watchdog`].
+//! [`super::watchdog`]. While an archive's members are walked its memory
+//! reservation follows what is held (the archive's bytes, plus a large
+//! member's scan), and after a large scan the worker gives the memory
+//! yara-x used back ([`Worker::reclaim`]).
 
 mod nested;
 
@@ -302,7 +305,6 @@ impl<'r> Worker<'r> {
             Err((stop, bytes)) => {
                 self.release_buffer();
                 self.read_stopped(&display, stop, bytes);
-                return;
             }
             Ok(Contents::Streamed { size, digests }) => {
                 self.too_large(&display, size, &digests);
