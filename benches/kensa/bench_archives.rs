@@ -3,9 +3,15 @@
 //! (`/usr/bin/time -f %M`, else `wait4` rusage) and the exit code, then compares a
 //! tree of non-archive files scanned with and without archive support.
 //!
+//! The issue-14 samples (deep OLE2 nesting, a MIME bomb of nested base64
+//! and one of 100,000 parts, a PDF with a 1 GiB Flate stream, a CAB with
+//! lying sizes) come from [`crate::hostile`]; each must finish below 10 s
+//! and 512 MiB like the rest.
+//!
 //! Run: `cargo bench --bench kensa -- archives`
 //! (set `KENSA_BENCH_BIN` to measure a specific `kensa` binary).
 
+use crate::hostile as h;
 use crate::support::archive as a;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -87,22 +93,33 @@ pub fn bench_hostile_archives() {
     std::fs::create_dir_all(base.join("state")).unwrap();
     std::fs::write(base.join("kensa.toml"), "").unwrap();
 
-    let cases: Vec<(&str, Vec<u8>, i32)> = vec![
-        ("plain text file (baseline)", b"hello, world\n".to_vec(), 0),
-        ("eicar zip in tar.gz", a::eicar_zip_in_tar_gz(), 1),
-        ("eicar docx", a::eicar_docx(), 1),
+    // The expected exit code; `None` for the issue-14 samples whose readers
+    // are being written (0, 1 or 2 is accepted, the time and memory bounds
+    // hold for all).
+    let mut cases: Vec<(&str, Vec<u8>, Option<i32>)> = vec![
+        (
+            "plain text file (baseline)",
+            b"hello, world\n".to_vec(),
+            Some(0),
+        ),
+        ("eicar zip in tar.gz", a::eicar_zip_in_tar_gz(), Some(1)),
+        ("eicar docx", a::eicar_docx(), Some(1)),
         (
             "nested zip bomb 8^3 x 32 MiB",
             a::nested_bomb(3, 8, 32 << 20),
-            1,
+            Some(1),
         ),
         (
             "overlap bomb 4000 x 8 MiB",
             a::overlap_bomb(8 << 20, 4000),
-            1,
+            Some(1),
         ),
-        ("1 GiB zeros, one member", a::high_ratio_zip(1 << 30), 1),
-        ("zip depth 20", a::deep_zip(20), 1),
+        (
+            "1 GiB zeros, one member",
+            a::high_ratio_zip(1 << 30),
+            Some(1),
+        ),
+        ("zip depth 20", a::deep_zip(20), Some(1)),
         (
             "stored 95 MiB x 3 levels (memory)",
             {
@@ -112,12 +129,12 @@ pub fn bench_hostile_archives() {
                 let l2 = a::zip(&[a::RawEntry::stored("l1.zip", &l1)]);
                 a::zip(&[a::RawEntry::stored("l2.zip", &l2)])
             },
-            2,
+            Some(2),
         ),
-        ("100,000 empty members", a::many_empty(100_000), 2),
-        ("lying sizes", a::lying_sizes(), 1),
-        ("truncated zip", a::truncated(), 1),
-        ("hostile names", a::hostile_names(), 1),
+        ("100,000 empty members", a::many_empty(100_000), Some(2)),
+        ("lying sizes", a::lying_sizes(), Some(1)),
+        ("truncated zip", a::truncated(), Some(1)),
+        ("hostile names", a::hostile_names(), Some(1)),
         (
             "gzip 4 GiB zeros",
             {
@@ -129,9 +146,10 @@ pub fn bench_hostile_archives() {
                 }
                 e.finish().unwrap()
             },
-            1,
+            Some(1),
         ),
     ];
+    cases.extend(h::issue14_cases());
 
     println!();
     println!(
@@ -156,7 +174,10 @@ pub fn bench_hostile_archives() {
             f.code
         );
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(f.code, *expect, "{name}: exit code");
+        match expect {
+            Some(code) => assert_eq!(f.code, *code, "{name}: exit code"),
+            None => assert!((0..=2).contains(&f.code), "{name}: exit code {}", f.code),
+        }
         worst = (worst.0.max(f.wall), worst.1.max(f.max_rss_kib));
     }
     println!(

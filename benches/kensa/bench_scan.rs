@@ -79,7 +79,7 @@ fn apt_install(pkgs: &[&str]) {
 }
 
 /// `yr`: on PATH, in /opt/yr, or installed from crates.io (same yara-x version).
-fn yr_binary() -> PathBuf {
+pub(crate) fn yr_binary() -> PathBuf {
     if have("yr") {
         return PathBuf::from("yr");
     }

@@ -6,6 +6,9 @@
 //! - `scan`: kensa against yr, yara, clamscan and sha256sum over a corpus of
 //!   at least 1 GiB (installs the peers; see bench_scan.rs for settings);
 //! - `archives`: hostile archives, wall time and peak RSS;
+//! - `deep`: recursion into archives on every fifth file of /usr, kensa
+//!   against yr over the corpus and over the corpus plus its members
+//!   extracted (the fair peer), with and without `--no-archives`;
 //! - `startup`: start-up with the ReversingLabs rules, cold and cached;
 //! - `incidents`: incident listing, triage and report at scale;
 //! - `status`: `kensa status` on a journal of one million records;
@@ -16,10 +19,12 @@
 mod support;
 
 mod bench_archives;
+mod bench_deep;
 mod bench_disk;
 mod bench_scan;
 mod bench_startup;
 mod bench_status;
+mod hostile;
 mod incidents_scale;
 
 use std::process::ExitCode;
@@ -35,6 +40,7 @@ const BENCHES: &[Bench] = &[
     ("status", bench_status::status_on_a_million_records),
     ("archives", bench_archives::bench_hostile_archives),
     ("scan", bench_scan::bench_scan_against_peers),
+    ("deep", bench_deep::bench_deep_recursion),
     ("disk", bench_disk::bench_user_space_vs_mounted),
 ];
 

@@ -103,8 +103,31 @@ impl MemoryGate {
             return;
         }
         let mut used = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
-        *used -= bytes;
+        *used = used.saturating_sub(bytes);
         self.freed.notify_all();
+    }
+}
+
+impl Permit<'_> {
+    /// Changes the reservation to `bytes` (a small amount is none, a large
+    /// one at most the budget) without waiting: what is given back goes to
+    /// waiting workers at once; what is added is taken even past the
+    /// budget, because the holder already has the memory it accounts for
+    /// (waiting here could deadlock two workers that each hold part), and
+    /// other large files then wait until it shrinks again.
+    pub fn resize(&mut self, bytes: u64) {
+        let want = if bytes < GATE_MIN {
+            0
+        } else {
+            bytes.min(self.gate.budget)
+        };
+        if want < self.bytes {
+            self.gate.release(self.bytes - want);
+        } else if want > self.bytes {
+            let mut used = self.gate.in_use.lock().unwrap_or_else(|p| p.into_inner());
+            *used = used.saturating_add(want - self.bytes);
+        }
+        self.bytes = want;
     }
 }
 
@@ -155,5 +178,24 @@ mod tests {
         let p = g.acquire(1 << 40);
         assert_eq!(g.in_use(), 10 << 20);
         drop(p);
+    }
+
+    #[test]
+    fn a_reservation_shrinks_and_grows_without_waiting() {
+        let g = Arc::new(MemoryGate::new(10 << 20));
+        let mut p = g.acquire(10 << 20);
+        assert!(g.try_acquire(4 << 20).is_none(), "budget taken");
+        p.resize(4 << 20);
+        assert_eq!(g.in_use(), 4 << 20);
+        let other = g.try_acquire(6 << 20).expect("given back at once");
+        // Growing past the budget does not wait; others wait for it.
+        p.resize(8 << 20);
+        assert_eq!(g.in_use(), 14 << 20);
+        assert!(g.try_acquire(2 << 20).is_none());
+        p.resize(100);
+        assert_eq!(g.in_use(), 6 << 20, "a small reservation is none");
+        drop(other);
+        drop(p);
+        assert_eq!(g.in_use(), 0);
     }
 }

@@ -7,14 +7,17 @@
 //! see [`super::dirfd`]), and read against a deadline
 //! ([`ScanOptions::read_timeout`]) and the session's stop flag, checked
 //! between chunks; opening and reading are one busy call for the
-//! [`super::watchdog`].
+//! [`super::watchdog`]. While an archive's members are walked its memory
+//! reservation follows what is held (the archive's bytes, plus a large
+//! member's scan), and after a large scan the worker gives the memory
+//! yara-x used back ([`Worker::reclaim`]).
 
 mod nested;
 
 pub(crate) use nested::is_real_file;
 
 use super::archive::{self, MemberEvent};
-use super::device::{Body, ReadItem};
+use super::device::{is_disk_image, Body, ReadItem, HEAD_LEN};
 use super::dirfd::{self, OpenError};
 use super::walk::{Source, WorkItem};
 use super::watchdog::Watch;
@@ -42,6 +45,9 @@ const KEEP_BUFFER: usize = 16 << 20;
 const SCAN_MEMORY_FACTOR: u64 = 4;
 /// Metadata values longer than this are cut in findings.
 const MAX_META_LEN: usize = 512;
+/// After scanning this many bytes (a file or a member) the worker hands
+/// the memory the scan used back to the system (see [`Worker::reclaim`]).
+const RECLAIM_AFTER: usize = 4 << 20;
 
 /// Digests of one file.
 pub(crate) struct Digests {
@@ -132,6 +138,11 @@ pub(crate) struct Worker<'r> {
     nested_bytes: u64,
     /// Disk images open one inside another right now.
     image_depth: u32,
+    /// The current listed file's share of the memory budget, resized to
+    /// what the scan holds while its members are walked.
+    permit: Option<super::gate::Permit<'r>>,
+    /// Bytes of the current top-level file held during its member walk.
+    walk_base: u64,
 }
 
 /// Where the current file sits below its record's top path, and its
@@ -164,6 +175,8 @@ impl<'r> Worker<'r> {
             item: ItemCtx::default(),
             nested_bytes: 0,
             image_depth: 0,
+            permit: None,
+            walk_base: 0,
         }
     }
 
@@ -245,9 +258,22 @@ impl<'r> Worker<'r> {
         }
     }
 
-    /// Scans one file; `_permit` holds its share of the memory budget
+    /// Scans one file; `permit` holds its share of the memory budget
     /// until the scan (including archive members) is done.
-    fn process(&mut self, item: WorkItem, _permit: super::gate::Permit<'_>) {
+    fn process(&mut self, item: WorkItem, permit: super::gate::Permit<'r>) {
+        self.permit = Some(permit);
+        self.process_listed(item);
+        self.permit = None;
+    }
+
+    /// Resizes the current file's reservation (see [`Self::process`]).
+    fn hold(&mut self, bytes: u64) {
+        if let Some(p) = self.permit.as_mut() {
+            p.resize(bytes);
+        }
+    }
+
+    fn process_listed(&mut self, item: WorkItem) {
         let Source::Listed { dir, name } = item.source else {
             return;
         };
@@ -255,17 +281,16 @@ impl<'r> Worker<'r> {
         let _ = self.out.send(Message::Reading(display.clone()));
         let deadline = Instant::now() + self.opts.read_timeout;
         self.watch.begin(&item.path);
-        let mut image = None;
-        let read = dirfd::open_file_at(dir.as_fd(), &name).map(|(file, meta)| {
-            image = file.try_clone().ok();
-            (self.read_file(file, meta.len(), deadline), meta)
+        let read = dirfd::open_file_at(dir.as_fd(), &name).map(|(mut file, meta)| {
+            let read = self.read_file(&mut file, meta.len(), deadline);
+            (read, meta, file)
         });
         if !self.watch.end() {
             self.gone = true;
             self.buf = Vec::new();
             return;
         }
-        let (read, meta) = match read {
+        let (read, meta, file) = match read {
             Ok(r) => r,
             Err(OpenError::Io(e)) => {
                 let detail = format!("cannot open: {e}");
@@ -280,17 +305,22 @@ impl<'r> Worker<'r> {
             Err((stop, bytes)) => {
                 self.release_buffer();
                 self.read_stopped(&display, stop, bytes);
-                return;
             }
-            Ok(Contents::Streamed { size, digests }) => self.too_large(&display, size, &digests),
+            Ok(Contents::Streamed { size, digests }) => {
+                self.too_large(&display, size, &digests);
+                self.image_file(&display, &file, None);
+            }
             Ok(Contents::InMemory { size, digests }) => {
                 let owner = self.owner(meta.uid());
                 let name = pathfmt::bytes_to_string(name.as_bytes());
+                // The head is checked in memory: no second read of the file.
+                let head = &self.buf[..self.buf.len().min(HEAD_LEN)];
+                let image = is_disk_image(head);
                 self.scan_buffer(&name, &display, size, &digests, &owner);
+                if image {
+                    self.image_file(&display, &file, Some(true));
+                }
             }
-        }
-        if let Some(file) = image {
-            self.image_file(&display, &file);
         }
     }
 
@@ -392,13 +422,35 @@ impl<'r> Worker<'r> {
         if !matches.is_empty() {
             self.finding(display, Vec::new(), size, digests, matches);
         }
+        // The scan's module output is gone: from here the file holds its
+        // bytes, and a member its own while it is scanned.
+        self.walk_base = data.len() as u64;
+        self.hold(self.walk_base);
         self.archive(display, &data, digests, owner);
         if self.item.image {
             self.image_bytes(display, &[], &data);
         }
         self.buf = data;
         self.release_buffer();
+        if size as usize >= RECLAIM_AFTER {
+            self.reclaim();
+        }
         self.done(size);
+    }
+
+    /// After a large scan: drops the scanner's module output (yara-x keeps
+    /// the last scan's structures, for an executable several times its
+    /// size, until the next scan) and hands the freed pages of every malloc
+    /// arena back to the system, so that each worker's arena does not keep
+    /// the high-water mark of the largest executable it ever scanned.
+    fn reclaim(&mut self) {
+        // An empty scan only replaces the last one's data; nothing is recorded.
+        let _ = self.scanner.scan(&[]);
+        // SAFETY: malloc_trim only returns free pages to the kernel; it
+        // touches no memory a pointer refers to.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 
     fn done(&self, bytes: u64) {
@@ -417,7 +469,7 @@ impl<'r> Worker<'r> {
     /// past that the buffer is dropped and the rest is only hashed.
     fn read_file(
         &mut self,
-        mut file: File,
+        file: &mut File,
         size_hint: u64,
         deadline: Instant,
     ) -> Result<Contents, (ReadStop, u64)> {
@@ -431,7 +483,7 @@ impl<'r> Worker<'r> {
         loop {
             self.check(deadline).map_err(|s| (s, total))?;
             let before = self.buf.len();
-            let n = (&mut file)
+            let n = (&mut *file)
                 .take(CHUNK)
                 .read_to_end(&mut self.buf)
                 .map_err(|e| (ReadStop::Io(e), total))?;
@@ -443,7 +495,7 @@ impl<'r> Worker<'r> {
             }
             if total > limit {
                 self.buf = Vec::new();
-                let size = self.stream_rest(&mut file, &mut hashers, total, deadline)?;
+                let size = self.stream_rest(file, &mut hashers, total, deadline)?;
                 let digests = hashers.finish();
                 return Ok(Contents::Streamed { size, digests });
             }
@@ -539,8 +591,15 @@ impl<'r> Worker<'r> {
     /// One archive member, scanned like a file.
     /// A member that is a disk image is then opened as one.
     fn member(&mut self, display: &str, chain: &[String], data: &[u8], owner: &str) {
+        let len = data.len() as u64;
+        self.hold(self.walk_base.saturating_add(self.charge(len)));
         self.member_scan(display, chain, data, owner);
+        self.hold(self.walk_base.saturating_add(len));
         self.image_bytes(display, chain, data);
+        self.hold(self.walk_base);
+        if data.len() >= RECLAIM_AFTER {
+            self.reclaim();
+        }
     }
 
     /// Hashes, YARA-scans and looks up one member; returns its digests.

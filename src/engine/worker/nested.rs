@@ -36,9 +36,14 @@ impl Worker<'_> {
     }
 
     /// Opens a walked file (its own open descriptor) as a disk when its
-    /// first bytes are a disk image and archive recursion is on.
-    pub(super) fn image_file(&mut self, display: &str, file: &File) {
-        if self.opts.archive.is_some() && super::super::device::image_file(file) {
+    /// first bytes are a disk image and archive recursion is on; `is_image`
+    /// is that answer when the caller already looked at the bytes in
+    /// memory (`None`: the head is read from the file).
+    pub(super) fn image_file(&mut self, display: &str, file: &File, is_image: Option<bool>) {
+        if self.opts.archive.is_none() {
+            return;
+        }
+        if is_image.unwrap_or_else(|| super::super::device::image_file(file)) {
             self.nested_bytes = 0;
             self.image(display, &[], file);
         }
