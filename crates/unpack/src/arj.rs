@@ -67,7 +67,7 @@ fn header(d: &[u8], at: usize) -> Result<Option<Header>, String> {
     if size == 0 {
         return Ok(None);
     }
-    if size > MAX_HEADER || size < 30 {
+    if !(30..=MAX_HEADER).contains(&size) {
         return Err(bad("impossible size"));
     }
     let basic = d
@@ -381,7 +381,7 @@ fn decode_fastest(
     let r = (|| -> Result<(), String> {
         while out.len() < want {
             steps = steps.wrapping_add(1);
-            if steps % 65536 == 0 && out_of_time() {
+            if steps.is_multiple_of(65536) && out_of_time() {
                 return Err("time limit".into());
             }
             let c = unary_width(&mut b, 0, 7)?;
@@ -499,8 +499,9 @@ mod tests {
         assert_eq!(b.get(3).unwrap(), 0b101);
         assert_eq!(b.get(9).unwrap(), 0b0_0000_1111);
         assert_eq!(b.get(4).unwrap(), 0xf);
+        // A few bytes of zeros past the end (ARJ reads ahead), then an error.
         assert_eq!(b.get(16).unwrap(), 0);
-        assert!(b.get(16).is_err());
+        assert!((0..3).any(|_| b.get(16).is_err()));
     }
 
     #[test]
@@ -525,7 +526,7 @@ mod tests {
         bits.push('0'); // value 0 -> c = 1
         bits.push('0'); // position: width 9
         bits.push_str("000000001"); // distance 1 -> two back
-        while bits.len() % 8 != 0 {
+        while !bits.len().is_multiple_of(8) {
             bits.push('0');
         }
         let bytes: Vec<u8> = bits

@@ -62,7 +62,7 @@ pub(crate) fn lzss(
             return (out, Some(LzssEnd::Cap));
         }
         groups = groups.wrapping_add(1);
-        if groups % 4096 == 0 && out_of_time() {
+        if groups.is_multiple_of(4096) && out_of_time() {
             return (out, Some(LzssEnd::Time));
         }
         for bit in 0..8 {
@@ -260,10 +260,13 @@ mod tests {
         let input = [0u8, 0, 0x0f, 0, 0x0f];
         let (out, _) = lzss(&input, 1000, &|| false);
         assert_eq!(out, vec![b' '; 36]);
-        let bomb: Vec<u8> = std::iter::repeat([
-            0u8, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f,
-        ])
-        .take(1000)
+        let bomb: Vec<u8> = std::iter::repeat_n(
+            [
+                0u8, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0, 0x0f, 0,
+                0x0f,
+            ],
+            1000,
+        )
         .flatten()
         .collect();
         let (out, end) = lzss(&bomb, 100, &|| false);
