@@ -116,7 +116,7 @@ pub(crate) fn sniff(data: &[u8]) -> Option<Found> {
 
 /// Bits read most significant first; reading past the end gives zeros
 /// (as ARJ's own reader does) and counts the overrun.
-struct Bits<'a> {
+pub(crate) struct Bits<'a> {
     d: &'a [u8],
     pos: usize,
     buf: u32,
@@ -125,7 +125,7 @@ struct Bits<'a> {
 }
 
 impl<'a> Bits<'a> {
-    fn new(d: &'a [u8]) -> Self {
+    pub(crate) fn new(d: &'a [u8]) -> Self {
         Bits {
             d,
             pos: 0,
@@ -136,7 +136,7 @@ impl<'a> Bits<'a> {
     }
 
     /// The next `k` (at most 16) bits.
-    fn get(&mut self, k: u32) -> Result<u32, String> {
+    pub(crate) fn get(&mut self, k: u32) -> Result<u32, String> {
         while self.n < k {
             let b = match self.d.get(self.pos) {
                 Some(&b) => b,
@@ -157,51 +157,93 @@ impl<'a> Bits<'a> {
         self.buf &= (1u32 << self.n) - 1;
         Ok(v)
     }
+
+    /// The next `k` (at most 16) bits without taking them; zeros past
+    /// the end of the input.
+    pub(crate) fn peek(&mut self, k: u32) -> u32 {
+        while self.n < k {
+            let Some(&b) = self.d.get(self.pos) else {
+                return (self.buf << (k - self.n)) & ((1u32 << k) - 1);
+            };
+            self.pos += 1;
+            self.buf = (self.buf << 8) | u32::from(b);
+            self.n += 8;
+        }
+        (self.buf >> (self.n - k)) & ((1u32 << k) - 1)
+    }
+
+    /// Input bytes taken so far.
+    pub(crate) fn consumed(&self) -> usize {
+        self.pos.min(self.d.len())
+    }
 }
+
+/// Longest Huffman code: 16 bits in ARJ, 20 in bzip2 (NSIS uses this
+/// decoder too).
+const MAX_CODE: usize = 20;
 
 /// A canonical Huffman code (codes assigned by length, then symbol), or a
 /// single symbol sent with no bits.
-struct Huff {
-    counts: [u16; 17],
+pub(crate) struct Huff {
+    counts: [u16; MAX_CODE + 1],
     symbols: Vec<u16>,
     single: Option<u16>,
+    /// Codes of at most [`FAST`] bits by their first [`FAST`] bits:
+    /// (symbol, length), length 0 for a longer code.
+    fast: Vec<(u16, u8)>,
 }
 
+/// Bits looked up at once by [`Huff::decode`].
+const FAST: u32 = 10;
+
 impl Huff {
-    fn single(sym: u32, n: usize) -> Result<Huff, String> {
+    pub(crate) fn single(sym: u32, n: usize) -> Result<Huff, String> {
         if sym as usize >= n {
             return Err(format!("symbol {sym} out of range"));
         }
         Ok(Huff {
-            counts: [0; 17],
+            counts: [0; MAX_CODE + 1],
             symbols: Vec::new(),
             single: Some(sym as u16),
+            fast: Vec::new(),
         })
     }
 
-    fn from_lengths(lens: &[u8]) -> Huff {
-        let mut counts = [0u16; 17];
+    /// The code of `lens` (each at most [`MAX_CODE`]; longer ones are
+    /// never decoded).
+    pub(crate) fn from_lengths(lens: &[u8]) -> Huff {
+        let mut counts = [0u16; MAX_CODE + 1];
         for &l in lens {
-            counts[usize::from(l.min(16))] += 1;
+            if usize::from(l) <= MAX_CODE {
+                counts[usize::from(l)] += 1;
+            }
         }
         counts[0] = 0;
         let mut symbols = Vec::with_capacity(lens.len());
-        for len in 1..=16u8 {
+        for len in 1..=MAX_CODE as u8 {
             symbols.extend((0..lens.len() as u16).filter(|&s| lens[usize::from(s)] == len));
         }
+        let fast = fast_table(&counts, &symbols);
         Huff {
             counts,
             symbols,
             single: None,
+            fast,
         }
     }
 
-    fn decode(&self, b: &mut Bits<'_>) -> Result<u16, String> {
+    pub(crate) fn decode(&self, b: &mut Bits<'_>) -> Result<u16, String> {
         if let Some(s) = self.single {
             return Ok(s);
         }
+        if let Some(&(sym, len)) = self.fast.get(b.peek(FAST) as usize) {
+            if len > 0 {
+                b.get(len.into())?;
+                return Ok(sym);
+            }
+        }
         let (mut code, mut first, mut index) = (0u32, 0u32, 0usize);
-        for len in 1..=16 {
+        for len in 1..=MAX_CODE {
             code |= b.get(1)?;
             let count = u32::from(self.counts[len]);
             if code.wrapping_sub(first) < count {
@@ -218,6 +260,32 @@ impl Huff {
         }
         Err("invalid Huffman code".into())
     }
+}
+
+/// The lookup table of the codes of at most [`FAST`] bits (a shorter
+/// code wins where an over-full code would make two overlap, as in the
+/// bit-by-bit decoder).
+fn fast_table(counts: &[u16; MAX_CODE + 1], symbols: &[u16]) -> Vec<(u16, u8)> {
+    let mut fast = vec![(0u16, 0u8); 1 << FAST];
+    let (mut first, mut index) = (0u32, 0usize);
+    for len in 1..=FAST {
+        let count = u32::from(counts[len as usize]);
+        for k in 0..count {
+            let Some(&sym) = symbols.get(index + k as usize) else {
+                break;
+            };
+            let shift = FAST - len;
+            let start = ((first + k) << shift) as usize;
+            for e in fast.iter_mut().skip(start).take(1 << shift) {
+                if e.1 == 0 {
+                    *e = (sym, len as u8);
+                }
+            }
+        }
+        index += count as usize;
+        first = (first + count) << 1;
+    }
+    fast
 }
 
 /// Symbols of the literal/length code (256 literals, lengths 3..=256).

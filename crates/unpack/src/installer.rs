@@ -7,8 +7,9 @@
 //! does: LZMA (a `0x5D` properties byte and a power-of-two dictionary,
 //! maybe after an x86 filter flag; decoded by `lzma-rust2`, already used
 //! for xz and 7z, with its BCJ filter), NSIS's bzip2 variant (block
-//! marker `0x31` without the rest of bzip2's magic and CRCs: no decoder
-//! reads it, so an `Unsupported` gap), otherwise raw deflate (`flate2`).
+//! marker `0x31` without the rest of bzip2's magic and CRCs, which no
+//! crate reads: decoded by `nsis_bzip2` here), otherwise raw deflate
+//! (`flate2`).
 //! Block 0 (the installer script) is `$nsis/header`, data block n (files,
 //! in script order) is `$nsis/block/<n>`. Inno Setup and InstallShield
 //! are recognised by documented markers only and recorded as
@@ -21,6 +22,8 @@ use std::io::{self, Read};
 use crate::locate::{pe_overlay_start, Found};
 use crate::walker::{Counting, End, Walker};
 use crate::{ContainerKind, Gap, DECODER_MEM_LIMIT_KIB};
+
+mod nsis_bzip2;
 
 /// How far into the overlay the markers are looked for.
 const WINDOW: usize = 64 * 1024;
@@ -123,16 +126,21 @@ fn nsis_layout(body: &[u8]) -> (Option<usize>, Method) {
     (Some(0), Method::Deflate)
 }
 
-/// A decoder for one NSIS stream compressed with `method`.
+/// A decoder for the NSIS stream `data` compressed with `method`;
+/// `consumed` follows the compressed bytes it takes.
 fn nsis_decoder<'r>(
     method: Method,
-    input: impl Read + 'r,
-    data: &[u8],
+    data: &'r [u8],
+    consumed: &'r Cell<u64>,
 ) -> io::Result<Box<dyn Read + 'r>> {
     let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+    let input = Counting {
+        inner: data,
+        n: consumed,
+    };
     match method {
         Method::Deflate => Ok(Box::new(flate2::read::DeflateDecoder::new(input))),
-        Method::Bzip2 => Err(bad("bzip2")),
+        Method::Bzip2 => Ok(Box::new(nsis_bzip2::NsisBzip2::new(data, consumed))),
         Method::Lzma(filtered) => {
             let skip = usize::from(!is_lzma(data));
             let props = data
@@ -143,8 +151,8 @@ fn nsis_decoder<'r>(
                 return Err(bad("lzma dictionary above the decoder memory limit"));
             }
             let mut input = input;
-            let mut head = vec![0u8; skip + 5];
-            input.read_exact(&mut head)?;
+            let mut head = [0u8; 6];
+            input.read_exact(&mut head[..skip + 5])?;
             let lz = lzma_rust2::LzmaReader::new_with_props(input, u64::MAX, props[0], dict, None)
                 .map_err(|e| bad(&format!("lzma: {e}")))?;
             if filtered {
@@ -178,12 +186,6 @@ impl Walker<'_, '_> {
             return self.skip(Gap::Corrupt, "nsis: data section truncated".into());
         };
         match nsis_layout(body) {
-            (_, Method::Bzip2) => self.skip(
-                Gap::Unsupported,
-                "nsis: bzip2-compressed installer (NSIS's own bzip2 variant, without \
-                 bzip2's magic and CRCs); kensa has no decoder for it, members not scanned"
-                    .into(),
-            ),
             (Some(at), method) => self.nsis_solid(&body[at..], method, header_len, depth),
             (None, method) => self.nsis_blocks(body, method, depth),
         }
@@ -192,11 +194,7 @@ impl Walker<'_, '_> {
     /// One compressed stream of length-prefixed blocks.
     fn nsis_solid(&mut self, body: &[u8], method: Method, header_len: u32, depth: u32) {
         let consumed = Cell::new(0u64);
-        let input = Counting {
-            inner: body,
-            n: &consumed,
-        };
-        let mut dec = match nsis_decoder(method, input, body) {
+        let mut dec = match nsis_decoder(method, body, &consumed) {
             Ok(d) => d,
             Err(e) => return self.skip(Gap::Corrupt, format!("nsis: {e}")),
         };
@@ -278,16 +276,12 @@ impl Walker<'_, '_> {
             let mut whole = true;
             self.named(block_name(index), |w| {
                 let consumed = Cell::new(0u64);
-                let input = Counting {
-                    inner: block,
-                    n: &consumed,
-                };
                 if word & 0x8000_0000 == 0 {
                     let mut r: &[u8] = block;
                     whole = w.nsis_block(&mut r, word, &|| consumed.get(), depth);
                     return;
                 }
-                match nsis_decoder(method, input, block) {
+                match nsis_decoder(method, block, &consumed) {
                     Ok(mut dec) => {
                         let (out, end) = w.read_member(&mut dec, &|| consumed.get());
                         whole = matches!(end, End::Complete);
