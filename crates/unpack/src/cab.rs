@@ -32,6 +32,9 @@ const FLAG_NEXT: u16 = 2;
 const FLAG_RESERVE: u16 = 4;
 /// Largest uncompressed size of one data block.
 const BLOCK_MAX: usize = 32 * 1024;
+/// Times a folder is decoded again for files that overlap earlier ones
+/// (each restart allocates a new LZX window).
+const MAX_RESTARTS: u32 = 64;
 /// MSZIP's history: one deflate window.
 const MSZIP_WINDOW: usize = 32 * 1024;
 
@@ -294,6 +297,27 @@ struct FolderStream<'d> {
 }
 
 impl<'d> FolderStream<'d> {
+    /// The stream of `folder`, or `None` for a method kensa cannot decode.
+    fn new(
+        data: &'d [u8],
+        folder: &Folder,
+        reserve: usize,
+        consumed: &'d Cell<u64>,
+    ) -> Option<Self> {
+        Codec::new(folder.method).map(|codec| FolderStream {
+            data,
+            next: folder.first_block,
+            blocks_left: folder.blocks,
+            reserve,
+            codec,
+            buf: Vec::new(),
+            at: 0,
+            pos: 0,
+            consumed,
+            failed: None,
+        })
+    }
+
     fn load(&mut self) -> Result<(), String> {
         let d = self.data;
         let at = self.next;
@@ -391,29 +415,25 @@ impl Walker<'_, '_> {
         depth: u32,
     ) {
         let consumed = Cell::new(0u64);
-        let new_stream = || {
-            Codec::new(folder.method).map(|codec| FolderStream {
-                data,
-                next: folder.first_block,
-                blocks_left: folder.blocks,
-                reserve: cab.data_reserve,
-                codec,
-                buf: Vec::new(),
-                at: 0,
-                pos: 0,
-                consumed: &consumed,
-                failed: None,
-            })
-        };
+        let new_stream = || FolderStream::new(data, folder, cab.data_reserve, &consumed);
         let Some(mut stream) = new_stream() else {
             return self.cab_unsupported(folder.method, files);
         };
+        let mut restarts = 0u32;
         for f in files {
             if !self.admit() {
                 return;
             }
             if f.offset < stream.pos {
-                // Files that overlap: decode the folder again from its start.
+                // Files that overlap: decode the folder again from its
+                // start, a bounded number of times.
+                restarts += 1;
+                if restarts > MAX_RESTARTS {
+                    return self.skip(
+                        Gap::Limit,
+                        format!("cab: more than {MAX_RESTARTS} overlapping files in a folder"),
+                    );
+                }
                 let Some(s) = new_stream() else { return };
                 stream = s;
             }

@@ -44,6 +44,21 @@ pub(crate) enum LzssEnd {
     Time,
 }
 
+/// The LZSS history: 4096 bytes written in a circle.
+struct Ring {
+    bytes: [u8; RING],
+    pos: usize,
+}
+
+impl Ring {
+    /// Output `b` and remember it.
+    fn put(&mut self, b: u8, out: &mut Vec<u8>) {
+        out.push(b);
+        self.bytes[self.pos] = b;
+        self.pos = (self.pos + 1) % RING;
+    }
+}
+
 /// Decode the SZDD LZSS stream `input` into at most `cap` bytes; the
 /// output and how it ended (`None`: the input ran out cleanly).
 pub(crate) fn lzss(
@@ -51,8 +66,10 @@ pub(crate) fn lzss(
     cap: usize,
     out_of_time: &dyn Fn() -> bool,
 ) -> (Vec<u8>, Option<LzssEnd>) {
-    let mut ring = [b' '; RING];
-    let mut pos = RING - 16;
+    let mut ring = Ring {
+        bytes: [b' '; RING],
+        pos: RING - 16,
+    };
     let mut out = Vec::new();
     let mut it = input.iter().copied();
     let mut groups = 0u32;
@@ -70,9 +87,7 @@ pub(crate) fn lzss(
                 let Some(b) = it.next() else {
                     return (out, None);
                 };
-                out.push(b);
-                ring[pos] = b;
-                pos = (pos + 1) % RING;
+                ring.put(b, &mut out);
                 continue;
             }
             // A flag byte may announce tokens past the end: only a copy
@@ -83,13 +98,9 @@ pub(crate) fn lzss(
             let Some(hi) = it.next() else {
                 return (out, Some(LzssEnd::Truncated));
             };
-            let mut from = usize::from(lo) | (usize::from(hi & 0xf0) << 4);
-            for _ in 0..usize::from(hi & 0x0f) + 3 {
-                let b = ring[from];
-                out.push(b);
-                ring[pos] = b;
-                pos = (pos + 1) % RING;
-                from = (from + 1) % RING;
+            let from = usize::from(lo) | (usize::from(hi & 0xf0) << 4);
+            for k in 0..usize::from(hi & 0x0f) + 3 {
+                ring.put(ring.bytes[(from + k) % RING], &mut out);
             }
         }
     }
