@@ -13,6 +13,7 @@ mod archive_walk;
 mod cli_docs;
 mod config_check;
 mod false_positives;
+mod deep_cab;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod archive;
+pub mod cab;
 pub mod diskfs;
 pub mod journal;
 pub mod report_common;

@@ -4,7 +4,7 @@
 //! central directory record in the last 64 KiB (a zip behind a PE stub, a
 //! shell-script stub or any other prefix, offsets adjusted or not), and a
 //! 7z or RAR signature at the start of a PE overlay (self-extracting
-//! installers). Every check reads a bounded part of the file (512 bytes,
+//! installers, a cabinet behind an IExpress stub). Every check reads a bounded part of the file (512 bytes,
 //! the tail, a PE header and the first 64 KiB of its overlay), so the cost
 //! on the many files that are not archives stays a few microseconds. A
 //! structure found away from offset 0 is only accepted once its own
@@ -293,7 +293,7 @@ fn octal(field: &[u8]) -> Option<u64> {
 
 /// Where a PE image's sections end (the start of its overlay), if `data` is
 /// a PE with bytes after its last section. Every field is bounds-checked.
-fn pe_overlay_start(data: &[u8]) -> Option<usize> {
+pub(crate) fn pe_overlay_start(data: &[u8]) -> Option<usize> {
     const SECTION: usize = 40;
     if !data.starts_with(b"MZ") {
         return None;
@@ -318,7 +318,8 @@ fn pe_overlay_start(data: &[u8]) -> Option<usize> {
     (end > 0 && end < data.len()).then_some(end)
 }
 
-/// A 7z or RAR archive near the start of a PE overlay.
+/// A 7z, RAR or CAB archive near the start of a PE overlay (7-Zip and
+/// WinRAR SFX modules, IExpress/wextract and other cabinet SFX stubs).
 fn in_pe_overlay(data: &[u8]) -> Option<Found> {
     let start = pe_overlay_start(data)?;
     let window = &data[start..data.len().min(start + OVERLAY_WINDOW)];
@@ -328,6 +329,8 @@ fn in_pe_overlay(data: &[u8]) -> Option<Found> {
             ContainerKind::SevenZ
         } else if w.starts_with(b"Rar!") && is_rar_start(&data[at..]) {
             ContainerKind::Rar
+        } else if w.starts_with(b"MSCF") && crate::cab::is_cab_start(&data[at..]) {
+            ContainerKind::Cab
         } else {
             continue;
         };
