@@ -121,7 +121,7 @@ fn copy(token: u16, start: usize, out: &mut Vec<u8>, cap: usize) -> Option<&'sta
         return Some("copy token reaches before the chunk");
     }
     for _ in 0..length {
-        if out.len() >= cap || out.len() - start >= CHUNK_MAX + 1 {
+        if out.len() >= cap || out.len() - start > CHUNK_MAX {
             break;
         }
         let b = out.get(out.len() - offset).copied().unwrap_or_default();
