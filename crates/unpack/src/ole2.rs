@@ -24,9 +24,10 @@
 //! limit.
 
 mod msi;
+mod project;
 mod vba;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{self, Cursor, Read};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -36,7 +37,8 @@ use crate::walker::Walker;
 use crate::{ContainerKind, Gap};
 
 const MAGIC: &[u8; 8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1";
-/// `.msg`: an attachment's storage, its data and its file names.
+/// `.msg`: an attachment's storage, its data and its file names (long
+/// before short, UTF-16 before 8-bit).
 const ATTACH_PREFIX: &str = "__attach_version1.0_#";
 const ATTACH_DATA: &str = "__substg1.0_37010102";
 const ATTACH_NAMES: [&str; 4] = [
@@ -45,8 +47,12 @@ const ATTACH_NAMES: [&str; 4] = [
     "__substg1.0_3704001F",
     "__substg1.0_3704001E",
 ];
-/// Largest attachment name or VBA `dir` stream read.
-const SMALL_STREAM: u64 = 1 << 20;
+/// Longest attachment file name read.
+const NAME_MAX: u64 = 4096;
+/// Storages nested deeper than this are not listed (an `.msg` nests an
+/// attachment and its embedded message per level; real files stay far
+/// below).
+const MAX_STORAGE_DEPTH: usize = 64;
 
 type Cfb<'d> = cfb::CompoundFile<Cursor<&'d [u8]>>;
 
@@ -65,12 +71,6 @@ struct Entry {
 }
 
 impl Entry {
-    fn cfb_path(&self) -> PathBuf {
-        let mut p = PathBuf::from("/");
-        p.extend(&self.path);
-        p
-    }
-
     fn parent(&self) -> &[String] {
         self.path.split_last().map(|(_, p)| p).unwrap_or_default()
     }
@@ -78,6 +78,19 @@ impl Entry {
     fn name(&self) -> &str {
         self.path.last().map(String::as_str).unwrap_or_default()
     }
+}
+
+/// The path API's form of a list of names.
+fn cfb_path(names: &[String]) -> PathBuf {
+    let mut p = PathBuf::from("/");
+    p.extend(names);
+    p
+}
+
+/// Case-insensitive key of a name in its storage (CFB compares names so).
+fn key(parent: &[String], name: &str) -> (Vec<String>, String) {
+    let up = |s: &str| s.to_uppercase();
+    (parent.iter().map(|s| up(s)).collect(), up(name))
 }
 
 /// Run a call into `cfb`, turning a panic into an error.
@@ -90,59 +103,106 @@ fn guarded<T>(f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
     })
 }
 
-/// The raw bytes of a stream, at most `max` of them.
-fn read_raw(cf: &mut Cfb<'_>, path: &[String], max: u64) -> io::Result<Vec<u8>> {
-    let mut p = PathBuf::from("/");
-    p.extend(path);
-    guarded(|| {
-        let mut out = Vec::new();
-        cf.open_stream(&p)?.take(max).read_to_end(&mut out)?;
-        Ok(out)
-    })
+/// Why a read beside the members (a name, a VBA stream) failed.
+enum SideError {
+    /// The side-read budget is spent.
+    Budget,
+    Io(io::Error),
 }
 
-/// Case-insensitive key of a name in its storage (CFB compares names so).
-fn key(parent: &[String], name: &str) -> (Vec<String>, String) {
-    let up = |s: &str| s.to_uppercase();
-    (parent.iter().map(|s| up(s)).collect(), up(name))
+/// An open compound file and its listed entries.
+struct Doc<'d> {
+    cf: Cfb<'d>,
+    entries: Vec<Entry>,
+    /// `key(parent, name)` → index in `entries`.
+    index: HashMap<(Vec<String>, String), usize>,
+    /// Bytes still allowed for reads the walker's limits do not see
+    /// (attachment names, VBA `dir` streams and module streams before
+    /// decompression): streams may share sectors, so without it a small
+    /// file could make these reads repeat without end.
+    side_budget: u64,
+}
+
+impl Doc<'_> {
+    /// The entry `name` (any case) in storage `parent`.
+    fn find(&self, parent: &[String], name: &str) -> Option<&Entry> {
+        self.index
+            .get(&key(parent, name))
+            .and_then(|&i| self.entries.get(i))
+    }
+
+    /// The raw bytes of a stream, at most `max` of them, charged to the
+    /// side-read budget.
+    fn raw(&mut self, path: &[String], max: u64) -> Result<Vec<u8>, SideError> {
+        if self.side_budget == 0 {
+            return Err(SideError::Budget);
+        }
+        let max = max.min(self.side_budget);
+        let p = cfb_path(path);
+        let cf = &mut self.cf;
+        let out = guarded(|| {
+            let mut out = Vec::new();
+            cf.open_stream(&p)?.take(max).read_to_end(&mut out)?;
+            Ok(out)
+        })
+        .map_err(SideError::Io)?;
+        self.side_budget = self.side_budget.saturating_sub(out.len() as u64);
+        Ok(out)
+    }
 }
 
 impl Walker<'_, '_> {
     pub(crate) fn ole2(&mut self, data: &[u8], depth: u32) {
-        let mut cf = match guarded(|| cfb::CompoundFile::open(Cursor::new(data))) {
+        let cf = match guarded(|| cfb::CompoundFile::open(Cursor::new(data))) {
             Ok(cf) => cf,
             Err(e) => return self.skip(Gap::Corrupt, format!("ole2: {e}")),
         };
-        let entries = self.ole2_entries(&cf);
-        let msi = entries.iter().any(|e| msi::is_table_name(e.name()));
-        let attach_names = self.ole2_attachment_names(&mut cf, &entries);
-        for e in entries.iter().filter(|e| e.stream) {
+        let mut doc = Doc {
+            cf,
+            entries: Vec::new(),
+            index: HashMap::new(),
+            side_budget: (data.len() as u64)
+                .saturating_mul(4)
+                .saturating_add(1 << 20),
+        };
+        self.ole2_entries(&mut doc);
+        let msi = doc.entries.iter().any(|e| msi::is_table_name(e.name()));
+        let attach_names = self.ole2_attachment_names(&mut doc);
+        for i in 0..doc.entries.len() {
+            if !doc.entries[i].stream {
+                continue;
+            }
             if self.stopped || !self.admit() {
                 return;
             }
-            let name = self.ole2_member_name(e, msi, &attach_names);
-            self.named(name, |w| w.ole2_stream(&mut cf, e, depth));
+            let e = &doc.entries[i];
+            let name = match attach_names.get(e.parent()) {
+                Some(n) if e.name().eq_ignore_ascii_case(ATTACH_DATA) => {
+                    let mut p = e.parent().to_vec();
+                    p.push(n.clone());
+                    p.join("/").into_bytes()
+                }
+                _ if msi => {
+                    let decoded: Vec<String> = e.path.iter().map(|n| msi::decode(n)).collect();
+                    decoded.join("/").into_bytes()
+                }
+                _ => e.path.join("/").into_bytes(),
+            };
+            let path = cfb_path(&e.path);
+            self.named(name, |w| w.ole2_stream(&mut doc.cf, &path, depth));
         }
-        for e in entries.iter().filter(|e| e.stream) {
-            if self.stopped {
-                return;
-            }
-            if e.name().eq_ignore_ascii_case("dir") {
-                self.ole2_vba(&mut cf, &entries, e, data.len() as u64, depth);
-            }
-        }
+        self.ole2_projects(&mut doc, depth);
     }
 
-    /// Every storage and stream below the root, storages before what they
-    /// hold; names that cannot be read by path are reported here.
-    fn ole2_entries(&mut self, cf: &Cfb<'_>) -> Vec<Entry> {
+    /// List every storage and stream below the root into `doc`, storages
+    /// before what they hold; entries that cannot be read by path, and
+    /// listing limits, are reported here.
+    fn ole2_entries(&mut self, doc: &mut Doc<'_>) {
         let bound = self.limits.max_members.saturating_mul(4);
-        let mut out: Vec<Entry> = Vec::new();
-        let mut seen = HashSet::new();
         let mut todo: Vec<Vec<String>> = vec![Vec::new()];
         while let Some(dir) = todo.pop() {
-            let mut p = PathBuf::from("/");
-            p.extend(&dir);
+            let p = cfb_path(&dir);
+            let cf = &doc.cf;
             let listed = guarded(|| {
                 Ok(cf
                     .read_storage(&p)?
@@ -157,114 +217,101 @@ impl Walker<'_, '_> {
                 }
             };
             for (name, stream) in children {
-                if out.len() as u64 >= bound {
-                    self.skip(
+                if doc.entries.len() as u64 >= bound {
+                    return self.skip(
                         Gap::Limit,
                         format!("ole2: more than {bound} entries; the rest not listed"),
                     );
-                    return out;
                 }
                 let mut path = dir.clone();
                 path.push(name);
                 let e = Entry { path, stream };
-                if !self.ole2_reachable(&e, &mut seen) {
+                if !self.ole2_reachable(&e, doc) {
                     continue;
                 }
                 if !stream {
                     todo.push(e.path.clone());
                 }
-                out.push(e);
+                doc.entries.push(e);
+            }
+        }
+    }
+
+    /// False (after a gap) for an entry the path API cannot reach (named
+    /// `.` or `..`, or a second entry of the same name in its storage) or
+    /// that is nested too deep; true after indexing it otherwise.
+    fn ole2_reachable(&mut self, e: &Entry, doc: &mut Doc<'_>) -> bool {
+        let k = key(e.parent(), e.name());
+        let (gap, why) = if e.name() == "." || e.name() == ".." || e.name().is_empty() {
+            (Gap::Corrupt, "an entry named \"\", \".\" or \"..\"")
+        } else if doc.index.contains_key(&k) {
+            (
+                Gap::Corrupt,
+                "a second entry of the same name in one storage",
+            )
+        } else if e.path.len() > MAX_STORAGE_DEPTH {
+            (Gap::Limit, "storages nested deeper than 64")
+        } else {
+            doc.index.insert(k, doc.entries.len());
+            return true;
+        };
+        let name = e.path.join("/").into_bytes();
+        self.named(name, |w| w.skip(gap, format!("ole2: {why}: not read")));
+        false
+    }
+
+    /// File names of `.msg` attachments by attachment storage, for every
+    /// attachment storage that stores one.
+    fn ole2_attachment_names(&mut self, doc: &mut Doc<'_>) -> HashMap<Vec<String>, String> {
+        let storages: Vec<Vec<String>> = doc
+            .entries
+            .iter()
+            .filter(|e| !e.stream && e.name().starts_with(ATTACH_PREFIX))
+            .map(|e| e.path.clone())
+            .collect();
+        let mut out = HashMap::new();
+        for storage in storages {
+            for (rank, stream) in ATTACH_NAMES.iter().enumerate() {
+                let Some(path) = doc.find(&storage, stream).map(|e| e.path.clone()) else {
+                    continue;
+                };
+                let raw = match doc.raw(&path, NAME_MAX) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.ole2_side_error(&path, e);
+                        continue;
+                    }
+                };
+                let name = if rank % 2 == 0 {
+                    vba::utf16le(&raw)
+                } else {
+                    raw.iter().map(|&b| char::from(b)).collect()
+                };
+                let name = name.trim_end_matches('\0');
+                if !name.is_empty() {
+                    out.insert(storage, name.to_string());
+                    break;
+                }
             }
         }
         out
     }
 
-    /// False (after a gap) for an entry the path API cannot reach: named
-    /// `.` or `..`, or a second entry of the same name in its storage.
-    fn ole2_reachable(&mut self, e: &Entry, seen: &mut HashSet<(Vec<String>, String)>) -> bool {
-        let why = if e.name() == "." || e.name() == ".." || e.name().is_empty() {
-            "an entry named \"\", \".\" or \"..\""
-        } else if !seen.insert(key(e.parent(), e.name())) {
-            "a second entry of the same name in one storage"
-        } else {
-            return true;
-        };
-        let name = e.path.join("/").into_bytes();
-        self.named(name, |w| {
-            w.skip(Gap::Corrupt, format!("ole2: {why}: not read"))
-        });
-        false
-    }
-
-    /// The member name of a stream: its path; MSI names decoded; an
-    /// `.msg` attachment's data named by the attachment's file name.
-    fn ole2_member_name(
-        &self,
-        e: &Entry,
-        msi: bool,
-        attach_names: &[(Vec<String>, String)],
-    ) -> Vec<u8> {
-        if e.name().eq_ignore_ascii_case(ATTACH_DATA) {
-            if let Some((_, n)) = attach_names.iter().find(|(p, _)| p == e.parent()) {
-                let mut name = e.parent().join("/");
-                name.push('/');
-                name.push_str(n);
-                return name.into_bytes();
-            }
+    /// Report a failed side read of the stream at `path`.
+    fn ole2_side_error(&mut self, path: &[String], e: SideError) {
+        let at = path.join("/");
+        match e {
+            SideError::Budget => self.skip(
+                Gap::Limit,
+                format!("ole2: {at} not read: streams read more often than the file allows"),
+            ),
+            SideError::Io(e) => self.skip(Gap::Corrupt, format!("ole2 stream {at}: {e}")),
         }
-        if msi {
-            let decoded: Vec<String> = e.path.iter().map(|n| msi::decode(n)).collect();
-            return decoded.join("/").into_bytes();
-        }
-        e.path.join("/").into_bytes()
-    }
-
-    /// File names of `.msg` attachments: (storage path, name) for every
-    /// attachment storage that stores one.
-    fn ole2_attachment_names(
-        &mut self,
-        cf: &mut Cfb<'_>,
-        entries: &[Entry],
-    ) -> Vec<(Vec<String>, String)> {
-        let mut out = Vec::new();
-        for e in entries.iter().filter(|e| e.stream) {
-            let parent = e.parent();
-            let is_attach = parent.last().is_some_and(|p| p.starts_with(ATTACH_PREFIX));
-            let Some(rank) = ATTACH_NAMES
-                .iter()
-                .position(|n| n.eq_ignore_ascii_case(e.name()))
-            else {
-                continue;
-            };
-            if !is_attach {
-                continue;
-            }
-            let Ok(raw) = read_raw(cf, &e.path, SMALL_STREAM) else {
-                continue;
-            };
-            let name = if rank % 2 == 0 {
-                vba::utf16le(&raw)
-            } else {
-                raw.iter().map(|&b| char::from(b)).collect()
-            };
-            let name = name.trim_end_matches('\0').to_string();
-            if name.is_empty() {
-                continue;
-            }
-            match out.iter_mut().find(|(p, _)| p == parent) {
-                // Long names (3707) come first in ATTACH_NAMES; keep them.
-                Some((_, (r, _))) if *r <= rank => {}
-                Some(slot) => slot.1 = (rank, name),
-                None => out.push((parent.to_vec(), (rank, name))),
-            }
-        }
-        out.into_iter().map(|(p, (_, n))| (p, n)).collect()
     }
 
     /// Read one stream through the limits and visit it.
-    fn ole2_stream(&mut self, cf: &mut Cfb<'_>, e: &Entry, depth: u32) {
-        let path = e.cfb_path();
-        let mut stream = match guarded(|| cf.open_stream(&path)) {
+    fn ole2_stream(&mut self, cf: &mut Cfb<'_>, path: &std::path::Path, depth: u32) {
+        let mut stream = match guarded(|| cf.open_stream(path)) {
             Ok(s) => s,
             Err(err) => return self.skip(Gap::Corrupt, format!("ole2 stream: {err}")),
         };
@@ -279,79 +326,6 @@ impl Walker<'_, '_> {
                 "ole2 stream: the compound-file reader failed on this input".into(),
             ),
         }
-    }
-}
-
-impl Walker<'_, '_> {
-    /// The VBA project whose `dir` stream is `dir`: each module's source,
-    /// decompressed, as `$vba/<module name>`.
-    fn ole2_vba(
-        &mut self,
-        cf: &mut Cfb<'_>,
-        entries: &[Entry],
-        dir: &Entry,
-        file_len: u64,
-        depth: u32,
-    ) {
-        let at = dir.path.join("/");
-        let raw = match read_raw(cf, &dir.path, file_len) {
-            Ok(r) => r,
-            Err(e) => return self.skip(Gap::Corrupt, format!("vba project {at}: {e}")),
-        };
-        let (text, err) = vba::decompress(&raw, (SMALL_STREAM * 16) as usize);
-        if let Some(e) = err {
-            self.skip(Gap::Corrupt, format!("vba project {at}: {e}"));
-        }
-        let (modules, err) = vba::modules(&text);
-        if let Some(e) = err {
-            self.skip(Gap::Corrupt, format!("vba project {at}: {e}"));
-        }
-        for m in modules {
-            if self.stopped || !self.admit() {
-                return;
-            }
-            let mut name = b"$vba/".to_vec();
-            name.extend(m.display_name());
-            self.named(name, |w| {
-                w.ole2_vba_module(cf, entries, dir.parent(), &m, file_len, depth)
-            });
-        }
-    }
-
-    /// One module's source: its stream from the module's text offset on,
-    /// decompressed up to the member cap.
-    fn ole2_vba_module(
-        &mut self,
-        cf: &mut Cfb<'_>,
-        entries: &[Entry],
-        storage: &[String],
-        m: &vba::Module,
-        file_len: u64,
-        depth: u32,
-    ) {
-        let want = m.stream_name().to_uppercase();
-        let Some(e) = entries
-            .iter()
-            .find(|e| e.stream && e.parent() == storage && e.name().to_uppercase() == want)
-        else {
-            return self.skip(
-                Gap::Corrupt,
-                format!("vba module stream {want:?} not in the project"),
-            );
-        };
-        let raw = match read_raw(cf, &e.path, file_len) {
-            Ok(r) => r,
-            Err(err) => return self.skip(Gap::Corrupt, format!("vba module: {err}")),
-        };
-        let Some(src) = usize::try_from(m.offset).ok().and_then(|o| raw.get(o..)) else {
-            return self.skip(
-                Gap::Corrupt,
-                format!("vba module: source offset {} past the stream", m.offset),
-            );
-        };
-        let (out, err) = vba::decompress(src, self.cap());
-        let err = err.map(|e| e.to_string());
-        self.decoded(out, src.len() as u64, err, depth, "vba module");
     }
 }
 

@@ -7,7 +7,8 @@ use crate::{walk, ArchiveLimits, MemberEvent};
 /// A compound file holding `streams` (path, bytes); storages on the way
 /// are created.
 pub(crate) fn build(streams: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut cf = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    let mut cf =
+        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new())).unwrap();
     for (path, data) in streams {
         let p = std::path::Path::new(path);
         if let Some(parent) = p.parent() {
@@ -221,6 +222,50 @@ fn truncated_and_cyclic_files_are_corrupt() {
     assert!(
         ev.iter()
             .any(|(_, d, k)| *k == "skip" && d.starts_with("Corrupt")),
+        "{ev:?}"
+    );
+}
+
+/// `doc` with every UTF-16 occurrence of `from` replaced by `to` (same
+/// length): a directory entry renamed behind the writer's back.
+fn rename(doc: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let enc = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect() };
+    let (from, to) = (enc(from), enc(to));
+    let mut out = doc.to_vec();
+    let at = out.windows(from.len()).position(|w| w == from).unwrap();
+    out[at..at + to.len()].copy_from_slice(&to);
+    out
+}
+
+#[test]
+fn names_the_path_api_cannot_reach_are_gaps() {
+    let doc = build(&[("/ab", b"first"), ("/cd", b"second")]);
+    // Two entries of one name in a storage: `cfb` refuses the directory
+    // (its sibling order check), so the whole file is a corrupt gap.
+    let ev = events(&rename(&doc, "cd", "AB"));
+    assert!(
+        ev.iter()
+            .any(|(_, d, k)| *k == "skip" && d.starts_with("Corrupt")),
+        "{ev:?}"
+    );
+    let ev = events(&rename(&doc, "ab", ".."));
+    assert!(
+        ev.iter()
+            .any(|(c, d, k)| *k == "skip" && c == ".." && d.starts_with("Corrupt")),
+        "{ev:?}"
+    );
+    assert_eq!(member(&ev, "cd"), Some("second"));
+}
+
+#[test]
+fn storages_nested_too_deep_are_a_limit() {
+    let deep: String = (0..70).map(|i| format!("/s{i}")).collect();
+    let doc = build(&[(&format!("{deep}/x"), b"deep"), ("/top", b"top")]);
+    let ev = events(&doc);
+    assert_eq!(member(&ev, "top"), Some("top"));
+    assert!(
+        ev.iter()
+            .any(|(_, d, k)| *k == "skip" && d.starts_with("Limit") && d.contains("nested")),
         "{ev:?}"
     );
 }
