@@ -120,12 +120,18 @@ fn copy(token: u16, start: usize, out: &mut Vec<u8>, cap: usize) -> Option<&'sta
     if offset > diff {
         return Some("copy token reaches before the chunk");
     }
-    for _ in 0..length {
-        if out.len() >= cap || out.len() - start > CHUNK_MAX {
-            break;
+    // At most one byte past the chunk's 4096, so the caller sees the excess.
+    let room = (CHUNK_MAX + 1).saturating_sub(out.len() - start);
+    let n = length.min(cap.saturating_sub(out.len())).min(room);
+    let from = out.len() - offset;
+    if offset >= n {
+        out.extend_from_within(from..from + n);
+    } else {
+        // Overlapping copy: each byte may be one this copy just wrote.
+        for i in 0..n {
+            let b = out.get(from + i).copied().unwrap_or_default();
+            out.push(b);
         }
-        let b = out.get(out.len() - offset).copied().unwrap_or_default();
-        out.push(b);
     }
     None
 }
