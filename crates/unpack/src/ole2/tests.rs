@@ -269,3 +269,19 @@ fn storages_nested_too_deep_are_a_limit() {
         "{ev:?}"
     );
 }
+
+#[test]
+fn attachment_of_an_embedded_msg_is_named_too() {
+    let name: Vec<u8> = "inner.js"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    let att = "/__attach_version1.0_#00000000/__substg1.0_3701000D/__attach_version1.0_#00000000";
+    let msg = build(&[
+        (&format!("{att}/__substg1.0_37010102"), b"payload"),
+        (&format!("{att}/__substg1.0_3704001F"), &name),
+    ]);
+    let ev = events(&msg);
+    let want = format!("{}/inner.js", &att[1..]);
+    assert_eq!(member(&ev, &want), Some("payload"), "{ev:?}");
+}
