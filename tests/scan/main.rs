@@ -14,6 +14,7 @@ mod cli_docs;
 mod config_check;
 mod false_positives;
 mod deep_cab;
+mod deep_ole2;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;

@@ -14,6 +14,7 @@ pub mod archive;
 pub mod cab;
 pub mod diskfs;
 pub mod journal;
+pub mod ole2;
 pub mod report_common;
 
 use std::ffi::OsStr;
