@@ -12,6 +12,8 @@ mod archive_scan;
 mod archive_walk;
 mod cli_docs;
 mod config_check;
+mod deep_pdf;
+mod deep_unix;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;
