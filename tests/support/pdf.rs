@@ -38,9 +38,9 @@ fn body(objects: &[PdfObj]) -> (Vec<u8>, Vec<usize>) {
     let mut offsets = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         offsets.push(out.len());
-        write!(out, "{} 0 obj\n", i + 1).unwrap();
+        writeln!(out, "{} 0 obj", i + 1).unwrap();
         match &o.stream {
-            None => write!(out, "{}\n", o.value).unwrap(),
+            None => writeln!(out, "{}", o.value).unwrap(),
             Some(data) => {
                 let length = if o.value.contains("/Length") {
                     String::new()
@@ -63,7 +63,7 @@ pub fn pdf(objects: &[PdfObj]) -> Vec<u8> {
     let xref = out.len();
     write!(out, "xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).unwrap();
     for off in offsets {
-        write!(out, "{off:010} 00000 n \n").unwrap();
+        writeln!(out, "{off:010} 00000 n ").unwrap();
     }
     write!(
         out,

@@ -112,7 +112,10 @@ impl Walker<'_, '_> {
                 },
                 Name::Bsd(len) if len <= MAX_NAME && len <= body.len() => {
                     let n = body[..len].split(|&b| b == 0).next().unwrap_or_default();
-                    self.ar_member(n.to_vec(), &body[len..], truncated, depth);
+                    // The BSD symbol table is `#1/len` named `__.SYMDEF...`.
+                    if !n.starts_with(b"__.SYMDEF") {
+                        self.ar_member(n.to_vec(), &body[len..], truncated, depth);
+                    }
                 }
                 Name::Bsd(_) => {
                     return self.skip(Gap::Corrupt, format!("ar: bad BSD name at offset {at}"))

@@ -109,38 +109,40 @@ enum Bad {
     Malformed(&'static str),
 }
 
-/// The header at `at` (fields: mode, nlink, name size, file size).
+/// Fixed header length and data alignment of each format.
+fn layout(format: Format) -> (usize, u64) {
+    match format {
+        Format::Odc => (76, 1),
+        Format::Newc => (110, 4),
+        Format::BinLe | Format::BinBe => (26, 2),
+    }
+}
+
+/// The numeric fields of the header at the start of `h`: mode, nlink,
+/// name size, file size.
+fn fields(h: &[u8], format: Format) -> Option<(u64, u64, u64, u64)> {
+    match format {
+        Format::Odc => {
+            let f = |off, len| text_num(h, off, len, 8);
+            Some((f(18, 6)?, f(36, 6)?, f(59, 6)?, f(65, 11)?))
+        }
+        Format::Newc => {
+            let f = |off, len| text_num(h, off, len, 16);
+            Some((f(14, 8)?, f(38, 8)?, f(94, 8)?, f(54, 8)?))
+        }
+        Format::BinLe | Format::BinBe => {
+            let w = |off| word(h, off, format).map(u64::from);
+            let size = (w(22)? << 16) | w(24)?;
+            Some((w(6)?, w(12)?, w(20)?, size))
+        }
+    }
+}
+
+/// The header at `at`.
 fn header(d: &[u8], at: usize, format: Format) -> Result<Header, Bad> {
     let rest = d.get(at..).unwrap_or_default();
-    let fields = match format {
-        Format::Odc => (|| {
-            let f = |off, len| text_num(rest, off, len, 8);
-            Some((f(18, 6)?, f(36, 6)?, f(59, 6)?, f(65, 11)?, 76u64, 1u64))
-        })(),
-        Format::Newc => (|| {
-            let f = |off, len| text_num(rest, off, len, 16);
-            Some((f(14, 8)?, f(38, 8)?, f(94, 8)?, f(54, 8)?, 110u64, 4u64))
-        })(),
-        Format::BinLe | Format::BinBe => (|| {
-            let w = |off| word(rest, off, format);
-            let size = (u64::from(w(22)?) << 16) | u64::from(w(24)?);
-            let (mode, nlink, namesize) = (w(6)?, w(12)?, w(20)?);
-            Some((
-                mode.into(),
-                nlink.into(),
-                namesize.into(),
-                size,
-                26u64,
-                2u64,
-            ))
-        })(),
-    };
-    let fixed = match format {
-        Format::Odc => 76,
-        Format::Newc => 110,
-        Format::BinLe | Format::BinBe => 26,
-    };
-    let Some((mode, nlink, namesize, size, hlen, pad)) = fields else {
+    let (fixed, pad) = layout(format);
+    let Some((mode, nlink, namesize, size)) = fields(rest, format) else {
         return Err(if rest.len() < fixed {
             Bad::Truncated
         } else {
@@ -158,7 +160,7 @@ fn header(d: &[u8], at: usize, format: Format) -> Result<Header, Bad> {
         Some(n) if n.last() != Some(&0) => return Err(Bad::Malformed("name not NUL-terminated")),
         Some(_) => {}
     }
-    let data_start = align(hlen + namesize as u64, pad) as usize + at;
+    let data_start = align((fixed + namesize) as u64, pad) as usize + at;
     Ok(Header {
         mode: u32::try_from(mode).unwrap_or(0),
         nlink: u32::try_from(nlink).unwrap_or(0),
@@ -201,6 +203,7 @@ impl Walker<'_, '_> {
         format: Format,
         depth: u32,
     ) -> Option<usize> {
+        // Each round consumes a header: bounded by the input.
         loop {
             if self.stopped {
                 return None;
@@ -216,42 +219,55 @@ impl Walker<'_, '_> {
                     return None;
                 }
             };
-            let name = d.get(h.name.clone()).unwrap_or_default().to_vec();
+            let name = d.get(h.name.clone()).unwrap_or_default();
             if name == TRAILER {
                 return Some(after(&h, d.len()));
             }
-            let left = d.len().saturating_sub(h.data_start) as u64;
-            let data = d
-                .get(h.data_start..)
-                .and_then(|r| r.get(..usize::try_from(h.size.min(left)).ok()?))
-                .unwrap_or_default();
-            // newc hard links: the data rides on the last link.
-            let empty_link = format == Format::Newc && h.nlink > 1 && h.size == 0;
-            if h.mode & S_IFMT == S_IFREG && !empty_link {
-                if !self.admit() {
-                    return None;
-                }
-                let truncated = (h.size > left).then(|| {
-                    format!(
-                        "cpio member declares {} bytes, {left} left in the archive",
-                        h.size
-                    )
-                });
-                self.named(name, |w| {
-                    w.stored_member(data, truncated, depth, "cpio member")
-                });
-            }
-            if h.size > left {
-                if h.mode & S_IFMT != S_IFREG {
-                    self.skip(
-                        Gap::Corrupt,
-                        format!("cpio entry at offset {at} is truncated"),
-                    );
-                }
+            if !self.cpio_entry(d, &h, name.to_vec(), format, depth) {
                 return None;
             }
             at = after(&h, d.len());
         }
+    }
+
+    /// Visit one entry (regular files only); false when the walk must stop
+    /// (a limit, or the entry runs past the end of the archive).
+    fn cpio_entry(
+        &mut self,
+        d: &[u8],
+        h: &Header,
+        name: Vec<u8>,
+        format: Format,
+        depth: u32,
+    ) -> bool {
+        let left = d.len().saturating_sub(h.data_start) as u64;
+        let data = d
+            .get(h.data_start..)
+            .and_then(|r| r.get(..usize::try_from(h.size.min(left)).ok()?))
+            .unwrap_or_default();
+        let regular = h.mode & S_IFMT == S_IFREG;
+        // newc hard links: the data rides on the last link.
+        let empty_link = format == Format::Newc && h.nlink > 1 && h.size == 0;
+        if regular && !empty_link {
+            if !self.admit() {
+                return false;
+            }
+            let truncated = (h.size > left).then(|| {
+                format!(
+                    "cpio member declares {} bytes, {left} left in the archive",
+                    h.size
+                )
+            });
+            self.named(name, |w| {
+                w.stored_member(data, truncated, depth, "cpio member")
+            });
+        } else if h.size > left {
+            self.skip(
+                Gap::Corrupt,
+                "cpio entry runs past the end of the archive".into(),
+            );
+        }
+        h.size <= left
     }
 
     /// A member stored uncompressed in the container (`bytes`), read

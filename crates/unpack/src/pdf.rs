@@ -52,6 +52,10 @@ const MAX_OBJECTS: usize = 100_000;
 const MAX_FILTERS: usize = 8;
 /// `/JS` strings longer than this are members.
 const JS_MIN: usize = 64;
+/// Values the lexer may build over the whole file (every object's
+/// dictionary together); past it the rest of the file is a `Limit` gap, so
+/// dictionaries that swallow each other cannot make the scan quadratic.
+const MAX_TOTAL_ITEMS: u64 = 5_000_000;
 /// Where `%PDF-` may start (Acrobat accepts it in the first 1024 bytes).
 const HEADER_WINDOW: usize = 1024;
 
@@ -111,7 +115,7 @@ fn object_header(d: &[u8], at: usize) -> Option<u32> {
     let mut i = at;
     let back_white = |i: &mut usize| {
         let s = *i;
-        while *i > 0 && is_white(d[*i - 1]) {
+        while *i > 0 && is_white(d[*i - 1]) && s - *i < 256 {
             *i -= 1;
         }
         *i < s
@@ -143,6 +147,8 @@ struct Doc<'a> {
     /// Embedded-file stream number → file name.
     names: HashMap<u32, Vec<u8>>,
     js: u32,
+    /// Lexer values built so far (see [`MAX_TOTAL_ITEMS`]).
+    items: u64,
 }
 
 impl<'a> Doc<'a> {
@@ -153,6 +159,7 @@ impl<'a> Doc<'a> {
             index: HashMap::new(),
             names: HashMap::new(),
             js: 0,
+            items: 0,
         };
         let mut more = false;
         let mut from = 0;
@@ -161,7 +168,7 @@ impl<'a> Doc<'a> {
             let Some(num) = object_header(data, at) else {
                 continue;
             };
-            if doc.objects.len() == MAX_OBJECTS {
+            if doc.objects.len() == MAX_OBJECTS || doc.items > MAX_TOTAL_ITEMS {
                 more = true;
                 break;
             }
@@ -179,6 +186,7 @@ impl<'a> Doc<'a> {
         } else {
             None
         };
+        self.items += u64::from(lx.items());
         let mut stream = None;
         if dict.is_some() {
             lx.skip_white();
@@ -244,10 +252,13 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// `endstream` at `end`, after at most a few bytes of white space.
     fn endstream_follows(&self, end: usize) -> bool {
-        let mut lx = Lexer::new(self.data, end);
-        lx.skip_white();
-        end <= self.data.len() && self.data.get(lx.pos..lx.pos + 9) == Some(b"endstream")
+        let Some(rest) = self.data.get(end..) else {
+            return false;
+        };
+        let white = rest.iter().take(32).take_while(|&&b| is_white(b)).count();
+        rest[white..].starts_with(b"endstream")
     }
 
     fn to_endstream(&self, start: usize, next_end: Option<usize>) -> (usize, usize, bool) {
@@ -394,7 +405,7 @@ fn encrypted(doc: &Doc<'_>) -> bool {
             d.get(b"Type").and_then(Obj::name) == Some(b"XRef") && d.get(b"Encrypt").is_some()
         })
     });
-    xref || find_all(doc.data, b"trailer", 1000).into_iter().any(|at| {
+    xref || find_all(doc.data, b"trailer", 100).into_iter().any(|at| {
         Lexer::new(doc.data, at + 7)
             .value()
             .is_some_and(|t| t.get(b"Encrypt").is_some())
@@ -540,6 +551,9 @@ impl Walker<'_, '_> {
         };
         let n = usize::try_from(*n).unwrap_or(0).min(MAX_OBJECTS);
         let mut lx = Lexer::new(data, 0);
+        // Objects lie one after the other: one that starts inside the
+        // previous one is not parsed again (linear work on hostile offsets).
+        let mut parsed_until = 0;
         for _ in 0..n {
             let (Some(Obj::Int(_)), Some(Obj::Int(off))) = (lx.value(), lx.value()) else {
                 return;
@@ -547,11 +561,16 @@ impl Walker<'_, '_> {
             let Some(at) = usize::try_from(off).ok().and_then(|o| first.checked_add(o)) else {
                 return;
             };
-            if let Some(d @ Obj::Dict(_)) = Lexer::new(data, at).value() {
+            if at < parsed_until {
+                continue;
+            }
+            let mut one = Lexer::new(data, at);
+            if let Some(d @ Obj::Dict(_)) = one.value() {
                 doc.learn_filespec(&d);
                 self.pdf_js(doc, &d, depth);
             }
-            if self.stopped {
+            parsed_until = one.pos.max(at + 1);
+            if self.stopped || self.out_of_time() {
                 return;
             }
         }

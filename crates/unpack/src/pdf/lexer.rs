@@ -68,6 +68,11 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Values built so far by this lexer.
+    pub(crate) fn items(&self) -> u32 {
+        self.items
+    }
+
     fn peek(&self) -> Option<u8> {
         self.data.get(self.pos).copied()
     }
