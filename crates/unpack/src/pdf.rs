@@ -601,6 +601,54 @@ mod tests {
         assert_eq!(sniff(b"junk\n%PDF-1.1").map(|f| f.offset), Some(5));
     }
 
+    /// Member names and bytes, gaps, from walking `data`.
+    fn walk(data: &[u8]) -> (Vec<(String, Vec<u8>)>, Vec<crate::Gap>) {
+        let (mut members, mut gaps) = (Vec::new(), Vec::new());
+        crate::walk(data, &crate::ArchiveLimits::default(), &mut |ev| match ev {
+            crate::MemberEvent::Member { chain, data, .. } => {
+                let name = chain
+                    .iter()
+                    .map(|c| String::from_utf8_lossy(c))
+                    .collect::<Vec<_>>();
+                members.push((name.join("/"), data.to_vec()));
+            }
+            crate::MemberEvent::Skip { reason, .. } => gaps.push(reason),
+            crate::MemberEvent::Suspicious { .. } => {}
+        });
+        (members, gaps)
+    }
+
+    #[test]
+    fn streams_attachments_and_js() {
+        let js = "app.alert(1);".repeat(8);
+        let doc = format!(
+            "%PDF-1.4\n1 0 obj <</S/JavaScript/JS({js})>> endobj\n\
+             2 0 obj <</Type/Filespec/UF<FEFF0061002E0074>/EF<</F 3 0 R>>>> endobj\n\
+             3 0 obj <</Length 99/Filter/AHx>> stream\n414243>\nendstream endobj\n\
+             4 0 obj <</Length 5 0 R/Filter[/A85]>>stream\r\n9jqo^~>\r\nendstream endobj\n\
+             5 0 obj 7 endobj\n\
+             6 0 obj <</Length 3>> stream\nraw\nendstream endobj\n"
+        );
+        let (members, gaps) = walk(doc.as_bytes());
+        assert_eq!(gaps, vec![]);
+        let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["$js/1", "a.t", "$obj/4"]);
+        assert_eq!(members[1].1, b"ABC");
+        assert_eq!(members[2].1, b"Man ");
+    }
+
+    #[test]
+    fn unknown_filters_and_truncation_are_gaps() {
+        let (m, gaps) = walk(b"%PDF-1.4\n1 0 obj <</Filter/Foo>> stream\nxx\nendstream endobj");
+        assert!(m.is_empty());
+        assert_eq!(gaps, vec![Gap::Unsupported]);
+        let (m, gaps) = walk(b"%PDF-1.4\n1 0 obj <</Filter/AHx>> stream\n4142");
+        assert_eq!(m[0].1, b"AB");
+        assert_eq!(gaps, vec![Gap::Corrupt]);
+        let (_, gaps) = walk(b"%PDF-1.4\ntrailer <</Encrypt 3 0 R>>");
+        assert_eq!(gaps, vec![Gap::Encrypted]);
+    }
+
     #[test]
     fn utf16_names() {
         assert_eq!(text_string(b"\xfe\xff\0a\0.\0t"), b"a.t");
