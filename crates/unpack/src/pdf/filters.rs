@@ -310,7 +310,8 @@ impl Predictor {
             get(b"Columns", 1),
         );
         let ok = (1..=32).contains(&colors) && [1, 2, 4, 8, 16].contains(&bpc) && columns >= 1;
-        let bits = (colors * bpc).checked_mul(columns).filter(|_| ok);
+        // Multiplied only once the small factors are known to be small.
+        let bits = ok.then(|| (colors * bpc).checked_mul(columns)).flatten();
         let row = bits
             .map(|b| (b + 7) / 8)
             .and_then(|r| usize::try_from(r).ok())
