@@ -15,6 +15,8 @@ mod config_check;
 mod false_positives;
 mod deep_cab;
 mod deep_ole2;
+mod deep_pdf;
+mod deep_unix;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;

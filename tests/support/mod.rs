@@ -15,6 +15,7 @@ pub mod cab;
 pub mod diskfs;
 pub mod journal;
 pub mod ole2;
+pub mod pdf;
 pub mod report_common;
 
 use std::ffi::OsStr;

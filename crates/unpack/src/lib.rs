@@ -1,6 +1,6 @@
 //! Recursion into containers with fail-closed limits: archives (zip and the
 //! OOXML/ODF documents built on it, tar, cpio, ar, 7z, CAB, ARJ, SZDD),
-//! compression layers (gzip, bzip2, xz), documents (OLE2 with VBA
+//! compression layers (gzip, bzip2, xz, zstd), documents (OLE2 with VBA
 //! projects, RTF objects, PDF streams and embedded files), mail (MIME,
 //! mbox, uuencode, BinHex), HTML `data:` URIs and script payloads,
 //! installers (self-extracting archives behind a PE, NSIS) and UPX-packed
@@ -18,7 +18,7 @@
 //! the chain as the raw bytes stored (the caller makes them text with its
 //! one sanitiser) and never used as paths; nothing is written to disk.
 //!
-//! Compression layers (gzip, bzip2, xz) add no element to the chain: the
+//! Compression layers (gzip, bzip2, xz, zstd) add no element to the chain: the
 //! decompressed stream of `a.tar.gz` is reported under the chain of the
 //! `.gz` itself, and the tar members below it as `a.tar.gz → member`.
 //!
@@ -128,6 +128,8 @@ pub enum ContainerKind {
     Gzip,
     Bzip2,
     Xz,
+    /// Zstandard (`.zst`, `.deb` members): a compression layer like gzip.
+    Zstd,
     SevenZ,
     /// RAR 4 and 5: recognised, not readable (see the crate docs).
     Rar,
@@ -170,6 +172,7 @@ impl ContainerKind {
             ContainerKind::Gzip => "gzip",
             ContainerKind::Bzip2 => "bzip2",
             ContainerKind::Xz => "xz",
+            ContainerKind::Zstd => "zstd",
             ContainerKind::SevenZ => "7z",
             ContainerKind::Rar => "rar",
             ContainerKind::Ole2 => "ole2",

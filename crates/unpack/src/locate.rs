@@ -102,6 +102,8 @@ fn magic_at_start(data: &[u8]) -> Option<ContainerKind> {
         Some(ContainerKind::Bzip2)
     } else if data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         Some(ContainerKind::Xz)
+    } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(ContainerKind::Zstd)
     } else if data.starts_with(SEVENZ) {
         Some(ContainerKind::SevenZ)
     } else {

@@ -134,9 +134,10 @@ impl<'l, 'v> Walker<'l, 'v> {
             // reading without a central directory.
             ContainerKind::Zip => self.zip(data, inner, depth),
             ContainerKind::Tar => self.tar(data, depth),
-            ContainerKind::Gzip | ContainerKind::Bzip2 | ContainerKind::Xz => {
-                self.stream(found.kind, data, depth)
-            }
+            ContainerKind::Gzip
+            | ContainerKind::Bzip2
+            | ContainerKind::Xz
+            | ContainerKind::Zstd => self.stream(found.kind, data, depth),
             ContainerKind::SevenZ => self.sevenz(inner, depth),
             ContainerKind::Rar => self.skip(
                 Gap::Unsupported,

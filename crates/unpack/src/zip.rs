@@ -1,13 +1,46 @@
 //! zip and the documents built on it (OOXML, ODF, JAR, APK): the central
 //! directory first, the local headers front to back when it is unreadable.
 //! Stored and deflate are decoded here from the raw bytes (declared sizes
-//! and CRCs bound nothing); other methods go through the `zip` crate.
+//! and CRCs bound nothing); implode (method 6) by our own decoder
+//! (`zip/implode.rs`); deflate64, bzip2, LZMA, xz and zstd go through the
+//! `zip` crate (the maintained zip reader of the Rust ecosystem, fuzzed in
+//! its own repository; its zstd decoder is libzstd). Shrink (1), reduce
+//! (2-5), PPMd, AES and any other method are recognised and recorded as
+//! `Gap::Unsupported` naming the method, never as clean or corrupt.
 
 use std::cell::Cell;
 use std::io::{Cursor, Read};
 
 use crate::walker::{Counting, Walker};
 use crate::{Gap, RULE_ZIP_OVERLAP};
+
+mod implode;
+
+/// A zip compression method's name for a gap's detail.
+fn method_name(m: zip::CompressionMethod) -> String {
+    use zip::CompressionMethod as M;
+    let known = [
+        (M::SHRINK, "shrink (1)"),
+        (M::REDUCE_1, "reduce (2)"),
+        (M::REDUCE_2, "reduce (3)"),
+        (M::REDUCE_3, "reduce (4)"),
+        (M::REDUCE_4, "reduce (5)"),
+        (M::IMPLODE, "implode (6)"),
+    ];
+    known
+        .iter()
+        .find(|(k, _)| *k == m)
+        .map_or_else(|| format!("{m:?}"), |(_, n)| (*n).to_string())
+}
+
+/// Methods decoded here or by the crate.
+fn decodable(m: zip::CompressionMethod) -> bool {
+    use zip::CompressionMethod as M;
+    matches!(
+        m,
+        M::Stored | M::Deflated | M::Deflate64 | M::Bzip2 | M::Lzma | M::Xz | M::Zstd
+    ) || m == M::IMPLODE
+}
 
 impl Walker<'_, '_> {
     /// A zip in `data`; `from_first_header` is the part from its first
@@ -83,6 +116,18 @@ impl Walker<'_, '_> {
         depth: u32,
     ) {
         use zip::CompressionMethod as M;
+        if !decodable(method) {
+            return self.skip(
+                Gap::Unsupported,
+                format!(
+                    "zip member compressed with method {}: no decoder, not scanned",
+                    method_name(method)
+                ),
+            );
+        }
+        if method == M::IMPLODE {
+            return self.zip_implode(ar, i, depth);
+        }
         // Stored and deflate are decoded here from the raw bytes so the
         // declared uncompressed size and CRC (which may lie) bound nothing;
         // other methods go through the crate, which stops at the declared
@@ -107,14 +152,40 @@ impl Walker<'_, '_> {
         } else {
             let mut f = match ar.by_index(i) {
                 Ok(f) => f,
-                Err(zip::result::ZipError::UnsupportedArchive(m)) => {
-                    return self.skip(Gap::Corrupt, format!("zip: unsupported: {m}"))
-                }
-                Err(e) => return self.skip(Gap::Corrupt, format!("zip: {e}")),
+                Err(e) => return self.zip_open_error(e),
             };
             self.read_member(&mut f, &|| denom)
         };
         self.finish(out, end, depth, "zip member");
+    }
+
+    /// The crate refused to open a member: a method or variant it cannot
+    /// read is `Unsupported`, anything else `Corrupt`.
+    fn zip_open_error(&mut self, e: zip::result::ZipError) {
+        match e {
+            zip::result::ZipError::UnsupportedArchive(m) => {
+                self.skip(Gap::Unsupported, format!("zip: unsupported: {m}"))
+            }
+            e => self.skip(Gap::Corrupt, format!("zip: {e}")),
+        }
+    }
+
+    /// An imploded member: its raw bytes (at most the archive) through
+    /// [`implode::explode`], which stops at the declared size or the cap.
+    fn zip_implode(&mut self, ar: &mut zip::ZipArchive<Cursor<&[u8]>>, i: usize, depth: u32) {
+        let mut raw = match ar.by_index_raw(i) {
+            Ok(r) => r,
+            Err(e) => return self.skip(Gap::Corrupt, format!("zip: {e}")),
+        };
+        let (flags, size) = (raw.flags().as_u16(), raw.size());
+        let mut input = Vec::new();
+        if let Err(e) = raw.read_to_end(&mut input) {
+            return self.skip(Gap::Corrupt, format!("zip: {e}"));
+        }
+        drop(raw);
+        let (out, err) = implode::explode(&input, flags, size, self.cap());
+        let err = err.map(|e| e.to_string());
+        self.decoded(out, input.len() as u64, err, depth, "zip member (implode)");
     }
 
     /// Fallback for zips without a readable central directory.
@@ -128,6 +199,9 @@ impl Walker<'_, '_> {
             let mut f = match zip::read::read_zipfile_from_stream(&mut cur) {
                 Ok(Some(f)) => f,
                 Ok(None) => return,
+                Err(e @ zip::result::ZipError::UnsupportedArchive(_)) => {
+                    return self.zip_open_error(e)
+                }
                 Err(e) => {
                     return self.skip(
                         Gap::Corrupt,
