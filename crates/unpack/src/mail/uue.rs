@@ -48,6 +48,17 @@ fn line_len(line: &[u8]) -> Option<usize> {
     ok.then_some(n)
 }
 
+/// A historic data line, possibly cut short: a length character for 1 to
+/// 45 bytes, then only characters of the encoding.
+fn looks_like_data(line: &[u8]) -> bool {
+    let Some((&first, rest)) = line.split_first() else {
+        return false;
+    };
+    (b'!'..=b'M').contains(&first)
+        && !rest.is_empty()
+        && rest.iter().all(|c| (0x20..=0x60).contains(c))
+}
+
 /// The first `begin` line at or after `from` whose next line looks like
 /// data of its kind (so prose that happens to say "begin 644 x" is not
 /// taken), searching at most `limit` bytes.
@@ -63,7 +74,7 @@ pub(crate) fn find_begin(data: &[u8], from: usize, limit: usize) -> Option<Begin
         let next = lines(data.get(body..).unwrap_or_default()).next();
         let valid = match next {
             Some((_, l)) if base64 => !l.is_empty() && l.iter().all(|&c| b64::is_b64_char(c)),
-            Some((_, l)) => line_len(l).is_some(),
+            Some((_, l)) => looks_like_data(l),
             None => false,
         };
         if valid {
