@@ -152,6 +152,9 @@ fn script_body(d: &[u8], i: usize) -> Option<(usize, usize)> {
 impl Walker<'_, '_> {
     pub(crate) fn html(&mut self, data: &[u8], depth: u32) {
         let (mut uris, mut scripts) = (0u32, 0u32);
+        // No `<script` is looked for before this offset: inside a script
+        // (its `data:` URIs are still found), or after one never closed.
+        let mut script_end = 0;
         let mut i = 0;
         while let Some(k) = data
             .get(i..)
@@ -163,8 +166,9 @@ impl Walker<'_, '_> {
             let at = i + k;
             i = at + 1;
             if data[at] == b'<' {
-                if starts_ci(&data[at..], b"<script") {
+                if at >= script_end && starts_ci(&data[at..], b"<script") {
                     if let Some((from, to)) = script_body(data, at) {
+                        script_end = to;
                         self.script(&data[from..to], depth, &mut scripts);
                     }
                 }
@@ -264,5 +268,22 @@ mod tests {
         assert_eq!(out, [(60, false), (60, true)]);
         let page = b"<script type=x>a</SCRIPT>";
         assert_eq!(script_body(page, 0), Some((15, 16)));
+    }
+
+    #[test]
+    fn unclosed_scripts_cost_one_pass() {
+        let mut page = b"<html>".to_vec();
+        for _ in 0..200_000 {
+            page.extend_from_slice(b"<script>data:,x");
+        }
+        let start = std::time::Instant::now();
+        let mut members = 0;
+        crate::walk(&page, &crate::ArchiveLimits::default(), &mut |ev| {
+            if let crate::MemberEvent::Member { .. } = ev {
+                members += 1;
+            }
+        });
+        assert_eq!(members, 10_000, "stopped by max_members");
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 }

@@ -455,4 +455,26 @@ mod tests {
         assert_eq!(find(b"aa", b"ab"), None);
         assert_eq!(find(b"xyz", b""), None);
     }
+
+    #[test]
+    fn deep_multipart_nesting_is_a_limit() {
+        let mut msg = b"Content-Type: text/plain\n\nleaf\n".to_vec();
+        for i in 0..40 {
+            let mut outer = format!(
+                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"
+            )
+            .into_bytes();
+            outer.extend_from_slice(&msg);
+            outer.extend_from_slice(format!("\n--b{i}--\n").as_bytes());
+            msg = outer;
+        }
+        let mut gaps = Vec::new();
+        crate::walk(&msg, &crate::ArchiveLimits::default(), &mut |ev| {
+            if let crate::MemberEvent::Skip { reason, detail, .. } = ev {
+                gaps.push((reason, detail));
+            }
+        });
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].0, Gap::Limit);
+    }
 }

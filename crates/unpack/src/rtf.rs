@@ -2,7 +2,7 @@
 //! `{\*\objdata …}`) is decoded as Word reads it: hex digits, whitespace
 //! and stray control words or symbols skipped, `\bin N` raw bytes taken as
 //! they are, `{\*…}` destination groups inside ignored; the bytes are
-//! reported as `$objdata/<n>` (n counts the groups from 1). When they are
+//! reported as `$objdata/<n>` (n counts the non-empty groups from 1). When they are
 //! an OLE1 embedded object (MS-OLEDS 2.2.4: OLEVersion, FormatID 2, class
 //! name, topic, item, native data) the native data is reported too: for
 //! class `Package` the file it wraps (label, original path, temporary
@@ -26,10 +26,12 @@ const MAX_PARAM: usize = 10;
 /// Longest OLE1 class name and Package string taken.
 const MAX_STRING: usize = 4096;
 
-/// Recognise RTF: `{\rtf` at the start, after an optional UTF-8 BOM.
+/// Recognise RTF: `{\rt` at the start (Word opens a file whose header
+/// says no more, so malware uses `{\rtvpn` and the like), after an
+/// optional UTF-8 BOM.
 pub(crate) fn sniff(data: &[u8]) -> Option<Found> {
     let d = data.strip_prefix(BOM).unwrap_or(data);
-    d.starts_with(b"{\\rtf").then_some(Found {
+    d.starts_with(b"{\\rt").then_some(Found {
         kind: ContainerKind::Rtf,
         offset: 0,
     })
@@ -245,12 +247,15 @@ impl Walker<'_, '_> {
             if data.get(at).is_some_and(u8::is_ascii_alphabetic) {
                 continue; // a longer control word
             }
+            let (dec, used) = objdata(&data[at..], self.cap());
+            from = at + used;
+            if dec.out.is_empty() && dec.error.is_none() {
+                continue;
+            }
             if !self.admit() {
                 return;
             }
             n += 1;
-            let (dec, used) = objdata(&data[at..], self.cap());
-            from = at + used;
             let name = format!("$objdata/{n}");
             let inner = ole1(&dec.out).map(|(class, native, cut)| {
                 let class = class.to_vec();
