@@ -7,8 +7,8 @@
 //! page looks for `:` and `<` only, so a page without payloads costs a scan
 //! and yields nothing. A `data:` URI or a base64 literal that runs into the
 //! end of the file, or a base64 payload cut mid-quantum, is a `Corrupt`
-//! gap after what was decoded. No crate: the lenient base64 decoder is the
-//! mail module's.
+//! gap after what was decoded. Searching uses `memchr` (see the mail
+//! module); the lenient base64 decoder is the mail module's.
 
 use crate::locate::Found;
 use crate::mail::{base64_decode, is_b64_char, percent_decode, Decoded};
@@ -102,7 +102,7 @@ fn literals(body: &[u8], cap: usize, sink: &mut dyn FnMut(Decoded, usize) -> boo
     let mut i = 0;
     while let Some(q) = body
         .get(i..)
-        .and_then(|r| r.iter().position(|&c| matches!(c, b'"' | b'\'' | b'`')))
+        .and_then(|r| memchr::memchr3(b'"', b'\'', b'`', r))
     {
         let open = i + q;
         let quote = body[open];
@@ -140,7 +140,7 @@ fn script_body(d: &[u8], i: usize) -> Option<(usize, usize)> {
     }
     let open_end = after + d.get(after..)?.iter().position(|&c| c == b'>')? + 1;
     let mut j = open_end;
-    while let Some(k) = d.get(j..).and_then(|r| r.iter().position(|&c| c == b'<')) {
+    while let Some(k) = d.get(j..).and_then(|r| memchr::memchr(b'<', r)) {
         if starts_ci(&d[j + k..], b"</script") {
             return Some((open_end, j + k));
         }
@@ -156,10 +156,7 @@ impl Walker<'_, '_> {
         // (its `data:` URIs are still found), or after one never closed.
         let mut script_end = 0;
         let mut i = 0;
-        while let Some(k) = data
-            .get(i..)
-            .and_then(|r| r.iter().position(|&c| c == b':' || c == b'<'))
-        {
+        while let Some(k) = data.get(i..).and_then(|r| memchr::memchr2(b':', b'<', r)) {
             if self.stopped {
                 return;
             }

@@ -65,11 +65,17 @@ fn looks_like_data(line: &[u8]) -> bool {
 pub(crate) fn find_begin(data: &[u8], from: usize, limit: usize) -> Option<Begin<'_>> {
     let window = data.get(from..)?;
     let window = window.get(..limit).unwrap_or(window);
-    for (start, line) in lines(window) {
+    for at in memchr::memmem::find_iter(window, b"begin") {
+        if !super::at_line_start(window, at) {
+            continue;
+        }
+        let Some((_, line)) = lines(&window[at..]).next() else {
+            continue;
+        };
         let Some((name, base64)) = begin_line(line) else {
             continue;
         };
-        let body = from + start + line.len();
+        let body = from + at + line.len();
         let body = body + newline_len(data, body);
         let next = lines(data.get(body..).unwrap_or_default()).next();
         let valid = match next {
