@@ -32,18 +32,45 @@ pub(crate) fn split(e: &[u8]) -> (&[u8], &[u8]) {
     (e, &[])
 }
 
-/// The unfolded header fields: (name lower case, value).
-pub(crate) fn fields(h: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+/// Header fields the walker reads; all others are passed over unkept.
+const WANTED: [&[u8]; 3] = [
+    b"content-type",
+    b"content-transfer-encoding",
+    b"content-disposition",
+];
+
+/// Repeated fields kept at most (the last of a kind wins).
+const MAX_KEPT: usize = 12;
+
+/// Longest unfolded field value kept (a longer one is cut).
+const MAX_FIELD: usize = 64 * 1024;
+
+/// The unfolded fields of [`WANTED`]: (index in it, value). Other fields
+/// cost nothing but the scan, so a hostile header of millions of lines
+/// allocates nothing.
+pub(crate) fn fields(h: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let mut out: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut keeping = false;
     for (_, line) in lines(h) {
         if line.first().is_some_and(|c| *c == b' ' || *c == b'\t') {
-            if let Some((_, v)) = out.last_mut() {
-                v.push(b' ');
-                v.extend_from_slice(trim(line));
+            if let Some((_, v)) = out.last_mut().filter(|_| keeping) {
+                if v.len() < MAX_FIELD {
+                    v.push(b' ');
+                    v.extend_from_slice(trim(line));
+                }
             }
-        } else if let Some(colon) = line.iter().position(|&c| c == b':') {
-            let name = trim(&line[..colon]).to_ascii_lowercase();
-            out.push((name, trim(&line[colon + 1..]).to_vec()));
+            continue;
+        }
+        keeping = false;
+        let Some(colon) = line.iter().take(128).position(|&c| c == b':') else {
+            continue;
+        };
+        let name = trim(&line[..colon]);
+        let wanted = WANTED.iter().position(|w| name.eq_ignore_ascii_case(w));
+        if let Some(k) = wanted.filter(|_| out.len() < MAX_KEPT) {
+            let value = trim(&line[colon + 1..]);
+            out.push((k, value.get(..MAX_FIELD).unwrap_or(value).to_vec()));
+            keeping = true;
         }
     }
     out
@@ -53,17 +80,16 @@ pub(crate) fn fields(h: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 pub(crate) fn entity(h: &[u8]) -> Entity {
     let mut e = Entity::default();
     let (mut type_name, mut file_name) = (None, None);
-    for (name, value) in fields(h) {
-        match name.as_slice() {
-            b"content-type" => {
+    for (k, value) in fields(h) {
+        match k {
+            0 => {
                 let (main, params) = parse_params(&value);
                 e.ctype = main.to_ascii_lowercase();
                 e.boundary = param(&params, b"boundary");
                 type_name = file_param(&params, b"name");
             }
-            b"content-transfer-encoding" => e.encoding = trim(&value).to_ascii_lowercase(),
-            b"content-disposition" => file_name = file_param(&parse_params(&value).1, b"filename"),
-            _ => {}
+            1 => e.encoding = trim(&value).to_ascii_lowercase(),
+            _ => file_name = file_param(&parse_params(&value).1, b"filename"),
         }
     }
     e.name = file_name.or(type_name).filter(|n| !n.is_empty());
