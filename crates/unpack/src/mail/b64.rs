@@ -18,16 +18,32 @@ impl Decoded {
     }
 }
 
+/// Not a base64 character.
+const NONE: u8 = 0xff;
+
+/// The 6-bit value of every byte (both alphabets), [`NONE`] for the rest.
+const TABLE: [u8; 256] = {
+    let mut t = [NONE; 256];
+    let mut i = 0;
+    while i < 26 {
+        t[b'A' as usize + i] = i as u8;
+        t[b'a' as usize + i] = 26 + i as u8;
+        if i < 10 {
+            t[b'0' as usize + i] = 52 + i as u8;
+        }
+        i += 1;
+    }
+    t[b'+' as usize] = 62;
+    t[b'-' as usize] = 62;
+    t[b'/' as usize] = 63;
+    t[b'_' as usize] = 63;
+    t
+};
+
 /// The 6-bit value of a base64 character, or `None` for anything else.
 fn value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' | b'-' => Some(62),
-        b'/' | b'_' => Some(63),
-        _ => None,
-    }
+    let v = TABLE[usize::from(c)];
+    (v != NONE).then_some(u32::from(v))
 }
 
 /// True for a character of the base64 alphabet (either variant) or `=`.
