@@ -17,6 +17,7 @@ mod deep_cab;
 mod deep_ole2;
 mod deep_pdf;
 mod deep_unix;
+mod deep_text;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;

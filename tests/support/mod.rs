@@ -17,6 +17,7 @@ pub mod journal;
 pub mod ole2;
 pub mod pdf;
 pub mod report_common;
+pub mod text;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
