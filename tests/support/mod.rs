@@ -14,6 +14,7 @@ pub mod archive;
 pub mod diskfs;
 pub mod journal;
 pub mod report_common;
+pub mod upx;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
