@@ -806,6 +806,7 @@ impl SessionCtx {
             size: None,
             sha256: None,
             attributes: Vec::new(),
+            packed: None,
         }
     }
 

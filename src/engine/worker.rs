@@ -10,6 +10,7 @@
 //! [`super::watchdog`].
 
 mod nested;
+mod packed;
 
 pub(crate) use nested::is_real_file;
 
@@ -132,6 +133,8 @@ pub(crate) struct Worker<'r> {
     nested_bytes: u64,
     /// Disk images open one inside another right now.
     image_depth: u32,
+    /// The packers of the current file and its members (`packed`).
+    packed: packed::Packed,
 }
 
 /// Where the current file sits below its record's top path, and its
@@ -164,6 +167,7 @@ impl<'r> Worker<'r> {
             item: ItemCtx::default(),
             nested_bytes: 0,
             image_depth: 0,
+            packed: packed::Packed::default(),
         }
     }
 
@@ -195,6 +199,7 @@ impl<'r> Worker<'r> {
     ) -> findings::Skip {
         let mut rec = self.skip(&self.path_of(top, chain), reason, detail);
         rec.chain = self.chain_of(top, chain);
+        rec.packed = self.packed.of(chain);
         rec
     }
 
@@ -387,6 +392,7 @@ impl<'r> Worker<'r> {
         let data = std::mem::take(&mut self.buf);
         self.nested_bytes = 0;
         let shown = self.path_of(display, &[]);
+        self.packed.note(&[], &data);
         let mut matches = self.yara(name, &shown, &data, owner);
         matches.extend(self.hash_matches(digests));
         if !matches.is_empty() {
@@ -397,6 +403,7 @@ impl<'r> Worker<'r> {
             self.image_bytes(display, &[], &data);
         }
         self.buf = data;
+        self.packed.clear();
         self.release_buffer();
         self.done(size);
     }
@@ -554,6 +561,7 @@ impl<'r> Worker<'r> {
             .last()
             .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
             .unwrap_or_default();
+        self.packed.note(chain, data);
         let mut matches = self.yara(&name, &path, data, owner);
         matches.extend(self.hash_matches(&digests));
         if !matches.is_empty() {
@@ -588,6 +596,9 @@ impl<'r> Worker<'r> {
         let _ = self
             .scanner
             .set_global("attributes", self.item.attrs.join(" ").as_str());
+        let _ = self
+            .scanner
+            .set_global("packed", self.packed.current().unwrap_or(""));
         match self.scanner.scan(data) {
             Ok(results) => results.matching_rules().map(|r| to_match(&r)).collect(),
             Err(yara_x::ScanError::Timeout) => {
@@ -676,6 +687,7 @@ impl<'r> Worker<'r> {
             matches,
             taxonomy: None,
             attributes: self.item.attrs.clone(),
+            packed: self.packed.of(&chain),
         };
         f.taxonomy = self.classify(&f);
         self.emit(Record::Finding(f));

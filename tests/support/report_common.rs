@@ -134,6 +134,7 @@ impl<'a> Journal<'a> {
                 }],
                 taxonomy: class.cloned(),
                 attributes: Vec::new(),
+                packed: None,
             }));
         }
         id

@@ -49,15 +49,15 @@ pub(crate) fn find_linfo(data: &[u8]) -> Option<usize> {
 }
 
 /// `l_info` at `l`: the magic, a loader size, and a first `b_info`
-/// whose sizes make sense (packed no larger than unpacked, both non-zero,
-/// a method UPX has).
+/// whose sizes make sense (packed no larger than unpacked, both non-zero;
+/// a method UPX has unless the block is stored).
 fn plausible(data: &[u8], l: usize) -> bool {
     let b = l + L_INFO + P_INFO;
     data.get(l + 4..l + 8) == Some(MAGIC)
         && u16_at(data, l + 8).is_some_and(|s| s > 0)
         && match (u32_at(data, b), u32_at(data, b + 4), data.get(b + 8)) {
             (Some(unc), Some(cpr), Some(&m)) => {
-                unc > 0 && cpr > 0 && cpr <= unc && (2..=16).contains(&m)
+                unc > 0 && cpr > 0 && cpr <= unc && (cpr == unc || (2..=16).contains(&m))
             }
             _ => false,
         }
