@@ -220,6 +220,16 @@ mod tests {
     }
 
     #[test]
+    fn packed_passes() {
+        let packed = FINDING.replace(r#""size":1"#, r#""size":1,"packed":"aspack""#);
+        assert!(record(2, &line(&packed)).is_ok(), "packer of a file");
+        let skip = r#"{"type":"skip","v":1,"session":"s","time":"t","path":"x.exe → $upx","chain":["x.exe","$upx"],"reason":"corrupt","detail":"d","gap":true,"packed":"upx"}"#;
+        assert!(record(2, &line(skip)).is_ok(), "packer of a member");
+        let bad = FINDING.replace(r#""size":1"#, r#""size":1,"packed":["upx"]"#);
+        assert!(record(2, &line(&bad)).is_err(), "packed is one name");
+    }
+
+    #[test]
     fn disk_fields_pass() {
         let skip = r#"{"type":"skip","v":1,"session":"s","time":"t","path":"/dev/loop3 → p2","chain":["/dev/loop3","p2"],"reason":"unsupported_fs","detail":"d","gap":true,"attributes":["hidden"]}"#;
         assert!(record(2, &line(skip)).is_ok());

@@ -811,6 +811,7 @@ impl SessionCtx {
             size: None,
             sha256: None,
             attributes: Vec::new(),
+            packed: None,
         }
     }
 

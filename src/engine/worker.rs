@@ -13,6 +13,7 @@
 //! yara-x used back ([`Worker::reclaim`]).
 
 mod nested;
+mod packed;
 
 pub(crate) use nested::is_real_file;
 
@@ -143,6 +144,8 @@ pub(crate) struct Worker<'r> {
     permit: Option<super::gate::Permit<'r>>,
     /// Bytes of the current top-level file held during its member walk.
     walk_base: u64,
+    /// The packers of the current file and its members (`packed`).
+    packed: packed::Packed,
 }
 
 /// Where the current file sits below its record's top path, and its
@@ -177,6 +180,7 @@ impl<'r> Worker<'r> {
             image_depth: 0,
             permit: None,
             walk_base: 0,
+            packed: packed::Packed::default(),
         }
     }
 
@@ -208,6 +212,7 @@ impl<'r> Worker<'r> {
     ) -> findings::Skip {
         let mut rec = self.skip(&self.path_of(top, chain), reason, detail);
         rec.chain = self.chain_of(top, chain);
+        rec.packed = self.packed.of(chain);
         rec
     }
 
@@ -417,6 +422,7 @@ impl<'r> Worker<'r> {
         let data = std::mem::take(&mut self.buf);
         self.nested_bytes = 0;
         let shown = self.path_of(display, &[]);
+        self.packed.note(&[], &data);
         let mut matches = self.yara(name, &shown, &data, owner);
         matches.extend(self.hash_matches(digests));
         if !matches.is_empty() {
@@ -431,6 +437,7 @@ impl<'r> Worker<'r> {
             self.image_bytes(display, &[], &data);
         }
         self.buf = data;
+        self.packed.clear();
         self.release_buffer();
         if size as usize >= RECLAIM_AFTER {
             self.reclaim();
@@ -618,6 +625,7 @@ impl<'r> Worker<'r> {
             .last()
             .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
             .unwrap_or_default();
+        self.packed.note(chain, data);
         let mut matches = self.yara(&name, &path, data, owner);
         matches.extend(self.hash_matches(&digests));
         if !matches.is_empty() {
@@ -652,6 +660,9 @@ impl<'r> Worker<'r> {
         let _ = self
             .scanner
             .set_global("attributes", self.item.attrs.join(" ").as_str());
+        let _ = self
+            .scanner
+            .set_global("packed", self.packed.current().unwrap_or(""));
         match self.scanner.scan(data) {
             Ok(results) => results.matching_rules().map(|r| to_match(&r)).collect(),
             Err(yara_x::ScanError::Timeout) => {
@@ -740,6 +751,7 @@ impl<'r> Worker<'r> {
             matches,
             taxonomy: None,
             attributes: self.item.attrs.clone(),
+            packed: self.packed.of(&chain),
         };
         f.taxonomy = self.classify(&f);
         self.emit(Record::Finding(f));

@@ -194,6 +194,11 @@ pub struct Finding {
     /// files read in user space from a volume; empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<String>,
+    /// The packer the file or member was packed with (`upx`, `aspack`,
+    /// ...), by its marks; `$upx`, the image unpacked from a UPX file,
+    /// says `upx` too. None for anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taxonomy: Option<Classification>,
 }
@@ -219,6 +224,9 @@ pub struct Skip {
     /// As [`Finding::attributes`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<String>,
+    /// As [`Finding::packed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed: Option<String>,
 }
 
 /// End of a scan session.

@@ -1160,6 +1160,7 @@ pub(crate) mod tests {
     pub(crate) fn skip(i: u64) -> Record {
         Record::Skip(crate::findings::Skip {
             attributes: Vec::new(),
+            packed: None,
             v: 1,
             session: "s".into(),
             time: "2026-01-01T00:00:00Z".into(),

@@ -387,6 +387,7 @@ mod tests {
     fn samples() -> Vec<Entry> {
         let finding = crate::findings::Finding {
             attributes: Vec::new(),
+            packed: None,
             v: 1,
             id: "f".into(),
             session: "s".into(),
@@ -420,6 +421,7 @@ mod tests {
             Entry::Scan(Record::Finding(finding)),
             Entry::Scan(Record::Skip(Skip {
                 attributes: Vec::new(),
+                packed: None,
                 v: 1,
                 session: "s".into(),
                 time: "t".into(),

@@ -28,7 +28,8 @@ pub use hashlist::HashEntry;
 /// public rule sets (Loki, THOR, signature-base). Set for every scanned file.
 /// `attributes` is kensa's own: the attributes of a file read in user
 /// space from a volume, space-separated (`"hidden system"`; `""` for a
-/// plain file or a file of a mounted walk).
+/// plain file or a file of a mounted walk). `packed` too: the packer an
+/// executable was packed with (`"upx"`, `"aspack"`, ...; `""` for none).
 pub const EXTERNALS: &[&str] = &[
     "filename",
     "filepath",
@@ -36,6 +37,7 @@ pub const EXTERNALS: &[&str] = &[
     "filetype",
     "owner",
     "attributes",
+    "packed",
 ];
 
 /// Largest rule or hash-list file read (rule files from media are untrusted).

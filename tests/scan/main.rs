@@ -18,6 +18,7 @@ mod deep_ole2;
 mod deep_pdf;
 mod deep_unix;
 mod deep_text;
+mod deep_upx;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;

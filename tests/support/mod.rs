@@ -18,6 +18,7 @@ pub mod ole2;
 pub mod pdf;
 pub mod report_common;
 pub mod text;
+pub mod upx;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

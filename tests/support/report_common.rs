@@ -135,6 +135,7 @@ impl<'a> Journal<'a> {
                 }],
                 taxonomy: class.cloned(),
                 attributes: Vec::new(),
+                packed: None,
             }));
         }
         id
