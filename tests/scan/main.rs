@@ -12,6 +12,7 @@ mod archive_scan;
 mod archive_walk;
 mod cli_docs;
 mod config_check;
+mod deep_rar;
 mod hostile_walk;
 mod operator_output;
 mod rules_cache;

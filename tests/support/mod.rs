@@ -13,6 +13,7 @@
 pub mod archive;
 pub mod diskfs;
 pub mod journal;
+pub mod rar;
 pub mod report_common;
 
 use std::ffi::OsStr;
