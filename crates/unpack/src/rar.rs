@@ -86,8 +86,9 @@ struct Collect {
     open: Option<usize>,
     /// Bytes the members decoded before the open one hold.
     held: u64,
-    /// Members (directories too) the crate has offered so far.
+    /// Members (directories too) the crate has offered so far, of `total`.
     seen: usize,
+    total: usize,
     /// Why collecting stopped early, reported after the members.
     rest: Option<(Gap, String)>,
 }
@@ -145,24 +146,7 @@ impl Collect {
         if meta.is_directory || meta.is_redirection {
             return Decision::Skip;
         }
-        let gap = if meta.is_encrypted {
-            Some((Gap::Encrypted, "rar member is encrypted".to_string()))
-        } else if meta.is_split_before || meta.is_split_after {
-            Some((
-                Gap::Unsupported,
-                "multi-volume rar: other volumes not on hand".to_string(),
-            ))
-        } else if meta.unpacked_size > self.max_member {
-            Some((
-                Gap::Limit,
-                format!(
-                    "max_member_size ({} bytes): rar member declares {} bytes",
-                    self.max_member, meta.unpacked_size
-                ),
-            ))
-        } else {
-            None
-        };
+        let gap = member_gap(m, self.max_member);
         let data = Rc::new(RefCell::new(Vec::new()));
         let taken = |outcome| Taken {
             name: meta.name.clone(),
@@ -172,14 +156,18 @@ impl Collect {
         };
         if let Some((reason, detail)) = gap {
             self.members.push(taken(Outcome::Gap(reason, detail)));
-            if solid {
+            if solid && self.seen < self.total {
                 self.rest = Some((
                     Gap::Limit,
                     "solid rar: members after an unreadable one not scanned".into(),
                 ));
                 return Decision::Stop;
             }
-            return Decision::Skip;
+            return if solid {
+                Decision::Stop
+            } else {
+                Decision::Skip
+            };
         }
         let left = self.budget.saturating_sub(self.held);
         let cap = self.max_member.min(left).saturating_add(1);
@@ -204,6 +192,30 @@ impl Collect {
             None => self.rest = Some(classify(&e)),
         }
         self.open = None;
+    }
+}
+
+/// Why member `m` is not read, if it is not: encrypted, split across
+/// volumes, or declaring more bytes than one member may produce.
+fn member_gap(m: &ArchiveMember, max_member: u64) -> Option<(Gap, String)> {
+    let meta = &m.meta;
+    if meta.is_encrypted {
+        Some((Gap::Encrypted, "rar member is encrypted".to_string()))
+    } else if meta.is_split_before || meta.is_split_after {
+        Some((
+            Gap::Unsupported,
+            "multi-volume rar: other volumes not on hand".to_string(),
+        ))
+    } else if meta.unpacked_size > max_member {
+        Some((
+            Gap::Limit,
+            format!(
+                "max_member_size ({max_member} bytes): rar member declares {} bytes",
+                meta.unpacked_size
+            ),
+        ))
+    } else {
+        None
     }
 }
 
@@ -274,6 +286,7 @@ impl Walker<'_, '_> {
             open: None,
             held: 0,
             seen: 0,
+            total: 0,
             rest: None,
         };
         let opened = with_watchdog(&token, left, || {
@@ -367,6 +380,7 @@ fn rar_extract(
 ) -> rars::Result<()> {
     let solid = archive.members().any(|m| m.is_solid());
     let total = archive.members().count();
+    collect.total = total;
     let refused = Rc::new(Cell::new(false));
     let failures: RefCell<Vec<rars::Error>> = RefCell::new(Vec::new());
     let shared = RefCell::new(collect);
