@@ -49,12 +49,14 @@ fn has_finding(recs: &[Value], file: &Path, member: &str) -> bool {
         .any(|f| chain(f) == want)
 }
 
-/// The skip records of `file` (at any depth).
+/// The skip records of `file` and of its members.
 fn skips_of<'a>(recs: &'a [Value], file: &Path) -> Vec<&'a Value> {
     let p = file.display().to_string();
     support::of_type(recs, "skip")
         .into_iter()
-        .filter(|s| s["path"] == p.as_str())
+        .filter(|s| {
+            s["path"] == p.as_str() || chain(s).first().map(String::as_str) == Some(p.as_str())
+        })
         .collect()
 }
 

@@ -51,10 +51,12 @@ pub fn encrypted(o: Opts, files: &[(&str, &[u8])], headers: bool) -> Vec<u8> {
         .expect("rars: write encrypted archive")
 }
 
-/// The first volume of a multi-volume set whose volumes hold at most
-/// `volume` bytes: its last member continues in the next volume.
+/// The first volume of a multi-volume set of stored members whose
+/// volumes hold at most `volume` bytes: its last member continues in the
+/// next volume.
 pub fn first_volume(o: Opts, files: &[(&str, &[u8])], volume: usize) -> Vec<u8> {
     let vols = builder(o, files)
+        .store(true)
         .volume_size(Some(volume))
         .build_volumes(None)
         .expect("rars: write volumes");
