@@ -24,7 +24,9 @@ fn bundled_signatures_find_nothing_in_usr() {
     assert!(findings.is_empty(), "false positives in /usr: {paths:#?}");
     let mut gaps: BTreeMap<String, u64> = BTreeMap::new();
     for s in of_type(&recs, "skip") {
-        *gaps.entry(s["reason"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+        *gaps
+            .entry(s["reason"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
     }
     let summary = of_type(&recs, "summary");
     let summary = summary.first().expect("a summary record");

@@ -368,8 +368,8 @@ pub fn pe_stub() -> Vec<u8> {
 }
 
 /// A minimal RAR 5 archive: signature, main archive header and end of
-/// archive header, each header with its CRC32 (no members: kensa has no
-/// RAR reader, so what matters is that it is recognised as RAR).
+/// archive header, each header with its CRC32 (no members: an empty
+/// archive, opened with nothing to scan).
 pub fn rar5() -> Vec<u8> {
     let mut out = b"Rar!\x1a\x07\x01\x00".to_vec();
     // Header type 1 (main, no flags, no archive flags), then 5 (end).

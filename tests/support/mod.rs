@@ -16,6 +16,7 @@ pub mod diskfs;
 pub mod journal;
 pub mod ole2;
 pub mod pdf;
+pub mod rar;
 pub mod report_common;
 pub mod text;
 pub mod upx;

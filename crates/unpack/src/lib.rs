@@ -1,5 +1,5 @@
 //! Recursion into containers with fail-closed limits: archives (zip and the
-//! OOXML/ODF documents built on it, tar, cpio, ar, 7z, CAB, ARJ, SZDD),
+//! OOXML/ODF documents built on it, tar, cpio, ar, 7z, RAR, CAB, ARJ, SZDD),
 //! compression layers (gzip, bzip2, xz, zstd), documents (OLE2 with VBA
 //! projects, RTF objects, PDF streams and embedded files), mail (MIME,
 //! mbox, uuencode, BinHex), HTML `data:` URIs and script payloads,
@@ -8,8 +8,9 @@
 //! where it does not start the file by its own structures (module
 //! `locate`); [`walk`] decodes every member in memory and hands it to a
 //! visitor so the engine can hash and scan it like a file. A kind kensa
-//! recognises but cannot open (RAR, Inno Setup, InstallShield) is reported
-//! as an [`Gap::Unsupported`] gap, never passed as clean.
+//! recognises but cannot open (Inno Setup, InstallShield, a member of a
+//! multi-volume RAR) is reported as an [`Gap::Unsupported`] gap, never
+//! passed as clean.
 //!
 //! Every limit is enforced on bytes actually produced, never on sizes the
 //! container declares; a limit that is hit becomes an [`MemberEvent::Skip`]
@@ -44,6 +45,7 @@ mod mail;
 mod ole2;
 mod packer;
 mod pdf;
+mod rar;
 mod rtf;
 mod sevenz;
 mod stream;
@@ -131,7 +133,7 @@ pub enum ContainerKind {
     /// Zstandard (`.zst`, `.deb` members): a compression layer like gzip.
     Zstd,
     SevenZ,
-    /// RAR 4 and 5: recognised, not readable (see the crate docs).
+    /// RAR 1.5–4.x and RAR 5/7 (module `rar`).
     Rar,
     /// OLE2 compound file (.doc .xls .ppt .msi .msg), VBA decompressed.
     Ole2,
@@ -218,7 +220,7 @@ pub enum MemberEvent<'a> {
         complete: bool,
     },
     /// Something not fully checked: `ArchiveLimit` (detail names the limit),
-    /// `Encrypted`, `Corrupt` or `UnsupportedContainer` (a RAR).
+    /// `Encrypted`, `Corrupt` or `UnsupportedContainer`.
     Skip {
         chain: &'a [Vec<u8>],
         reason: Gap,

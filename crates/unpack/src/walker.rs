@@ -139,13 +139,7 @@ impl<'l, 'v> Walker<'l, 'v> {
             | ContainerKind::Xz
             | ContainerKind::Zstd => self.stream(found.kind, data, depth),
             ContainerKind::SevenZ => self.sevenz(inner, depth),
-            ContainerKind::Rar => self.skip(
-                Gap::Unsupported,
-                format!(
-                    "rar archive at offset {}: kensa has no RAR reader, members not scanned",
-                    found.offset
-                ),
-            ),
+            ContainerKind::Rar => self.rar(inner, found.offset, depth),
             ContainerKind::Ole2 => self.ole2(inner, depth),
             ContainerKind::Rtf => self.rtf(inner, depth),
             ContainerKind::Mail => self.mail(inner, depth),
@@ -248,6 +242,16 @@ impl<'l, 'v> Walker<'l, 'v> {
     /// now and then and return what they have.
     pub(crate) fn out_of_time(&self) -> bool {
         self.start.elapsed() > self.limits.max_time
+    }
+
+    /// Time left before the walk's time limit (zero once it has passed).
+    pub(crate) fn time_left(&self) -> std::time::Duration {
+        self.limits.max_time.saturating_sub(self.start.elapsed())
+    }
+
+    /// Bytes the walk may still produce before its total limit.
+    pub(crate) fn total_left(&self) -> u64 {
+        self.limits.max_total_bytes.saturating_sub(self.total)
     }
 
     /// A member a decoder wrote into memory itself (capped at
