@@ -8,6 +8,7 @@
 //! clean. Stubs without an archive stay clean: detection must not invent
 //! containers.
 
+use crate::support::chain;
 use crate::support::{self, archive as a, TestEnv};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -75,13 +76,6 @@ fn scan(env: &TestEnv, label: &str) -> (i32, Vec<Value>) {
         m.output.status.code().unwrap_or(-1),
         support::parse_lines(&m.output),
     )
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
 }
 
 /// Exit 1 and an EICAR finding whose chain is `file → member`.

@@ -3,6 +3,7 @@
 //! exit 1 with a `suspicious` finding, limits exit 2 with `archive_limit`
 //! skips, and nothing from an archive reaches the disk.
 
+use crate::support::chain;
 use crate::support::{self, archive as a};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -53,13 +54,6 @@ impl Env {
 
 fn of_type<'a>(recs: &'a [Value], t: &str) -> Vec<&'a Value> {
     recs.iter().filter(|r| r["type"] == t).collect()
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
 }
 
 fn tree_files(dir: &Path) -> Vec<PathBuf> {

@@ -8,30 +8,12 @@
 //! in Debian 12, so no sample is made with it. Every format also has a
 //! truncated sample that must end with a `corrupt` skip in bounded time.
 
+use crate::support::chain;
+use crate::support::run_tool as tool;
 use crate::support::{self, archive as a, cab as c, TestEnv};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Duration;
-
-/// Runs a tool that must succeed; a missing tool fails with the package
-/// to install (tests/run-all.sh installs them).
-fn tool(cmd: &mut Command, package: &str) -> Output {
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("{cmd:?} not found: install the Debian package `{package}`")
-        }
-        Err(e) => panic!("{cmd:?}: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use std::process::Command;
 
 /// EICAR followed by 60 spaces (the signature allows 128 bytes): enough
 /// repetition that every ARJ method and the LZSS writer really compress.
@@ -51,21 +33,8 @@ fn work(env: &TestEnv, eicar: &[u8]) -> PathBuf {
 
 /// `kensa scan` of the tree within 10 s (hostile cases included).
 fn scan(env: &TestEnv, label: &str) -> (i32, Vec<Value>) {
-    let mut cmd = env.command();
-    cmd.args(["scan", "--format", "json", "--no-progress"])
-        .arg(&env.root);
-    let m = support::run_measured(label, Duration::from_secs(10), &mut cmd);
-    (
-        m.output.status.code().unwrap_or(-1),
-        support::parse_lines(&m.output),
-    )
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
+    let s = env.scan_bounded(label, &[], 512);
+    (s.code, s.recs)
 }
 
 /// An EICAR finding whose chain is `file → members`.

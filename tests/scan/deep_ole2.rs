@@ -7,36 +7,16 @@
 //! attachments readably, and end a truncated file, a FAT cycle and deep
 //! nesting with a recorded skip in bounded time.
 
+use crate::support::chain;
 use crate::support::{self, ole2 as o, TestEnv};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// `kensa scan` of the tree with `extra` arguments, in under 10 s.
 fn scan(env: &TestEnv, label: &str, extra: &[&str]) -> (i32, Vec<Value>) {
-    let mut cmd = env.command();
-    cmd.args(["scan", "--format", "json", "--no-progress"])
-        .args(extra)
-        .arg(&env.root);
-    let start = Instant::now();
-    let m = support::run_measured(label, Duration::from_secs(60), &mut cmd);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{label}: took {:?}",
-        start.elapsed()
-    );
-    (
-        m.output.status.code().unwrap_or(-1),
-        support::parse_lines(&m.output),
-    )
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
+    let s = env.scan_bounded(label, extra, 512);
+    (s.code, s.recs)
 }
 
 /// A finding whose chain is `file → members...`.

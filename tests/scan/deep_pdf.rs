@@ -5,36 +5,16 @@
 //! its file name; a truncated stream is a `corrupt` skip; a 1 GiB Flate
 //! bomb stops at the limits in seconds and bounded memory.
 
+use crate::support::chain;
 use crate::support::{self, pdf as p, TestEnv};
 use p::PdfObj;
 use serde_json::Value;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn scan(env: &TestEnv, label: &str) -> (i32, Vec<Value>, Duration) {
-    let mut cmd = env.command();
-    cmd.args(["scan", "--format", "json", "--no-progress"])
-        .arg(&env.root);
-    let t = Instant::now();
-    let m = support::run_measured(label, Duration::from_secs(60), &mut cmd);
-    let took = t.elapsed();
-    assert!(
-        m.peak_kib < 512 * 1024,
-        "{label}: peak RSS {} KiB",
-        m.peak_kib
-    );
-    (
-        m.output.status.code().unwrap_or(-1),
-        support::parse_lines(&m.output),
-        took,
-    )
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
+    let s = env.scan_bounded(label, &[], 512);
+    (s.code, s.recs, s.took)
 }
 
 fn assert_found(recs: &[Value], file: &Path, member: &str) {

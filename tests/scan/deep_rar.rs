@@ -8,38 +8,17 @@
 //! first part of a multi-volume set an `unsupported_container` skip, each
 //! in bounded time and memory.
 
+use crate::support::chain;
 use crate::support::{self, archive as a, rar as r, TestEnv};
 use rars::ArchiveVersion as V;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// `kensa scan` of the tree: exit code and records, in under 10 s and
 /// 256 MiB of peak RSS.
 fn scan(env: &TestEnv, label: &str) -> (i32, Vec<Value>) {
-    let mut cmd = env.command();
-    cmd.args(["scan", "--format", "json", "--no-progress"])
-        .arg(&env.root);
-    let t = Instant::now();
-    let m = support::run_measured(label, Duration::from_secs(60), &mut cmd);
-    let took = t.elapsed();
-    assert!(took < Duration::from_secs(10), "{label}: took {took:?}");
-    assert!(
-        m.peak_kib < 256 * 1024,
-        "{label}: peak RSS {} KiB",
-        m.peak_kib
-    );
-    (
-        m.output.status.code().unwrap_or(-1),
-        support::parse_lines(&m.output),
-    )
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
+    let s = env.scan_bounded(label, &[], 256);
+    (s.code, s.recs)
 }
 
 fn has_finding(recs: &[Value], file: &Path, member: &str) -> bool {

@@ -7,29 +7,13 @@
 //! the depth limit; and ordinary text (a man page, Rust and Python source,
 //! an HTML page without payloads) must not be taken for a container.
 
+use crate::support::chain;
+use crate::support::run_tool as tool;
 use crate::support::{self, text as t, TestEnv};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
-
-/// Runs a tool that must exist and succeed; a missing tool fails the test
-/// with the package to install (tests/run-all.sh installs them).
-fn tool(cmd: &mut Command, package: &str) -> Output {
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("{cmd:?} not found: install `{package}`")
-        }
-        Err(e) => panic!("{cmd:?}: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use std::process::Command;
+use std::time::Duration;
 
 /// A work folder outside the scanned tree holding `eicar.com`.
 fn work(env: &TestEnv) -> PathBuf {
@@ -81,29 +65,8 @@ fn eml(env: &TestEnv, cte: &str) -> Vec<u8> {
 
 /// `kensa scan` of the tree in bounded time and memory.
 fn scan(env: &TestEnv, label: &str) -> (i32, Vec<Value>, Duration) {
-    let mut cmd = env.command();
-    cmd.args(["scan", "--format", "json", "--no-progress"])
-        .arg(&env.root);
-    let start = Instant::now();
-    let m = support::run_measured(label, Duration::from_secs(60), &mut cmd);
-    let took = start.elapsed();
-    assert!(
-        m.peak_kib < 512 * 1024,
-        "{label}: peak RSS {} KiB",
-        m.peak_kib
-    );
-    (
-        m.output.status.code().unwrap_or(-1),
-        support::parse_lines(&m.output),
-        took,
-    )
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
+    let s = env.scan_bounded(label, &[], 512);
+    (s.code, s.recs, s.took)
 }
 
 /// Exit 1 and an EICAR finding whose chain is `file → members…`.

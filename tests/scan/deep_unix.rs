@@ -7,11 +7,12 @@
 //! explode, before kensa sees it. A truncated sample of every format must
 //! end in a `corrupt` skip; a shrink member is `unsupported_container`.
 
+use crate::support::chain;
 use crate::support::{self, archive as a, TestEnv};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs a system tool that must succeed; a missing tool fails the test
 /// naming the Debian package (tests/run-all.sh installs them).
@@ -40,29 +41,8 @@ fn work(env: &TestEnv) -> PathBuf {
 }
 
 fn scan(env: &TestEnv, label: &str) -> (i32, Vec<Value>, Duration) {
-    let mut cmd = env.command();
-    cmd.args(["scan", "--format", "json", "--no-progress"])
-        .arg(&env.root);
-    let t = Instant::now();
-    let m = support::run_measured(label, Duration::from_secs(60), &mut cmd);
-    let took = t.elapsed();
-    assert!(
-        m.peak_kib < 512 * 1024,
-        "{label}: peak RSS {} KiB",
-        m.peak_kib
-    );
-    (
-        m.output.status.code().unwrap_or(-1),
-        support::parse_lines(&m.output),
-        took,
-    )
-}
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
+    let s = env.scan_bounded(label, &[], 512);
+    (s.code, s.recs, s.took)
 }
 
 fn assert_found(recs: &[Value], file: &Path, members: &[&str]) {

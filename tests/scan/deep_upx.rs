@@ -11,18 +11,12 @@
 //! The samples come from our own writer (`tests/support/upx.rs`): `upx`
 //! is not packaged in Debian 12, so no real UPX output is used here.
 
+use crate::support::chain;
 use crate::support::{self, upx as u, TestEnv};
 use kensa::engine::archive::{detect, identify_packer, ContainerKind};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn chain(r: &Value) -> Vec<String> {
-    r["chain"]
-        .as_array()
-        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
-}
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)

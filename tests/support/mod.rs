@@ -144,6 +144,48 @@ impl TestEnv {
         let out = self.run(args);
         (out.status.code().unwrap_or(-1), parse_lines(&out))
     }
+
+    /// `kensa scan --format json --no-progress EXTRA... ROOT` of the tree,
+    /// for hostile inputs: it must end within 10 s (it is killed at 60 s)
+    /// with a peak RSS under `max_rss_mib`.
+    pub fn scan_bounded(&self, label: &str, extra: &[&str], max_rss_mib: u64) -> Scanned {
+        let mut cmd = self.command();
+        cmd.args(["scan", "--format", "json", "--no-progress"])
+            .args(extra)
+            .arg(&self.root);
+        let start = std::time::Instant::now();
+        let m = run_measured(label, std::time::Duration::from_secs(60), &mut cmd);
+        let took = start.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{label}: took {took:?}"
+        );
+        assert!(
+            m.peak_kib < max_rss_mib * 1024,
+            "{label}: peak RSS {} KiB",
+            m.peak_kib
+        );
+        Scanned {
+            code: m.output.status.code().unwrap_or(-1),
+            recs: parse_lines(&m.output),
+            took,
+        }
+    }
+}
+
+/// What [`TestEnv::scan_bounded`] gave.
+pub struct Scanned {
+    pub code: i32,
+    pub recs: Vec<serde_json::Value>,
+    pub took: std::time::Duration,
+}
+
+/// A record's `chain` as strings (empty for a plain file).
+pub fn chain(r: &serde_json::Value) -> Vec<String> {
+    r["chain"]
+        .as_array()
+        .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
 }
 
 /// Runs a tool (mkfs, mount, dpkg, ...) to completion and returns its
@@ -323,4 +365,24 @@ pub fn run_measured(label: &str, limit: std::time::Duration, cmd: &mut Command) 
     let peak_kib = usage.ru_maxrss.max(0) as u64;
     eprintln!("peak RSS {label}: {} MiB", peak_kib / 1024);
     Measured { output, peak_kib }
+}
+
+/// Runs a tool a test needs; a missing tool fails the test naming the
+/// Debian package to install (tests/run-all.sh installs them), and so does
+/// a tool that fails (its output in the message).
+pub fn run_tool(cmd: &mut Command, package: &str) -> Output {
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("{cmd:?} not found: install the Debian package `{package}`")
+        }
+        Err(e) => panic!("{cmd:?}: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
