@@ -132,6 +132,11 @@ fn opens_with_header(head: &[u8]) -> bool {
         let Some(name) = field_name(line) else {
             return false;
         };
+        // A multipart entity is mail even when it has no
+        // other header (a forwarded part saved alone, or a crafted file).
+        if name.eq_ignore_ascii_case(b"Content-Type") && is_multipart(line) {
+            return true;
+        }
         if let Some(k) = KNOWN_FIELDS
             .iter()
             .position(|f| name.eq_ignore_ascii_case(f))
@@ -143,6 +148,12 @@ fn opens_with_header(head: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// A `Content-Type: multipart/...` line (its boundary may be folded onto
+/// the next line).
+fn is_multipart(line: &[u8]) -> bool {
+    memchr::memmem::find(&line.to_ascii_lowercase(), b"multipart/").is_some()
 }
 
 /// An mbox `From ` line (`From sender date`).
@@ -425,6 +436,11 @@ mod tests {
         assert_eq!(k(b"From here we go\nimport os\nSubject: x\nTo: y\n"), None);
         assert_eq!(k(b"// Subject: x\nTo: y\n"), None);
         assert_eq!(k(b"Subject: only one\n\nTo: late\n"), None);
+        assert_eq!(
+            k(b"Content-Type: multipart/mixed; boundary=b\n\n--b\n"),
+            Some(ContainerKind::Mail)
+        );
+        assert_eq!(k(b"Content-Type: text/plain\n\nhello\n"), None);
         assert_eq!(
             k(b"x: int = 5\nsubject: 1\nto: 2\n"),
             Some(ContainerKind::Mail)
