@@ -8,29 +8,12 @@
 //! end in a `corrupt` skip; a shrink member is `unsupported_container`.
 
 use crate::support::chain;
+use crate::support::run_tool as tool_ok;
 use crate::support::{self, archive as a, TestEnv};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// Runs a system tool that must succeed; a missing tool fails the test
-/// naming the Debian package (tests/run-all.sh installs them).
-fn tool_ok(cmd: &mut Command, package: &str) -> Output {
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!("{cmd:?} not found: install the Debian package `{package}`")
-        }
-        Err(e) => panic!("{cmd:?}: {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// A work folder outside the scanned tree holding `dir/eicar.com`.
 fn work(env: &TestEnv) -> PathBuf {
@@ -385,4 +368,36 @@ fn a_shrink_member_alone_exits_2() {
     );
     let (code, recs, _) = scan(&env, "zip shrink");
     assert_eq!(code, 2, "{recs:#?}");
+}
+
+#[test]
+fn zip_members_made_by_7zip_with_deflate64_xz_and_ppmd() {
+    let env = TestEnv::new();
+    let w = work(&env);
+    // Deflate64 and xz are decoded; PPMd (method 98) has no decoder here.
+    for (name, method) in [
+        ("d64.zip", "Deflate64"),
+        ("xz.zip", "XZ"),
+        ("ppmd.zip", "PPMd"),
+    ] {
+        tool_ok(
+            Command::new("7zz")
+                .args(["a", "-tzip", &format!("-mm={method}")])
+                .arg(env.root.join(name))
+                .arg("eicar.com")
+                .current_dir(w.join("dir")),
+            "7zip",
+        );
+    }
+    let (code, recs, _) = scan(&env, "7-zip zip methods");
+    assert_eq!(code, 1, "{recs:#?}");
+    for name in ["d64.zip", "xz.zip"] {
+        let f = env.root.join(name);
+        assert_found(&recs, &f, &["eicar.com"]);
+        assert!(skips_of(&recs, &f).is_empty(), "{recs:#?}");
+    }
+    let s = skips_of(&recs, &env.root.join("ppmd.zip"));
+    assert_eq!(s.len(), 1, "{recs:#?}");
+    assert_eq!(s[0]["reason"], "unsupported_container", "{:?}", s[0]);
+    assert_eq!(s[0]["gap"], true, "{:?}", s[0]);
 }
