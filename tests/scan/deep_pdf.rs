@@ -5,8 +5,8 @@
 //! its file name; a truncated stream is a `corrupt` skip; a 1 GiB Flate
 //! bomb stops at the limits in seconds and bounded memory.
 
-use crate::support::chain;
 use crate::support::{self, pdf as p, TestEnv};
+use crate::support::{chain, skips_of};
 use p::PdfObj;
 use serde_json::Value;
 use std::path::Path;
@@ -25,14 +25,6 @@ fn assert_found(recs: &[Value], file: &Path, member: &str) {
             .any(|f| chain(f) == want),
         "no finding with chain {want:?}: {recs:#?}"
     );
-}
-
-fn skips_of<'a>(recs: &'a [Value], file: &Path) -> Vec<&'a Value> {
-    let p = file.display().to_string();
-    support::of_type(recs, "skip")
-        .into_iter()
-        .filter(|s| s["path"].as_str().unwrap_or("").starts_with(p.as_str()))
-        .collect()
 }
 
 #[test]

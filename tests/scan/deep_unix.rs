@@ -7,9 +7,9 @@
 //! explode, before kensa sees it. A truncated sample of every format must
 //! end in a `corrupt` skip; a shrink member is `unsupported_container`.
 
-use crate::support::chain;
 use crate::support::run_tool as tool_ok;
 use crate::support::{self, archive as a, TestEnv};
+use crate::support::{chain, skips_of};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,14 +37,6 @@ fn assert_found(recs: &[Value], file: &Path, members: &[&str]) {
             .any(|f| chain(f) == want),
         "no finding with chain {want:?}: {recs:#?}"
     );
-}
-
-fn skips_of<'a>(recs: &'a [Value], file: &Path) -> Vec<&'a Value> {
-    let p = file.display().to_string();
-    support::of_type(recs, "skip")
-        .into_iter()
-        .filter(|s| s["path"].as_str().unwrap_or("").starts_with(p.as_str()))
-        .collect()
 }
 
 /// `cpio -o -H FORMAT` of `dir/eicar.com`.

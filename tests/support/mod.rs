@@ -180,6 +180,15 @@ pub struct Scanned {
     pub took: std::time::Duration,
 }
 
+/// The skip records of `file` and of its members.
+pub fn skips_of<'a>(recs: &'a [serde_json::Value], file: &Path) -> Vec<&'a serde_json::Value> {
+    let p = file.display().to_string();
+    of_type(recs, "skip")
+        .into_iter()
+        .filter(|s| s["path"].as_str().unwrap_or("").starts_with(p.as_str()))
+        .collect()
+}
+
 /// A record's `chain` as strings (empty for a plain file).
 pub fn chain(r: &serde_json::Value) -> Vec<String> {
     r["chain"]
