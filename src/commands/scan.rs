@@ -116,4 +116,8 @@ impl<S: crate::engine::RecordSink> crate::engine::RecordSink for JournalSink<'_,
     fn reading(&mut self, path: &str) {
         self.inner.reading(path);
     }
+
+    fn tick(&mut self) {
+        self.inner.tick();
+    }
 }

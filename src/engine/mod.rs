@@ -197,6 +197,9 @@ pub trait RecordSink {
     /// Called when a worker starts reading a file (its path in the text
     /// form of names); for progress displays.
     fn reading(&mut self, _path: &str) {}
+    /// Called about ten times a second while a scan runs, whatever the
+    /// workers do; for progress displays that show time and totals.
+    fn tick(&mut self) {}
     /// Appends records that other processes queued for this sink (the
     /// journal's inbox); returns how many. Sinks without a queue have none.
     fn flush_queued(&mut self) -> std::io::Result<u64> {
@@ -232,6 +235,9 @@ pub(crate) enum Message {
     },
     /// A thread has ended (see [`watchdog::ExitGuard`]).
     Exited,
+    /// The supervisor's clock: sent every [`TICK`] so displays redraw
+    /// while one long read produces no other message.
+    Tick,
 }
 
 /// Per-session facts that workers stamp onto records.
@@ -500,6 +506,7 @@ impl Engine {
                 Err(_) => {}
             }
             last = Instant::now();
+            on_message(Message::Tick);
             if cancel.is_stopped() && !env.stop.is_stopped() {
                 env.stop.stop(StopReason::Shutdown);
             }
@@ -732,6 +739,7 @@ impl Tally {
             }
             Message::Record(rec) => self.record(*rec, sink, cancel),
             Message::Reading(path) => sink.reading(&path),
+            Message::Tick => sink.tick(),
             Message::Exited => {}
         }
     }

@@ -419,6 +419,12 @@ impl RecordSink for Printer {
         self.draw_progress();
     }
 
+    fn tick(&mut self) {
+        // Redraws the line, so a total counted meanwhile shows even while
+        // one long file is read.
+        self.draw_progress();
+    }
+
     fn reading(&mut self, path: &str) {
         if self.progress.is_some() {
             self.reading.clear();
