@@ -15,6 +15,7 @@ pub mod disk;
 pub use kensa_diskfs as diskfs;
 pub mod engine;
 pub mod findings;
+pub mod forward;
 pub mod fsutil;
 pub mod gate;
 pub mod journal;

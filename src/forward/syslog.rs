@@ -1,0 +1,1 @@
+//! PLACEHOLDER (issue 15): replace this paragraph with what the module owns.
