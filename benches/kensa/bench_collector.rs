@@ -7,7 +7,9 @@
 //! timed, best of 3. With `KENSA_OLD_BIN=<path>` another kensa binary (an
 //! older commit's) gets its own collector over the same bundles and the
 //! same triage, is timed the same way, and must print the same incidents
-//! and the same report. Run: `cargo bench --bench kensa -- collector`.
+//! and the same report. `KENSA_BENCH_KEEP=<dir>` keeps this kensa's
+//! collector state there (to profile a command on it).
+//! Run: `cargo bench --bench kensa -- collector`.
 
 use crate::support::TestEnv;
 use kensa::bundle::{self, ExportRange};
@@ -347,10 +349,14 @@ pub fn collector_at_scale() {
             .map_or("-".to_string(), |(_, d)| format!("{d:.2?}"));
         eprintln!("{label:<36} {:>12} {o:>12}", format!("{d:.2?}"));
     }
-    let db = std::fs::metadata(StateDir::new(env.base().join("new")).database())
-        .map(|m| m.len() >> 20)
-        .unwrap_or(0);
-    eprintln!("collector database: {db} MiB");
+    let db = StateDir::new(env.base().join("new")).database();
+    let mib = std::fs::metadata(&db).map(|m| m.len() >> 20).unwrap_or(0);
+    eprintln!("collector database: {mib} MiB");
+    if let Ok(keep) = std::env::var("KENSA_BENCH_KEEP") {
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&db, Path::new(&keep).join("kensa.db")).unwrap();
+        eprintln!("kept in {keep}");
+    }
 }
 
 /// `incidents show --format json` without the triage times.

@@ -578,13 +578,21 @@ fn line_row(r: &Row<'_>) -> rusqlite::Result<LineRow> {
 }
 
 /// The WHERE conditions of a scope over the incidents table aliased `i`
-/// (each on an indexed column), and their parameters.
+/// (each on an indexed column), and their parameters. A time bound is
+/// marked likely to hold for few incidents (`likelihood`, SQLite's planner
+/// hint: without it SQLite scans the listing-order index instead of the
+/// time range; with it a wide range costs a sort, no more).
 fn scope_sql(scope: &Scope<'_>) -> (String, Vec<Value>) {
     let mut conds = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     let mut cond = |column: &str, op: &str, v: Value| {
         args.push(v);
-        conds.push(format!("i.{column} {op} ?{}", args.len()));
+        let c = format!("i.{column} {op} ?{}", args.len());
+        conds.push(if column == "utc_ms" {
+            format!("likelihood({c}, 0.05)")
+        } else {
+            c
+        });
     };
     if let Some(a) = scope.agent {
         cond("agent", "=", Value::Text(a.to_string()));
@@ -631,6 +639,36 @@ fn incidents_sql(scope: &Scope<'_>) -> (String, Vec<Value>) {
     );
     (sql, args)
 }
+
+/// The incidents whose session id starts with `session` (the index range
+/// `[session, prefix_end)` of `incidents_session`) and whose agent id
+/// starts with `agent`, ASCII case ignored.
+fn prefix_sql(agent: Option<&str>, session: &str) -> (String, Vec<Value>) {
+    let mut args = vec![Value::Text(session.to_string())];
+    let mut sql = String::from("SELECT agent, session FROM incidents WHERE session >= ?1");
+    if let Some(end) = derived::prefix_end(session) {
+        args.push(Value::Text(end));
+        sql.push_str(&format!(" AND session < ?{}", args.len()));
+    }
+    if let Some(a) = agent {
+        args.push(Value::Text(a.to_string()));
+        let n = args.len();
+        sql.push_str(&format!(
+            " AND upper(substr(agent, 1, length(?{n}))) = upper(?{n})"
+        ));
+    }
+    sql.push_str(" ORDER BY session, agent");
+    (sql, args)
+}
+
+/// The distinct agents with incidents: from the smallest, each next one
+/// found by one lookup in the primary key (a skip scan written out).
+const AGENTS_SQL: &str = "WITH RECURSIVE a(agent) AS (
+       SELECT MIN(agent) FROM incidents
+       UNION ALL
+       SELECT (SELECT MIN(i.agent) FROM incidents i WHERE i.agent > a.agent)
+       FROM a WHERE a.agent IS NOT NULL)
+     SELECT agent FROM a WHERE agent IS NOT NULL";
 
 /// The report's query: each period's range as a CASE arm (parameters
 /// `?1..`), over one range scan of `incidents_time` from the first period's
@@ -790,16 +828,7 @@ impl Backend for Sqlite {
     }
 
     fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
-        self.rows(
-            "WITH RECURSIVE a(agent) AS (
-               SELECT MIN(agent) FROM incidents
-               UNION ALL
-               SELECT (SELECT MIN(i.agent) FROM incidents i WHERE i.agent > a.agent)
-               FROM a WHERE a.agent IS NOT NULL)
-             SELECT agent FROM a WHERE agent IS NOT NULL",
-            &[],
-            |r| r.get(0),
-        )
+        self.rows(AGENTS_SQL, &[], |r| r.get(0))
     }
 
     fn agent_neighbours(&self, agent: &str) -> Result<[Option<String>; 2], StoreError> {
@@ -820,20 +849,7 @@ impl Backend for Sqlite {
         agent: Option<&str>,
         session: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut args = vec![Value::Text(session.to_string())];
-        let mut sql = String::from("SELECT agent, session FROM incidents WHERE session >= ?1");
-        if let Some(end) = derived::prefix_end(session) {
-            args.push(Value::Text(end));
-            sql.push_str(&format!(" AND session < ?{}", args.len()));
-        }
-        if let Some(a) = agent {
-            args.push(Value::Text(a.to_string()));
-            let n = args.len();
-            sql.push_str(&format!(
-                " AND upper(substr(agent, 1, length(?{n}))) = upper(?{n})"
-            ));
-        }
-        sql.push_str(" ORDER BY session, agent");
+        let (sql, args) = prefix_sql(agent, session);
         self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
@@ -1069,10 +1085,18 @@ mod tests {
             event: Some("leak"),
             ..Scope::default()
         };
+        let one = Scope {
+            only: Some(("A", "s-1")),
+            ..Scope::default()
+        };
         let cases = [
             (Scope::default(), "SCAN i USING INDEX incidents_order"),
             (untriaged, "SEARCH i USING INDEX incidents_state (state=?)"),
             (leak, "SEARCH i USING INDEX incidents_event (event=?)"),
+            (
+                one,
+                "USING INDEX sqlite_autoindex_incidents_1 (agent=? AND session=?)",
+            ),
         ];
         for (scope, want) in cases {
             let (sql, args) = incidents_sql(&scope);
@@ -1081,6 +1105,18 @@ mod tests {
             assert!(!p.contains("TEMP B-TREE"), "no sort for {scope:?}: {p}");
             assert!(p.contains("t USING INTEGER PRIMARY KEY"), "{p}");
         }
+        // A time window: its range, and a sort of what it holds.
+        let window = Scope {
+            since: Some(10),
+            before: Some(20),
+            ..Scope::default()
+        };
+        let (sql, args) = incidents_sql(&window);
+        let p = plan(&s, &sql, &args);
+        assert!(
+            p.contains("SEARCH i USING INDEX incidents_time (utc_ms>? AND utc_ms<?)"),
+            "{p}"
+        );
         let periods = [
             Period {
                 column: 0,

@@ -11,8 +11,12 @@
 //! classification and a footnote says how many there are. The HTML document
 //! also carries a hand-over header (organisation, period, report date,
 //! generation time) and an appendix of the counted incidents
-//! ([`AppendixEntry`], filled by the caller). This module decides nothing
-//! about verdicts.
+//! ([`AppendixEntry`], filled by the caller). The counts come in as
+//! [`Tally`]s: the collector groups incidents in SQL per column, triage
+//! state and classification over the instants [`periods`] gives each
+//! column (local days in the report's zone turned into UTC ranges), or
+//! [`build`] makes them from a list of incidents; the same code puts either
+//! into the tables. This module decides nothing about verdicts.
 
 mod appendix;
 pub mod fiscal;
