@@ -7,7 +7,9 @@
 //! timed, best of 3. With `KENSA_OLD_BIN=<path>` another kensa binary (an
 //! older commit's) gets its own collector over the same bundles and the
 //! same triage, is timed the same way, and must print the same incidents
-//! and the same report. `KENSA_BENCH_KEEP=<dir>` keeps this kensa's
+//! and the same report; this kensa's first listing of a copy of that
+//! collector (which migrates it) is timed and must list the same.
+//! `KENSA_BENCH_KEEP=<dir>` keeps this kensa's
 //! collector state there (to profile a command on it).
 //! Run: `cargo bench --bench kensa -- collector`.
 
@@ -122,6 +124,18 @@ fn agent_bundle(base: &Path, a: usize, shape: &Shape, out: &Path) -> PathBuf {
     state.public_key()
 }
 
+/// CPU time (user + system) of the children waited for so far.
+fn children_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the live local it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
 /// Runs `bin` on the collector `state` and returns stdout; the run must
 /// succeed.
 fn run(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> String {
@@ -143,14 +157,43 @@ fn run(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
-/// Best of three runs, and the output of the last.
-fn timed(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> (Duration, String) {
-    let mut best = Duration::MAX;
+/// Wall and CPU time of one run of a command (the machine may be shared:
+/// CPU time is what the command itself cost).
+#[derive(Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2?} / {:.2?}", self.wall, self.cpu)
+    }
+}
+
+/// Runs a command once and measures it.
+fn measured(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> (Cost, String) {
+    let (t, cpu) = (Instant::now(), children_cpu());
+    let text = run(bin, env, state, args);
+    let cost = Cost {
+        wall: t.elapsed(),
+        cpu: children_cpu().saturating_sub(cpu),
+    };
+    (cost, text)
+}
+
+/// Best of three runs (wall and CPU each), and the output of the last.
+fn timed(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> (Cost, String) {
+    let mut best = Cost {
+        wall: Duration::MAX,
+        cpu: Duration::MAX,
+    };
     let mut text = String::new();
     for _ in 0..3 {
-        let t = Instant::now();
-        text = run(bin, env, state, args);
-        best = best.min(t.elapsed());
+        let (c, t) = measured(bin, env, state, args);
+        best.wall = best.wall.min(c.wall);
+        best.cpu = best.cpu.min(c.cpu);
+        text = t;
     }
     (best, text)
 }
@@ -178,7 +221,7 @@ fn collector(
     state: &Path,
     keys: &[PathBuf],
     bundles: &Path,
-) -> (Vec<(String, Duration)>, Vec<String>) {
+) -> (Vec<(String, Cost)>, Vec<String>) {
     let mut times = Vec::new();
     for (a, key) in keys.iter().enumerate() {
         let name = format!("plant{a:02}");
@@ -189,9 +232,8 @@ fn collector(
             &["trust", "add", &key.to_string_lossy(), "--name", &name],
         );
     }
-    let t = Instant::now();
-    run(bin, env, state, &["import", &bundles.to_string_lossy()]);
-    times.push(("import (all bundles)".to_string(), t.elapsed()));
+    let (c, _) = measured(bin, env, state, &["import", &bundles.to_string_lossy()]);
+    times.push(("import (all bundles)".to_string(), c));
     let list = run(bin, env, state, &["incidents", "list", "--format", "json"]);
     let ids: Vec<String> = comparable(&list)
         .iter()
@@ -199,7 +241,7 @@ fn collector(
         .take(200)
         .map(|v| v["id"].as_str().unwrap_or_default().to_string())
         .collect();
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), children_cpu());
     for (k, id) in ids.iter().enumerate() {
         let mut args = vec![
             "triage",
@@ -214,7 +256,11 @@ fn collector(
         }
         run(bin, env, state, &args);
     }
-    let per = t.elapsed() / ids.len().max(1) as u32;
+    let n = ids.len().max(1) as u32;
+    let per = Cost {
+        wall: t.elapsed() / n,
+        cpu: children_cpu().saturating_sub(cpu) / n,
+    };
     times.push(("triage (one, by id)".to_string(), per));
     let show_id = ids.get(ids.len() / 2).cloned().unwrap_or_default();
     let commands: [(&str, Vec<&str>); 8] = [
@@ -272,8 +318,8 @@ fn collector(
     ];
     let mut outputs = Vec::new();
     for (label, args) in commands {
-        let (d, text) = timed(bin, env, state, &args);
-        times.push((label.to_string(), d));
+        let (c, text) = timed(bin, env, state, &args);
+        times.push((label.to_string(), c));
         outputs.push(text);
     }
     let out = env.base().join("report.html");
@@ -290,8 +336,8 @@ fn collector(
     let mut args: Vec<&str> = html.to_vec();
     let out_text = out.to_string_lossy().to_string();
     args.push(&out_text);
-    let (d, _) = timed(bin, env, state, &args);
-    times.push(("report --format html (appendix)".to_string(), d));
+    let (c, _) = timed(bin, env, state, &args);
+    times.push(("report --format html (appendix)".to_string(), c));
     (times, outputs)
 }
 
@@ -328,7 +374,10 @@ pub fn collector_at_scale() {
     let bin = crate::support::kensa_bin();
     let (new, new_out) = collector(bin, &env, &env.base().join("new"), &keys, &bundles);
     let old = std::env::var("KENSA_OLD_BIN").ok().map(|old| {
-        let (times, out) = collector(&old, &env, &env.base().join("old"), &keys, &bundles);
+        let (mut times, out) = collector(&old, &env, &env.base().join("old"), &keys, &bundles);
+        let (migrated, list) = migrate(bin, &env, &env.base().join("old"));
+        assert_eq!(comparable(&list), comparable(&out[1]), "migrated listing");
+        times.push(("first list after upgrade (migrates)".to_string(), migrated));
         for (k, (a, b)) in new_out.iter().zip(&out).enumerate() {
             if k == 6 {
                 // `incidents show` of each collector's own triaged incident.
@@ -341,13 +390,19 @@ pub fn collector_at_scale() {
         }
         times
     });
-    eprintln!("{:<36} {:>12} {:>12}", "", "this kensa", "KENSA_OLD_BIN");
-    for (k, (label, d)) in new.iter().enumerate() {
+    eprintln!(
+        "{:<36} {:>22} {:>22}",
+        "wall / CPU", "this kensa", "KENSA_OLD_BIN"
+    );
+    for (k, (label, c)) in new.iter().enumerate() {
         let o = old
             .as_ref()
             .and_then(|o| o.get(k))
-            .map_or("-".to_string(), |(_, d)| format!("{d:.2?}"));
-        eprintln!("{label:<36} {:>12} {o:>12}", format!("{d:.2?}"));
+            .map_or("-".to_string(), |(_, c)| c.to_string());
+        eprintln!("{label:<36} {:>22} {o:>22}", c.to_string());
+    }
+    if let Some((label, c)) = old.as_ref().and_then(|o| o.get(new.len())) {
+        eprintln!("{label:<36} {:>22}", c.to_string());
     }
     let db = StateDir::new(env.base().join("new")).database();
     let mib = std::fs::metadata(&db).map(|m| m.len() >> 20).unwrap_or(0);
@@ -357,6 +412,16 @@ pub fn collector_at_scale() {
         std::fs::copy(&db, Path::new(&keep).join("kensa.db")).unwrap();
         eprintln!("kept in {keep}");
     }
+}
+
+/// This kensa's first command on a copy of the other kensa's collector:
+/// the migration's back-fill and a listing (cost and output).
+fn migrate(bin: &str, env: &TestEnv, old_state: &Path) -> (Cost, String) {
+    let state = env.base().join("upgraded");
+    std::fs::create_dir_all(&state).unwrap();
+    let db = StateDir::new(old_state).database();
+    std::fs::copy(&db, StateDir::new(&state).database()).unwrap();
+    measured(bin, env, &state, &["incidents", "list", "--format", "json"])
 }
 
 /// `incidents show --format json` without the triage times.
