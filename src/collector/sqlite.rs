@@ -326,7 +326,9 @@ fn store_session(
 /// Brings one incident's aggregation columns up to date with all its lines
 /// (after an import touched it, or in the migration): its time in ms, its
 /// automatic classification (and current, while untriaged), and, the first
-/// time, its id length and its neighbours'.
+/// time, its id length (and its neighbours', grown as needed). One read of
+/// the incident, one of its findings, one write (none when nothing
+/// changed); two more reads to place a new incident's id.
 fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> {
     let row: Option<(String, String, Option<String>, Option<i64>)> = tx
         .prepare_cached(
@@ -342,27 +344,32 @@ fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> 
         return Ok(());
     };
     let (event, causes) = automatic(tx, agent, session, &location, medium.as_deref())?;
+    let need = match id_need {
+        Some(_) => None,
+        None => Some(place_id(tx, agent, session)? as i64),
+    };
     tx.prepare_cached(
         "UPDATE incidents SET utc_ms = ?3, auto_event = ?4, auto_causes = ?5,
            event = CASE WHEN triage_id IS NULL THEN ?4 ELSE event END,
-           causes = CASE WHEN triage_id IS NULL THEN ?5 ELSE causes END
-         WHERE agent = ?1 AND session = ?2",
+           causes = CASE WHEN triage_id IS NULL THEN ?5 ELSE causes END,
+           id_need = COALESCE(?6, id_need)
+         WHERE agent = ?1 AND session = ?2 AND (utc_ms IS NOT ?3 OR auto_event <> ?4
+           OR auto_causes <> ?5 OR ?6 IS NOT NULL OR (triage_id IS NULL AND (event <> ?4 OR causes <> ?5)))",
     )?
     .execute(params![
         agent,
         session,
         derived::utc_ms(&time),
         event,
-        causes
+        causes,
+        need
     ])?;
-    if id_need.is_none() {
-        place_id(tx, agent, session)?;
-    }
     Ok(())
 }
 
-/// The automatic classification of one incident over all its findings:
-/// the distinct taxonomies, and the lines of those without one.
+/// The automatic classification of one incident over all its findings
+/// (in index order, so each distinct taxonomy is parsed once): the
+/// taxonomies, and the lines of the findings without one.
 fn automatic(
     tx: &Connection,
     agent: &str,
@@ -372,50 +379,58 @@ fn automatic(
 ) -> rusqlite::Result<(String, String)> {
     let mut auto = Automatic::new(location, medium);
     let mut stmt = tx.prepare_cached(
-        "SELECT DISTINCT taxonomy FROM findings
-         WHERE agent = ?1 AND session = ?2 AND taxonomy IS NOT NULL",
+        "SELECT f.taxonomy, f.seq, r.line FROM findings f
+         LEFT JOIN records r ON f.taxonomy IS NULL AND r.agent = f.agent AND r.seq = f.seq
+         WHERE f.agent = ?1 AND f.session = ?2 ORDER BY f.taxonomy",
     )?;
     let mut rows = stmt.query(params![agent, session])?;
+    let mut last: Option<String> = None;
     while let Some(r) = rows.next()? {
-        auto.tagged(r.get_ref(0)?.as_str().unwrap_or_default());
-    }
-    let mut stmt = tx.prepare_cached(
-        "SELECT f.seq, r.line FROM findings f JOIN records r ON r.agent = f.agent AND r.seq = f.seq
-         WHERE f.agent = ?1 AND f.session = ?2 AND f.taxonomy IS NULL",
-    )?;
-    let mut rows = stmt.query(params![agent, session])?;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        auto.untagged(
-            agent,
-            seq as u64,
-            r.get_ref(1)?.as_str().unwrap_or_default(),
-        );
+        match r.get_ref(0)?.as_str_or_null()? {
+            Some(t) if last.as_deref() == Some(t) => {}
+            Some(t) => {
+                auto.tagged(t);
+                last = Some(t.to_string());
+            }
+            None => {
+                let seq: i64 = r.get(1)?;
+                let line = r.get_ref(2)?.as_str_or_null()?.unwrap_or_default();
+                auto.untagged(agent, seq as u64, line);
+            }
+        }
     }
     Ok(auto.finish())
 }
 
 /// A new incident's id length from its neighbours among its agent's
-/// sessions, and theirs grown to tell them apart from it (a neighbour not
-/// placed yet is placed on its own turn, and sees this one).
-fn place_id(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> {
-    let one = |sql: &str| -> rusqlite::Result<Option<String>> {
+/// sessions; a neighbour already placed grows to tell it apart from this
+/// one (one not placed yet is placed on its own turn, and sees this one).
+fn place_id(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<usize> {
+    let one = |sql: &str| -> rusqlite::Result<Option<(String, Option<i64>)>> {
         tx.prepare_cached(sql)?
-            .query_row(params![agent, session], |r| r.get(0))
+            .query_row(params![agent, session], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
     };
-    let prev = one("SELECT MAX(session) FROM incidents WHERE agent = ?1 AND session < ?2")?;
-    let next = one("SELECT MIN(session) FROM incidents WHERE agent = ?1 AND session > ?2")?;
-    let need = derived::id_need(session, [prev.as_deref(), next.as_deref()]);
-    tx.prepare_cached("UPDATE incidents SET id_need = ?3 WHERE agent = ?1 AND session = ?2")?
-        .execute(params![agent, session, need as i64])?;
-    for n in [prev, next].into_iter().flatten() {
-        let theirs = derived::common_prefix(session, &n) + 1;
-        tx.prepare_cached(
-            "UPDATE incidents SET id_need = ?3 WHERE agent = ?1 AND session = ?2 AND id_need < ?3",
-        )?
-        .execute(params![agent, n, theirs as i64])?;
+    let prev = one(
+        "SELECT session, id_need FROM incidents WHERE agent = ?1 AND session < ?2
+         ORDER BY session DESC LIMIT 1",
+    )?;
+    let next = one(
+        "SELECT session, id_need FROM incidents WHERE agent = ?1 AND session > ?2
+         ORDER BY session LIMIT 1",
+    )?;
+    for (n, need) in prev.iter().chain(&next) {
+        let theirs = (derived::common_prefix(session, n) + 1) as i64;
+        if need.is_some_and(|v| v < theirs) {
+            tx.prepare_cached(
+                "UPDATE incidents SET id_need = ?3 WHERE agent = ?1 AND session = ?2",
+            )?
+            .execute(params![agent, n, theirs])?;
+        }
     }
-    Ok(())
+    let p = prev.as_ref().map(|(s, _)| s.as_str());
+    let n = next.as_ref().map(|(s, _)| s.as_str());
+    Ok(derived::id_need(session, [p, n]))
 }
 
 fn held_hash(tx: &Transaction<'_>, agent: &str, seq: u64) -> rusqlite::Result<Option<String>> {
@@ -1060,6 +1075,56 @@ mod tests {
         assert_eq!(order, ["late", "early"]);
         assert_eq!(rows[0].started.as_ref().unwrap().location, "\"removable\"");
         assert_eq!(rows[0].first_location, "\"host\"");
+    }
+
+    #[test]
+    fn stored_id_lengths_are_those_of_all_sessions_sorted() {
+        let s = Sqlite::open_in_memory().unwrap();
+        let sessions = [
+            "aaaa00000000000011",
+            "b",
+            "aaaa0000000000001",
+            "aaaa00000000000002",
+            "aaaa000000000000",
+            "aaab",
+            "aaaa0000000000001x",
+            "c",
+        ];
+        let mut seq = 0;
+        // Three imports, each adding sessions between ones held before.
+        for batch in [&sessions[..2], &sessions[2..5], &sessions[5..]] {
+            let lines: Vec<BundleLine> = batch
+                .iter()
+                .map(|id| {
+                    seq += 1;
+                    let text = format!(
+                        r#"{{"type":"finding","v":1,"id":"f{seq}","session":"{id}","time":"2019-02-01T00:00:00Z","location":"host","path":"a","size":1,"sha256":"00","verdict":"malicious","matches":[]}}"#
+                    );
+                    line(seq, "finding", &text)
+                })
+                .collect();
+            let batch = ImportBatch {
+                agent: "A",
+                link: None,
+                from: lines[0].seq,
+                to: 0,
+                source: "",
+                sha256: None,
+                log: LogPolicy::Never,
+            };
+            s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        }
+        let mut sorted = sessions.to_vec();
+        sorted.sort();
+        let rows = s.incidents(&Scope::default()).unwrap();
+        assert_eq!(rows.len(), sessions.len());
+        for r in rows {
+            let i = sorted.iter().position(|x| *x == r.session).unwrap();
+            let prev = i.checked_sub(1).map(|j| sorted[j]);
+            let next = sorted.get(i + 1).copied();
+            let want = derived::id_need(&r.session, [prev, next]);
+            assert_eq!(r.id_need as usize, want, "{}", r.session);
+        }
     }
 
     /// The plan SQLite picks for a statement, one line per step.
