@@ -196,8 +196,17 @@ fn migrate_derived(tx: &Transaction<'_>) -> Result<(), StoreError> {
         let line: String = r.get(3)?;
         store_derived(tx, &agent, seq as u64, &kind, &line)?;
     }
+    drop(rows);
+    drop(stmt);
+    tx.execute_batch(SORT_TIMES)?;
     Ok(())
 }
+
+/// Every incident ordered by its session's time, else its first
+/// finding's (what [`refresh`] keeps per incident).
+const SORT_TIMES: &str = "UPDATE incidents SET sort_time = COALESCE(
+    (SELECT s.time FROM sessions s WHERE s.agent = incidents.agent AND s.session = incidents.session),
+    time)";
 
 /// Version 4: the aggregation columns, back-filled: the current state of
 /// every triaged incident from its latest triage row, then each incident
@@ -253,7 +262,9 @@ fn store_derived(
 }
 
 /// A finding: its row, and its incident created or counted (the first
-/// finding's time and location win; the session's time orders it).
+/// finding's time and location win; the session's time orders it). The
+/// incident's order is set when it is created and kept by [`refresh`],
+/// once per import, so a finding touches no index of `incidents`.
 fn store_finding(
     tx: &Transaction<'_>,
     agent: &str,
@@ -280,16 +291,14 @@ fn store_finding(
          ON CONFLICT(agent, session) DO UPDATE SET detections = detections + 1,
            time = CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END,
            location = CASE WHEN excluded.first_seq < first_seq THEN excluded.location ELSE location END,
-           first_seq = MIN(first_seq, excluded.first_seq),
-           sort_time = COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2),
-             CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END)",
+           first_seq = MIN(first_seq, excluded.first_seq)",
     )?
     .execute(params![agent, session, seq as i64, time, location])?;
     Ok(Some(session.clone()))
 }
 
-/// A session start (the one with the highest seq wins), and the order of
-/// its incident if one exists already (which it then touched).
+/// A session start (the one with the highest seq wins); its incident, if
+/// there is one, is touched ([`refresh`] orders it by the session's time).
 fn store_session(
     tx: &Transaction<'_>,
     agent: &str,
@@ -313,18 +322,12 @@ fn store_session(
          WHERE excluded.seq > sessions.seq",
     )?
     .execute(params![agent, id, seq as i64, time, host, location, medium])?;
-    let changed = tx
-        .prepare_cached(
-            "UPDATE incidents SET sort_time =
-               (SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2)
-             WHERE agent = ?1 AND session = ?2",
-        )?
-        .execute(params![agent, id])?;
-    Ok((changed > 0).then(|| id.clone()))
+    Ok(Some(id.clone()))
 }
 
 /// Brings one incident's aggregation columns up to date with all its lines
-/// (after an import touched it, or in the migration): its time in ms, its
+/// (after an import touched it, or in the migration): its time (the
+/// session's, else the first finding's) as stored and in ms, its
 /// automatic classification (and current, while untriaged), and, the first
 /// time, its id length (and its neighbours', grown as needed). One read of
 /// the incident, one of its findings, one write (none when nothing
@@ -332,7 +335,7 @@ fn store_session(
 fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> {
     let row: Option<(String, String, Option<String>, Option<i64>)> = tx
         .prepare_cached(
-            "SELECT i.sort_time, COALESCE(s.location, i.location), s.medium, i.id_need
+            "SELECT COALESCE(s.time, i.time), COALESCE(s.location, i.location), s.medium, i.id_need
              FROM incidents i LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
              WHERE i.agent = ?1 AND i.session = ?2",
         )?
@@ -349,12 +352,13 @@ fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> 
         None => Some(place_id(tx, agent, session)? as i64),
     };
     tx.prepare_cached(
-        "UPDATE incidents SET utc_ms = ?3, auto_event = ?4, auto_causes = ?5,
+        "UPDATE incidents SET sort_time = ?7, utc_ms = ?3, auto_event = ?4, auto_causes = ?5,
            event = CASE WHEN triage_id IS NULL THEN ?4 ELSE event END,
            causes = CASE WHEN triage_id IS NULL THEN ?5 ELSE causes END,
            id_need = COALESCE(?6, id_need)
-         WHERE agent = ?1 AND session = ?2 AND (utc_ms IS NOT ?3 OR auto_event <> ?4
-           OR auto_causes <> ?5 OR ?6 IS NOT NULL OR (triage_id IS NULL AND (event <> ?4 OR causes <> ?5)))",
+         WHERE agent = ?1 AND session = ?2 AND (sort_time <> ?7 OR utc_ms IS NOT ?3
+           OR auto_event <> ?4 OR auto_causes <> ?5 OR ?6 IS NOT NULL
+           OR (triage_id IS NULL AND (event <> ?4 OR causes <> ?5)))",
     )?
     .execute(params![
         agent,
@@ -362,7 +366,8 @@ fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> 
         derived::utc_ms(&time),
         event,
         causes,
-        need
+        need,
+        time
     ])?;
     Ok(())
 }
