@@ -7,8 +7,8 @@
 //! concurrent imports queue instead of failing.
 
 use super::backend::{
-    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope, SessionRow,
-    TriageRow, TriageState,
+    Backend, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope,
+    SessionRow, TriageRow, TriageState,
 };
 use super::{derive, Derived, ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
@@ -40,6 +40,10 @@ CREATE TABLE sessions(agent TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NO
 CREATE TABLE incidents(agent TEXT NOT NULL, session TEXT NOT NULL, first_seq INTEGER NOT NULL, time TEXT NOT NULL, location TEXT NOT NULL, detections INTEGER NOT NULL, sort_time TEXT NOT NULL, PRIMARY KEY(agent, session));
 CREATE INDEX incidents_session ON incidents(session, agent);
 CREATE INDEX incidents_order ON incidents(sort_time, session, agent);
+";
+
+const V4_FORWARD: &str = "
+CREATE TABLE forward_cursors(destination TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(destination, agent));
 ";
 
 /// The collector database in one SQLite file.
@@ -114,7 +118,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         match version {
             1 => tx.execute_batch(V1_RECORDS)?,
             2 => migrate_triage(&tx)?,
-            _ => migrate_derived(&tx)?,
+            3 => migrate_derived(&tx)?,
+            _ => tx.execute_batch(V4_FORWARD)?,
         }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
@@ -390,6 +395,13 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
         detections: r.get::<_, i64>(4)? as u64,
         started,
         triage: triage_row(r, 9)?,
+    })
+}
+
+fn cursor_row(r: &Row<'_>) -> rusqlite::Result<CursorRow> {
+    Ok(CursorRow {
+        agent: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
     })
 }
 
@@ -722,6 +734,73 @@ impl Backend for Sqlite {
         )?;
         Ok(self.conn.last_insert_rowid())
     }
+
+    fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, MAX(seq) FROM records GROUP BY agent ORDER BY agent",
+            &[],
+            cursor_row,
+        )
+    }
+
+    fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, seq FROM forward_cursors WHERE destination = ?1 ORDER BY agent",
+            &[destination.to_string()],
+            cursor_row,
+        )
+    }
+
+    fn forward_lines(
+        &self,
+        agent: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<LineRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agent, '', seq, line FROM records
+             WHERE agent = ?1 AND seq > ?2 AND seq <= ?3 AND type IN ('finding', 'session', 'summary')
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                agent,
+                after as i64,
+                upto as i64,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            line_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT time, host, location, medium FROM sessions WHERE agent = ?1 AND session = ?2",
+            )?
+            .query_row(params![agent, session], |r| {
+                Ok(SessionRow {
+                    time: r.get(0)?,
+                    host: r.get(1)?,
+                    location: r.get(2)?,
+                    medium: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO forward_cursors(destination, agent, seq, updated) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(destination, agent) DO UPDATE SET seq = excluded.seq, updated = excluded.updated
+             WHERE excluded.seq > forward_cursors.seq",
+            params![destination, agent, seq as i64, crate::findings::now_rfc3339()],
+        )?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -844,7 +923,7 @@ mod tests {
     #[test]
     fn every_migration_has_a_step() {
         assert_eq!(
-            SCHEMA_VERSION, 3,
+            SCHEMA_VERSION, 4,
             "add the new migration's step to migrate()"
         );
     }
