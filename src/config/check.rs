@@ -7,7 +7,7 @@
 
 use super::{
     parse_size, ArchiveConfig, DiskConfig, GateConfig, MediaConfig, ReportConfig, RulesConfig,
-    ScanConfig, WatchConfig,
+    ScanConfig, SyslogConfig, WatchConfig,
 };
 use crate::findings::policy::{PolicyConfig, PolicyRule};
 use serde::de::{Deserialize, IntoDeserializer};
@@ -26,6 +26,7 @@ pub const SECTIONS: &[&str] = &[
     "classification",
     "report",
     "gate",
+    "syslog",
 ];
 
 /// Longest piece of a value quoted back in a message.
@@ -55,6 +56,8 @@ enum Kind {
     Causes,
     Location,
     Rules,
+    Socket,
+    Facility,
 }
 
 impl Kind {
@@ -73,6 +76,8 @@ impl Kind {
             Kind::Causes => "a list of cause codes (see `kensa taxonomy`)".into(),
             Kind::Location => "\"removable\" or \"host\"".into(),
             Kind::Rules => "[[classification.rule]] tables".into(),
+            Kind::Socket => "a Unix socket path in quotes, such as \"/dev/log\"".into(),
+            Kind::Facility => "a syslog facility name such as \"auth\" or \"local0\"".into(),
         }
     }
 }
@@ -109,6 +114,9 @@ fn kind_of(section: &str, key: &str) -> Option<Kind> {
         ("gate", "enabled" | "mount" | "keep_blocked_on_stop") => Some(Kind::Bool),
         ("gate", "devices") => Some(Kind::TextList),
         ("gate", "media_root") => Some(Kind::Path),
+        ("syslog", "enabled") => Some(Kind::Bool),
+        ("syslog", "socket") => Some(Kind::Socket),
+        ("syslog", "facility") => Some(Kind::Facility),
         _ => None,
     }
 }
@@ -178,6 +186,7 @@ fn check_section_key(
         "classification" => one_key::<PolicyConfig>(key, value),
         "report" => one_key::<ReportConfig>(key, value),
         "gate" => one_key::<GateConfig>(key, value),
+        "syslog" => one_key::<SyslogConfig>(key, value),
         _ => Ok(()),
     }
 }
@@ -291,6 +300,7 @@ fn explain(section: &str, key: &str, value: &DeValue<'_>, serde_message: &str) -
             },
             None => format!("expected {}, found {}", Kind::Size.words(), describe(value)),
         },
+        Some(Kind::Socket) if value.as_str().is_some() => serde_message.to_string(),
         Some(kind) => format!("expected {}, found {}", kind.words(), describe(value)),
         None => plain(serde_message),
     }

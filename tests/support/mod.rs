@@ -6,7 +6,8 @@
 //! or /var; `eicar()` assembles the test file at run time; `data()` is the
 //! fixtures folder. Submodules: `archive` (archive builders), `report_common`
 //! (collector records, the NISC seed tables), `journal` (reading an agent's
-//! journal through the library's reader).
+//! journal through the library's reader), `rsyslog` (a real rsyslogd on
+//! private sockets, and the messages it parsed).
 // Each binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
@@ -18,6 +19,7 @@ pub mod ole2;
 pub mod pdf;
 pub mod rar;
 pub mod report_common;
+pub mod rsyslog;
 pub mod text;
 pub mod upx;
 
