@@ -12,20 +12,22 @@
 //! carries a stable id (`<agent>-<seq>`: OCSF `metadata.uid`, the ECS
 //! bulk `_id` of a `create`, which Elasticsearch refuses to index twice).
 //! `ocsf` and `ecs` build the events from a record and what the collector
-//! knows about its session and triage; `syslog` frames and sends RFC 5424
-//! messages (also used by the agent's live `[syslog]` sink).
+//! knows about its session and triage; `dest` holds the destinations (a
+//! file, stdout, syslog); `syslog` frames and sends RFC 5424 messages
+//! (also used by the agent's live `[syslog]` sink).
 
+mod dest;
 pub mod ecs;
 pub mod ocsf;
 pub mod syslog;
+
+pub use dest::{FileOut, StdoutOut, SyslogOut};
 
 use crate::collector::backend::{SessionRow, TriageRow};
 use crate::collector::{decode, Store, StoreError};
 use crate::findings::taxonomy::{Cause, Classification, Event as NiscEvent};
 use crate::findings::{Location, Medium, Record, Verdict};
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
 
 /// Stored lines read, encoded and sent at once; the cursor moves after
 /// each batch. Lines are at most 1 MiB (`journal::MAX_LINE`), so a batch
@@ -60,6 +62,8 @@ impl Format {
 pub enum ForwardError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Syslog(#[from] syslog::SyslogError),
     #[error("writing to {what}")]
     Write {
         what: String,
@@ -303,90 +307,6 @@ pub trait Destination {
     /// `ocsf file:/var/siem/kensa.json`.
     fn key(&self) -> &str;
     fn send(&mut self, events: &[Event]) -> Result<(), ForwardError>;
-}
-
-/// NDJSON appended to a file, fsynced after every batch.
-pub struct FileOut {
-    key: String,
-    path: PathBuf,
-    file: std::fs::File,
-    format: Format,
-}
-
-impl FileOut {
-    /// Opens (creating, mode 0640) `path` for appending.
-    pub fn open(path: PathBuf, format: Format) -> Result<FileOut, ForwardError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|source| ForwardError::Write {
-                what: crate::engine::pathfmt::display(&path),
-                source,
-            })?;
-        Ok(FileOut {
-            key: format!(
-                "{} file:{}",
-                format.as_str(),
-                crate::engine::pathfmt::display(&path)
-            ),
-            path,
-            file,
-            format,
-        })
-    }
-}
-
-impl Destination for FileOut {
-    fn key(&self) -> &str {
-        &self.key
-    }
-
-    fn send(&mut self, events: &[Event]) -> Result<(), ForwardError> {
-        let text: String = events.iter().map(|e| e.ndjson(self.format)).collect();
-        self.file
-            .write_all(text.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(|source| ForwardError::Write {
-                what: crate::engine::pathfmt::display(&self.path),
-                source,
-            })
-    }
-}
-
-/// NDJSON on standard output, flushed after every batch.
-pub struct StdoutOut {
-    key: String,
-    format: Format,
-}
-
-impl StdoutOut {
-    pub fn new(format: Format) -> StdoutOut {
-        StdoutOut {
-            key: format!("{} stdout", format.as_str()),
-            format,
-        }
-    }
-}
-
-impl Destination for StdoutOut {
-    fn key(&self) -> &str {
-        &self.key
-    }
-
-    fn send(&mut self, events: &[Event]) -> Result<(), ForwardError> {
-        let text: String = events.iter().map(|e| e.ndjson(self.format)).collect();
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|source| ForwardError::Write {
-                what: "standard output".to_string(),
-                source,
-            })
-    }
 }
 
 /// What one run sent.

@@ -4,7 +4,9 @@
 //! ocsf-lib, `ocsf_check`) and as ECS bulk NDJSON (every field checked
 //! against the ECS field reference, `ecs_check`); the cursors (a re-run
 //! sends nothing, a later import only the new records, `--all` everything
-//! again, two destinations apart); bad input (unknown format, no
+//! again, two destinations apart); `--syslog` to a real rsyslogd (each
+//! event one RFC 5424 message whose MSG is the OCSF event, parsed back
+//! and validated; its own cursor); bad input (unknown format, no
 //! destination, a file that cannot be opened or written, /dev/full: an
 //! error naming it, and no cursor moved).
 
@@ -12,6 +14,7 @@ mod ecs_check;
 mod ocsf_check;
 
 use crate::forge::{self, text, Agent};
+use crate::support::rsyslog::Rsyslog;
 use crate::support::TestEnv;
 use serde_json::{json, Value};
 use std::ffi::OsStr;
@@ -402,6 +405,74 @@ fn cursors_send_each_record_once_per_destination() {
         24,
         "and the cursor still stands at the end"
     );
+}
+
+#[test]
+fn syslog_destination_sends_each_event_once() {
+    let c = Collector::new();
+    let rs = Rsyslog::start();
+    let tcp = format!("tcp:127.0.0.1:{}", rs.tcp_port);
+    c.forward_ok(&["--format", "ocsf", "--syslog", &tcp]);
+    let got = rs.wait_for(10, std::time::Duration::from_secs(20));
+    assert_eq!(got.len(), 10, "{}", rs.log());
+    for m in &got {
+        assert_eq!((m.input.as_str(), m.app_name.as_str()), ("imtcp", "kensa"));
+        assert!(m
+            .params("kensa@32473")
+            .iter()
+            .all(|(k, _)| k != "truncated"));
+        let event: Value = serde_json::from_str(&m.msg)
+            .unwrap_or_else(|e| panic!("MSG is the event's JSON ({e}): {}", m.msg));
+        let p = ocsf_check::problems(&event);
+        assert!(
+            p.is_empty(),
+            "invalid OCSF event:\n{}\n{event:#}",
+            p.join("\n")
+        );
+        let uid = m.values("kensa@32473", "uid");
+        assert_eq!(uid, [event["metadata"]["uid"].as_str().unwrap()]);
+        assert_eq!(m.hostname, "hmi-01");
+    }
+    let konni = got
+        .iter()
+        .find(|m| m.values("kensa@32473", "path") == ["/media/usb/drop.zip → inner/konni.exe"])
+        .expect("the KONNI finding");
+    assert_eq!(konni.msgid, "finding");
+    assert_eq!(konni.pri, 4 * 8 + 2, "facility auth, severity critical");
+    assert_eq!(konni.values("kensa@32473", "agent"), [c.a.id.as_str()]);
+    assert_eq!(got.iter().filter(|m| m.msgid == "scan-start").count(), 3);
+
+    c.forward_ok(&["--format", "ocsf", "--syslog", &tcp]);
+    c.import(&c.a, "a2.jsonl", &agent_a_more());
+    c.forward_ok(&["--format", "ocsf", "--syslog", &tcp]);
+    let got = rs.wait_for(12, std::time::Duration::from_secs(20));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        rs.received().len(),
+        12,
+        "only the two new records: {}",
+        rs.log()
+    );
+    assert_eq!(got[11].values("kensa@32473", "seq"), ["10"]);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = c.forward(&[
+        "--format",
+        "ocsf",
+        "--syslog",
+        &format!("tcp:127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("127.0.0.1:{port}")),
+        "names the target: {}",
+        text(&out)
+    );
+    let out = c.forward(&["--format", "ocsf", "--syslog", "http://siem"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("expected unix:PATH"), "{}", text(&out));
 }
 
 #[test]
