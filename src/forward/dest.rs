@@ -1,8 +1,13 @@
 //! The destinations of `kensa forward`: NDJSON appended to a file (fsynced
 //! per batch), NDJSON on stdout (flushed per batch), and RFC 5424 syslog
 //! messages, one per event, whose MSG is the event's JSON document and
-//! whose structured data (`[kensa@32473 ...]`) names the record (agent,
-//! seq, uid, session; for a finding verdict, path, SHA-256, first rule).
+//! whose structured data (`[kensa@32473 ...]`) names the event (`uid`,
+//! `format`, `seq`, `agent`, `session`) and, for a finding, carries what
+//! the agent's live syslog messages do (verdict, path, hashes, rules,
+//! medium, NISC event and causes), so one SIEM rule fits both. A message
+//! is at most 8000 bytes (`syslog::MAX_MESSAGE`): an event larger than
+//! that (hundreds of matched rules) has its MSG cut and is marked
+//! `truncated="true"`; `--out` keeps every event whole.
 //! Each is a [`Destination`] with its cursor key: the format and where.
 
 use super::syslog::{self, Facility, Message, Sender, Severity, Target};

@@ -201,8 +201,8 @@ pub struct Event {
     /// The record's own time (RFC 3339).
     pub time: String,
     pub host: Option<String>,
-    /// Key facts for syslog structured data: agent, seq, session, and for a
-    /// finding path, sha256, verdict and the first rule.
+    /// Syslog structured data: seq, agent, session, and for a finding what
+    /// the agent's live syslog messages carry.
     pub params: Vec<(String, String)>,
     /// The document in the chosen format.
     pub doc: serde_json::Value,
@@ -270,25 +270,27 @@ pub fn epoch_ms(time: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// The syslog structured data of an item: for a finding the parameters
+/// the agent's live messages carry (`syslog::finding_message`, with the
+/// session's host and medium), for a session start or end its session.
+/// The seq comes first (the destination adds uid and format before it).
 fn params(item: &Item<'_>) -> Vec<(String, String)> {
-    let mut p = vec![
-        ("agent".to_string(), item.agent.to_string()),
-        ("seq".to_string(), item.seq.to_string()),
-    ];
-    let mut add = |k: &str, v: &str| p.push((k.to_string(), v.to_string()));
+    let mut p = vec![("seq".to_string(), item.seq.to_string())];
     match item.record {
-        Record::Session(s) => add("session", &s.id),
-        Record::Summary(s) => add("session", &s.session),
-        Record::Skip(s) => add("session", &s.session),
         Record::Finding(f) => {
-            add("session", &f.session);
-            add("verdict", verdict_str(f.verdict));
-            add("path", &f.path);
-            add("sha256", &f.sha256);
-            if let Some(m) = f.matches.first() {
-                add("rule", &m.rule);
-            }
+            let m = syslog::finding_message(f, item.agent)
+                .with_origin(item.host().unwrap_or(""), item.medium());
+            p.extend(m.structured);
         }
+        Record::Session(s) => {
+            p.push(("agent".to_string(), item.agent.to_string()));
+            p.push(("session".to_string(), s.id.clone()));
+        }
+        Record::Summary(s) => {
+            p.push(("agent".to_string(), item.agent.to_string()));
+            p.push(("session".to_string(), s.session.clone()));
+        }
+        Record::Skip(_) => {}
     }
     p
 }

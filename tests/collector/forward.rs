@@ -440,6 +440,11 @@ fn syslog_destination_sends_each_event_once() {
     assert_eq!(konni.msgid, "finding");
     assert_eq!(konni.pri, 4 * 8 + 2, "facility auth, severity critical");
     assert_eq!(konni.values("kensa@32473", "agent"), [c.a.id.as_str()]);
+    // The structured data of the agent's live messages, and the event's.
+    assert_eq!(konni.values("kensa@32473", "finding"), ["f-konni"]);
+    assert_eq!(konni.values("kensa@32473", "medium_label"), ["VENDOR-USB"]);
+    assert_eq!(konni.values("kensa@32473", "format"), ["ocsf"]);
+    assert_eq!(konni.values("kensa@32473", "seq"), ["2"]);
     assert_eq!(got.iter().filter(|m| m.msgid == "scan-start").count(), 3);
 
     c.forward_ok(&["--format", "ocsf", "--syslog", &tcp]);
