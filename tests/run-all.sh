@@ -50,6 +50,15 @@ if ! python3 -c 'import jsonschema; jsonschema.Draft202012Validator' >/dev/null 
         echo "warning: cannot install jsonschema (tests/journal/schema.rs will fail)" >&2
 fi
 
+# The OCSF schema compiler of tests/collector/forward (PyPI ocsf-lib: builds
+# each OCSF class from tests/data/ocsf-1.8.0 with its base event, profiles
+# and objects, offline), for the same python3.
+if ! python3 -c 'import ocsf.compile' >/dev/null 2>&1; then
+    echo "installing the Python package ocsf-lib for $(command -v python3)" >&2
+    python3 -m pip install --quiet 'ocsf-lib==0.10.4' ||
+        echo "warning: cannot install ocsf-lib (tests/collector/forward.rs will fail)" >&2
+fi
+
 # The lint tools: rustup components when the toolchain comes from rustup.
 for tool in fmt clippy; do
     if ! cargo "$tool" --version >/dev/null 2>&1; then

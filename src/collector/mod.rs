@@ -39,11 +39,12 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The schema's history, oldest first: migration `n` (1-based) brings a
 /// database from version `n - 1` to `n`. Every backend implements each one,
 /// in this order, and nothing else changes its schema.
-pub const MIGRATIONS: [&str; 4] = [
+pub const MIGRATIONS: [&str; 5] = [
     "records, trusted keys and the import log",
     "the triage history (retires the old per-table schema_versions table)",
     "incident columns derived from the lines at import (findings, sessions, incidents), back-filled",
     "aggregation columns and indexes: each incident's time in ms, automatic and current classification, triage state, id length; back-filled",
+    "forward cursors per destination",
 ];
 
 /// Longest journal line decoded, in bytes; longer lines are kept but

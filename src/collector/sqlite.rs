@@ -12,8 +12,8 @@
 //! SQL is standard but for `INSERT ... ON CONFLICT` (also PostgreSQL's).
 
 use super::backend::{
-    Backend, CountRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope, SessionRow,
-    TriageRow, TriageState,
+    Backend, CountRow, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope,
+    SessionRow, TriageRow, TriageState,
 };
 use super::derived::{self, derive, Automatic, Derived};
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
@@ -70,6 +70,11 @@ CREATE INDEX incidents_state ON incidents(state, sort_time, session, agent);
 CREATE INDEX incidents_event ON incidents(event, sort_time, session, agent);
 CREATE INDEX incidents_time ON incidents(utc_ms, state, event, causes);
 "#;
+
+/// Version 5: per destination and agent, the last seq `kensa forward` sent.
+const V5_FORWARD: &str = "
+CREATE TABLE forward_cursors(destination TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(destination, agent));
+";
 
 /// The collector database in one SQLite file.
 pub struct Sqlite {
@@ -144,7 +149,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             1 => tx.execute_batch(V1_RECORDS)?,
             2 => migrate_triage(&tx)?,
             3 => migrate_derived(&tx)?,
-            _ => migrate_aggregation(&tx)?,
+            4 => migrate_aggregation(&tx)?,
+            _ => tx.execute_batch(V5_FORWARD)?,
         }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
@@ -568,6 +574,13 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
     })
 }
 
+fn cursor_row(r: &Row<'_>) -> rusqlite::Result<CursorRow> {
+    Ok(CursorRow {
+        agent: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
+    })
+}
+
 fn line_row(r: &Row<'_>) -> rusqlite::Result<LineRow> {
     Ok(LineRow {
         agent: r.get(0)?,
@@ -924,6 +937,73 @@ impl Backend for Sqlite {
         )?;
         tx.commit()?;
         Ok(id)
+    }
+
+    fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, MAX(seq) FROM records GROUP BY agent ORDER BY agent",
+            &[],
+            cursor_row,
+        )
+    }
+
+    fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, seq FROM forward_cursors WHERE destination = ?1 ORDER BY agent",
+            &[Value::Text(destination.to_string())],
+            cursor_row,
+        )
+    }
+
+    fn forward_lines(
+        &self,
+        agent: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<LineRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agent, '', seq, line FROM records
+             WHERE agent = ?1 AND seq > ?2 AND seq <= ?3 AND type IN ('finding', 'session', 'summary')
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                agent,
+                after as i64,
+                upto as i64,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            line_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT time, host, location, medium FROM sessions WHERE agent = ?1 AND session = ?2",
+            )?
+            .query_row(params![agent, session], |r| {
+                Ok(SessionRow {
+                    time: r.get(0)?,
+                    host: r.get(1)?,
+                    location: r.get(2)?,
+                    medium: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO forward_cursors(destination, agent, seq, updated) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(destination, agent) DO UPDATE SET seq = excluded.seq, updated = excluded.updated
+             WHERE excluded.seq > forward_cursors.seq",
+            params![destination, agent, seq as i64, crate::findings::now_rfc3339()],
+        )?;
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod export;
+pub mod forward;
 pub mod generate;
 pub mod import;
 pub mod incidents;
@@ -83,6 +84,7 @@ where
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Trust(args) => trust::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, &args),
+        Command::Forward(args) => forward::run(&ctx, &args),
     }
 }
 

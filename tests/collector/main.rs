@@ -2,7 +2,9 @@
 //! listing and triage, and the NISC-taxonomy report (against the seed tables
 //! in tests/data/nisc-2019q1-tables.txt), text, CSV and HTML; hostile
 //! bundles, names and races against import (`forge` signs bundles of any
-//! content with a test agent's key).
+//! content with a test agent's key); `kensa forward` as OCSF and ECS,
+//! validated against the schemas in tests/data/ocsf-1.8.0 and
+//! tests/data/ecs, and its per-destination cursors.
 //! Run: `cargo test --release --test collector`.
 
 #[path = "../support/mod.rs"]
@@ -10,6 +12,7 @@ mod support;
 
 mod analyst_views;
 mod forge;
+mod forward;
 mod future_and_refused;
 mod hostile_import;
 mod import_concurrency;
