@@ -29,6 +29,7 @@ mod incidents_cli;
 mod incidents_same_session;
 mod incidents_triage;
 mod many_writers;
+mod refusals;
 mod report_golden;
 mod report_handover;
 mod report_html;

@@ -42,6 +42,8 @@ mod incidents_same_session;
 mod incidents_triage;
 #[path = "../collector/many_writers.rs"]
 mod many_writers;
+#[path = "../collector/refusals.rs"]
+mod refusals;
 #[path = "../collector/report_golden.rs"]
 mod report_golden;
 #[path = "../collector/report_handover.rs"]
