@@ -132,7 +132,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Manage the agent keys this collector trusts.
     Trust(TrustArgs),
-    /// Import signed bundles into the collector database (<state>/kensa.db).
+    /// Import signed bundles into the collector database (<state>/kensa.db,
+    /// or the PostgreSQL database of --database / [collector] database).
     #[command(
         after_help = "Exit codes: 0 every bundle imported, 1 a bundle was refused, 2 error."
     )]
@@ -366,10 +367,28 @@ pub struct VerifyArgs {
     pub pubkey: Option<PathBuf>,
 }
 
+/// The collector database of one command; flattened into every collector
+/// command (`trust`, `import`, `incidents`, `triage`, `report`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct DatabaseArgs {
+    /// The collector database: a postgresql:// URL (no password in it;
+    /// sslmode=disable|prefer|require|verify-full, sslrootcert=FILE).
+    /// Default: [collector] database in the config, else <state>/kensa.db.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// A file whose first line is the PostgreSQL password (owner-only
+    /// permissions). Default: [collector] password_file, else PGPASSFILE or
+    /// ~/.pgpass.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub database_password_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct TrustArgs {
     #[command(subcommand)]
     pub action: TrustAction,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -398,6 +417,8 @@ pub struct ImportArgs {
     /// them). All are imported in seq order per agent.
     #[arg(required = true, value_name = "BUNDLE|DIR")]
     pub bundles: Vec<PathBuf>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -563,6 +584,8 @@ impl ScanArgs {
 pub struct IncidentsArgs {
     #[command(subcommand)]
     pub command: IncidentsCommand,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -657,6 +680,8 @@ pub struct TriageArgs {
     /// Not a real incident: leave it out of the report.
     #[arg(long)]
     pub false_positive: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -688,4 +713,6 @@ pub struct ReportArgs {
     /// in the config, Asia/Tokyo).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }

@@ -101,6 +101,7 @@ pub struct Config {
     pub classification: crate::findings::policy::PolicyConfig,
     pub report: ReportConfig,
     pub gate: GateConfig,
+    pub collector: CollectorConfig,
     pub syslog: SyslogConfig,
 }
 
@@ -165,6 +166,21 @@ impl Serialize for SyslogSocket {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0.to_string_lossy())
     }
+}
+
+/// The `[collector]` section: which database the collector commands
+/// (`trust`, `import`, `incidents`, `triage`, `report`) use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// A `postgresql://` URL (no password in it); unset: the SQLite file
+    /// `<state>/kensa.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// A file holding the PostgreSQL password (first line; readable by its
+    /// owner only); unset: `PGPASSFILE` or `~/.pgpass`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
 }
 
 /// The `[gate]` section: hold removable block devices exclusively until

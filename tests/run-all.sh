@@ -25,8 +25,10 @@ cd "$(dirname "$0")/.."
 # (uuencode), mpack, cpio, nsis (makensis), binutils (ar):
 # the issue-14 container formats built by their real tools;
 # rsyslog: a real rsyslogd receives kensa's RFC 5424 messages,
-# tests/support/rsyslog.rs and tests/agent/syslog.rs).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils rsyslog)
+# tests/support/rsyslog.rs and tests/agent/syslog.rs);
+# postgresql: the collector tests on PostgreSQL, tests/collector_pg, which
+# start a private server from its initdb and pg_ctl).
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils rsyslog postgresql)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -180,6 +180,8 @@ pub trait Backend {
     fn schema_version(&self) -> Result<i64, StoreError>;
     /// Highest seq held for `agent` (0 when none).
     fn max_seq(&self, agent: &str) -> Result<u64, StoreError>;
+    /// Every line held for `agent` as (seq, hash), by seq.
+    fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError>;
 
     /// The trusted key of an agent id.
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError>;

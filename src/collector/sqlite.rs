@@ -748,6 +748,14 @@ impl Backend for Sqlite {
         Ok(max_seq_in(&self.conn, agent)?)
     }
 
+    fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
+        self.rows(
+            "SELECT seq, hash FROM records WHERE agent = ?1 ORDER BY seq",
+            &[agent.to_string()],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        )
+    }
+
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
         Ok(self
             .conn
