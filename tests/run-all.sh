@@ -23,8 +23,10 @@ cd "$(dirname "$0")/.."
 # tools; python3-jsonschema: validates real output against schema/;
 # gcab, msitools, cabextract: cabinets and MSI files; arj, sharutils
 # (uuencode), mpack, cpio, nsis (makensis), binutils (ar):
-# the issue-14 container formats built by their real tools).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils)
+# the issue-14 container formats built by their real tools;
+# mmdebstrap, systemd-container (systemd-nspawn): tests/service boots the
+# package's unit under systemd in a Debian 12 container).
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils mmdebstrap systemd-container)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
