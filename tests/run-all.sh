@@ -27,8 +27,10 @@ cd "$(dirname "$0")/.."
 # rsyslog: a real rsyslogd receives kensa's RFC 5424 messages,
 # tests/support/rsyslog.rs and tests/agent/syslog.rs);
 # postgresql: the collector tests on PostgreSQL, tests/collector_pg, which
-# start a private server from its initdb and pg_ctl).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils rsyslog postgresql)
+# start a private server from its initdb and pg_ctl);
+# mmdebstrap, systemd-container (systemd-nspawn): tests/service boots the
+# package's unit under systemd in a Debian 12 container).
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils rsyslog postgresql mmdebstrap systemd-container)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
