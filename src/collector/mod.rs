@@ -6,12 +6,15 @@
 //! through the ordered list of [`MIGRATIONS`]. `trust` manages keys,
 //! `import` brings bundles and the agent's own journal in, `open` opens the
 //! store for the commands that read it (on an agent, importing its own
-//! journal first), and `incidents` builds incidents and triage over what
-//! the backend returns. `validate` checks every line against the record
-//! schema before it is stored. It checks no signatures itself: bundle
-//! verification lives in `bundle`.
+//! journal first), `derived` computes what the store keeps per line and per
+//! incident so that listing, filtering and the report's counts are SQL over
+//! indexed columns, and `incidents` turns the backend's rows and counts into
+//! incidents, triage and report tallies. `validate` checks every line
+//! against the record schema before it is stored. It checks no signatures
+//! itself: bundle verification lives in `bundle`.
 
 pub mod backend;
+pub mod derived;
 pub mod import;
 pub mod incidents;
 pub mod open;
@@ -27,8 +30,6 @@ pub use open::{open_with_own_journal, OpenError, Opened};
 pub use trust::TrustedKey;
 
 use crate::bundle::BundleLine;
-use crate::findings::taxonomy::Classification;
-use crate::findings::{Location, Record};
 use std::path::Path;
 
 /// Schema version this code brings a database to: the number of
@@ -38,10 +39,11 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// The schema's history, oldest first: migration `n` (1-based) brings a
 /// database from version `n - 1` to `n`. Every backend implements each one,
 /// in this order, and nothing else changes its schema.
-pub const MIGRATIONS: [&str; 4] = [
+pub const MIGRATIONS: [&str; 5] = [
     "records, trusted keys and the import log",
     "the triage history (retires the old per-table schema_versions table)",
     "incident columns derived from the lines at import (findings, sessions, incidents), back-filled",
+    "aggregation columns and indexes: each incident's time in ms, automatic and current classification, triage state, id length; back-filled",
     "forward cursors per destination",
 ];
 
@@ -144,82 +146,6 @@ impl Store {
     pub(crate) fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
     }
-}
-
-/// A stored journal line as a scan record, through the journal's own
-/// typed decoder (`journal::Entry`; lines were chain-checked at import).
-/// Oversized and unreadable lines are `None` (with a warning); the
-/// journal's bookkeeping records are `None`.
-pub(crate) fn decode(agent: &str, seq: u64, line: &str) -> Option<Record> {
-    if line.len() > MAX_LINE {
-        tracing::warn!(
-            agent,
-            seq,
-            "journal line longer than {MAX_LINE} bytes skipped"
-        );
-        return None;
-    }
-    match crate::journal::Entry::from_json(line.as_bytes()) {
-        Ok(crate::journal::Entry::Scan(r)) => Some(r),
-        Ok(crate::journal::Entry::Journal(_)) => None,
-        Err(e) => {
-            tracing::warn!(agent, seq, "unreadable journal record skipped: {e}");
-            None
-        }
-    }
-}
-
-/// What incidents need from one journal line, derived when it is stored.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Derived {
-    /// A finding: its session, time, location, and its taxonomy as JSON
-    /// (`None` for old agents that recorded none).
-    Finding {
-        session: String,
-        time: String,
-        location: String,
-        taxonomy: Option<String>,
-    },
-    /// A session start: its time, host, location and medium as JSON.
-    Session {
-        id: String,
-        time: String,
-        host: String,
-        location: String,
-        medium: Option<String>,
-    },
-}
-
-/// Derives the incident columns of a line; `None` for other kinds and for
-/// lines that do not decode.
-pub fn derive(agent: &str, seq: u64, line: &str) -> Option<Derived> {
-    match decode(agent, seq, line)? {
-        Record::Finding(f) => Some(Derived::Finding {
-            location: location_text(f.location),
-            taxonomy: f.taxonomy.as_ref().and_then(taxonomy_text),
-            session: f.session,
-            time: f.time,
-        }),
-        Record::Session(s) => Some(Derived::Session {
-            location: location_text(s.location),
-            medium: s
-                .medium
-                .as_ref()
-                .and_then(|m| serde_json::to_string(m).ok()),
-            id: s.id,
-            time: s.time,
-            host: s.host,
-        }),
-        _ => None,
-    }
-}
-
-fn location_text(l: Location) -> String {
-    serde_json::to_string(&l).unwrap_or_default()
-}
-
-fn taxonomy_text(c: &Classification) -> Option<String> {
-    serde_json::to_string(c).ok()
 }
 
 #[cfg(test)]

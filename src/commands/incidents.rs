@@ -64,7 +64,6 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
         since,
         before,
         event: a.event,
-        ..Filter::default()
     };
     let list = incidents::list(&store, &filter).context("listing incidents")?;
     let mut text = Vec::new();

@@ -24,7 +24,8 @@ pub mod syslog;
 pub use dest::{FileOut, StdoutOut, SyslogOut};
 
 use crate::collector::backend::{SessionRow, TriageRow};
-use crate::collector::{decode, Store, StoreError};
+use crate::collector::derived::decode;
+use crate::collector::{Store, StoreError};
 use crate::findings::taxonomy::{Cause, Classification, Event as NiscEvent};
 use crate::findings::{Location, Medium, Record, Verdict};
 use std::collections::HashMap;

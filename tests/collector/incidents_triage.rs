@@ -18,9 +18,7 @@ fn as_of() -> NaiveDate {
 }
 
 fn build(conn: &kensa::collector::Store) -> report::Report {
-    let list = incidents::list(conn, &Filter::default()).unwrap();
-    let input: Vec<_> = list.iter().filter_map(|i| i.to_report()).collect();
-    report::build(&input, 2019, as_of(), Tokyo)
+    store_report(conn, 2019, as_of(), Tokyo)
 }
 
 fn row(r: &report::Report, e: Event) -> Option<u64> {

@@ -142,12 +142,9 @@ fn build_store(seed: &SeedTables) -> Built {
 
 fn report_for(conn: &kensa::collector::Store, as_of: (i32, u32, u32)) -> report::Report {
     let list = incidents::list(conn, &Filter::default()).unwrap();
-    let input: Vec<_> = list
-        .iter()
-        .map(|i| i.to_report().expect("times parse"))
-        .collect();
-    report::build(
-        &input,
+    assert!(list.iter().all(|i| i.to_report().is_some()), "times parse");
+    store_report(
+        conn,
         2019,
         NaiveDate::from_ymd_opt(as_of.0, as_of.1, as_of.2).unwrap(),
         Tokyo,

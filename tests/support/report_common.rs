@@ -157,6 +157,26 @@ pub fn class(event: Event, causes: &[Cause]) -> Classification {
     }
 }
 
+/// The report for `fy` as of `as_of` in `tz` as the `kensa report` command
+/// makes it (counted by the store, in SQL), which must equal the report
+/// built from the listed incidents one by one.
+pub fn store_report(
+    store: &Store,
+    fy: i32,
+    as_of: chrono::NaiveDate,
+    tz: chrono_tz::Tz,
+) -> kensa::report::Report {
+    let list = kensa::collector::incidents::list(store, &Default::default()).unwrap();
+    let input: Vec<_> = list.iter().filter_map(|i| i.to_report()).collect();
+    let listed = kensa::report::build(&input, fy, as_of, tz);
+    let counted = kensa::collector::incidents::report(store, fy, as_of, tz).unwrap();
+    assert_eq!(
+        counted, listed,
+        "the store's counts and the listing's agree"
+    );
+    counted
+}
+
 /// One row of a seed table: its label and its nine cells as written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeedRow {
