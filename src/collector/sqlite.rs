@@ -71,7 +71,7 @@ CREATE INDEX incidents_event ON incidents(event, sort_time, session, agent);
 CREATE INDEX incidents_time ON incidents(utc_ms, state, event, causes);
 "#;
 
-/// Version 5: per forward destination and agent, the last seq sent.
+/// Version 5: per destination and agent, the last seq `kensa forward` sent.
 const V5_FORWARD: &str = "
 CREATE TABLE forward_cursors(destination TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(destination, agent));
 ";
