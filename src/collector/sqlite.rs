@@ -1228,9 +1228,59 @@ mod tests {
     }
 
     #[test]
+    fn forward_cursors_only_move_on_and_lines_are_the_forwarded_kinds() {
+        let s = Sqlite::open_in_memory().unwrap();
+        let text = |kind: &str| format!(r#"{{"type":"{kind}"}}"#);
+        let lines = vec![
+            line(1, "session", &text("session")),
+            line(2, "skip", &text("skip")),
+            line(3, "finding", &text("finding")),
+            line(4, "summary", &text("summary")),
+        ];
+        let batch = ImportBatch {
+            agent: "A",
+            link: None,
+            from: 1,
+            to: 0,
+            source: "",
+            sha256: None,
+            log: LogPolicy::Never,
+        };
+        s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        let seqs = |after, upto, limit| -> Vec<u64> {
+            let rows = s.forward_lines("A", after, upto, limit).unwrap();
+            rows.iter().map(|r| r.seq).collect()
+        };
+        assert_eq!(seqs(0, 4, 10), [1, 3, 4], "no skip");
+        assert_eq!(seqs(1, 3, 10), [3]);
+        assert_eq!(seqs(0, 4, 2), [1, 3]);
+        let agents = s.forward_agents().unwrap();
+        assert_eq!(
+            agents,
+            [CursorRow {
+                agent: "A".into(),
+                seq: 4
+            }]
+        );
+        assert!(s.forward_cursors("d").unwrap().is_empty());
+        s.forward_advance("d", "A", 3).unwrap();
+        s.forward_advance("d", "A", 2).unwrap();
+        let at = |d: &str| s.forward_cursors(d).unwrap();
+        assert_eq!(
+            at("d"),
+            [CursorRow {
+                agent: "A".into(),
+                seq: 3
+            }],
+            "never back"
+        );
+        assert!(at("e").is_empty(), "destinations apart");
+    }
+
+    #[test]
     fn every_migration_has_a_step() {
         assert_eq!(
-            SCHEMA_VERSION, 4,
+            SCHEMA_VERSION, 5,
             "add the new migration's step to migrate()"
         );
     }

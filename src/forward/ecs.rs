@@ -288,3 +288,16 @@ fn summary(item: &Item<'_>, s: &Summary) -> Option<Value> {
     }
     Some(Value::Object(m))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bulk_action_creates_by_id() {
+        assert_eq!(action("A-7"), r#"{"create":{"_id":"A-7"}}"#);
+        let odd = action("a\"b");
+        let back: Value = serde_json::from_str(&odd).unwrap();
+        assert_eq!(back["create"]["_id"], "a\"b");
+    }
+}

@@ -346,7 +346,7 @@ fn classification_id(kind: &str) -> Option<(u32, &'static str)> {
 
 fn finding_unmapped(item: &Item<'_>, f: &Finding) -> Value {
     let mut u = json!({
-        "agent": {"id": item.agent, "name": item.agent_name, "seq": item.seq},
+        "agent": agent_unmapped(item),
         "session": f.session,
         "verdict": verdict_str(f.verdict),
         "location": location(f.location),
@@ -405,17 +405,17 @@ fn scan_started(item: &Item<'_>, s: &Session) -> Option<Value> {
         m.get("time").cloned().unwrap_or(Value::Null),
     );
     // Scan Activity has no `resources`: the medium goes with the rest.
-    m.insert(
-        "unmapped".into(),
-        json!({
-            "agent": {"id": item.agent, "name": item.agent_name, "seq": item.seq},
-            "medium": s.medium,
-            "paths": s.paths,
-            "ruleset": s.ruleset,
-            "version": s.version,
-            "volumes": s.volumes,
-        }),
-    );
+    let mut unmapped = json!({
+        "agent": agent_unmapped(item),
+        "paths": s.paths,
+        "ruleset": s.ruleset,
+        "version": s.version,
+        "volumes": s.volumes,
+    });
+    if let Some(md) = &s.medium {
+        unmapped["medium"] = json!(md);
+    }
+    m.insert("unmapped".into(), unmapped);
     Some(Value::Object(m))
 }
 
@@ -479,7 +479,7 @@ fn scan_counts(m: &mut Map<String, Value>, item: &Item<'_>, s: &Summary, end: i6
     m.insert(
         "unmapped".into(),
         json!({
-            "agent": {"id": item.agent, "name": item.agent_name, "seq": item.seq},
+            "agent": agent_unmapped(item),
             "bytes": s.bytes,
             "gaps": s.gaps,
             "completed": s.completed,
@@ -487,7 +487,40 @@ fn scan_counts(m: &mut Map<String, Value>, item: &Item<'_>, s: &Summary, end: i6
     );
 }
 
+/// The kensa agent and the record's seq, for `unmapped`.
+fn agent_unmapped(item: &Item<'_>) -> Value {
+    let mut a = json!({"id": item.agent, "seq": item.seq});
+    if let Some(n) = item.agent_name {
+        a["name"] = json!(n);
+    }
+    a
+}
+
 /// A count as an OCSF `integer_t` (32 bits), saturated.
 fn int(n: u64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malware_kinds_map_to_ocsf_classifications() {
+        assert_eq!(classification_id("Ransomware"), Some((10, "Ransomware")));
+        assert_eq!(classification_id(" trojan "), Some((18, "Trojan")));
+        assert_eq!(
+            classification_id("remote access trojan"),
+            Some((11, "Remote-Access-Trojan"))
+        );
+        assert_eq!(classification_id("RAT"), Some((11, "Remote-Access-Trojan")));
+        assert_eq!(classification_id("Infostealer"), Some((17, "Spyware")));
+        assert_eq!(classification_id("Exploit"), None);
+    }
+
+    #[test]
+    fn counts_saturate_at_the_integer_type() {
+        assert_eq!(int(7), 7);
+        assert_eq!(int(u64::MAX), i32::MAX);
+    }
 }

@@ -1,5 +1,5 @@
-//! `kensa forward` (issue 15, point 4) through the binary: bundles of two
-//! trusted agents imported, one incident triaged, then forwarded as OCSF
+//! `kensa forward` (issue 15, point 4) through the binary: a real scan's
+//! records on an agent; bundles of two trusted agents imported, one incident triaged, then forwarded as OCSF
 //! (every event validated against the OCSF 1.8.0 schema compiled by
 //! ocsf-lib, `ocsf_check`) and as ECS bulk NDJSON (every field checked
 //! against the ECS field reference, `ecs_check`); the cursors (a re-run
@@ -478,6 +478,47 @@ fn syslog_destination_sends_each_event_once() {
     let out = c.forward(&["--format", "ocsf", "--syslog", "http://siem"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("expected unix:PATH"), "{}", text(&out));
+}
+
+#[test]
+fn a_real_scan_on_an_agent_forwards_valid_events() {
+    let env = TestEnv::new();
+    let out = env.run(["keygen"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    env.file("stick/tools/eicar.com", &crate::support::eicar());
+    env.file("stick/docs/readme.txt", b"notes\n");
+    let stick = env.root.join("stick");
+    let out = env.run([
+        OsStr::new("scan"),
+        OsStr::new("--journal"),
+        OsStr::new("--no-progress"),
+        stick.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "EICAR found: {}", text(&out));
+    for format in ["ocsf", "ecs"] {
+        let out = env.run(["forward", "--format", format, "--out", "-"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let docs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|d: &Value| d.get("create").is_none())
+            .collect();
+        assert_eq!(docs.len(), 3, "session, finding, summary: {}", text(&out));
+        for d in &docs {
+            let p = match format {
+                "ocsf" => ocsf_check::problems(d),
+                _ => ecs_check::problems(d),
+            };
+            assert!(p.is_empty(), "invalid {format}:\n{}\n{d:#}", p.join("\n"));
+        }
+        let sha = crate::support::EICAR_SHA256;
+        assert!(
+            docs.iter()
+                .any(|d| d["evidences"][0]["file"]["hashes"][0]["value"] == sha
+                    || d["file"]["hash"]["sha256"] == sha),
+            "the EICAR file's hash is sent"
+        );
+    }
 }
 
 #[test]
