@@ -440,6 +440,8 @@ pub struct ForwardArgs {
     /// had.
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]

@@ -13,8 +13,8 @@
 //! a few times.
 
 use super::backend::{
-    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope, SessionRow,
-    TriageRow, TriageState,
+    Backend, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope,
+    SessionRow, TriageRow, TriageState,
 };
 use super::pgconn::PgTarget;
 use super::{derive, Derived, ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
@@ -71,6 +71,11 @@ EXCEPTION WHEN others THEN
   RETURN NULL;
 END
 $f$;
+"#;
+
+/// Version 5: per destination and agent, the last seq `kensa forward` sent.
+const V5_FORWARD: &str = r#"
+CREATE TABLE forward_cursors(destination TEXT COLLATE "C" NOT NULL, agent TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(destination, agent));
 "#;
 
 /// The collector database on a PostgreSQL server.
@@ -160,7 +165,8 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
             }
             // The per-table versions SQLite once had never existed here.
             2 => tx.batch_execute(V2_TRIAGE)?,
-            _ => migrate_derived(&mut tx)?,
+            3 => migrate_derived(&mut tx)?,
+            _ => tx.batch_execute(V5_FORWARD)?,
         }
         tx.execute("UPDATE kensa_schema SET version = $1", &[&version])?;
         tx.commit()?;
@@ -545,6 +551,19 @@ fn line_row(r: &Row) -> Result<LineRow, postgres::Error> {
     })
 }
 
+fn cursor_row(r: &Row) -> Result<CursorRow, postgres::Error> {
+    Ok(CursorRow {
+        agent: r.try_get(0)?,
+        seq: r.try_get::<_, i64>(1)?.max(0) as u64,
+    })
+}
+
+/// A seq as the BIGINT it is stored as (seqs past `i64::MAX` do not occur:
+/// the journal refuses them; they saturate here rather than wrap).
+fn seq_arg(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
 fn pair(r: &Row) -> Result<(String, String), postgres::Error> {
     Ok((r.try_get(0)?, r.try_get(1)?))
 }
@@ -850,6 +869,71 @@ impl Backend for Postgres {
         )?;
         Ok(row.try_get(0)?)
     }
+
+    fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, MAX(seq) FROM records GROUP BY agent ORDER BY agent",
+            &[],
+            cursor_row,
+        )
+    }
+
+    fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, seq FROM forward_cursors WHERE destination = $1 ORDER BY agent",
+            &[destination.to_string()],
+            cursor_row,
+        )
+    }
+
+    fn forward_lines(
+        &self,
+        agent: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<LineRow>, StoreError> {
+        let (after, upto) = (seq_arg(after), seq_arg(upto));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.client()?.query(
+            "SELECT agent, '', seq, line FROM records
+             WHERE agent = $1 AND seq > $2 AND seq <= $3 AND type IN ('finding', 'session', 'summary')
+             ORDER BY seq LIMIT $4",
+            &[&agent, &after, &upto, &limit],
+        )?;
+        Ok(rows.iter().map(line_row).collect::<Result<_, _>>()?)
+    }
+
+    fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = self.client()?.query_opt(
+            "SELECT time, host, location, medium FROM sessions WHERE agent = $1 AND session = $2",
+            &[&agent, &session],
+        )?;
+        row.map(|r| {
+            Ok(SessionRow {
+                time: r.try_get(0)?,
+                host: r.try_get(1)?,
+                location: r.try_get(2)?,
+                medium: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
+        self.client()?.execute(
+            "INSERT INTO forward_cursors(destination, agent, seq, updated) VALUES($1, $2, $3, $4)
+             ON CONFLICT(destination, agent) DO UPDATE SET seq = excluded.seq, updated = excluded.updated
+             WHERE excluded.seq > forward_cursors.seq",
+            &[
+                &destination,
+                &agent,
+                &seq_arg(seq),
+                &crate::findings::now_rfc3339(),
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -859,7 +943,7 @@ mod tests {
     #[test]
     fn every_migration_has_a_step() {
         assert_eq!(
-            SCHEMA_VERSION, 3,
+            SCHEMA_VERSION, 5,
             "add the new migration's step to migrate()"
         );
     }

@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub fn run(ctx: &Context, args: &ForwardArgs) -> anyhow::Result<u8> {
     let mut dest = destination(ctx, args)?;
-    let store = open_store(ctx)?;
+    let store = open_store(ctx, &args.db)?;
     let key = dest.key().to_string();
     let o = forward::forward(&store, args.format, dest.as_mut(), args.all)
         .with_context(|| format!("forwarding to {}", crate::output::sanitize(&key)))?;
