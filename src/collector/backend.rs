@@ -166,12 +166,22 @@ pub struct LineRow {
     pub line: String,
 }
 
+/// How far one forward destination has got with one agent: every line of
+/// the agent up to `seq` was sent there (or had nothing to send).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CursorRow {
+    pub agent: String,
+    pub seq: u64,
+}
+
 /// The operations of a collector database.
 pub trait Backend {
     /// The schema version the database is at.
     fn schema_version(&self) -> Result<i64, StoreError>;
     /// Highest seq held for `agent` (0 when none).
     fn max_seq(&self, agent: &str) -> Result<u64, StoreError>;
+    /// Every line held for `agent` as (seq, hash), by seq.
+    fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError>;
 
     /// The trusted key of an agent id.
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError>;
@@ -228,4 +238,28 @@ pub trait Backend {
     /// the new id.
     fn triage_insert(&self, agent: &str, session: &str, row: &TriageRow)
         -> Result<i64, StoreError>;
+
+    /// Every agent with records, and the highest seq held for it, by agent.
+    /// An agent's records are always seq 1 to that seq without a hole
+    /// (imports link onto what is held), so a per-agent seq is a cursor
+    /// that no concurrent import can jump over.
+    fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError>;
+    /// The cursors of one forward destination (agents it never got are
+    /// absent: nothing sent yet).
+    fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError>;
+    /// Up to `limit` finding, session and summary lines of `agent` with
+    /// `after < seq <= upto`, by seq (`session` left empty).
+    fn forward_lines(
+        &self,
+        agent: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<LineRow>, StoreError>;
+    /// The session start held for (agent, session), as derived at import.
+    fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError>;
+    /// Records that `destination` accepted every line of `agent` up to
+    /// `seq`. A cursor never moves back (`--all` resending does not lower
+    /// it).
+    fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError>;
 }

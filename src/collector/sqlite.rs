@@ -12,8 +12,8 @@
 //! SQL is standard but for `INSERT ... ON CONFLICT` (also PostgreSQL's).
 
 use super::backend::{
-    Backend, CountRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope, SessionRow,
-    TriageRow, TriageState,
+    Backend, CountRow, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope,
+    SessionRow, TriageRow, TriageState,
 };
 use super::derived::{self, derive, Automatic, Derived};
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
@@ -70,6 +70,11 @@ CREATE INDEX incidents_state ON incidents(state, sort_time, session, agent);
 CREATE INDEX incidents_event ON incidents(event, sort_time, session, agent);
 CREATE INDEX incidents_time ON incidents(utc_ms, state, event, causes);
 "#;
+
+/// Version 5: per destination and agent, the last seq `kensa forward` sent.
+const V5_FORWARD: &str = "
+CREATE TABLE forward_cursors(destination TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(destination, agent));
+";
 
 /// The collector database in one SQLite file.
 pub struct Sqlite {
@@ -144,7 +149,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             1 => tx.execute_batch(V1_RECORDS)?,
             2 => migrate_triage(&tx)?,
             3 => migrate_derived(&tx)?,
-            _ => migrate_aggregation(&tx)?,
+            4 => migrate_aggregation(&tx)?,
+            _ => tx.execute_batch(V5_FORWARD)?,
         }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
@@ -588,6 +594,13 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
     })
 }
 
+fn cursor_row(r: &Row<'_>) -> rusqlite::Result<CursorRow> {
+    Ok(CursorRow {
+        agent: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
+    })
+}
+
 fn line_row(r: &Row<'_>) -> rusqlite::Result<LineRow> {
     Ok(LineRow {
         agent: r.get(0)?,
@@ -753,6 +766,14 @@ impl Backend for Sqlite {
 
     fn max_seq(&self, agent: &str) -> Result<u64, StoreError> {
         Ok(max_seq_in(&self.conn, agent)?)
+    }
+
+    fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
+        self.rows(
+            "SELECT seq, hash FROM records WHERE agent = ?1 ORDER BY seq",
+            &[agent.to_string()],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        )
     }
 
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
@@ -944,6 +965,73 @@ impl Backend for Sqlite {
         )?;
         tx.commit()?;
         Ok(id)
+    }
+
+    fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, MAX(seq) FROM records GROUP BY agent ORDER BY agent",
+            &[],
+            cursor_row,
+        )
+    }
+
+    fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, seq FROM forward_cursors WHERE destination = ?1 ORDER BY agent",
+            &[Value::Text(destination.to_string())],
+            cursor_row,
+        )
+    }
+
+    fn forward_lines(
+        &self,
+        agent: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<LineRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agent, '', seq, line FROM records
+             WHERE agent = ?1 AND seq > ?2 AND seq <= ?3 AND type IN ('finding', 'session', 'summary')
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                agent,
+                after as i64,
+                upto as i64,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            line_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT time, host, location, medium FROM sessions WHERE agent = ?1 AND session = ?2",
+            )?
+            .query_row(params![agent, session], |r| {
+                Ok(SessionRow {
+                    time: r.get(0)?,
+                    host: r.get(1)?,
+                    location: r.get(2)?,
+                    medium: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO forward_cursors(destination, agent, seq, updated) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(destination, agent) DO UPDATE SET seq = excluded.seq, updated = excluded.updated
+             WHERE excluded.seq > forward_cursors.seq",
+            params![destination, agent, seq as i64, crate::findings::now_rfc3339()],
+        )?;
+        Ok(())
     }
 }
 
@@ -1210,9 +1298,59 @@ mod tests {
     }
 
     #[test]
+    fn forward_cursors_only_move_on_and_lines_are_the_forwarded_kinds() {
+        let s = Sqlite::open_in_memory().unwrap();
+        let text = |kind: &str| format!(r#"{{"type":"{kind}"}}"#);
+        let lines = vec![
+            line(1, "session", &text("session")),
+            line(2, "skip", &text("skip")),
+            line(3, "finding", &text("finding")),
+            line(4, "summary", &text("summary")),
+        ];
+        let batch = ImportBatch {
+            agent: "A",
+            link: None,
+            from: 1,
+            to: 0,
+            source: "",
+            sha256: None,
+            log: LogPolicy::Never,
+        };
+        s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        let seqs = |after, upto, limit| -> Vec<u64> {
+            let rows = s.forward_lines("A", after, upto, limit).unwrap();
+            rows.iter().map(|r| r.seq).collect()
+        };
+        assert_eq!(seqs(0, 4, 10), [1, 3, 4], "no skip");
+        assert_eq!(seqs(1, 3, 10), [3]);
+        assert_eq!(seqs(0, 4, 2), [1, 3]);
+        let agents = s.forward_agents().unwrap();
+        assert_eq!(
+            agents,
+            [CursorRow {
+                agent: "A".into(),
+                seq: 4
+            }]
+        );
+        assert!(s.forward_cursors("d").unwrap().is_empty());
+        s.forward_advance("d", "A", 3).unwrap();
+        s.forward_advance("d", "A", 2).unwrap();
+        let at = |d: &str| s.forward_cursors(d).unwrap();
+        assert_eq!(
+            at("d"),
+            [CursorRow {
+                agent: "A".into(),
+                seq: 3
+            }],
+            "never back"
+        );
+        assert!(at("e").is_empty(), "destinations apart");
+    }
+
+    #[test]
     fn every_migration_has_a_step() {
         assert_eq!(
-            SCHEMA_VERSION, 4,
+            SCHEMA_VERSION, 5,
             "add the new migration's step to migrate()"
         );
     }

@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<u8> {
         .unwrap_or_else(|| chrono::Utc::now().with_timezone(&tz).date_naive());
     let fy = args.fy.unwrap_or_else(|| fiscal::current_fy(as_of));
     fiscal::check_not_future(fy, as_of)?;
-    let store = open_store(ctx)?;
+    let store = open_store(ctx, &args.db)?;
     warn_untimed(&store)?;
     let mut r = incidents::report(&store, fy, as_of, tz).context("counting incidents")?;
     if args.format == Format::Html {

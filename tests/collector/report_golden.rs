@@ -72,15 +72,15 @@ fn rfc3339(local: chrono::NaiveDateTime) -> String {
 }
 
 struct Built {
-    _dir: tempfile::TempDir,
+    _env: crate::support::TestEnv,
     conn: kensa::collector::Store,
     counted: usize,
     triaged: usize,
 }
 
 fn build_store(seed: &SeedTables) -> Built {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     let mut to_triage: Vec<(String, Classification)> = Vec::new();
     let mut counted = 0;
     {
@@ -133,7 +133,7 @@ fn build_store(seed: &SeedTables) -> Built {
         incidents::triage(&conn, &id[..12], &t).unwrap();
     }
     Built {
-        _dir: dir,
+        _env: env,
         conn,
         counted,
         triaged,

@@ -30,8 +30,8 @@ fn report_with(
     as_of: (i32, u32, u32),
     tz: chrono_tz::Tz,
 ) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     let mut j = Journal::new(&conn, "agent");
     for t in times {
         j.incident(

@@ -1,6 +1,6 @@
 //! Shared helpers for the report and incident tests: a collector store
-//! filled with journal lines through the store's own API (so the tests run
-//! on the real schema), journal-line builders, and a parser for the seed
+//! (`TestEnv::store`, either backend) filled with journal lines through the
+//! store's own API (so the tests run on the real schema), journal-line builders, and a parser for the seed
 //! document's tables.
 
 use kensa::bundle::BundleLine;
@@ -11,7 +11,8 @@ use kensa::findings::{
 };
 use std::path::PathBuf;
 
-/// Opens (creating) the collector store `kensa.db` in `dir`.
+/// Opens (creating) the SQLite collector store `kensa.db` in `dir` (the
+/// benchmarks; tests take `TestEnv::store`, either backend).
 pub fn open_store(dir: &std::path::Path) -> Store {
     Store::open(&dir.join("kensa.db")).expect("open store")
 }
