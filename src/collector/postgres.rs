@@ -10,18 +10,26 @@
 //! id, so two imports of one agent queue (the later one sees what the
 //! first stored) while imports of different agents run side by side; a
 //! serialization failure or deadlock the server reports anyway is retried
-//! a few times.
+//! a few times. As in `sqlite`, an import refreshes the aggregation
+//! columns of the incidents it touched (under the agent's lock, so placing
+//! an id among its agent's sessions cannot race) and a triage sets its
+//! incident's current state in its own transaction, the higher triage id
+//! winning; listing and the report read `incidents` and its indexes only.
+//! Long reads (the back-fills, one incident's findings) go through
+//! portals a thousand rows at a time.
 
 use super::backend::{
-    Backend, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope,
+    Backend, CountRow, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope,
     SessionRow, TriageRow, TriageState,
 };
+use super::derived::{self, derive, Automatic, Derived};
 use super::pgconn::PgTarget;
-use super::{derive, Derived, ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
+use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 use std::cell::{RefCell, RefMut};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Advisory lock key (arbitrary, "kensa" + 1) held while migrating.
@@ -73,6 +81,33 @@ END
 $f$;
 "#;
 
+/// Version 4: what listing, filtering and counting read, per incident
+/// (as in `sqlite`, see `derived`), its indexes, and the two functions
+/// version 3 needed for conditions on raw texts, no longer used.
+const V4_AGGREGATION: &str = r#"
+ALTER TABLE incidents ADD COLUMN utc_ms BIGINT;
+ALTER TABLE incidents ADD COLUMN auto_event TEXT COLLATE "C" NOT NULL DEFAULT 'precursor';
+ALTER TABLE incidents ADD COLUMN auto_causes TEXT COLLATE "C" NOT NULL DEFAULT '["unknown"]';
+ALTER TABLE incidents ADD COLUMN triage_id BIGINT;
+ALTER TABLE incidents ADD COLUMN state TEXT COLLATE "C" NOT NULL DEFAULT 'untriaged';
+ALTER TABLE incidents ADD COLUMN event TEXT COLLATE "C" NOT NULL DEFAULT 'precursor';
+ALTER TABLE incidents ADD COLUMN causes TEXT COLLATE "C" NOT NULL DEFAULT '["unknown"]';
+ALTER TABLE incidents ADD COLUMN id_need BIGINT;
+CREATE INDEX incidents_state ON incidents(state, sort_time, session, agent);
+CREATE INDEX incidents_event ON incidents(event, sort_time, session, agent);
+CREATE INDEX incidents_time ON incidents(utc_ms, state, event, causes);
+DROP FUNCTION kensa_utc(TEXT);
+DROP FUNCTION kensa_json_event(TEXT);
+UPDATE incidents SET triage_id =
+  (SELECT MAX(y.id) FROM triage y WHERE y.agent = incidents.agent AND y.session = incidents.session);
+UPDATE incidents SET
+  state = (SELECT CASE WHEN t.false_positive THEN 'false_positive' ELSE 'triaged' END
+           FROM triage t WHERE t.id = incidents.triage_id),
+  event = (SELECT t.event FROM triage t WHERE t.id = incidents.triage_id),
+  causes = (SELECT t.causes FROM triage t WHERE t.id = incidents.triage_id)
+WHERE triage_id IS NOT NULL;
+"#;
+
 /// Version 5: per destination and agent, the last seq `kensa forward` sent.
 const V5_FORWARD: &str = r#"
 CREATE TABLE forward_cursors(destination TEXT COLLATE "C" NOT NULL, agent TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(destination, agent));
@@ -107,7 +142,26 @@ impl Postgres {
     ) -> Result<Vec<T>, StoreError> {
         let params: Vec<&(dyn ToSql + Sync)> =
             args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        let rows = self.client()?.query(sql, &params)?;
+        self.query(sql, &params, f)
+    }
+
+    fn arg_rows<T>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+        f: impl FnMut(&Row) -> Result<T, postgres::Error>,
+    ) -> Result<Vec<T>, StoreError> {
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(Arg::sql).collect();
+        self.query(sql, &params, f)
+    }
+
+    fn query<T>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        f: impl FnMut(&Row) -> Result<T, postgres::Error>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.client()?.query(sql, params)?;
         Ok(rows.iter().map(f).collect::<Result<_, _>>()?)
     }
 }
@@ -166,6 +220,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
             // The per-table versions SQLite once had never existed here.
             2 => tx.batch_execute(V2_TRIAGE)?,
             3 => migrate_derived(&mut tx)?,
+            4 => migrate_aggregation(&mut tx)?,
             _ => tx.batch_execute(V5_FORWARD)?,
         }
         tx.execute("UPDATE kensa_schema SET version = $1", &[&version])?;
@@ -174,32 +229,79 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 }
 
 /// Version 3: the incident columns, derived from every finding and session
-/// line already held.
+/// line already held (read a thousand at a time through a portal).
 fn migrate_derived(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
     tx.batch_execute(V3_DERIVED)?;
-    let held = tx.query(
+    let stmts = Statements::prepare(tx)?;
+    let portal = tx.bind(
         "SELECT agent, seq, type, line FROM records WHERE type IN ('finding', 'session') ORDER BY agent, seq",
         &[],
     )?;
-    let stmts = Statements::prepare(tx)?;
-    for r in &held {
-        let agent: String = r.try_get(0)?;
-        let seq: i64 = r.try_get(1)?;
-        let kind: String = r.try_get(2)?;
-        let line: String = r.try_get(3)?;
-        store_derived(tx, &stmts, &agent, seq as u64, &kind, &line)?;
+    loop {
+        let held = tx.query_portal(&portal, 1000)?;
+        if held.is_empty() {
+            break;
+        }
+        for r in &held {
+            let agent: String = r.try_get(0)?;
+            let seq: i64 = r.try_get(1)?;
+            let kind: String = r.try_get(2)?;
+            let line: String = r.try_get(3)?;
+            store_derived(tx, &stmts, &agent, seq as u64, &kind, &line)?;
+        }
     }
+    tx.batch_execute(SORT_TIMES)?;
     Ok(())
 }
 
-/// The statements an import runs per line, prepared once per transaction.
+/// Every incident ordered by its session's time, else its first
+/// finding's (what [`refresh`] keeps per incident).
+const SORT_TIMES: &str = "UPDATE incidents SET sort_time = COALESCE(
+    (SELECT s.time FROM sessions s WHERE s.agent = incidents.agent AND s.session = incidents.session),
+    time)";
+
+/// Version 4: the aggregation columns, back-filled: the current state of
+/// every triaged incident from its latest triage row, then each incident
+/// refreshed as an import would (in key order, a thousand at a time).
+fn migrate_aggregation(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute(V4_AGGREGATION)?;
+    let st = Refresh::prepare(tx)?;
+    let mut after = (String::new(), String::new());
+    loop {
+        let keys = tx.query(
+            "SELECT agent, session FROM incidents WHERE (agent, session) > ($1, $2)
+             ORDER BY agent, session LIMIT 1000",
+            &[&after.0, &after.1],
+        )?;
+        let Some(last) = keys.last().map(pair).transpose()? else {
+            return Ok(());
+        };
+        for k in &keys {
+            let (agent, session) = pair(k)?;
+            refresh(tx, &st, &agent, &session)?;
+        }
+        after = last;
+    }
+}
+
+/// The statements an import runs per line, prepared once per transaction
+/// (the schema of version 3 is enough).
 struct Statements {
     held: Statement,
     insert: Statement,
     finding: Statement,
     incident: Statement,
     session: Statement,
-    session_order: Statement,
+}
+
+/// The statements that refresh an incident (version 4).
+struct Refresh {
+    incident_row: Statement,
+    findings_of: Statement,
+    prev: Statement,
+    next: Statement,
+    grow: Statement,
+    update: Statement,
 }
 
 impl Statements {
@@ -213,6 +315,8 @@ impl Statements {
             finding: tx.prepare(
                 "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES($1, $2, $3, $4, $5, $6)",
             )?,
+            // The incident's order is set when it is created and kept by
+            // `refresh`, so a finding touches no index of `incidents`.
             incident: tx.prepare(
                 "INSERT INTO incidents AS i(agent, session, first_seq, time, location, detections, sort_time)
                  VALUES($1, $2, $3, $4, $5, 1,
@@ -220,9 +324,7 @@ impl Statements {
                  ON CONFLICT(agent, session) DO UPDATE SET detections = i.detections + 1,
                    time = CASE WHEN excluded.first_seq < i.first_seq THEN excluded.time ELSE i.time END,
                    location = CASE WHEN excluded.first_seq < i.first_seq THEN excluded.location ELSE i.location END,
-                   first_seq = LEAST(i.first_seq, excluded.first_seq),
-                   sort_time = COALESCE((SELECT s.time FROM sessions s WHERE s.agent = $1 AND s.session = $2),
-                     CASE WHEN excluded.first_seq < i.first_seq THEN excluded.time ELSE i.time END)",
+                   first_seq = LEAST(i.first_seq, excluded.first_seq)",
             )?,
             session: tx.prepare(
                 "INSERT INTO sessions AS s(agent, session, seq, time, host, location, medium) VALUES($1, $2, $3, $4, $5, $6, $7)
@@ -230,16 +332,48 @@ impl Statements {
                    host = excluded.host, location = excluded.location, medium = excluded.medium
                  WHERE excluded.seq > s.seq",
             )?,
-            session_order: tx.prepare(
-                "UPDATE incidents SET sort_time =
-                   (SELECT s.time FROM sessions s WHERE s.agent = $1 AND s.session = $2)
-                 WHERE agent = $1 AND session = $2",
+        })
+    }
+}
+
+impl Refresh {
+    fn prepare(tx: &mut Transaction<'_>) -> Result<Refresh, postgres::Error> {
+        Ok(Refresh {
+            incident_row: tx.prepare(
+                "SELECT COALESCE(s.time, i.time), COALESCE(s.location, i.location), s.medium, i.id_need
+                 FROM incidents i LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
+                 WHERE i.agent = $1 AND i.session = $2",
+            )?,
+            findings_of: tx.prepare(
+                "SELECT f.taxonomy, f.seq, r.line FROM findings f
+                 LEFT JOIN records r ON f.taxonomy IS NULL AND r.agent = f.agent AND r.seq = f.seq
+                 WHERE f.agent = $1 AND f.session = $2 ORDER BY f.taxonomy",
+            )?,
+            prev: tx.prepare(
+                "SELECT session, id_need FROM incidents WHERE agent = $1 AND session < $2
+                 ORDER BY session DESC LIMIT 1",
+            )?,
+            next: tx.prepare(
+                "SELECT session, id_need FROM incidents WHERE agent = $1 AND session > $2
+                 ORDER BY session LIMIT 1",
+            )?,
+            grow: tx.prepare("UPDATE incidents SET id_need = $3 WHERE agent = $1 AND session = $2")?,
+            update: tx.prepare(
+                "UPDATE incidents SET sort_time = $7, utc_ms = $3, auto_event = $4, auto_causes = $5,
+                   event = CASE WHEN triage_id IS NULL THEN $4 ELSE event END,
+                   causes = CASE WHEN triage_id IS NULL THEN $5 ELSE causes END,
+                   id_need = COALESCE($6::bigint, id_need)
+                 WHERE agent = $1 AND session = $2 AND (sort_time <> $7 OR utc_ms IS DISTINCT FROM $3::bigint
+                   OR auto_event <> $4 OR auto_causes <> $5 OR $6::bigint IS NOT NULL
+                   OR (triage_id IS NULL AND (event <> $4 OR causes <> $5)))",
             )?,
         })
     }
 }
 
-/// Writes what incidents need from a new line into the derived tables.
+/// Writes what incidents need from a new line into the derived tables;
+/// returns the session of the incident it touched (a session start
+/// touches its incident, if there is one).
 fn store_derived(
     tx: &mut Transaction<'_>,
     st: &Statements,
@@ -247,9 +381,9 @@ fn store_derived(
     seq: u64,
     kind: &str,
     line: &str,
-) -> Result<(), postgres::Error> {
+) -> Result<Option<String>, postgres::Error> {
     if kind != "finding" && kind != "session" {
-        return Ok(());
+        return Ok(None);
     }
     let seq_i = seq as i64;
     match derive(agent, seq, line) {
@@ -264,6 +398,7 @@ fn store_derived(
                 &[&agent, &seq_i, &session, &time, &location, &taxonomy],
             )?;
             tx.execute(&st.incident, &[&agent, &session, &seq_i, &time, &location])?;
+            Ok(Some(session))
         }
         Some(Derived::Session {
             id,
@@ -276,11 +411,102 @@ fn store_derived(
                 &st.session,
                 &[&agent, &id, &seq_i, &time, &host, &location, &medium],
             )?;
-            tx.execute(&st.session_order, &[&agent, &id])?;
+            Ok(Some(id))
         }
-        _ => {}
+        _ => Ok(None),
     }
+}
+
+/// Brings one incident's aggregation columns up to date with all its lines,
+/// as `sqlite::refresh` does (the same reads and the one write).
+fn refresh(
+    tx: &mut Transaction<'_>,
+    st: &Refresh,
+    agent: &str,
+    session: &str,
+) -> Result<(), postgres::Error> {
+    let Some(row) = tx.query_opt(&st.incident_row, &[&agent, &session])? else {
+        return Ok(());
+    };
+    let time: String = row.try_get(0)?;
+    let location: String = row.try_get(1)?;
+    let medium: Option<String> = row.try_get(2)?;
+    let placed: Option<i64> = row.try_get(3)?;
+    let (event, causes) = automatic(tx, st, agent, session, &location, medium.as_deref())?;
+    let need = match placed {
+        Some(_) => None,
+        None => Some(place_id(tx, st, agent, session)? as i64),
+    };
+    let utc = derived::utc_ms(&time);
+    tx.execute(
+        &st.update,
+        &[&agent, &session, &utc, &event, &causes, &need, &time],
+    )?;
     Ok(())
+}
+
+/// The automatic classification of one incident over all its findings,
+/// read a thousand at a time through a portal (in index order, each
+/// distinct taxonomy parsed once).
+fn automatic(
+    tx: &mut Transaction<'_>,
+    st: &Refresh,
+    agent: &str,
+    session: &str,
+    location: &str,
+    medium: Option<&str>,
+) -> Result<(String, String), postgres::Error> {
+    let mut auto = Automatic::new(location, medium);
+    let portal = tx.bind(&st.findings_of, &[&agent, &session])?;
+    let mut last: Option<String> = None;
+    loop {
+        let rows = tx.query_portal(&portal, 1000)?;
+        if rows.is_empty() {
+            return Ok(auto.finish());
+        }
+        for r in &rows {
+            match r.try_get::<_, Option<&str>>(0)? {
+                Some(t) if last.as_deref() == Some(t) => {}
+                Some(t) => {
+                    auto.tagged(t);
+                    last = Some(t.to_string());
+                }
+                None => {
+                    let seq: i64 = r.try_get(1)?;
+                    let line: Option<&str> = r.try_get(2)?;
+                    auto.untagged(agent, seq as u64, line.unwrap_or_default());
+                }
+            }
+        }
+    }
+}
+
+/// A new incident's id length from its neighbours among its agent's
+/// sessions; a neighbour already placed grows to tell it apart from this
+/// one (one not placed yet is placed on its own turn, and sees this one).
+fn place_id(
+    tx: &mut Transaction<'_>,
+    st: &Refresh,
+    agent: &str,
+    session: &str,
+) -> Result<usize, postgres::Error> {
+    let mut near: [Option<String>; 2] = [None, None];
+    for (k, stmt) in [&st.prev, &st.next].into_iter().enumerate() {
+        let Some(r) = tx.query_opt(stmt, &[&agent, &session])? else {
+            continue;
+        };
+        let n: String = r.try_get(0)?;
+        let need: Option<i64> = r.try_get(1)?;
+        let theirs = (derived::common_prefix(session, &n) + 1) as i64;
+        if need.is_some_and(|v| v < theirs) {
+            tx.execute(&st.grow, &[&agent, &n, &theirs])?;
+        }
+        if let Some(slot) = near.get_mut(k) {
+            *slot = Some(n);
+        }
+    }
+    let [p, n] = &near;
+    Ok(derived::id_need(session, [p.as_deref(), n.as_deref()]))
 }
 
 fn held_hash(
@@ -337,6 +563,7 @@ fn insert(
     line: &BundleLine,
     now: &str,
     outcome: &mut ImportOutcome,
+    touched: &mut BTreeSet<String>,
 ) -> Result<(), ImportError> {
     match held_hash(tx, st, agent, line.seq).map_err(StoreError::from)? {
         Some(h) if h == line.hash => outcome.duplicates += 1,
@@ -363,8 +590,10 @@ fn insert(
                 ],
             )
             .map_err(StoreError::from)?;
-            store_derived(tx, st, agent, line.seq, &line.kind, &line.line)
-                .map_err(StoreError::from)?;
+            touched.extend(
+                store_derived(tx, st, agent, line.seq, &line.kind, &line.line)
+                    .map_err(StoreError::from)?,
+            );
             outcome.added += 1;
         }
     }
@@ -450,6 +679,29 @@ fn retryable(e: &ImportError) -> bool {
     })
 }
 
+/// Stores the lines of one import, then refreshes every incident they
+/// touched.
+fn store_lines(
+    tx: &mut Transaction<'_>,
+    st: &Statements,
+    agent: &str,
+    lines: &mut Replay<'_>,
+    now: &str,
+    outcome: &mut ImportOutcome,
+) -> Result<(), ImportError> {
+    let mut touched = BTreeSet::new();
+    while let Some(line) = lines.next_line() {
+        let line = line?;
+        insert(tx, st, agent, &line, now, outcome, &mut touched)?;
+        outcome.to = outcome.to.max(line.seq);
+    }
+    let rf = Refresh::prepare(tx).map_err(StoreError::from)?;
+    for session in &touched {
+        refresh(tx, &rf, agent, session).map_err(StoreError::from)?;
+    }
+    Ok(())
+}
+
 /// One attempt of an import: one transaction under the agent's lock.
 fn import_once(
     client: &mut Client,
@@ -478,11 +730,7 @@ fn import_once(
         duplicates: 0,
     };
     let now = crate::findings::now_rfc3339();
-    while let Some(line) = lines.next_line() {
-        let line = line?;
-        insert(&mut tx, &st, batch.agent, &line, &now, &mut outcome)?;
-        outcome.to = outcome.to.max(line.seq);
-    }
+    store_lines(&mut tx, &st, batch.agent, lines, &now, &mut outcome)?;
     let log = match batch.log {
         LogPolicy::Always => true,
         LogPolicy::IfAdded => outcome.added > 0,
@@ -539,6 +787,9 @@ fn incident_row(r: &Row) -> Result<IncidentRow, postgres::Error> {
         detections: r.try_get::<_, i64>(4)? as u64,
         started,
         triage: triage_row(r, 9)?,
+        auto_event: r.try_get(16)?,
+        auto_causes: r.try_get(17)?,
+        id_need: r.try_get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as u64,
     })
 }
 
@@ -568,78 +819,113 @@ fn pair(r: &Row) -> Result<(String, String), postgres::Error> {
     Ok((r.try_get(0)?, r.try_get(1)?))
 }
 
-/// The latest triage row's `column` of the incident of the row `t`.
-fn latest_triage(t: &str, column: &str) -> String {
-    format!(
-        "(SELECT y.{column} FROM triage y WHERE y.agent = {t}.agent AND y.session = {t}.session ORDER BY y.id DESC LIMIT 1)"
-    )
+/// A statement parameter of the kinds the scope and report queries take.
+enum Arg {
+    Text(String),
+    Int(i64),
 }
 
-/// The condition that the incident of the row `t` is in a triage state.
-fn state_sql(t: &str, state: TriageState) -> String {
-    match state {
-        TriageState::Untriaged => format!(
-            "NOT EXISTS (SELECT 1 FROM triage x WHERE x.agent = {t}.agent AND x.session = {t}.session)"
-        ),
-        TriageState::Triaged => format!("{} = false", latest_triage(t, "false_positive")),
-        TriageState::FalsePositive => format!("{} = true", latest_triage(t, "false_positive")),
+impl Arg {
+    fn sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Arg::Text(t) => t,
+            Arg::Int(i) => i,
+        }
     }
 }
 
-/// The condition that the incident of the row `t` may be event `$n`
-/// (see [`Scope::event`]); a taxonomy that is not valid JSON is skipped.
-fn event_sql(t: &str, n: usize) -> String {
-    format!(
-        "({latest} = ${n}::text OR ({untriaged} AND EXISTS (SELECT 1 FROM findings g
-           WHERE g.agent = {t}.agent AND g.session = {t}.session AND (g.taxonomy IS NULL
-             OR kensa_json_event(g.taxonomy) = ${n}::text))))",
-        latest = latest_triage(t, "event"),
-        untriaged = state_sql(t, TriageState::Untriaged),
-    )
-}
-
-/// The incident time of the row `t` in UTC as `YYYY-MM-DDTHH:MM:SS.sss`
-/// (NULL when it does not parse).
-fn time_sql(t: &str) -> String {
-    format!(
-        "(SELECT kensa_utc(z.sort_time) FROM incidents z WHERE z.agent = {t}.agent AND z.session = {t}.session)"
-    )
-}
-
-/// The WHERE clause of a scope over a table aliased `t` that has `agent`
-/// and `session` columns, and its parameters.
-fn scope_sql(scope: &Scope<'_>, t: &str) -> (String, Vec<String>) {
+/// The WHERE conditions of a scope over the incidents table aliased `i`
+/// (each on an indexed column, as in `sqlite`), and their parameters.
+fn scope_sql(scope: &Scope<'_>) -> (String, Vec<Arg>) {
     let mut conds = Vec::new();
     let mut args = Vec::new();
-    let mut arg = |v: &str| {
-        args.push(v.to_string());
-        args.len()
+    let mut cond = |column: &str, op: &str, v: Arg| {
+        args.push(v);
+        conds.push(format!("i.{column} {op} ${}", args.len()));
     };
+    let text = |s: &str| Arg::Text(s.to_string());
     if let Some(a) = scope.agent {
-        conds.push(format!("{t}.agent = ${}::text", arg(a)));
+        cond("agent", "=", text(a));
     }
     if let Some((a, s)) = scope.only {
-        conds.push(format!("{t}.agent = ${}::text", arg(a)));
-        conds.push(format!("{t}.session = ${}::text", arg(s)));
+        cond("agent", "=", text(a));
+        cond("session", "=", text(s));
     }
     if let Some(state) = scope.state {
-        conds.push(state_sql(t, state));
+        cond("state", "=", text(state.slug()));
     }
     if let Some(since) = scope.since {
-        conds.push(format!("{} >= ${}::text", time_sql(t), arg(since)));
+        cond("utc_ms", ">=", Arg::Int(since));
     }
     if let Some(before) = scope.before {
-        conds.push(format!("{} < ${}::text", time_sql(t), arg(before)));
+        cond("utc_ms", "<", Arg::Int(before));
     }
     if let Some(event) = scope.event {
-        conds.push(event_sql(t, arg(event)));
+        cond("event", "=", text(event));
+    }
+    if scope.untimed {
+        conds.push("i.utc_ms IS NULL".to_string());
     }
     if conds.is_empty() {
         (String::new(), args)
     } else {
-        (format!(" AND {}", conds.join(" AND ")), args)
+        (format!(" WHERE {}", conds.join(" AND ")), args)
     }
 }
+
+/// The listing's query (as `sqlite::incidents_sql`).
+fn incidents_sql(scope: &Scope<'_>) -> (String, Vec<Arg>) {
+    let (cond, args) = scope_sql(scope);
+    let sql = format!(
+        r#"SELECT i.agent, i.session, i.time, i.location, i.detections,
+                s.time, s.host, s.location, s.medium,
+                t.id, t.event, t.causes, t.false_positive, t.note, t."by", t.time,
+                i.auto_event, i.auto_causes, i.id_need
+         FROM incidents i
+         LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
+         LEFT JOIN triage t ON t.id = i.triage_id{cond}
+         ORDER BY i.sort_time, i.session, i.agent"#
+    );
+    (sql, args)
+}
+
+/// The report's query (as `sqlite::counts_sql`): one range scan of
+/// `incidents_time`, each period a CASE arm.
+fn counts_sql(periods: &[Period]) -> (String, Vec<Arg>) {
+    let mut arms = String::new();
+    let mut args = Vec::new();
+    for p in periods {
+        args.push(Arg::Int(p.from));
+        args.push(Arg::Int(p.to));
+        arms.push_str(&format!(
+            " WHEN utc_ms >= ${} AND utc_ms < ${} THEN {}",
+            args.len() - 1,
+            args.len(),
+            p.column
+        ));
+    }
+    let lo = periods.iter().map(|p| p.from).min().unwrap_or(0);
+    let hi = periods.iter().map(|p| p.to).max().unwrap_or(0);
+    args.push(Arg::Int(lo));
+    args.push(Arg::Int(hi));
+    let n = args.len();
+    let sql = format!(
+        "SELECT x.c, x.state, x.event, x.causes, COUNT(*) FROM
+           (SELECT CASE{arms} END AS c, state, event, causes FROM incidents
+            WHERE utc_ms >= ${} AND utc_ms < ${n}) x
+         WHERE x.c IS NOT NULL GROUP BY x.c, x.state, x.event, x.causes",
+        n - 1
+    );
+    (sql, args)
+}
+
+/// The distinct agents with incidents, one index lookup each.
+const AGENTS_SQL: &str = "WITH RECURSIVE a(agent) AS (
+       SELECT MIN(agent) FROM incidents
+       UNION ALL
+       SELECT (SELECT MIN(i.agent) FROM incidents i WHERE i.agent > a.agent)
+       FROM a WHERE a.agent IS NOT NULL)
+     SELECT agent FROM a WHERE agent IS NOT NULL";
 
 const TRIAGE_COLUMNS: &str = r#"id, event, causes, false_positive, note, "by", time"#;
 
@@ -730,61 +1016,23 @@ impl Backend for Postgres {
     }
 
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError> {
-        let (cond, args) = scope_sql(scope, "i");
-        let sql = format!(
-            r#"SELECT i.agent, i.session, i.time, i.location, i.detections,
-                    s.time, s.host, s.location, s.medium,
-                    t.id, t.event, t.causes, t.false_positive, t.note, t."by", t.time
-             FROM incidents i
-             LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
-             LEFT JOIN triage t ON t.id =
-                 (SELECT MAX(y.id) FROM triage y WHERE y.agent = i.agent AND y.session = i.session)
-             WHERE 1 = 1{cond}
-             ORDER BY i.sort_time, i.session, i.agent"#
-        );
-        self.rows(&sql, &args, incident_row)
-    }
-
-    fn incident_keys(&self, agent: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
-        let scope = Scope {
-            agent,
-            ..Scope::default()
-        };
-        let (cond, args) = scope_sql(&scope, "i");
-        let sql = format!("SELECT i.agent, i.session FROM incidents i WHERE 1 = 1{cond}");
-        self.rows(&sql, &args, pair)
+        let (sql, args) = incidents_sql(scope);
+        self.arg_rows(&sql, &args, incident_row)
     }
 
     fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
-        self.rows(
-            "SELECT DISTINCT agent FROM incidents ORDER BY agent",
-            &[],
-            |r| r.try_get(0),
-        )
+        self.rows(AGENTS_SQL, &[], |r| r.try_get(0))
     }
 
-    fn incident_neighbours(&self, agent: &str, session: &str) -> Result<Neighbours, StoreError> {
-        let one = |sql: &str, args: &[String]| -> Result<Option<String>, StoreError> {
-            Ok(self.rows(sql, args, |r| r.try_get(0))?.into_iter().next())
+    fn agent_neighbours(&self, agent: &str) -> Result<[Option<String>; 2], StoreError> {
+        let one = |sql: &str| -> Result<Option<String>, StoreError> {
+            let rows = self.rows(sql, &[agent.to_string()], |r| r.try_get(0))?;
+            Ok(rows.into_iter().next().flatten())
         };
-        let a = [agent.to_string()];
-        let s = [agent.to_string(), session.to_string()];
-        Ok(Neighbours {
-            agents: [
-                one("SELECT agent FROM incidents WHERE agent < $1 ORDER BY agent DESC LIMIT 1", &a)?,
-                one("SELECT agent FROM incidents WHERE agent > $1 ORDER BY agent LIMIT 1", &a)?,
-            ],
-            sessions: [
-                one(
-                    "SELECT session FROM incidents WHERE agent = $1 AND session < $2 ORDER BY session DESC LIMIT 1",
-                    &s,
-                )?,
-                one(
-                    "SELECT session FROM incidents WHERE agent = $1 AND session > $2 ORDER BY session LIMIT 1",
-                    &s,
-                )?,
-            ],
-        })
+        Ok([
+            one("SELECT MAX(agent) FROM incidents WHERE agent < $1")?,
+            one("SELECT MIN(agent) FROM incidents WHERE agent > $1")?,
+        ])
     }
 
     fn incidents_with_prefix(
@@ -793,35 +1041,36 @@ impl Backend for Postgres {
         session: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let mut args = vec![session.to_string()];
-        let mut sql = String::from(
-            "SELECT agent, session FROM incidents WHERE left(session, length($1::text)) = $1::text",
-        );
+        let mut sql = String::from("SELECT agent, session FROM incidents WHERE session >= $1");
+        if let Some(end) = derived::prefix_end(session) {
+            args.push(end);
+            sql.push_str(&format!(" AND session < ${}", args.len()));
+        }
         if let Some(a) = agent {
             args.push(a.to_string());
-            sql.push_str(" AND upper(left(agent, length($2::text))) = upper($2::text)");
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND upper(left(agent, length(${n}::text))) = upper(${n}::text)"
+            ));
         }
         sql.push_str(" ORDER BY session, agent");
         self.rows(&sql, &args, pair)
     }
 
-    fn taxonomies(&self, scope: &Scope<'_>) -> Result<Vec<(String, String, String)>, StoreError> {
-        let (cond, args) = scope_sql(scope, "f");
-        let sql = format!(
-            "SELECT DISTINCT f.agent, f.session, f.taxonomy FROM findings f WHERE f.taxonomy IS NOT NULL{cond}"
-        );
-        self.rows(&sql, &args, |r| {
-            Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+    fn report_counts(&self, periods: &[Period]) -> Result<Vec<CountRow>, StoreError> {
+        if periods.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, args) = counts_sql(periods);
+        self.arg_rows(&sql, &args, |r| {
+            Ok(CountRow {
+                column: r.try_get::<_, i32>(0)?.max(0) as usize,
+                state: r.try_get(1)?,
+                event: r.try_get(2)?,
+                causes: r.try_get(3)?,
+                count: r.try_get::<_, i64>(4)?.max(0) as u64,
+            })
         })
-    }
-
-    fn untagged_findings(&self, scope: &Scope<'_>) -> Result<Vec<LineRow>, StoreError> {
-        let (cond, args) = scope_sql(scope, "f");
-        let sql = format!(
-            "SELECT f.agent, f.session, f.seq, r.line FROM findings f
-             JOIN records r ON r.agent = f.agent AND r.seq = f.seq
-             WHERE f.taxonomy IS NULL{cond} ORDER BY f.agent, f.seq"
-        );
-        self.rows(&sql, &args, line_row)
     }
 
     fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError> {
@@ -853,7 +1102,9 @@ impl Backend for Postgres {
     }
 
     fn triage_insert(&self, agent: &str, session: &str, t: &TriageRow) -> Result<i64, StoreError> {
-        let row = self.client()?.query_one(
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        let row = tx.query_one(
             r#"INSERT INTO triage(agent, session, event, causes, false_positive, note, "by", time)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"#,
             &[
@@ -867,7 +1118,22 @@ impl Backend for Postgres {
                 &t.time,
             ],
         )?;
-        Ok(row.try_get(0)?)
+        let id: i64 = row.try_get(0)?;
+        let state = if t.false_positive {
+            TriageState::FalsePositive
+        } else {
+            TriageState::Triaged
+        };
+        // Two analysts at once: the row lock orders the updates, and the
+        // higher id (the later decision) stays current whichever commits
+        // first.
+        tx.execute(
+            "UPDATE incidents SET triage_id = $3, state = $4, event = $5, causes = $6
+             WHERE agent = $1 AND session = $2 AND (triage_id IS NULL OR triage_id < $3)",
+            &[&agent, &session, &id, &state.slug(), &t.event, &t.causes],
+        )?;
+        tx.commit()?;
+        Ok(id)
     }
 
     fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {

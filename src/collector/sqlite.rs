@@ -769,9 +769,9 @@ impl Backend for Sqlite {
     }
 
     fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
-        self.rows(
+        self.text_rows(
             "SELECT seq, hash FROM records WHERE agent = ?1 ORDER BY seq",
-            &[agent.to_string()],
+            &[agent],
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
         )
     }

@@ -4,7 +4,8 @@
 //! package), a fresh database per test environment. Import, idempotence,
 //! gap and fork refusal with the database unchanged, concurrent importers,
 //! triage history and the seed-table golden report, through the `kensa`
-//! binary and the library's store alike. The modules that touch no
+//! binary and the library's store alike; and (`migration`, this binary's
+//! own) a database at schema version 3 migrated with its back-fill. The modules that touch no
 //! database (taxonomy) and the browser rendering of the HTML report run
 //! in `collector` only.
 //! Run: `cargo test --release --test collector_pg`.
@@ -42,6 +43,7 @@ mod incidents_same_session;
 mod incidents_triage;
 #[path = "../collector/many_writers.rs"]
 mod many_writers;
+mod migration;
 #[path = "../collector/refusals.rs"]
 mod refusals;
 #[path = "../collector/report_golden.rs"]
