@@ -10,8 +10,10 @@
 //! the same bundles and the same triage, is timed the same way, and must
 //! print the same incidents and the same report; this kensa's first
 //! listing of a copy of that collector (which migrates it) is timed and
-//! must list the same. `KENSA_BENCH_KEEP=<dir>` keeps this kensa's
-//! collector database there (to profile a command on it).
+//! must list the same. `KENSA_BENCH_PG=1` puts each collector in its own
+//! database on a private PostgreSQL server (as the `collector_pg` tests
+//! do; no migration run then). `KENSA_BENCH_KEEP=<dir>` keeps this
+//! kensa's SQLite database there (to profile a command on it).
 //! Run: `cargo bench --bench kensa -- collector`.
 
 use crate::support::TestEnv;
@@ -137,19 +139,22 @@ fn children_cpu() -> Duration {
     tv(u.ru_utime) + tv(u.ru_stime)
 }
 
-/// Runs `bin` on the collector `state` and returns stdout; the run must
-/// succeed.
-fn run(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin)
-        .arg("--state-dir")
-        .arg(state)
+/// Runs `bin` on the collector of `env` (its state directory, and its
+/// database on the test PostgreSQL server when it has one) and returns
+/// stdout; the run must succeed.
+fn run(bin: &str, env: &TestEnv, args: &[&str]) -> String {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--state-dir")
+        .arg(&env.state)
         .arg("--config")
         .arg(&env.config)
         .args(args)
         .env_remove("KENSA_LOG")
-        .env("USER", "bench")
-        .output()
-        .expect("run kensa");
+        .env("USER", "bench");
+    if env.database.is_some() {
+        cmd.env("PGPASSFILE", &crate::support::pg::server().pgpass);
+    }
+    let out = cmd.output().expect("run kensa");
     assert!(
         out.status.success(),
         "{bin} {args:?}: {}",
@@ -173,9 +178,9 @@ impl std::fmt::Display for Cost {
 }
 
 /// Runs a command once and measures it.
-fn measured(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> (Cost, String) {
+fn measured(bin: &str, env: &TestEnv, args: &[&str]) -> (Cost, String) {
     let (t, cpu) = (Instant::now(), children_cpu());
-    let text = run(bin, env, state, args);
+    let text = run(bin, env, args);
     let cost = Cost {
         wall: t.elapsed(),
         cpu: children_cpu().saturating_sub(cpu),
@@ -184,14 +189,14 @@ fn measured(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> (Cost, Str
 }
 
 /// Best of three runs (wall and CPU each), and the output of the last.
-fn timed(bin: &str, env: &TestEnv, state: &Path, args: &[&str]) -> (Cost, String) {
+fn timed(bin: &str, env: &TestEnv, args: &[&str]) -> (Cost, String) {
     let mut best = Cost {
         wall: Duration::MAX,
         cpu: Duration::MAX,
     };
     let mut text = String::new();
     for _ in 0..3 {
-        let (c, t) = measured(bin, env, state, args);
+        let (c, t) = measured(bin, env, args);
         best.wall = best.wall.min(c.wall);
         best.cpu = best.cpu.min(c.cpu);
         text = t;
@@ -214,20 +219,20 @@ fn comparable(list: &str) -> Vec<Value> {
 }
 
 /// Trusts every agent's key as `plantNN` and imports every bundle into the
-/// collector `state`, measuring the import.
-fn import(
-    bin: &str,
-    env: &TestEnv,
-    state: &Path,
-    keys: &[PathBuf],
-    bundles: &Path,
-) -> (Cost, String) {
+/// collector of `env`, measuring the import.
+fn import(bin: &str, env: &TestEnv, keys: &[PathBuf], bundles: &Path) -> (Cost, String) {
     for (a, key) in keys.iter().enumerate() {
         let name = format!("plant{a:02}");
         let key = key.to_string_lossy();
-        run(bin, env, state, &["trust", "add", &key, "--name", &name]);
+        run(bin, env, &["trust", "add", &key, "--name", &name]);
     }
-    measured(bin, env, state, &["import", &bundles.to_string_lossy()])
+    measured(bin, env, &["import", &bundles.to_string_lossy()])
+}
+
+/// A fresh collector: SQLite in its state directory, or a new database on
+/// the test PostgreSQL server (`KENSA_BENCH_PG=1`).
+fn fresh() -> TestEnv {
+    TestEnv::with_backend(std::env::var_os("KENSA_BENCH_PG").is_some())
 }
 
 /// One collector: trusts every agent, imports the bundles, triages 200
@@ -236,23 +241,20 @@ fn import(
 fn collector(
     bin: &str,
     env: &TestEnv,
-    state: &Path,
     keys: &[PathBuf],
     bundles: &Path,
 ) -> (Vec<(String, Cost)>, Vec<String>) {
     let mut times = Vec::new();
-    let (c, _) = import(bin, env, state, keys, bundles);
+    let (c, _) = import(bin, env, keys, bundles);
     let mut best = c;
     // More imports into fresh collectors, for a steadier figure.
-    for k in 1..knob("KENSA_BENCH_IMPORTS", 1) {
-        let scratch = state.with_extension(format!("import{k}"));
-        let (c, _) = import(bin, env, &scratch, keys, bundles);
-        std::fs::remove_dir_all(&scratch).unwrap();
+    for _ in 1..knob("KENSA_BENCH_IMPORTS", 1) {
+        let (c, _) = import(bin, &fresh(), keys, bundles);
         best.wall = best.wall.min(c.wall);
         best.cpu = best.cpu.min(c.cpu);
     }
     times.push(("import (all bundles)".to_string(), best));
-    let list = run(bin, env, state, &["incidents", "list", "--format", "json"]);
+    let list = run(bin, env, &["incidents", "list", "--format", "json"]);
     let ids: Vec<String> = comparable(&list)
         .iter()
         .step_by(100)
@@ -272,7 +274,7 @@ fn collector(
         if k % 5 == 0 {
             args.push("--false-positive");
         }
-        run(bin, env, state, &args);
+        run(bin, env, &args);
     }
     let n = ids.len().max(1) as u32;
     let per = Cost {
@@ -336,7 +338,7 @@ fn collector(
     ];
     let mut outputs = Vec::new();
     for (label, args) in commands {
-        let (c, text) = timed(bin, env, state, &args);
+        let (c, text) = timed(bin, env, &args);
         times.push((label.to_string(), c));
         outputs.push(text);
     }
@@ -354,7 +356,7 @@ fn collector(
     let mut args: Vec<&str> = html.to_vec();
     let out_text = out.to_string_lossy().to_string();
     args.push(&out_text);
-    let (c, _) = timed(bin, env, state, &args);
+    let (c, _) = timed(bin, env, &args);
     times.push(("report --format html (appendix)".to_string(), c));
     (times, outputs)
 }
@@ -388,14 +390,16 @@ pub fn collector_at_scale() {
         shape.incidents * shape.findings,
         t.elapsed()
     );
-    let env = TestEnv::new();
+    let (env, old_env) = (fresh(), fresh());
     let bin = crate::support::kensa_bin();
-    let (new, new_out) = collector(bin, &env, &env.base().join("new"), &keys, &bundles);
+    let (new, new_out) = collector(bin, &env, &keys, &bundles);
     let old = std::env::var("KENSA_OLD_BIN").ok().map(|old| {
-        let (mut times, out) = collector(&old, &env, &env.base().join("old"), &keys, &bundles);
-        let (migrated, list) = migrate(bin, &env, &env.base().join("old"));
-        assert_eq!(comparable(&list), comparable(&out[1]), "migrated listing");
-        times.push(("first list after upgrade (migrates)".to_string(), migrated));
+        let (mut times, out) = collector(&old, &old_env, &keys, &bundles);
+        if old_env.database.is_none() {
+            let (migrated, list) = migrate(bin, &old_env);
+            assert_eq!(comparable(&list), comparable(&out[1]), "migrated listing");
+            times.push(("first list after upgrade (migrates)".to_string(), migrated));
+        }
         for (k, (a, b)) in new_out.iter().zip(&out).enumerate() {
             if k == 6 {
                 // `incidents show` of each collector's own triaged incident.
@@ -422,24 +426,26 @@ pub fn collector_at_scale() {
     if let Some((label, c)) = old.as_ref().and_then(|o| o.get(new.len())) {
         eprintln!("{label:<36} {:>22}", c.to_string());
     }
-    let db = StateDir::new(env.base().join("new")).database();
+    let db = StateDir::new(&env.state).database();
     let mib = std::fs::metadata(&db).map(|m| m.len() >> 20).unwrap_or(0);
-    eprintln!("collector database: {mib} MiB");
-    if let Ok(keep) = std::env::var("KENSA_BENCH_KEEP") {
+    match &env.database {
+        Some(_) => eprintln!("collector database: PostgreSQL"),
+        None => eprintln!("collector database: SQLite, {mib} MiB"),
+    }
+    if let (Ok(keep), None) = (std::env::var("KENSA_BENCH_KEEP"), &env.database) {
         std::fs::create_dir_all(&keep).unwrap();
         std::fs::copy(&db, Path::new(&keep).join("kensa.db")).unwrap();
         eprintln!("kept in {keep}");
     }
 }
 
-/// This kensa's first command on a copy of the other kensa's collector:
-/// the migration's back-fill and a listing (cost and output).
-fn migrate(bin: &str, env: &TestEnv, old_state: &Path) -> (Cost, String) {
-    let state = env.base().join("upgraded");
-    std::fs::create_dir_all(&state).unwrap();
-    let db = StateDir::new(old_state).database();
-    std::fs::copy(&db, StateDir::new(&state).database()).unwrap();
-    measured(bin, env, &state, &["incidents", "list", "--format", "json"])
+/// This kensa's first command on a copy of the other kensa's SQLite
+/// collector: the migration's back-fill and a listing (cost and output).
+fn migrate(bin: &str, old: &TestEnv) -> (Cost, String) {
+    let upgraded = TestEnv::new();
+    let db = StateDir::new(&old.state).database();
+    std::fs::copy(&db, StateDir::new(&upgraded.state).database()).unwrap();
+    measured(bin, &upgraded, &["incidents", "list", "--format", "json"])
 }
 
 /// `incidents show --format json` without the triage times.
