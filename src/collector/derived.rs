@@ -1,15 +1,17 @@
 //! What the store derives from journal lines so that listing, filtering
 //! and counting incidents is SQL over stored columns: per line, a finding's
 //! or session's columns ([`derive`]); per incident, once an import has
-//! touched it, its time as milliseconds since the epoch ([`utc_ms`]), its
-//! automatic classification (the findings' taxonomies, and for findings an
-//! old agent recorded without one the built-in policy over the session's
-//! location and medium, combined by [`Combined`]), and how many characters
-//! of its session id tell it apart from its agent's other sessions
-//! ([`id_need`]). Every backend calls these at import and in the migration
-//! that back-fills them, so what is stored never depends on the backend.
-//! The taxonomy, the policy and prefix lengths over characters are Rust's
-//! (they are the same code the agent runs); the backends keep the results.
+//! touched it, its finding count and first finding, its automatic
+//! classification (the findings' taxonomies, and for findings an old agent
+//! recorded without one the built-in policy over the session's location
+//! and medium, combined by [`Combined`]) — all from one pass over its
+//! findings ([`Findings`]) —, its time as milliseconds since the epoch
+//! ([`utc_ms`]), and how many characters of its session id tell it apart
+//! from its agent's other sessions ([`id_need`]). Every backend calls
+//! these at import and in the migration that back-fills them, so what is
+//! stored never depends on the backend. The taxonomy, the policy and
+//! prefix lengths over characters are Rust's (the same code the agent
+//! runs); the backends keep the results.
 
 use super::MAX_LINE;
 use crate::findings::policy::{classify, PolicyConfig};
@@ -139,31 +141,93 @@ impl Combined {
     }
 }
 
-/// The automatic classification of one incident, fed by the backend: the
-/// distinct taxonomies its findings carry, and the lines of the findings
-/// that carry none, classified by the built-in policy where the incident
-/// happened (its session's location and medium, else its first finding's
-/// location).
-pub struct Automatic {
-    location: Location,
-    medium: Option<Medium>,
+/// Most distinct taxonomy texts of one incident parsed once each; past
+/// this, each further one is parsed where it occurs (memory stays bounded
+/// whatever a hostile agent wrote).
+const SEEN_TAXONOMIES: usize = 32;
+
+/// What an incident is made of, computed from its findings as a backend
+/// reads them in seq order (one pass, constant memory): how many, the
+/// first one's seq, time and location, and the automatic classification:
+/// the findings' taxonomies, and for findings an old agent recorded
+/// without one the built-in policy where the incident happened (its
+/// session's location and medium, else its first finding's location).
+pub struct Findings {
+    context: Option<(Location, Option<Medium>)>,
     policy: PolicyConfig,
     combined: Combined,
+    seen: Vec<String>,
+    count: u64,
+    first: Option<(i64, String, String)>,
 }
 
-impl Automatic {
-    /// `location` and `medium` as stored (JSON texts).
-    pub fn new(location: &str, medium: Option<&str>) -> Automatic {
-        Automatic {
-            location: serde_json::from_str(location).unwrap_or_default(),
-            medium: medium.and_then(|m| serde_json::from_str(m).ok()),
+/// An incident's columns from its findings (see [`Findings`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scanned {
+    pub count: u64,
+    pub first_seq: i64,
+    pub first_time: String,
+    /// JSON of a `Location`.
+    pub first_location: String,
+    /// The automatic classification's event slug and causes (JSON), as
+    /// [`class_texts`] gives them.
+    pub event: String,
+    pub causes: String,
+}
+
+/// One finding row as a backend reads it.
+pub struct FindingRow<'a> {
+    pub seq: i64,
+    pub time: &'a str,
+    /// JSON of a `Location`.
+    pub location: &'a str,
+    pub taxonomy: Option<&'a str>,
+    /// The journal line, for a finding without a taxonomy.
+    pub line: Option<&'a str>,
+}
+
+impl Findings {
+    /// `session`: the location and medium (JSON texts) of the incident's
+    /// session record, when it is held.
+    pub fn new(session: Option<(&str, Option<&str>)>) -> Findings {
+        Findings {
+            context: session.map(|(l, m)| {
+                (
+                    serde_json::from_str(l).unwrap_or_default(),
+                    m.and_then(|m| serde_json::from_str(m).ok()),
+                )
+            }),
             policy: PolicyConfig::default(),
             combined: Combined::default(),
+            seen: Vec::new(),
+            count: 0,
+            first: None,
+        }
+    }
+
+    /// The next finding, in seq order.
+    pub fn add(&mut self, agent: &str, f: &FindingRow<'_>) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some((f.seq, f.time.to_string(), f.location.to_string()));
+            if self.context.is_none() {
+                self.context = Some((serde_json::from_str(f.location).unwrap_or_default(), None));
+            }
+        }
+        match f.taxonomy {
+            Some(t) => self.tagged(t),
+            None => self.untagged(agent, f.seq, f.line.unwrap_or_default()),
         }
     }
 
     /// A stored taxonomy (JSON); one that does not parse counts for nothing.
-    pub fn tagged(&mut self, taxonomy: &str) {
+    fn tagged(&mut self, taxonomy: &str) {
+        if self.seen.iter().any(|s| s == taxonomy) {
+            return;
+        }
+        if self.seen.len() < SEEN_TAXONOMIES {
+            self.seen.push(taxonomy.to_string());
+        }
         if let Ok(c) = serde_json::from_str::<Classification>(taxonomy) {
             self.combined.add(&c);
         }
@@ -171,21 +235,31 @@ impl Automatic {
 
     /// A finding line without a taxonomy; one that does not decode counts
     /// for nothing.
-    pub fn untagged(&mut self, agent: &str, seq: u64, line: &str) {
-        if let Some(Record::Finding(f)) = decode(agent, seq, line) {
-            let c = classify(
-                &self.policy,
-                self.location,
-                self.medium.as_ref(),
-                &f.matches,
-            );
-            self.combined.add(&c.classification);
-        }
+    fn untagged(&mut self, agent: &str, seq: i64, line: &str) {
+        let Some(Record::Finding(f)) = decode(agent, seq.max(0) as u64, line) else {
+            return;
+        };
+        let (location, medium) = match &self.context {
+            Some((l, m)) => (*l, m.as_ref()),
+            None => (Location::default(), None),
+        };
+        let c = classify(&self.policy, location, medium, &f.matches);
+        self.combined.add(&c.classification);
     }
 
-    /// The event slug and the causes as JSON, as triage rows store them.
-    pub fn finish(self) -> (String, String) {
-        class_texts(&self.combined.finish())
+    /// The incident's columns; `None` when no finding was added (a session
+    /// without findings is no incident).
+    pub fn finish(self) -> Option<Scanned> {
+        let (first_seq, first_time, first_location) = self.first?;
+        let (event, causes) = class_texts(&self.combined.finish());
+        Some(Scanned {
+            count: self.count,
+            first_seq,
+            first_time,
+            first_location,
+            event,
+            causes,
+        })
     }
 }
 

@@ -22,7 +22,7 @@ use super::backend::{
     Backend, CountRow, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope,
     SessionRow, TriageRow, TriageState,
 };
-use super::derived::{self, derive, Automatic, Derived};
+use super::derived::{self, derive, Derived, FindingRow, Findings, Scanned};
 use super::pgconn::PgTarget;
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
@@ -96,6 +96,8 @@ ALTER TABLE incidents ADD COLUMN id_need BIGINT;
 CREATE INDEX incidents_state ON incidents(state, sort_time, session, agent);
 CREATE INDEX incidents_event ON incidents(event, sort_time, session, agent);
 CREATE INDEX incidents_time ON incidents(utc_ms, state, event, causes);
+DROP INDEX findings_incident;
+CREATE INDEX findings_incident ON findings(agent, session, seq);
 DROP FUNCTION kensa_utc(TEXT);
 DROP FUNCTION kensa_json_event(TEXT);
 UPDATE incidents SET triage_id =
@@ -250,15 +252,17 @@ fn migrate_derived(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
             store_derived(tx, &stmts, &agent, seq as u64, &kind, &line)?;
         }
     }
-    tx.batch_execute(SORT_TIMES)?;
+    tx.batch_execute(INCIDENTS_OF_FINDINGS)?;
     Ok(())
 }
 
-/// Every incident ordered by its session's time, else its first
-/// finding's (what [`refresh`] keeps per incident).
-const SORT_TIMES: &str = "UPDATE incidents SET sort_time = COALESCE(
-    (SELECT s.time FROM sessions s WHERE s.agent = incidents.agent AND s.session = incidents.session),
-    time)";
+/// Version 3's incidents from the findings (as in `sqlite`).
+const INCIDENTS_OF_FINDINGS: &str = "
+INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
+SELECT f.agent, f.session, f.seq, f.time, f.location, g.n, COALESCE(s.time, f.time)
+FROM (SELECT agent, session, MIN(seq) AS first, COUNT(*) AS n FROM findings GROUP BY agent, session) g
+JOIN findings f ON f.agent = g.agent AND f.seq = g.first
+LEFT JOIN sessions s ON s.agent = g.agent AND s.session = g.session";
 
 /// Version 4: the aggregation columns, back-filled: the current state of
 /// every triaged incident from its latest triage row, then each incident
@@ -290,18 +294,19 @@ struct Statements {
     held: Statement,
     insert: Statement,
     finding: Statement,
-    incident: Statement,
     session: Statement,
 }
 
-/// The statements that refresh an incident (version 4).
+/// The statements that make or update an incident (version 4).
 struct Refresh {
-    incident_row: Statement,
-    findings_of: Statement,
+    scan: Statement,
+    held: Statement,
     prev: Statement,
     next: Statement,
     grow: Statement,
-    update: Statement,
+    insert: Statement,
+    counts: Statement,
+    class: Statement,
 }
 
 impl Statements {
@@ -314,17 +319,6 @@ impl Statements {
             )?,
             finding: tx.prepare(
                 "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES($1, $2, $3, $4, $5, $6)",
-            )?,
-            // The incident's order is set when it is created and kept by
-            // `refresh`, so a finding touches no index of `incidents`.
-            incident: tx.prepare(
-                "INSERT INTO incidents AS i(agent, session, first_seq, time, location, detections, sort_time)
-                 VALUES($1, $2, $3, $4, $5, 1,
-                   COALESCE((SELECT s.time FROM sessions s WHERE s.agent = $1 AND s.session = $2), $4))
-                 ON CONFLICT(agent, session) DO UPDATE SET detections = i.detections + 1,
-                   time = CASE WHEN excluded.first_seq < i.first_seq THEN excluded.time ELSE i.time END,
-                   location = CASE WHEN excluded.first_seq < i.first_seq THEN excluded.location ELSE i.location END,
-                   first_seq = LEAST(i.first_seq, excluded.first_seq)",
             )?,
             session: tx.prepare(
                 "INSERT INTO sessions AS s(agent, session, seq, time, host, location, medium) VALUES($1, $2, $3, $4, $5, $6, $7)
@@ -339,16 +333,14 @@ impl Statements {
 impl Refresh {
     fn prepare(tx: &mut Transaction<'_>) -> Result<Refresh, postgres::Error> {
         Ok(Refresh {
-            incident_row: tx.prepare(
-                "SELECT COALESCE(s.time, i.time), COALESCE(s.location, i.location), s.medium, i.id_need
-                 FROM incidents i LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
-                 WHERE i.agent = $1 AND i.session = $2",
-            )?,
-            findings_of: tx.prepare(
-                "SELECT f.taxonomy, f.seq, r.line FROM findings f
+            scan: tx.prepare(
+                "SELECT f.seq, f.time, f.location, f.taxonomy, r.line, s.time, s.location, s.medium
+                 FROM findings f
+                 LEFT JOIN sessions s ON s.agent = f.agent AND s.session = f.session
                  LEFT JOIN records r ON f.taxonomy IS NULL AND r.agent = f.agent AND r.seq = f.seq
-                 WHERE f.agent = $1 AND f.session = $2 ORDER BY f.taxonomy",
+                 WHERE f.agent = $1 AND f.session = $2 ORDER BY f.seq",
             )?,
+            held: tx.prepare("SELECT id_need FROM incidents WHERE agent = $1 AND session = $2")?,
             prev: tx.prepare(
                 "SELECT session, id_need FROM incidents WHERE agent = $1 AND session < $2
                  ORDER BY session DESC LIMIT 1",
@@ -358,14 +350,24 @@ impl Refresh {
                  ORDER BY session LIMIT 1",
             )?,
             grow: tx.prepare("UPDATE incidents SET id_need = $3 WHERE agent = $1 AND session = $2")?,
-            update: tx.prepare(
-                "UPDATE incidents SET sort_time = $7, utc_ms = $3, auto_event = $4, auto_causes = $5,
-                   event = CASE WHEN triage_id IS NULL THEN $4 ELSE event END,
-                   causes = CASE WHEN triage_id IS NULL THEN $5 ELSE causes END,
-                   id_need = COALESCE($6::bigint, id_need)
-                 WHERE agent = $1 AND session = $2 AND (sort_time <> $7 OR utc_ms IS DISTINCT FROM $3::bigint
-                   OR auto_event <> $4 OR auto_causes <> $5 OR $6::bigint IS NOT NULL
-                   OR (triage_id IS NULL AND (event <> $4 OR causes <> $5)))",
+            insert: tx.prepare(
+                "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time,
+                   utc_ms, auto_event, auto_causes, event, causes, id_need)
+                 VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11)",
+            )?,
+            counts: tx.prepare(
+                "UPDATE incidents SET detections = $3, first_seq = $4, time = $5, location = $6,
+                   id_need = COALESCE($7::bigint, id_need)
+                 WHERE agent = $1 AND session = $2
+                   AND (detections <> $3 OR first_seq <> $4 OR $7::bigint IS NOT NULL)",
+            )?,
+            class: tx.prepare(
+                "UPDATE incidents SET sort_time = $3, utc_ms = $4, auto_event = $5, auto_causes = $6,
+                   event = CASE WHEN triage_id IS NULL THEN $5 ELSE event END,
+                   causes = CASE WHEN triage_id IS NULL THEN $6 ELSE causes END
+                 WHERE agent = $1 AND session = $2 AND (sort_time <> $3
+                   OR utc_ms IS DISTINCT FROM $4::bigint OR auto_event <> $5 OR auto_causes <> $6
+                   OR (triage_id IS NULL AND (event <> $5 OR causes <> $6)))",
             )?,
         })
     }
@@ -373,7 +375,8 @@ impl Refresh {
 
 /// Writes what incidents need from a new line into the derived tables;
 /// returns the session of the incident it touched (a session start
-/// touches its incident, if there is one).
+/// touches its incident, if there is one), which [`refresh`] makes or
+/// updates once per import.
 fn store_derived(
     tx: &mut Transaction<'_>,
     st: &Statements,
@@ -397,7 +400,6 @@ fn store_derived(
                 &st.finding,
                 &[&agent, &seq_i, &session, &time, &location, &taxonomy],
             )?;
-            tx.execute(&st.incident, &[&agent, &session, &seq_i, &time, &location])?;
             Ok(Some(session))
         }
         Some(Derived::Session {
@@ -417,65 +419,119 @@ fn store_derived(
     }
 }
 
-/// Brings one incident's aggregation columns up to date with all its lines,
-/// as `sqlite::refresh` does (the same reads and the one write).
+/// Makes or updates one incident from all its lines, as `sqlite::refresh`
+/// does (one pass over its findings with its session, then one insert, or
+/// the updates of what changed).
 fn refresh(
     tx: &mut Transaction<'_>,
     st: &Refresh,
     agent: &str,
     session: &str,
 ) -> Result<(), postgres::Error> {
-    let Some(row) = tx.query_opt(&st.incident_row, &[&agent, &session])? else {
+    let Some((f, started)) = scan(tx, st, agent, session)? else {
         return Ok(());
     };
-    let time: String = row.try_get(0)?;
-    let location: String = row.try_get(1)?;
-    let medium: Option<String> = row.try_get(2)?;
-    let placed: Option<i64> = row.try_get(3)?;
-    let (event, causes) = automatic(tx, st, agent, session, &location, medium.as_deref())?;
+    let time = started.unwrap_or_else(|| f.first_time.clone());
+    let held = tx.query_opt(&st.held, &[&agent, &session])?;
+    let placed: Option<Option<i64>> = held.map(|r| r.try_get(0)).transpose()?;
     let need = match placed {
-        Some(_) => None,
-        None => Some(place_id(tx, st, agent, session)? as i64),
+        Some(Some(_)) => None,
+        _ => Some(place_id(tx, st, agent, session)? as i64),
     };
-    let utc = derived::utc_ms(&time);
+    let (key, utc) = ([agent, session], derived::utc_ms(&time));
+    let count = i64::try_from(f.count).unwrap_or(i64::MAX);
+    if placed.is_none() {
+        tx.execute(
+            &st.insert,
+            &[
+                &key[0],
+                &key[1],
+                &f.first_seq,
+                &f.first_time,
+                &f.first_location,
+                &count,
+                &time,
+                &utc,
+                &f.event,
+                &f.causes,
+                &need,
+            ],
+        )?;
+        return Ok(());
+    }
+    update_held(tx, st, [agent, session], &f, &time, need)
+}
+
+/// A held incident's columns, each statement run only when its columns
+/// changed (as `sqlite::update_held`).
+fn update_held(
+    tx: &mut Transaction<'_>,
+    st: &Refresh,
+    key: [&str; 2],
+    f: &Scanned,
+    time: &str,
+    need: Option<i64>,
+) -> Result<(), postgres::Error> {
+    let count = i64::try_from(f.count).unwrap_or(i64::MAX);
+    let (first, location) = (&f.first_time, &f.first_location);
     tx.execute(
-        &st.update,
-        &[&agent, &session, &utc, &event, &causes, &need, &time],
+        &st.counts,
+        &[
+            &key[0],
+            &key[1],
+            &count,
+            &f.first_seq,
+            first,
+            location,
+            &need,
+        ],
+    )?;
+    let utc = derived::utc_ms(time);
+    tx.execute(
+        &st.class,
+        &[&key[0], &key[1], &time, &utc, &f.event, &f.causes],
     )?;
     Ok(())
 }
 
-/// The automatic classification of one incident over all its findings,
-/// read a thousand at a time through a portal (in index order, each
-/// distinct taxonomy parsed once).
-fn automatic(
+/// One pass over an incident's findings in seq order with its session,
+/// read a thousand rows at a time through a portal: the incident's
+/// columns and its session's time (`None` for a session without findings).
+fn scan(
     tx: &mut Transaction<'_>,
     st: &Refresh,
     agent: &str,
     session: &str,
-    location: &str,
-    medium: Option<&str>,
-) -> Result<(String, String), postgres::Error> {
-    let mut auto = Automatic::new(location, medium);
-    let portal = tx.bind(&st.findings_of, &[&agent, &session])?;
-    let mut last: Option<String> = None;
+) -> Result<Option<(Scanned, Option<String>)>, postgres::Error> {
+    let portal = tx.bind(&st.scan, &[&agent, &session])?;
+    let mut acc: Option<(Findings, Option<String>)> = None;
     loop {
         let rows = tx.query_portal(&portal, 1000)?;
         if rows.is_empty() {
-            return Ok(auto.finish());
+            return Ok(acc.and_then(|(f, started)| Some((f.finish()?, started))));
         }
         for r in &rows {
-            match r.try_get::<_, Option<&str>>(0)? {
-                Some(t) if last.as_deref() == Some(t) => {}
-                Some(t) => {
-                    auto.tagged(t);
-                    last = Some(t.to_string());
-                }
-                None => {
-                    let seq: i64 = r.try_get(1)?;
-                    let line: Option<&str> = r.try_get(2)?;
-                    auto.untagged(agent, seq as u64, line.unwrap_or_default());
-                }
+            if acc.is_none() {
+                let time: Option<String> = r.try_get(5)?;
+                let location: Option<&str> = r.try_get(6)?;
+                let medium: Option<&str> = r.try_get(7)?;
+                let f = Findings::new(
+                    time.as_ref()
+                        .map(|_| (location.unwrap_or_default(), medium)),
+                );
+                acc = Some((f, time));
+            }
+            if let Some((findings, _)) = acc.as_mut() {
+                findings.add(
+                    agent,
+                    &FindingRow {
+                        seq: r.try_get(0)?,
+                        time: r.try_get(1)?,
+                        location: r.try_get(2)?,
+                        taxonomy: r.try_get(3)?,
+                        line: r.try_get(4)?,
+                    },
+                );
             }
         }
     }

@@ -15,7 +15,7 @@ use super::backend::{
     Backend, CountRow, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope,
     SessionRow, TriageRow, TriageState,
 };
-use super::derived::{self, derive, Automatic, Derived};
+use super::derived::{self, derive, Derived, FindingRow, Findings, Scanned};
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
 use rusqlite::types::Value;
@@ -56,7 +56,8 @@ CREATE INDEX incidents_order ON incidents(sort_time, session, agent);
 /// classification (the latest triage's, else the automatic), and how many
 /// characters of its session id tell it apart (NULL until placed). One
 /// index per `incidents list` filter, in listing order, and one covering
-/// the report's range scan.
+/// the report's range scan; an incident's findings indexed in seq order
+/// (what [`refresh`] reads).
 const V4_AGGREGATION: &str = r#"
 ALTER TABLE incidents ADD COLUMN utc_ms INTEGER;
 ALTER TABLE incidents ADD COLUMN auto_event TEXT NOT NULL DEFAULT 'precursor';
@@ -69,6 +70,8 @@ ALTER TABLE incidents ADD COLUMN id_need INTEGER;
 CREATE INDEX incidents_state ON incidents(state, sort_time, session, agent);
 CREATE INDEX incidents_event ON incidents(event, sort_time, session, agent);
 CREATE INDEX incidents_time ON incidents(utc_ms, state, event, causes);
+DROP INDEX findings_incident;
+CREATE INDEX findings_incident ON findings(agent, session, seq);
 "#;
 
 /// Version 5: per destination and agent, the last seq `kensa forward` sent.
@@ -204,15 +207,19 @@ fn migrate_derived(tx: &Transaction<'_>) -> Result<(), StoreError> {
     }
     drop(rows);
     drop(stmt);
-    tx.execute_batch(SORT_TIMES)?;
+    tx.execute_batch(INCIDENTS_OF_FINDINGS)?;
     Ok(())
 }
 
-/// Every incident ordered by its session's time, else its first
-/// finding's (what [`refresh`] keeps per incident).
-const SORT_TIMES: &str = "UPDATE incidents SET sort_time = COALESCE(
-    (SELECT s.time FROM sessions s WHERE s.agent = incidents.agent AND s.session = incidents.session),
-    time)";
+/// Version 3's incidents from the findings: one per (agent, session), its
+/// first finding's time and location, its count, ordered by its session's
+/// time, else its first finding's.
+const INCIDENTS_OF_FINDINGS: &str = "
+INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
+SELECT f.agent, f.session, f.seq, f.time, f.location, g.n, COALESCE(s.time, f.time)
+FROM (SELECT agent, session, MIN(seq) AS first, COUNT(*) AS n FROM findings GROUP BY agent, session) g
+JOIN findings f ON f.agent = g.agent AND f.seq = g.first
+LEFT JOIN sessions s ON s.agent = g.agent AND s.session = g.session";
 
 /// Version 4: the aggregation columns, back-filled: the current state of
 /// every triaged incident from its latest triage row, then each incident
@@ -267,9 +274,7 @@ fn store_derived(
     }
 }
 
-/// A finding: its row, and its incident created or counted (the first
-/// finding's time and location win; the session's time orders it). The
-/// incident's order is set when it is created and kept by [`refresh`],
+/// A finding: its row; its incident is made or updated by [`refresh`],
 /// once per import, so a finding touches no index of `incidents`.
 fn store_finding(
     tx: &Transaction<'_>,
@@ -290,16 +295,6 @@ fn store_finding(
         "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![agent, seq as i64, session, time, location, taxonomy])?;
-    tx.prepare_cached(
-        "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
-         VALUES(?1, ?2, ?3, ?4, ?5, 1,
-           COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2), ?4))
-         ON CONFLICT(agent, session) DO UPDATE SET detections = detections + 1,
-           time = CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END,
-           location = CASE WHEN excluded.first_seq < first_seq THEN excluded.location ELSE location END,
-           first_seq = MIN(first_seq, excluded.first_seq)",
-    )?
-    .execute(params![agent, session, seq as i64, time, location])?;
     Ok(Some(session.clone()))
 }
 
@@ -331,86 +326,138 @@ fn store_session(
     Ok(Some(id.clone()))
 }
 
-/// Brings one incident's aggregation columns up to date with all its lines
-/// (after an import touched it, or in the migration): its time (the
-/// session's, else the first finding's) as stored and in ms, its
-/// automatic classification (and current, while untriaged), and, the first
-/// time, its id length (and its neighbours', grown as needed). One read of
-/// the incident, one of its findings, one write (none when nothing
-/// changed); two more reads to place a new incident's id.
+/// Makes or updates one incident from all its lines, after an import
+/// touched it (or in the migration): one pass over its findings in seq
+/// order with its session ([`Findings`]); then a new incident is placed
+/// among its agent's sessions ([`place_id`]) and inserted with every
+/// column at once, and a held one is updated only where it changed.
 fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> {
-    let row: Option<(String, String, Option<String>, Option<i64>)> = tx
-        .prepare_cached(
-            "SELECT COALESCE(s.time, i.time), COALESCE(s.location, i.location), s.medium, i.id_need
-             FROM incidents i LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
-             WHERE i.agent = ?1 AND i.session = ?2",
-        )?
-        .query_row(params![agent, session], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    let Some((time, location, medium, id_need)) = row else {
+    let Some((f, started)) = scan(tx, agent, session)? else {
         return Ok(());
     };
-    let (event, causes) = automatic(tx, agent, session, &location, medium.as_deref())?;
-    let need = match id_need {
+    let time = started.unwrap_or_else(|| f.first_time.clone());
+    let held: Option<Option<i64>> = tx
+        .prepare_cached("SELECT id_need FROM incidents WHERE agent = ?1 AND session = ?2")?
+        .query_row(params![agent, session], |r| r.get(0))
+        .optional()?;
+    let utc = derived::utc_ms(&time);
+    let Some(need) = held else {
+        let need = place_id(tx, agent, session)? as i64;
+        tx.prepare_cached(
+            "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time,
+               utc_ms, auto_event, auto_causes, event, causes, id_need)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            agent,
+            session,
+            f.first_seq,
+            f.first_time,
+            f.first_location,
+            f.count as i64,
+            time,
+            utc,
+            f.event,
+            f.causes,
+            need
+        ])?;
+        return Ok(());
+    };
+    let need = match need {
         Some(_) => None,
         None => Some(place_id(tx, agent, session)? as i64),
     };
+    update_held(tx, agent, session, &f, &time, utc, need)
+}
+
+/// A held incident's columns, each statement run only when its columns
+/// changed: the count and first finding (and a length not placed yet),
+/// then the indexed order, time and classification (so a new finding
+/// alone rewrites no index entry).
+fn update_held(
+    tx: &Connection,
+    agent: &str,
+    session: &str,
+    f: &Scanned,
+    time: &str,
+    utc: Option<i64>,
+    need: Option<i64>,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE incidents SET sort_time = ?7, utc_ms = ?3, auto_event = ?4, auto_causes = ?5,
-           event = CASE WHEN triage_id IS NULL THEN ?4 ELSE event END,
-           causes = CASE WHEN triage_id IS NULL THEN ?5 ELSE causes END,
-           id_need = COALESCE(?6, id_need)
-         WHERE agent = ?1 AND session = ?2 AND (sort_time <> ?7 OR utc_ms IS NOT ?3
-           OR auto_event <> ?4 OR auto_causes <> ?5 OR ?6 IS NOT NULL
-           OR (triage_id IS NULL AND (event <> ?4 OR causes <> ?5)))",
+        "UPDATE incidents SET detections = ?3, first_seq = ?4, time = ?5, location = ?6,
+           id_need = COALESCE(?7, id_need)
+         WHERE agent = ?1 AND session = ?2 AND (detections <> ?3 OR first_seq <> ?4 OR ?7 IS NOT NULL)",
     )?
     .execute(params![
         agent,
         session,
-        derived::utc_ms(&time),
-        event,
-        causes,
-        need,
-        time
+        f.count as i64,
+        f.first_seq,
+        f.first_time,
+        f.first_location,
+        need
     ])?;
+    tx.prepare_cached(
+        "UPDATE incidents SET sort_time = ?3, utc_ms = ?4, auto_event = ?5, auto_causes = ?6,
+           event = CASE WHEN triage_id IS NULL THEN ?5 ELSE event END,
+           causes = CASE WHEN triage_id IS NULL THEN ?6 ELSE causes END
+         WHERE agent = ?1 AND session = ?2 AND (sort_time <> ?3 OR utc_ms IS NOT ?4
+           OR auto_event <> ?5 OR auto_causes <> ?6
+           OR (triage_id IS NULL AND (event <> ?5 OR causes <> ?6)))",
+    )?
+    .execute(params![agent, session, time, utc, f.event, f.causes])?;
     Ok(())
 }
 
-/// The automatic classification of one incident over all its findings
-/// (in index order, so each distinct taxonomy is parsed once): the
-/// taxonomies, and the lines of the findings without one.
-fn automatic(
+/// A session record's time, location and medium.
+type Started = (String, String, Option<String>);
+
+/// One pass over an incident's findings in seq order, each row with its
+/// session's time, location and medium (a session without findings reads
+/// nothing more): the incident's columns and its session's time.
+fn scan(
     tx: &Connection,
     agent: &str,
     session: &str,
-    location: &str,
-    medium: Option<&str>,
-) -> rusqlite::Result<(String, String)> {
-    let mut auto = Automatic::new(location, medium);
+) -> rusqlite::Result<Option<(Scanned, Option<String>)>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT f.taxonomy, f.seq, r.line FROM findings f
+        "SELECT f.seq, f.time, f.location, f.taxonomy, r.line, s.time, s.location, s.medium
+         FROM findings f
+         LEFT JOIN sessions s ON s.agent = f.agent AND s.session = f.session
          LEFT JOIN records r ON f.taxonomy IS NULL AND r.agent = f.agent AND r.seq = f.seq
-         WHERE f.agent = ?1 AND f.session = ?2 ORDER BY f.taxonomy",
+         WHERE f.agent = ?1 AND f.session = ?2 ORDER BY f.seq",
     )?;
     let mut rows = stmt.query(params![agent, session])?;
-    let mut last: Option<String> = None;
+    let mut acc: Option<(Findings, Option<String>)> = None;
     while let Some(r) = rows.next()? {
-        match r.get_ref(0)?.as_str_or_null()? {
-            Some(t) if last.as_deref() == Some(t) => {}
-            Some(t) => {
-                auto.tagged(t);
-                last = Some(t.to_string());
-            }
-            None => {
-                let seq: i64 = r.get(1)?;
-                let line = r.get_ref(2)?.as_str_or_null()?.unwrap_or_default();
-                auto.untagged(agent, seq as u64, line);
-            }
+        let text =
+            |i: usize| -> rusqlite::Result<Option<&str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
+        if acc.is_none() {
+            let started: Option<Started> = match text(5)? {
+                Some(t) => Some((
+                    t.into(),
+                    text(6)?.unwrap_or_default().into(),
+                    text(7)?.map(Into::into),
+                )),
+                None => None,
+            };
+            let f = Findings::new(started.as_ref().map(|s| (s.1.as_str(), s.2.as_deref())));
+            acc = Some((f, started.map(|s| s.0)));
+        }
+        if let Some((findings, _)) = acc.as_mut() {
+            findings.add(
+                agent,
+                &FindingRow {
+                    seq: r.get(0)?,
+                    time: text(1)?.unwrap_or_default(),
+                    location: text(2)?.unwrap_or_default(),
+                    taxonomy: text(3)?,
+                    line: text(4)?,
+                },
+            );
         }
     }
-    Ok(auto.finish())
+    Ok(acc.and_then(|(f, started)| Some((f.finish()?, started))))
 }
 
 /// A new incident's id length from its neighbours among its agent's
