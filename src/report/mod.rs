@@ -14,7 +14,9 @@
 //! ([`AppendixEntry`], filled by the caller). The counts come in as
 //! [`Tally`]s: the collector groups incidents in SQL per column, triage
 //! state and classification over the instants [`periods`] gives each
-//! column (local days in the report's zone turned into UTC ranges), or
+//! column (local days in the report's zone turned into UTC ranges here,
+//! with chrono-tz: SQLite knows no IANA time zones, so the store compares
+//! instants only), or
 //! [`build`] makes them from a list of incidents; the same code puts either
 //! into the tables. This module decides nothing about verdicts.
 
