@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod open;
 pub mod pgconn;
 mod postgres;
+mod sql;
 mod sqlite;
 pub mod trust;
 pub mod validate;

@@ -1,7 +1,7 @@
 //! The PostgreSQL backend (the sync `postgres` client, one connection per
 //! store): the schema as the ordered [`super::MIGRATIONS`], its version in
-//! the one-row table `kensa_schema`, and every statement of [`Backend`],
-//! each the counterpart of one in `sqlite`. Text columns compare as bytes
+//! the one-row table `kensa_schema`, and [`Backend`] over the statements
+//! `sql` renders for PostgreSQL (the ones `sqlite` runs). Text columns compare as bytes
 //! (`COLLATE "C"`), as SQLite's do, so both backends sort alike whatever
 //! the database's locale. Migrations run under a transaction-scoped
 //! advisory lock, one transaction each with the version bump. Many
@@ -24,6 +24,7 @@ use super::backend::{
 };
 use super::derived::{self, derive, Derived, FindingRow, Findings, Scanned};
 use super::pgconn::PgTarget;
+use super::sql::{self, Dialect, Param, Texts};
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
 use postgres::types::ToSql;
@@ -150,10 +151,10 @@ impl Postgres {
     fn arg_rows<T>(
         &self,
         sql: &str,
-        args: &[Arg],
+        args: &[Param],
         f: impl FnMut(&Row) -> Result<T, postgres::Error>,
     ) -> Result<Vec<T>, StoreError> {
-        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(Arg::sql).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(pg_param).collect();
         self.query(sql, &params, f)
     }
 
@@ -235,10 +236,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 fn migrate_derived(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
     tx.batch_execute(V3_DERIVED)?;
     let stmts = Statements::prepare(tx)?;
-    let portal = tx.bind(
-        "SELECT agent, seq, type, line FROM records WHERE type IN ('finding', 'session') ORDER BY agent, seq",
-        &[],
-    )?;
+    let portal = tx.bind(q().derivable_lines.as_str(), &[])?;
     loop {
         let held = tx.query_portal(&portal, 1000)?;
         if held.is_empty() {
@@ -252,17 +250,9 @@ fn migrate_derived(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
             store_derived(tx, &stmts, &agent, seq as u64, &kind, &line)?;
         }
     }
-    tx.batch_execute(INCIDENTS_OF_FINDINGS)?;
+    tx.batch_execute(sql::INCIDENTS_OF_FINDINGS)?;
     Ok(())
 }
-
-/// Version 3's incidents from the findings (as in `sqlite`).
-const INCIDENTS_OF_FINDINGS: &str = "
-INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
-SELECT f.agent, f.session, f.seq, f.time, f.location, g.n, COALESCE(s.time, f.time)
-FROM (SELECT agent, session, MIN(seq) AS first, COUNT(*) AS n FROM findings GROUP BY agent, session) g
-JOIN findings f ON f.agent = g.agent AND f.seq = g.first
-LEFT JOIN sessions s ON s.agent = g.agent AND s.session = g.session";
 
 /// Version 4: the aggregation columns, back-filled: the current state of
 /// every triaged incident from its latest triage row, then each incident
@@ -272,11 +262,7 @@ fn migrate_aggregation(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
     let st = Refresh::prepare(tx)?;
     let mut after = (String::new(), String::new());
     loop {
-        let keys = tx.query(
-            "SELECT agent, session FROM incidents WHERE (agent, session) > ($1, $2)
-             ORDER BY agent, session LIMIT 1000",
-            &[&after.0, &after.1],
-        )?;
+        let keys = tx.query(&q().incident_keys_after, &[&after.0, &after.1])?;
         let Some(last) = keys.last().map(pair).transpose()? else {
             return Ok(());
         };
@@ -311,64 +297,28 @@ struct Refresh {
 
 impl Statements {
     fn prepare(tx: &mut Transaction<'_>) -> Result<Statements, postgres::Error> {
+        let q = q();
         Ok(Statements {
-            held: tx.prepare("SELECT hash FROM records WHERE agent = $1 AND seq = $2")?,
-            insert: tx.prepare(
-                "INSERT INTO records(agent, seq, hash, type, session, time, line, imported)
-                 VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
-            )?,
-            finding: tx.prepare(
-                "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES($1, $2, $3, $4, $5, $6)",
-            )?,
-            session: tx.prepare(
-                "INSERT INTO sessions AS s(agent, session, seq, time, host, location, medium) VALUES($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT(agent, session) DO UPDATE SET seq = excluded.seq, time = excluded.time,
-                   host = excluded.host, location = excluded.location, medium = excluded.medium
-                 WHERE excluded.seq > s.seq",
-            )?,
+            held: tx.prepare(&q.held_hash)?,
+            insert: tx.prepare(&q.insert_record)?,
+            finding: tx.prepare(&q.insert_finding)?,
+            session: tx.prepare(&q.upsert_session)?,
         })
     }
 }
 
 impl Refresh {
     fn prepare(tx: &mut Transaction<'_>) -> Result<Refresh, postgres::Error> {
+        let q = q();
         Ok(Refresh {
-            scan: tx.prepare(
-                "SELECT f.seq, f.time, f.location, f.taxonomy, r.line, s.time, s.location, s.medium
-                 FROM findings f
-                 LEFT JOIN sessions s ON s.agent = f.agent AND s.session = f.session
-                 LEFT JOIN records r ON f.taxonomy IS NULL AND r.agent = f.agent AND r.seq = f.seq
-                 WHERE f.agent = $1 AND f.session = $2 ORDER BY f.seq",
-            )?,
-            held: tx.prepare("SELECT id_need FROM incidents WHERE agent = $1 AND session = $2")?,
-            prev: tx.prepare(
-                "SELECT session, id_need FROM incidents WHERE agent = $1 AND session < $2
-                 ORDER BY session DESC LIMIT 1",
-            )?,
-            next: tx.prepare(
-                "SELECT session, id_need FROM incidents WHERE agent = $1 AND session > $2
-                 ORDER BY session LIMIT 1",
-            )?,
-            grow: tx.prepare("UPDATE incidents SET id_need = $3 WHERE agent = $1 AND session = $2")?,
-            insert: tx.prepare(
-                "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time,
-                   utc_ms, auto_event, auto_causes, event, causes, id_need)
-                 VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11)",
-            )?,
-            counts: tx.prepare(
-                "UPDATE incidents SET detections = $3, first_seq = $4, time = $5, location = $6,
-                   id_need = COALESCE($7::bigint, id_need)
-                 WHERE agent = $1 AND session = $2
-                   AND (detections <> $3 OR first_seq <> $4 OR $7::bigint IS NOT NULL)",
-            )?,
-            class: tx.prepare(
-                "UPDATE incidents SET sort_time = $3, utc_ms = $4, auto_event = $5, auto_causes = $6,
-                   event = CASE WHEN triage_id IS NULL THEN $5 ELSE event END,
-                   causes = CASE WHEN triage_id IS NULL THEN $6 ELSE causes END
-                 WHERE agent = $1 AND session = $2 AND (sort_time <> $3
-                   OR utc_ms IS DISTINCT FROM $4::bigint OR auto_event <> $5 OR auto_causes <> $6
-                   OR (triage_id IS NULL AND (event <> $5 OR causes <> $6)))",
-            )?,
+            scan: tx.prepare(&q.scan)?,
+            held: tx.prepare(&q.held_need)?,
+            prev: tx.prepare(&q.prev_incident)?,
+            next: tx.prepare(&q.next_incident)?,
+            grow: tx.prepare(&q.grow_need)?,
+            insert: tx.prepare(&q.insert_incident)?,
+            counts: tx.prepare(&q.update_counts)?,
+            class: tx.prepare(&q.update_class)?,
         })
     }
 }
@@ -578,9 +528,7 @@ fn held_hash(
 }
 
 fn max_seq_in(c: &mut impl GenericClient, agent: &str) -> Result<u64, postgres::Error> {
-    let v: Option<i64> = c
-        .query_one("SELECT MAX(seq) FROM records WHERE agent = $1", &[&agent])?
-        .try_get(0)?;
+    let v: Option<i64> = c.query_one(&q().max_seq, &[&agent])?.try_get(0)?;
     Ok(v.unwrap_or(0) as u64)
 }
 
@@ -663,8 +611,7 @@ fn log_import(
     now: &str,
 ) -> Result<(), postgres::Error> {
     tx.execute(
-        "INSERT INTO imports(time, agent, source, sha256, from_seq, to_seq, added, duplicates)
-         VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
+        &q().log_import,
         &[
             &now,
             &o.agent,
@@ -875,115 +822,17 @@ fn pair(r: &Row) -> Result<(String, String), postgres::Error> {
     Ok((r.try_get(0)?, r.try_get(1)?))
 }
 
-/// A statement parameter of the kinds the scope and report queries take.
-enum Arg {
-    Text(String),
-    Int(i64),
+/// The shared statements, as PostgreSQL takes them.
+fn q() -> &'static Texts {
+    Texts::of(Dialect::Postgres)
 }
 
-impl Arg {
-    fn sql(&self) -> &(dyn ToSql + Sync) {
-        match self {
-            Arg::Text(t) => t,
-            Arg::Int(i) => i,
-        }
+fn pg_param(p: &Param) -> &(dyn ToSql + Sync) {
+    match p {
+        Param::Text(t) => t,
+        Param::Int(i) => i,
     }
 }
-
-/// The WHERE conditions of a scope over the incidents table aliased `i`
-/// (each on an indexed column, as in `sqlite`), and their parameters.
-fn scope_sql(scope: &Scope<'_>) -> (String, Vec<Arg>) {
-    let mut conds = Vec::new();
-    let mut args = Vec::new();
-    let mut cond = |column: &str, op: &str, v: Arg| {
-        args.push(v);
-        conds.push(format!("i.{column} {op} ${}", args.len()));
-    };
-    let text = |s: &str| Arg::Text(s.to_string());
-    if let Some(a) = scope.agent {
-        cond("agent", "=", text(a));
-    }
-    if let Some((a, s)) = scope.only {
-        cond("agent", "=", text(a));
-        cond("session", "=", text(s));
-    }
-    if let Some(state) = scope.state {
-        cond("state", "=", text(state.slug()));
-    }
-    if let Some(since) = scope.since {
-        cond("utc_ms", ">=", Arg::Int(since));
-    }
-    if let Some(before) = scope.before {
-        cond("utc_ms", "<", Arg::Int(before));
-    }
-    if let Some(event) = scope.event {
-        cond("event", "=", text(event));
-    }
-    if scope.untimed {
-        conds.push("i.utc_ms IS NULL".to_string());
-    }
-    if conds.is_empty() {
-        (String::new(), args)
-    } else {
-        (format!(" WHERE {}", conds.join(" AND ")), args)
-    }
-}
-
-/// The listing's query (as `sqlite::incidents_sql`).
-fn incidents_sql(scope: &Scope<'_>) -> (String, Vec<Arg>) {
-    let (cond, args) = scope_sql(scope);
-    let sql = format!(
-        r#"SELECT i.agent, i.session, i.time, i.location, i.detections,
-                s.time, s.host, s.location, s.medium,
-                t.id, t.event, t.causes, t.false_positive, t.note, t."by", t.time,
-                i.auto_event, i.auto_causes, i.id_need
-         FROM incidents i
-         LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
-         LEFT JOIN triage t ON t.id = i.triage_id{cond}
-         ORDER BY i.sort_time, i.session, i.agent"#
-    );
-    (sql, args)
-}
-
-/// The report's query (as `sqlite::counts_sql`): one range scan of
-/// `incidents_time`, each period a CASE arm.
-fn counts_sql(periods: &[Period]) -> (String, Vec<Arg>) {
-    let mut arms = String::new();
-    let mut args = Vec::new();
-    for p in periods {
-        args.push(Arg::Int(p.from));
-        args.push(Arg::Int(p.to));
-        arms.push_str(&format!(
-            " WHEN utc_ms >= ${} AND utc_ms < ${} THEN {}",
-            args.len() - 1,
-            args.len(),
-            p.column
-        ));
-    }
-    let lo = periods.iter().map(|p| p.from).min().unwrap_or(0);
-    let hi = periods.iter().map(|p| p.to).max().unwrap_or(0);
-    args.push(Arg::Int(lo));
-    args.push(Arg::Int(hi));
-    let n = args.len();
-    let sql = format!(
-        "SELECT x.c, x.state, x.event, x.causes, COUNT(*) FROM
-           (SELECT CASE{arms} END AS c, state, event, causes FROM incidents
-            WHERE utc_ms >= ${} AND utc_ms < ${n}) x
-         WHERE x.c IS NOT NULL GROUP BY x.c, x.state, x.event, x.causes",
-        n - 1
-    );
-    (sql, args)
-}
-
-/// The distinct agents with incidents, one index lookup each.
-const AGENTS_SQL: &str = "WITH RECURSIVE a(agent) AS (
-       SELECT MIN(agent) FROM incidents
-       UNION ALL
-       SELECT (SELECT MIN(i.agent) FROM incidents i WHERE i.agent > a.agent)
-       FROM a WHERE a.agent IS NOT NULL)
-     SELECT agent FROM a WHERE agent IS NOT NULL";
-
-const TRIAGE_COLUMNS: &str = r#"id, event, causes, false_positive, note, "by", time"#;
 
 impl Backend for Postgres {
     fn schema_version(&self) -> Result<i64, StoreError> {
@@ -995,53 +844,35 @@ impl Backend for Postgres {
     }
 
     fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
-        self.rows(
-            "SELECT seq, hash FROM records WHERE agent = $1 ORDER BY seq",
-            &[agent.to_string()],
-            |r| Ok((r.try_get::<_, i64>(0)? as u64, r.try_get(1)?)),
-        )
+        self.rows(&q().record_hashes, &[agent.to_string()], |r| {
+            Ok((r.try_get::<_, i64>(0)? as u64, r.try_get(1)?))
+        })
     }
 
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
-        let rows = self.rows(
-            "SELECT agent, pubkey, name, added FROM trusted_keys WHERE agent = $1",
-            &[agent.to_string()],
-            trusted_key,
-        )?;
+        let rows = self.rows(&q().trust_get, &[agent.to_string()], trusted_key)?;
         Ok(rows.into_iter().next())
     }
 
     fn trust_name_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let rows = self.rows(
-            "SELECT agent FROM trusted_keys WHERE name = $1",
-            &[name.to_string()],
-            |r| r.try_get(0),
-        )?;
+        let rows = self.rows(&q().trust_name_holder, &[name.to_string()], |r| {
+            r.try_get(0)
+        })?;
         Ok(rows.into_iter().next())
     }
 
     fn trust_put(&self, k: &TrustedKey) -> Result<(), StoreError> {
-        self.client()?.execute(
-            "INSERT INTO trusted_keys AS t(agent, pubkey, name, added) VALUES($1, $2, $3, $4)
-             ON CONFLICT(agent) DO UPDATE SET name = COALESCE(excluded.name, t.name)",
-            &[&k.agent, &k.pubkey, &k.name, &k.added],
-        )?;
+        self.client()?
+            .execute(&q().trust_put, &[&k.agent, &k.pubkey, &k.name, &k.added])?;
         Ok(())
     }
 
     fn trust_list(&self) -> Result<Vec<TrustedKey>, StoreError> {
-        self.rows(
-            "SELECT agent, pubkey, name, added FROM trusted_keys ORDER BY agent",
-            &[],
-            trusted_key,
-        )
+        self.rows(&q().trust_list, &[], trusted_key)
     }
 
     fn trust_remove(&self, id_or_name: &str) -> Result<usize, StoreError> {
-        let n = self.client()?.execute(
-            "DELETE FROM trusted_keys WHERE agent = $1 OR name = $1",
-            &[&id_or_name],
-        )?;
+        let n = self.client()?.execute(&q().trust_remove, &[&id_or_name])?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -1072,12 +903,12 @@ impl Backend for Postgres {
     }
 
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError> {
-        let (sql, args) = incidents_sql(scope);
+        let (sql, args) = sql::incidents_sql(Dialect::Postgres, scope);
         self.arg_rows(&sql, &args, incident_row)
     }
 
     fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
-        self.rows(AGENTS_SQL, &[], |r| r.try_get(0))
+        self.rows(sql::AGENTS, &[], |r| r.try_get(0))
     }
 
     fn agent_neighbours(&self, agent: &str) -> Result<[Option<String>; 2], StoreError> {
@@ -1085,10 +916,7 @@ impl Backend for Postgres {
             let rows = self.rows(sql, &[agent.to_string()], |r| r.try_get(0))?;
             Ok(rows.into_iter().next().flatten())
         };
-        Ok([
-            one("SELECT MAX(agent) FROM incidents WHERE agent < $1")?,
-            one("SELECT MIN(agent) FROM incidents WHERE agent > $1")?,
-        ])
+        Ok([one(&q().agent_before)?, one(&q().agent_after)?])
     }
 
     fn incidents_with_prefix(
@@ -1096,28 +924,15 @@ impl Backend for Postgres {
         agent: Option<&str>,
         session: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut args = vec![session.to_string()];
-        let mut sql = String::from("SELECT agent, session FROM incidents WHERE session >= $1");
-        if let Some(end) = derived::prefix_end(session) {
-            args.push(end);
-            sql.push_str(&format!(" AND session < ${}", args.len()));
-        }
-        if let Some(a) = agent {
-            args.push(a.to_string());
-            let n = args.len();
-            sql.push_str(&format!(
-                " AND upper(left(agent, length(${n}::text))) = upper(${n}::text)"
-            ));
-        }
-        sql.push_str(" ORDER BY session, agent");
-        self.rows(&sql, &args, pair)
+        let (sql, args) = sql::prefix_sql(Dialect::Postgres, agent, session);
+        self.arg_rows(&sql, &args, pair)
     }
 
     fn report_counts(&self, periods: &[Period]) -> Result<Vec<CountRow>, StoreError> {
         if periods.is_empty() {
             return Ok(Vec::new());
         }
-        let (sql, args) = counts_sql(periods);
+        let (sql, args) = sql::counts_sql(Dialect::Postgres, periods);
         self.arg_rows(&sql, &args, |r| {
             Ok(CountRow {
                 column: r.try_get::<_, i32>(0)?.max(0) as usize,
@@ -1131,7 +946,7 @@ impl Backend for Postgres {
 
     fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError> {
         self.rows(
-            "SELECT agent, ''::text, seq, line FROM records WHERE agent = $1 AND type = $2 ORDER BY seq",
+            &q().lines_of_type,
             &[agent.to_string(), kind.to_string()],
             line_row,
         )
@@ -1139,21 +954,15 @@ impl Backend for Postgres {
 
     fn finding_lines(&self, agent: &str, session: &str) -> Result<Vec<LineRow>, StoreError> {
         self.rows(
-            "SELECT f.agent, f.session, f.seq, r.line FROM findings f
-             JOIN records r ON r.agent = f.agent AND r.seq = f.seq
-             WHERE f.agent = $1 AND f.session = $2 ORDER BY f.seq",
+            &q().finding_lines,
             &[agent.to_string(), session.to_string()],
             line_row,
         )
     }
 
     fn triage_history(&self, agent: &str, session: &str) -> Result<Vec<TriageRow>, StoreError> {
-        let sql = format!(
-            "SELECT {TRIAGE_COLUMNS} FROM triage WHERE agent = $1 AND session = $2 ORDER BY id"
-        );
-        let rows = self.rows(&sql, &[agent.to_string(), session.to_string()], |r| {
-            triage_row(r, 0)
-        })?;
+        let args = [agent.to_string(), session.to_string()];
+        let rows = self.rows(&q().triage_history, &args, |r| triage_row(r, 0))?;
         Ok(rows.into_iter().flatten().collect())
     }
 
@@ -1161,8 +970,7 @@ impl Backend for Postgres {
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
         let row = tx.query_one(
-            r#"INSERT INTO triage(agent, session, event, causes, false_positive, note, "by", time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"#,
+            &format!("{} RETURNING id", q().triage_insert),
             &[
                 &agent,
                 &session,
@@ -1184,8 +992,7 @@ impl Backend for Postgres {
         // higher id (the later decision) stays current whichever commits
         // first.
         tx.execute(
-            "UPDATE incidents SET triage_id = $3, state = $4, event = $5, causes = $6
-             WHERE agent = $1 AND session = $2 AND (triage_id IS NULL OR triage_id < $3)",
+            &q().triage_current,
             &[&agent, &session, &id, &state.slug(), &t.event, &t.causes],
         )?;
         tx.commit()?;
@@ -1193,19 +1000,11 @@ impl Backend for Postgres {
     }
 
     fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
-        self.rows(
-            "SELECT agent, MAX(seq) FROM records GROUP BY agent ORDER BY agent",
-            &[],
-            cursor_row,
-        )
+        self.rows(&q().forward_agents, &[], cursor_row)
     }
 
     fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
-        self.rows(
-            "SELECT agent, seq FROM forward_cursors WHERE destination = $1 ORDER BY agent",
-            &[destination.to_string()],
-            cursor_row,
-        )
+        self.rows(&q().forward_cursors, &[destination.to_string()], cursor_row)
     }
 
     fn forward_lines(
@@ -1217,20 +1016,16 @@ impl Backend for Postgres {
     ) -> Result<Vec<LineRow>, StoreError> {
         let (after, upto) = (seq_arg(after), seq_arg(upto));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self.client()?.query(
-            "SELECT agent, '', seq, line FROM records
-             WHERE agent = $1 AND seq > $2 AND seq <= $3 AND type IN ('finding', 'session', 'summary')
-             ORDER BY seq LIMIT $4",
-            &[&agent, &after, &upto, &limit],
-        )?;
+        let rows = self
+            .client()?
+            .query(&q().forward_lines, &[&agent, &after, &upto, &limit])?;
         Ok(rows.iter().map(line_row).collect::<Result<_, _>>()?)
     }
 
     fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row = self.client()?.query_opt(
-            "SELECT time, host, location, medium FROM sessions WHERE agent = $1 AND session = $2",
-            &[&agent, &session],
-        )?;
+        let row = self
+            .client()?
+            .query_opt(&q().session_row, &[&agent, &session])?;
         row.map(|r| {
             Ok(SessionRow {
                 time: r.try_get(0)?,
@@ -1244,9 +1039,7 @@ impl Backend for Postgres {
 
     fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
         self.client()?.execute(
-            "INSERT INTO forward_cursors(destination, agent, seq, updated) VALUES($1, $2, $3, $4)
-             ON CONFLICT(destination, agent) DO UPDATE SET seq = excluded.seq, updated = excluded.updated
-             WHERE excluded.seq > forward_cursors.seq",
+            &q().forward_advance,
             &[
                 &destination,
                 &agent,

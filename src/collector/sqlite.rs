@@ -1,24 +1,25 @@
 //! The SQLite backend (bundled SQLite, one file, WAL): the schema as the
-//! ordered [`super::MIGRATIONS`] on `PRAGMA user_version`, and every
-//! statement of [`Backend`]. Each migration runs in its own transaction
-//! with the version bump, so a crash leaves the database at one version or
-//! the next. Writers take the lock up front (`BEGIN IMMEDIATE`) and wait
-//! up to [`BUSY_TIMEOUT`] for another writer (a second `kensa import`), so
-//! concurrent imports queue instead of failing. An import refreshes the
-//! aggregation columns of every incident it touched before it commits, and
-//! a triage updates its incident's current state in the same transaction,
-//! so the listing's filters and the report's counts read only `incidents`
-//! and its indexes (checked with `EXPLAIN QUERY PLAN` in the tests). The
-//! SQL is standard but for `INSERT ... ON CONFLICT` (also PostgreSQL's).
+//! ordered [`super::MIGRATIONS`] on `PRAGMA user_version`, and [`Backend`]
+//! over the statements `sql` renders for SQLite. Each migration runs in its
+//! own transaction with the version bump, so a crash leaves the database at
+//! one version or the next. Writers take the lock up front (`BEGIN
+//! IMMEDIATE`) and wait up to [`BUSY_TIMEOUT`] for another writer (a second
+//! `kensa import`), so concurrent imports queue instead of failing. An
+//! import refreshes the aggregation columns of every incident it touched
+//! before it commits, and a triage updates its incident's current state in
+//! the same transaction, so the listing's filters and the report's counts
+//! read only `incidents` and its indexes (checked with `EXPLAIN QUERY PLAN`
+//! in the tests).
 
 use super::backend::{
     Backend, CountRow, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope,
     SessionRow, TriageRow, TriageState,
 };
 use super::derived::{self, derive, Derived, FindingRow, Findings, Scanned};
+use super::sql::{self, Dialect, Param, Texts};
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
-use rusqlite::types::Value;
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{
     params, params_from_iter, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
 };
@@ -194,9 +195,7 @@ fn migrate_triage(tx: &Transaction<'_>) -> Result<(), StoreError> {
 /// line already held.
 fn migrate_derived(tx: &Transaction<'_>) -> Result<(), StoreError> {
     tx.execute_batch(V3_DERIVED)?;
-    let mut stmt = tx.prepare(
-        "SELECT agent, seq, type, line FROM records WHERE type IN ('finding', 'session') ORDER BY agent, seq",
-    )?;
+    let mut stmt = tx.prepare(&q().derivable_lines)?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let agent: String = r.get(0)?;
@@ -207,19 +206,9 @@ fn migrate_derived(tx: &Transaction<'_>) -> Result<(), StoreError> {
     }
     drop(rows);
     drop(stmt);
-    tx.execute_batch(INCIDENTS_OF_FINDINGS)?;
+    tx.execute_batch(sql::INCIDENTS_OF_FINDINGS)?;
     Ok(())
 }
-
-/// Version 3's incidents from the findings: one per (agent, session), its
-/// first finding's time and location, its count, ordered by its session's
-/// time, else its first finding's.
-const INCIDENTS_OF_FINDINGS: &str = "
-INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
-SELECT f.agent, f.session, f.seq, f.time, f.location, g.n, COALESCE(s.time, f.time)
-FROM (SELECT agent, session, MIN(seq) AS first, COUNT(*) AS n FROM findings GROUP BY agent, session) g
-JOIN findings f ON f.agent = g.agent AND f.seq = g.first
-LEFT JOIN sessions s ON s.agent = g.agent AND s.session = g.session";
 
 /// Version 4: the aggregation columns, back-filled: the current state of
 /// every triaged incident from its latest triage row, then each incident
@@ -239,10 +228,7 @@ fn migrate_aggregation(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let mut after = (String::new(), String::new());
     loop {
         let keys: Vec<(String, String)> = tx
-            .prepare_cached(
-                "SELECT agent, session FROM incidents WHERE (agent, session) > (?1, ?2)
-                 ORDER BY agent, session LIMIT 1000",
-            )?
+            .prepare_cached(&q().incident_keys_after)?
             .query_map(params![after.0, after.1], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         let Some(last) = keys.last().cloned() else {
@@ -291,10 +277,9 @@ fn store_finding(
     else {
         return Ok(None);
     };
-    tx.prepare_cached(
-        "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![agent, seq as i64, session, time, location, taxonomy])?;
+    tx.prepare_cached(&q().insert_finding)?.execute(params![
+        agent, seq as i64, session, time, location, taxonomy
+    ])?;
     Ok(Some(session.clone()))
 }
 
@@ -316,13 +301,8 @@ fn store_session(
     else {
         return Ok(None);
     };
-    tx.prepare_cached(
-        "INSERT INTO sessions(agent, session, seq, time, host, location, medium) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(agent, session) DO UPDATE SET seq = excluded.seq, time = excluded.time,
-           host = excluded.host, location = excluded.location, medium = excluded.medium
-         WHERE excluded.seq > sessions.seq",
-    )?
-    .execute(params![agent, id, seq as i64, time, host, location, medium])?;
+    tx.prepare_cached(&q().upsert_session)?
+        .execute(params![agent, id, seq as i64, time, host, location, medium])?;
     Ok(Some(id.clone()))
 }
 
@@ -337,18 +317,13 @@ fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> 
     };
     let time = started.unwrap_or_else(|| f.first_time.clone());
     let held: Option<Option<i64>> = tx
-        .prepare_cached("SELECT id_need FROM incidents WHERE agent = ?1 AND session = ?2")?
+        .prepare_cached(&q().held_need)?
         .query_row(params![agent, session], |r| r.get(0))
         .optional()?;
     let utc = derived::utc_ms(&time);
     let Some(need) = held else {
         let need = place_id(tx, agent, session)? as i64;
-        tx.prepare_cached(
-            "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time,
-               utc_ms, auto_event, auto_causes, event, causes, id_need)
-             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?10, ?11)",
-        )?
-        .execute(params![
+        tx.prepare_cached(&q().insert_incident)?.execute(params![
             agent,
             session,
             f.first_seq,
@@ -383,12 +358,7 @@ fn update_held(
     utc: Option<i64>,
     need: Option<i64>,
 ) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE incidents SET detections = ?3, first_seq = ?4, time = ?5, location = ?6,
-           id_need = COALESCE(?7, id_need)
-         WHERE agent = ?1 AND session = ?2 AND (detections <> ?3 OR first_seq <> ?4 OR ?7 IS NOT NULL)",
-    )?
-    .execute(params![
+    tx.prepare_cached(&q().update_counts)?.execute(params![
         agent,
         session,
         f.count as i64,
@@ -397,15 +367,8 @@ fn update_held(
         f.first_location,
         need
     ])?;
-    tx.prepare_cached(
-        "UPDATE incidents SET sort_time = ?3, utc_ms = ?4, auto_event = ?5, auto_causes = ?6,
-           event = CASE WHEN triage_id IS NULL THEN ?5 ELSE event END,
-           causes = CASE WHEN triage_id IS NULL THEN ?6 ELSE causes END
-         WHERE agent = ?1 AND session = ?2 AND (sort_time <> ?3 OR utc_ms IS NOT ?4
-           OR auto_event <> ?5 OR auto_causes <> ?6
-           OR (triage_id IS NULL AND (event <> ?5 OR causes <> ?6)))",
-    )?
-    .execute(params![agent, session, time, utc, f.event, f.causes])?;
+    tx.prepare_cached(&q().update_class)?
+        .execute(params![agent, session, time, utc, f.event, f.causes])?;
     Ok(())
 }
 
@@ -420,13 +383,7 @@ fn scan(
     agent: &str,
     session: &str,
 ) -> rusqlite::Result<Option<(Scanned, Option<String>)>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT f.seq, f.time, f.location, f.taxonomy, r.line, s.time, s.location, s.medium
-         FROM findings f
-         LEFT JOIN sessions s ON s.agent = f.agent AND s.session = f.session
-         LEFT JOIN records r ON f.taxonomy IS NULL AND r.agent = f.agent AND r.seq = f.seq
-         WHERE f.agent = ?1 AND f.session = ?2 ORDER BY f.seq",
-    )?;
+    let mut stmt = tx.prepare_cached(&q().scan)?;
     let mut rows = stmt.query(params![agent, session])?;
     let mut acc: Option<(Findings, Option<String>)> = None;
     while let Some(r) = rows.next()? {
@@ -469,21 +426,13 @@ fn place_id(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<usi
             .query_row(params![agent, session], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
     };
-    let prev = one(
-        "SELECT session, id_need FROM incidents WHERE agent = ?1 AND session < ?2
-         ORDER BY session DESC LIMIT 1",
-    )?;
-    let next = one(
-        "SELECT session, id_need FROM incidents WHERE agent = ?1 AND session > ?2
-         ORDER BY session LIMIT 1",
-    )?;
+    let prev = one(&q().prev_incident)?;
+    let next = one(&q().next_incident)?;
     for (n, need) in prev.iter().chain(&next) {
         let theirs = (derived::common_prefix(session, n) + 1) as i64;
         if need.is_some_and(|v| v < theirs) {
-            tx.prepare_cached(
-                "UPDATE incidents SET id_need = ?3 WHERE agent = ?1 AND session = ?2",
-            )?
-            .execute(params![agent, n, theirs])?;
+            tx.prepare_cached(&q().grow_need)?
+                .execute(params![agent, n, theirs])?;
         }
     }
     let p = prev.as_ref().map(|(s, _)| s.as_str());
@@ -492,17 +441,13 @@ fn place_id(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<usi
 }
 
 fn held_hash(tx: &Transaction<'_>, agent: &str, seq: u64) -> rusqlite::Result<Option<String>> {
-    tx.prepare_cached("SELECT hash FROM records WHERE agent = ?1 AND seq = ?2")?
+    tx.prepare_cached(&q().held_hash)?
         .query_row(params![agent, seq as i64], |r| r.get(0))
         .optional()
 }
 
 fn max_seq_in(conn: &Connection, agent: &str) -> rusqlite::Result<u64> {
-    let v: Option<i64> = conn.query_row(
-        "SELECT MAX(seq) FROM records WHERE agent = ?1",
-        [agent],
-        |r| r.get(0),
-    )?;
+    let v: Option<i64> = conn.query_row(&q().max_seq, [agent], |r| r.get(0))?;
     Ok(v.unwrap_or(0) as u64)
 }
 
@@ -547,11 +492,7 @@ fn insert(
             })
         }
         None => {
-            tx.prepare_cached(
-                "INSERT INTO records(agent, seq, hash, type, session, time, line, imported)
-                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
+            tx.prepare_cached(&q().insert_record)?.execute(params![
                 agent,
                 line.seq as i64,
                 line.hash,
@@ -575,8 +516,7 @@ fn log_import(
     now: &str,
 ) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO imports(time, agent, source, sha256, from_seq, to_seq, added, duplicates)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &q().log_import,
         params![
             now,
             o.agent,
@@ -657,140 +597,39 @@ fn line_row(r: &Row<'_>) -> rusqlite::Result<LineRow> {
     })
 }
 
-/// The WHERE conditions of a scope over the incidents table aliased `i`
-/// (each on an indexed column), and their parameters. A time bound is
-/// marked likely to hold for few incidents (`likelihood`, SQLite's planner
-/// hint: without it SQLite scans the listing-order index instead of the
-/// time range; with it a wide range costs a sort, no more).
-fn scope_sql(scope: &Scope<'_>) -> (String, Vec<Value>) {
-    let mut conds = Vec::new();
-    let mut args: Vec<Value> = Vec::new();
-    let mut cond = |column: &str, op: &str, v: Value| {
-        args.push(v);
-        let c = format!("i.{column} {op} ?{}", args.len());
-        conds.push(if column == "utc_ms" {
-            format!("likelihood({c}, 0.05)")
-        } else {
-            c
-        });
-    };
-    if let Some(a) = scope.agent {
-        cond("agent", "=", Value::Text(a.to_string()));
-    }
-    if let Some((a, s)) = scope.only {
-        cond("agent", "=", Value::Text(a.to_string()));
-        cond("session", "=", Value::Text(s.to_string()));
-    }
-    if let Some(state) = scope.state {
-        cond("state", "=", Value::Text(state.slug().to_string()));
-    }
-    if let Some(since) = scope.since {
-        cond("utc_ms", ">=", Value::Integer(since));
-    }
-    if let Some(before) = scope.before {
-        cond("utc_ms", "<", Value::Integer(before));
-    }
-    if let Some(event) = scope.event {
-        cond("event", "=", Value::Text(event.to_string()));
-    }
-    if scope.untimed {
-        conds.push("i.utc_ms IS NULL".to_string());
-    }
-    if conds.is_empty() {
-        (String::new(), args)
-    } else {
-        (format!(" WHERE {}", conds.join(" AND ")), args)
-    }
+/// The shared statements, as SQLite takes them.
+fn q() -> &'static Texts {
+    Texts::of(Dialect::Sqlite)
 }
 
-/// The listing's query: one row per incident in scope, with its session
-/// and its latest triage (by the stored id), in listing order.
-fn incidents_sql(scope: &Scope<'_>) -> (String, Vec<Value>) {
-    let (cond, args) = scope_sql(scope);
-    let sql = format!(
-        "SELECT i.agent, i.session, i.time, i.location, i.detections,
-                s.time, s.host, s.location, s.medium,
-                t.id, t.event, t.causes, t.false_positive, t.note, t.by, t.time,
-                i.auto_event, i.auto_causes, i.id_need
-         FROM incidents i
-         LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
-         LEFT JOIN triage t ON t.id = i.triage_id{cond}
-         ORDER BY i.sort_time, i.session, i.agent"
-    );
-    (sql, args)
-}
-
-/// The incidents whose session id starts with `session` (the index range
-/// `[session, prefix_end)` of `incidents_session`) and whose agent id
-/// starts with `agent`, ASCII case ignored.
-fn prefix_sql(agent: Option<&str>, session: &str) -> (String, Vec<Value>) {
-    let mut args = vec![Value::Text(session.to_string())];
-    let mut sql = String::from("SELECT agent, session FROM incidents WHERE session >= ?1");
-    if let Some(end) = derived::prefix_end(session) {
-        args.push(Value::Text(end));
-        sql.push_str(&format!(" AND session < ?{}", args.len()));
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Text(t) => ToSqlOutput::from(t.as_str()),
+            Param::Int(i) => ToSqlOutput::from(*i),
+        })
     }
-    if let Some(a) = agent {
-        args.push(Value::Text(a.to_string()));
-        let n = args.len();
-        sql.push_str(&format!(
-            " AND upper(substr(agent, 1, length(?{n}))) = upper(?{n})"
-        ));
-    }
-    sql.push_str(" ORDER BY session, agent");
-    (sql, args)
-}
-
-/// The distinct agents with incidents: from the smallest, each next one
-/// found by one lookup in the primary key (a skip scan written out).
-const AGENTS_SQL: &str = "WITH RECURSIVE a(agent) AS (
-       SELECT MIN(agent) FROM incidents
-       UNION ALL
-       SELECT (SELECT MIN(i.agent) FROM incidents i WHERE i.agent > a.agent)
-       FROM a WHERE a.agent IS NOT NULL)
-     SELECT agent FROM a WHERE agent IS NOT NULL";
-
-/// The report's query: each period's range as a CASE arm (parameters
-/// `?1..`), over one range scan of `incidents_time` from the first period's
-/// start to the last one's end.
-fn counts_sql(periods: &[Period]) -> (String, Vec<Value>) {
-    let mut arms = String::new();
-    let mut args = Vec::new();
-    for p in periods {
-        args.push(Value::Integer(p.from));
-        args.push(Value::Integer(p.to));
-        arms.push_str(&format!(
-            " WHEN utc_ms >= ?{} AND utc_ms < ?{} THEN {}",
-            args.len() - 1,
-            args.len(),
-            p.column
-        ));
-    }
-    let lo = periods.iter().map(|p| p.from).min().unwrap_or(0);
-    let hi = periods.iter().map(|p| p.to).max().unwrap_or(0);
-    args.push(Value::Integer(lo));
-    args.push(Value::Integer(hi));
-    let n = args.len();
-    let sql = format!(
-        "SELECT x.c, x.state, x.event, x.causes, COUNT(*) FROM
-           (SELECT CASE{arms} END AS c, state, event, causes FROM incidents
-            WHERE utc_ms >= ?{} AND utc_ms < ?{n}) x
-         WHERE x.c IS NOT NULL GROUP BY x.c, x.state, x.event, x.causes",
-        n - 1
-    );
-    (sql, args)
 }
 
 impl Sqlite {
-    fn rows<T>(
+    fn query<P: rusqlite::ToSql, T>(
         &self,
         sql: &str,
-        args: &[Value],
+        args: &[P],
         f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(args), f)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Param],
+        f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.query(sql, args, f)
     }
 
     fn text_rows<T>(
@@ -799,12 +638,9 @@ impl Sqlite {
         args: &[&str],
         f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
-        let args: Vec<Value> = args.iter().map(|a| Value::Text(a.to_string())).collect();
-        self.rows(sql, &args, f)
+        self.query(sql, args, f)
     }
 }
-
-const TRIAGE_COLUMNS: &str = "id, event, causes, false_positive, note, by, time";
 
 impl Backend for Sqlite {
     fn schema_version(&self) -> Result<i64, StoreError> {
@@ -816,57 +652,37 @@ impl Backend for Sqlite {
     }
 
     fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
-        self.text_rows(
-            "SELECT seq, hash FROM records WHERE agent = ?1 ORDER BY seq",
-            &[agent],
-            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
-        )
+        self.text_rows(&q().record_hashes, &[agent], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })
     }
 
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT agent, pubkey, name, added FROM trusted_keys WHERE agent = ?1",
-                [agent],
-                trusted_key,
-            )
+            .query_row(&q().trust_get, [agent], trusted_key)
             .optional()?)
     }
 
     fn trust_name_holder(&self, name: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT agent FROM trusted_keys WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
+            .query_row(&q().trust_name_holder, [name], |r| r.get(0))
             .optional()?)
     }
 
     fn trust_put(&self, k: &TrustedKey) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO trusted_keys(agent, pubkey, name, added) VALUES(?1, ?2, ?3, ?4)
-             ON CONFLICT(agent) DO UPDATE SET name = COALESCE(excluded.name, trusted_keys.name)",
-            params![k.agent, k.pubkey, k.name, k.added],
-        )?;
+        self.conn
+            .execute(&q().trust_put, params![k.agent, k.pubkey, k.name, k.added])?;
         Ok(())
     }
 
     fn trust_list(&self) -> Result<Vec<TrustedKey>, StoreError> {
-        self.rows(
-            "SELECT agent, pubkey, name, added FROM trusted_keys ORDER BY agent",
-            &[],
-            trusted_key,
-        )
+        self.rows(&q().trust_list, &[], trusted_key)
     }
 
     fn trust_remove(&self, id_or_name: &str) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "DELETE FROM trusted_keys WHERE agent = ?1 OR name = ?1",
-            [id_or_name],
-        )?)
+        Ok(self.conn.execute(&q().trust_remove, [id_or_name])?)
     }
 
     fn import(
@@ -911,12 +727,12 @@ impl Backend for Sqlite {
     }
 
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError> {
-        let (sql, args) = incidents_sql(scope);
+        let (sql, args) = sql::incidents_sql(Dialect::Sqlite, scope);
         self.rows(&sql, &args, incident_row)
     }
 
     fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
-        self.rows(AGENTS_SQL, &[], |r| r.get(0))
+        self.rows(sql::AGENTS, &[], |r| r.get(0))
     }
 
     fn agent_neighbours(&self, agent: &str) -> Result<[Option<String>; 2], StoreError> {
@@ -926,10 +742,7 @@ impl Backend for Sqlite {
                 .prepare_cached(sql)?
                 .query_row([agent], |r| r.get(0))?)
         };
-        Ok([
-            one("SELECT MAX(agent) FROM incidents WHERE agent < ?1")?,
-            one("SELECT MIN(agent) FROM incidents WHERE agent > ?1")?,
-        ])
+        Ok([one(&q().agent_before)?, one(&q().agent_after)?])
     }
 
     fn incidents_with_prefix(
@@ -937,7 +750,7 @@ impl Backend for Sqlite {
         agent: Option<&str>,
         session: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let (sql, args) = prefix_sql(agent, session);
+        let (sql, args) = sql::prefix_sql(Dialect::Sqlite, agent, session);
         self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
@@ -945,7 +758,7 @@ impl Backend for Sqlite {
         if periods.is_empty() {
             return Ok(Vec::new());
         }
-        let (sql, args) = counts_sql(periods);
+        let (sql, args) = sql::counts_sql(Dialect::Sqlite, periods);
         self.rows(&sql, &args, |r| {
             Ok(CountRow {
                 column: r.get::<_, i64>(0)?.max(0) as usize,
@@ -958,36 +771,22 @@ impl Backend for Sqlite {
     }
 
     fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError> {
-        self.text_rows(
-            "SELECT agent, '', seq, line FROM records WHERE agent = ?1 AND type = ?2 ORDER BY seq",
-            &[agent, kind],
-            line_row,
-        )
+        self.text_rows(&q().lines_of_type, &[agent, kind], line_row)
     }
 
     fn finding_lines(&self, agent: &str, session: &str) -> Result<Vec<LineRow>, StoreError> {
-        self.text_rows(
-            "SELECT f.agent, f.session, f.seq, r.line FROM findings f
-             JOIN records r ON r.agent = f.agent AND r.seq = f.seq
-             WHERE f.agent = ?1 AND f.session = ?2 ORDER BY f.seq",
-            &[agent, session],
-            line_row,
-        )
+        self.text_rows(&q().finding_lines, &[agent, session], line_row)
     }
 
     fn triage_history(&self, agent: &str, session: &str) -> Result<Vec<TriageRow>, StoreError> {
-        let sql = format!(
-            "SELECT {TRIAGE_COLUMNS} FROM triage WHERE agent = ?1 AND session = ?2 ORDER BY id"
-        );
-        let rows = self.text_rows(&sql, &[agent, session], |r| triage_row(r, 0))?;
+        let rows = self.text_rows(&q().triage_history, &[agent, session], |r| triage_row(r, 0))?;
         Ok(rows.into_iter().flatten().collect())
     }
 
     fn triage_insert(&self, agent: &str, session: &str, t: &TriageRow) -> Result<i64, StoreError> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT INTO triage(agent, session, event, causes, false_positive, note, by, time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &q().triage_insert,
             params![
                 agent,
                 session,
@@ -1006,8 +805,7 @@ impl Backend for Sqlite {
             TriageState::Triaged
         };
         tx.execute(
-            "UPDATE incidents SET triage_id = ?3, state = ?4, event = ?5, causes = ?6
-             WHERE agent = ?1 AND session = ?2 AND (triage_id IS NULL OR triage_id < ?3)",
+            &q().triage_current,
             params![agent, session, id, state.slug(), t.event, t.causes],
         )?;
         tx.commit()?;
@@ -1015,19 +813,11 @@ impl Backend for Sqlite {
     }
 
     fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
-        self.rows(
-            "SELECT agent, MAX(seq) FROM records GROUP BY agent ORDER BY agent",
-            &[],
-            cursor_row,
-        )
+        self.rows(&q().forward_agents, &[], cursor_row)
     }
 
     fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
-        self.rows(
-            "SELECT agent, seq FROM forward_cursors WHERE destination = ?1 ORDER BY agent",
-            &[Value::Text(destination.to_string())],
-            cursor_row,
-        )
+        self.text_rows(&q().forward_cursors, &[destination], cursor_row)
     }
 
     fn forward_lines(
@@ -1037,11 +827,7 @@ impl Backend for Sqlite {
         upto: u64,
         limit: usize,
     ) -> Result<Vec<LineRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT agent, '', seq, line FROM records
-             WHERE agent = ?1 AND seq > ?2 AND seq <= ?3 AND type IN ('finding', 'session', 'summary')
-             ORDER BY seq LIMIT ?4",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&q().forward_lines)?;
         let rows = stmt.query_map(
             params![
                 agent,
@@ -1057,9 +843,7 @@ impl Backend for Sqlite {
     fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT time, host, location, medium FROM sessions WHERE agent = ?1 AND session = ?2",
-            )?
+            .prepare_cached(&q().session_row)?
             .query_row(params![agent, session], |r| {
                 Ok(SessionRow {
                     time: r.get(0)?,
@@ -1073,10 +857,13 @@ impl Backend for Sqlite {
 
     fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
         self.conn.execute(
-            "INSERT INTO forward_cursors(destination, agent, seq, updated) VALUES(?1, ?2, ?3, ?4)
-             ON CONFLICT(destination, agent) DO UPDATE SET seq = excluded.seq, updated = excluded.updated
-             WHERE excluded.seq > forward_cursors.seq",
-            params![destination, agent, seq as i64, crate::findings::now_rfc3339()],
+            &q().forward_advance,
+            params![
+                destination,
+                agent,
+                seq as i64,
+                crate::findings::now_rfc3339()
+            ],
         )?;
         Ok(())
     }
@@ -1268,7 +1055,7 @@ mod tests {
     }
 
     /// The plan SQLite picks for a statement, one line per step.
-    fn plan(s: &Sqlite, sql: &str, args: &[Value]) -> String {
+    fn plan(s: &Sqlite, sql: &str, args: &[Param]) -> String {
         let mut stmt = s
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -1304,7 +1091,7 @@ mod tests {
             ),
         ];
         for (scope, want) in cases {
-            let (sql, args) = incidents_sql(&scope);
+            let (sql, args) = sql::incidents_sql(Dialect::Sqlite, &scope);
             let p = plan(&s, &sql, &args);
             assert!(p.contains(want), "{scope:?}: {p}");
             assert!(!p.contains("TEMP B-TREE"), "no sort for {scope:?}: {p}");
@@ -1316,7 +1103,7 @@ mod tests {
             before: Some(20),
             ..Scope::default()
         };
-        let (sql, args) = incidents_sql(&window);
+        let (sql, args) = sql::incidents_sql(Dialect::Sqlite, &window);
         let p = plan(&s, &sql, &args);
         assert!(
             p.contains("SEARCH i USING INDEX incidents_time (utc_ms>? AND utc_ms<?)"),
@@ -1334,7 +1121,7 @@ mod tests {
                 to: 20,
             },
         ];
-        let (sql, args) = counts_sql(&periods);
+        let (sql, args) = sql::counts_sql(Dialect::Sqlite, &periods);
         let p = plan(&s, &sql, &args);
         assert!(
             p.contains(
