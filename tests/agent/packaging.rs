@@ -1,21 +1,14 @@
-//! The Debian package: `cargo deb` builds it from the release binary, it
-//! holds the binary, unit, default configuration and signatures, installs
-//! on this machine, and the installed unit passes `systemd-analyze verify`
-//! with a low `systemd-analyze security` exposure. Needs root (CI is root)
-//! and installs cargo-deb from crates.io when missing.
+//! The Debian package: `cargo deb` packs the release binary under test
+//! (`support::deb`, nothing compiled again); it holds the binary, unit,
+//! default configuration and signatures, installs on this machine, and the
+//! installed unit passes `systemd-analyze verify` with a low
+//! `systemd-analyze security` exposure. Needs root (CI is root) and
+//! installs cargo-deb from crates.io when missing.
 
 use crate::support::{self, run_ok};
 
 use std::path::Path;
 use std::process::Command;
-
-fn have_cargo_deb() -> bool {
-    Command::new("cargo")
-        .args(["deb", "--version"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
 
 #[test]
 fn deb_builds_installs_and_its_unit_verifies() {
@@ -25,24 +18,8 @@ fn deb_builds_installs_and_its_unit_verifies() {
         0,
         "installing a package needs root (CI is root)"
     );
-    let repo = support::repo();
-    if !have_cargo_deb() {
-        run_ok(Command::new("cargo").args(["install", "cargo-deb", "--locked"]));
-    }
     let out_dir = tempfile::tempdir().unwrap();
-    // The release binary under test is the one the package carries.
-    assert!(Path::new(support::kensa_bin()).exists());
-    run_ok(
-        Command::new("cargo")
-            .current_dir(&repo)
-            .args(["deb", "--no-build", "--no-strip", "--output"])
-            .arg(out_dir.path()),
-    );
-    let deb = std::fs::read_dir(out_dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .expect("a .deb was written");
+    let deb = support::deb::build(out_dir.path());
 
     let listing = run_ok(Command::new("dpkg-deb").arg("-c").arg(&deb));
     for want in [

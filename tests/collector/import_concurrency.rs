@@ -8,7 +8,11 @@ use kensa::bundle::{self, ExportRange};
 use kensa::journal::Journal;
 use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::time::Duration;
+
+/// How long one `kensa` command of these tests may take before it counts
+/// as a hang.
+const LIMIT: Duration = Duration::from_secs(300);
 
 /// A journal of `n` records (one finding in fifty) exported twice: seq
 /// 1..n/2 and 1..n. Returns the bundles, the agent key file, the findings
@@ -50,22 +54,13 @@ fn concurrent_imports_wait_for_each_other() {
         let o = env.run([OsStr::new("trust"), OsStr::new("add"), pub_path.as_os_str()]);
         assert!(o.status.success(), "{}", text(&o));
         let start = std::time::Instant::now();
-        let spawn = |b: &PathBuf| {
-            env.command()
-                .arg("import")
-                .arg(b)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (p1, p2) = if round % 2 == 0 {
-            (spawn(&b1), spawn(&b2))
+        let order = if round % 2 == 0 {
+            [&b1, &b2]
         } else {
-            (spawn(&b2), spawn(&b1))
+            [&b2, &b1]
         };
-        for p in [p1, p2] {
-            let o = p.wait_with_output().unwrap();
+        let runs = order.map(|b| vec![OsStr::new("import"), b.as_os_str()]);
+        for o in env.run_at_once("import", &runs, LIMIT) {
             assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
             assert!(
                 text(&o).starts_with("IMPORTED"),
@@ -95,19 +90,11 @@ fn two_commands_creating_the_database_at_once_both_succeed() {
     for round in 0..10 {
         // A new, empty state dir: both processes migrate the new database.
         let env = crate::env();
-        let children: Vec<_> = keys
+        let runs: Vec<_> = keys
             .iter()
-            .map(|k| {
-                env.command()
-                    .args([OsStr::new("trust"), OsStr::new("add"), k.as_os_str()])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|k| vec![OsStr::new("trust"), OsStr::new("add"), k.as_os_str()])
             .collect();
-        for c in children {
-            let o = c.wait_with_output().unwrap();
+        for o in env.run_at_once("trust add", &runs, LIMIT) {
             assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
         }
         let o = env.run(["trust", "list"]);

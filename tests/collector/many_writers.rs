@@ -16,7 +16,11 @@ use kensa::journal::{line_hash, Journal};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::time::Duration;
+
+/// How long one `kensa` command of these tests may take before it counts
+/// as a hang.
+const LIMIT: Duration = Duration::from_secs(300);
 
 const AGENTS: usize = 4;
 const IMPORTERS: usize = 8;
@@ -139,23 +143,16 @@ fn eight_importers_store_the_union_of_overlapping_bundles() {
             a.trust_in(&env);
         }
         let start = std::time::Instant::now();
-        let children: Vec<_> = (0..IMPORTERS)
-            .map(|i| {
-                env.command()
-                    .args(importer_args(&agents, i, round))
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
+        let runs: Vec<_> = (0..IMPORTERS)
+            .map(|i| importer_args(&agents, i, round))
             .collect();
-        for (i, c) in children.into_iter().enumerate() {
-            let o = c.wait_with_output().unwrap();
+        let outputs = env.run_at_once("importer", &runs, LIMIT);
+        for (i, o) in outputs.iter().enumerate() {
             assert_eq!(
                 o.status.code(),
                 Some(0),
                 "round {round} importer {i}: {}",
-                text(&o)
+                text(o)
             );
         }
         let took = start.elapsed();
@@ -197,19 +194,11 @@ fn two_analysts_triaging_at_once_both_stay_in_the_history() {
     };
     let id = &session[..12];
     for round in 0..5 {
-        let children: Vec<_> = [("analyst-a", "leak"), ("analyst-b", "intrusion")]
+        let runs: Vec<_> = [("analyst-a", "leak"), ("analyst-b", "intrusion")]
             .iter()
-            .map(|(by, event)| {
-                env.command()
-                    .args(["triage", id, "--event", event, "--by", by])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|(by, event)| vec!["triage", id, "--event", event, "--by", by])
             .collect();
-        for c in children {
-            let o = c.wait_with_output().unwrap();
+        for o in env.run_at_once("triage", &runs, LIMIT) {
             assert_eq!(o.status.code(), Some(0), "round {round}: {}", text(&o));
         }
         let store = env.store();

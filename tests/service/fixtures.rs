@@ -21,40 +21,16 @@ pub struct Debs {
     pub prev_version: String,
 }
 
-fn have_cargo_deb() -> bool {
-    Command::new("cargo")
-        .args(["deb", "--version"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 fn deb_field(deb: &Path, field: &str) -> String {
     let out = run_ok(Command::new("dpkg-deb").arg("-f").arg(deb).arg(field));
     out.trim().to_string()
 }
 
-/// Builds both packages into `dir`. The release binary under test is the
-/// one packaged (`--no-build`); `--fast` compression keeps this to seconds.
+/// Builds both packages into `dir`: the new one as `support::deb` builds
+/// it (the release binary under test, nothing compiled again).
 pub fn debs(dir: &Path) -> Debs {
-    if !have_cargo_deb() {
-        run_ok(Command::new("cargo").args(["install", "cargo-deb", "--locked"]));
-    }
-    assert!(Path::new(support::kensa_bin()).exists());
-    let out_dir = dir.join("new");
-    std::fs::create_dir_all(&out_dir).unwrap();
     let t = Instant::now();
-    run_ok(
-        Command::new("cargo")
-            .current_dir(support::repo())
-            .args(["deb", "--no-build", "--no-strip", "--fast", "--output"])
-            .arg(&out_dir),
-    );
-    let new = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .expect("cargo deb wrote a .deb");
+    let new = support::deb::build(&dir.join("new"));
     let new_version = deb_field(&new, "Version");
     let (prev, prev_version) = previous(dir, &new, &new_version);
     eprintln!(

@@ -4,18 +4,19 @@
 //! temporary folder and runs the real `kensa` binary against it with its own
 //! state dir and an empty config, so tests never depend on the machine's /etc
 //! or /var; `eicar()` assembles the test file at run time; `data()` is the
-//! fixtures folder. Submodules: `archive` (archive builders), `report_common`
+//! fixtures folder; `TestEnv::run_at_once` runs several kensa commands
+//! concurrently. Submodules: `archive` (archive builders), `report_common`
 //! (collector records, the NISC seed tables), `journal` (reading an agent's
 //! journal through the library's reader), `rsyslog` (a real rsyslogd on
-//! private sockets, and the messages it parsed).
-//! journal through the library's reader), `pg` (a private PostgreSQL server:
-//! `TestEnv::postgres` gives an environment whose collector database is a
-//! fresh database on it).
+//! private sockets, and the messages it parsed), `pg` (a private PostgreSQL
+//! server: `TestEnv::postgres` gives an environment whose collector
+//! database is a fresh database on it), `deb` (the Debian package).
 // Each binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 pub mod archive;
 pub mod cab;
+pub mod deb;
 pub mod diskfs;
 pub mod journal;
 pub mod ole2;
@@ -193,6 +194,37 @@ impl TestEnv {
         S: AsRef<OsStr>,
     {
         self.command().args(args).output().expect("run kensa")
+    }
+
+    /// Runs kensa once per argument list, all at the same time (each in
+    /// its own thread), and returns their outputs in the order given. A run
+    /// still going after `limit` is killed and fails the test (a hang).
+    pub fn run_at_once<A: AsRef<OsStr>>(
+        &self,
+        label: &str,
+        runs: &[Vec<A>],
+        limit: std::time::Duration,
+    ) -> Vec<Output> {
+        let commands: Vec<Command> = runs
+            .iter()
+            .map(|args| {
+                let mut c = self.command();
+                c.args(args);
+                c
+            })
+            .collect();
+        std::thread::scope(|s| {
+            let runs: Vec<_> = commands
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut c)| {
+                    s.spawn(move || run_measured(&format!("{label} {i}"), limit, &mut c).output)
+                })
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
     }
 
     /// `kensa scan --format json ROOT EXTRA...`: exit code and records.
