@@ -22,6 +22,7 @@ pub mod incidents;
 pub mod open;
 pub mod pgconn;
 mod postgres;
+mod rows;
 mod sql;
 mod sqlite;
 pub mod trust;

@@ -24,6 +24,7 @@ use super::backend::{
 };
 use super::derived::{self, derive, Derived, FindingRow, Findings, Scanned};
 use super::pgconn::PgTarget;
+use super::rows::{self, Columns};
 use super::sql::{self, Dialect, Param, Texts};
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
@@ -263,11 +264,11 @@ fn migrate_aggregation(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
     let mut after = (String::new(), String::new());
     loop {
         let keys = tx.query(&q().incident_keys_after, &[&after.0, &after.1])?;
-        let Some(last) = keys.last().map(pair).transpose()? else {
+        let Some(last) = keys.last().map(rows::pair).transpose()? else {
             return Ok(());
         };
         for k in &keys {
-            let (agent, session) = pair(k)?;
+            let (agent, session) = rows::pair(k)?;
             refresh(tx, &st, &agent, &session)?;
         }
         after = last;
@@ -746,85 +747,34 @@ fn import_once(
     Ok(outcome)
 }
 
-fn trusted_key(r: &Row) -> Result<TrustedKey, postgres::Error> {
-    Ok(TrustedKey {
-        agent: r.try_get(0)?,
-        pubkey: r.try_get(1)?,
-        name: r.try_get(2)?,
-        added: r.try_get(3)?,
-    })
-}
-
-/// A triage row from columns `at..at + 7`; `None` when the id is NULL (no
-/// triage joined).
-fn triage_row(r: &Row, at: usize) -> Result<Option<TriageRow>, postgres::Error> {
-    let Some(id) = r.try_get::<_, Option<i64>>(at)? else {
-        return Ok(None);
-    };
-    Ok(Some(TriageRow {
-        id,
-        event: r.try_get(at + 1)?,
-        causes: r.try_get(at + 2)?,
-        false_positive: r.try_get(at + 3)?,
-        note: r.try_get(at + 4)?,
-        by: r.try_get(at + 5)?,
-        time: r.try_get(at + 6)?,
-    }))
-}
-
-fn incident_row(r: &Row) -> Result<IncidentRow, postgres::Error> {
-    let started = match r.try_get::<_, Option<String>>(5)? {
-        Some(time) => Some(SessionRow {
-            time,
-            host: r.try_get(6)?,
-            location: r.try_get(7)?,
-            medium: r.try_get(8)?,
-        }),
-        None => None,
-    };
-    Ok(IncidentRow {
-        agent: r.try_get(0)?,
-        session: r.try_get(1)?,
-        first_time: r.try_get(2)?,
-        first_location: r.try_get(3)?,
-        detections: r.try_get::<_, i64>(4)? as u64,
-        started,
-        triage: triage_row(r, 9)?,
-        auto_event: r.try_get(16)?,
-        auto_causes: r.try_get(17)?,
-        id_need: r.try_get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as u64,
-    })
-}
-
-fn line_row(r: &Row) -> Result<LineRow, postgres::Error> {
-    Ok(LineRow {
-        agent: r.try_get(0)?,
-        session: r.try_get(1)?,
-        seq: r.try_get::<_, i64>(2)? as u64,
-        line: r.try_get(3)?,
-    })
-}
-
-fn cursor_row(r: &Row) -> Result<CursorRow, postgres::Error> {
-    Ok(CursorRow {
-        agent: r.try_get(0)?,
-        seq: r.try_get::<_, i64>(1)?.max(0) as u64,
-    })
-}
-
 /// A seq as the BIGINT it is stored as (seqs past `i64::MAX` do not occur:
 /// the journal refuses them; they saturate here rather than wrap).
 fn seq_arg(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-fn pair(r: &Row) -> Result<(String, String), postgres::Error> {
-    Ok((r.try_get(0)?, r.try_get(1)?))
-}
-
 /// The shared statements, as PostgreSQL takes them.
 fn q() -> &'static Texts {
     Texts::of(Dialect::Postgres)
+}
+
+impl Columns for Row {
+    type Error = postgres::Error;
+    fn text(&self, i: usize) -> Result<String, postgres::Error> {
+        self.try_get(i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, postgres::Error> {
+        self.try_get(i)
+    }
+    fn int(&self, i: usize) -> Result<i64, postgres::Error> {
+        self.try_get(i)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, postgres::Error> {
+        self.try_get(i)
+    }
+    fn flag(&self, i: usize) -> Result<bool, postgres::Error> {
+        self.try_get(i)
+    }
 }
 
 fn pg_param(p: &Param) -> &(dyn ToSql + Sync) {
@@ -844,13 +794,11 @@ impl Backend for Postgres {
     }
 
     fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
-        self.rows(&q().record_hashes, &[agent.to_string()], |r| {
-            Ok((r.try_get::<_, i64>(0)? as u64, r.try_get(1)?))
-        })
+        self.rows(&q().record_hashes, &[agent.to_string()], rows::seq_hash)
     }
 
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
-        let rows = self.rows(&q().trust_get, &[agent.to_string()], trusted_key)?;
+        let rows = self.rows(&q().trust_get, &[agent.to_string()], rows::trusted_key)?;
         Ok(rows.into_iter().next())
     }
 
@@ -868,7 +816,7 @@ impl Backend for Postgres {
     }
 
     fn trust_list(&self) -> Result<Vec<TrustedKey>, StoreError> {
-        self.rows(&q().trust_list, &[], trusted_key)
+        self.rows(&q().trust_list, &[], rows::trusted_key)
     }
 
     fn trust_remove(&self, id_or_name: &str) -> Result<usize, StoreError> {
@@ -904,7 +852,7 @@ impl Backend for Postgres {
 
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError> {
         let (sql, args) = sql::incidents_sql(Dialect::Postgres, scope);
-        self.arg_rows(&sql, &args, incident_row)
+        self.arg_rows(&sql, &args, rows::incident_row)
     }
 
     fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
@@ -925,7 +873,7 @@ impl Backend for Postgres {
         session: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let (sql, args) = sql::prefix_sql(Dialect::Postgres, agent, session);
-        self.arg_rows(&sql, &args, pair)
+        self.arg_rows(&sql, &args, rows::pair)
     }
 
     fn report_counts(&self, periods: &[Period]) -> Result<Vec<CountRow>, StoreError> {
@@ -933,22 +881,14 @@ impl Backend for Postgres {
             return Ok(Vec::new());
         }
         let (sql, args) = sql::counts_sql(Dialect::Postgres, periods);
-        self.arg_rows(&sql, &args, |r| {
-            Ok(CountRow {
-                column: r.try_get::<_, i32>(0)?.max(0) as usize,
-                state: r.try_get(1)?,
-                event: r.try_get(2)?,
-                causes: r.try_get(3)?,
-                count: r.try_get::<_, i64>(4)?.max(0) as u64,
-            })
-        })
+        self.arg_rows(&sql, &args, rows::count_row)
     }
 
     fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError> {
         self.rows(
             &q().lines_of_type,
             &[agent.to_string(), kind.to_string()],
-            line_row,
+            rows::line_row,
         )
     }
 
@@ -956,13 +896,13 @@ impl Backend for Postgres {
         self.rows(
             &q().finding_lines,
             &[agent.to_string(), session.to_string()],
-            line_row,
+            rows::line_row,
         )
     }
 
     fn triage_history(&self, agent: &str, session: &str) -> Result<Vec<TriageRow>, StoreError> {
         let args = [agent.to_string(), session.to_string()];
-        let rows = self.rows(&q().triage_history, &args, |r| triage_row(r, 0))?;
+        let rows = self.rows(&q().triage_history, &args, |r| rows::triage_row(r, 0))?;
         Ok(rows.into_iter().flatten().collect())
     }
 
@@ -1000,11 +940,15 @@ impl Backend for Postgres {
     }
 
     fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
-        self.rows(&q().forward_agents, &[], cursor_row)
+        self.rows(&q().forward_agents, &[], rows::cursor_row)
     }
 
     fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
-        self.rows(&q().forward_cursors, &[destination.to_string()], cursor_row)
+        self.rows(
+            &q().forward_cursors,
+            &[destination.to_string()],
+            rows::cursor_row,
+        )
     }
 
     fn forward_lines(
@@ -1019,22 +963,13 @@ impl Backend for Postgres {
         let rows = self
             .client()?
             .query(&q().forward_lines, &[&agent, &after, &upto, &limit])?;
-        Ok(rows.iter().map(line_row).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(rows::line_row).collect::<Result<_, _>>()?)
     }
 
     fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row = self
-            .client()?
-            .query_opt(&q().session_row, &[&agent, &session])?;
-        row.map(|r| {
-            Ok(SessionRow {
-                time: r.try_get(0)?,
-                host: r.try_get(1)?,
-                location: r.try_get(2)?,
-                medium: r.try_get(3)?,
-            })
-        })
-        .transpose()
+        let args = [agent.to_string(), session.to_string()];
+        let held = self.rows(&q().session_row, &args, |r| rows::session_row(r, 0))?;
+        Ok(held.into_iter().flatten().next())
     }
 
     fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {

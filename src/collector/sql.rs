@@ -325,9 +325,9 @@ pub fn prefix_sql(d: Dialect, agent: Option<&str>, session: &str) -> (String, Ve
     (d.render(&sql), args)
 }
 
-/// The report's query: each period's range as a CASE arm, over one range
-/// scan of `incidents_time` from the first period's start to the last
-/// one's end.
+/// The report's query: each period's range as a CASE arm (its column a
+/// BIGINT in both dialects), over one range scan of `incidents_time` from
+/// the first period's start to the last one's end.
 pub fn counts_sql(d: Dialect, periods: &[Period]) -> (String, Vec<Param>) {
     let mut arms = String::new();
     let mut args = Vec::new();
@@ -335,7 +335,7 @@ pub fn counts_sql(d: Dialect, periods: &[Period]) -> (String, Vec<Param>) {
         args.push(Param::Int(p.from));
         args.push(Param::Int(p.to));
         arms.push_str(&format!(
-            " WHEN utc_ms >= ${} AND utc_ms < ${} THEN {}",
+            " WHEN utc_ms >= ${} AND utc_ms < ${} THEN CAST({} AS BIGINT)",
             args.len() - 1,
             args.len(),
             p.column
@@ -418,7 +418,7 @@ mod tests {
         }];
         let (lite, args) = counts_sql(Dialect::Sqlite, &periods);
         assert!(
-            lite.contains("WHEN utc_ms >= ?1 AND utc_ms < ?2 THEN 2"),
+            lite.contains("WHEN utc_ms >= ?1 AND utc_ms < ?2 THEN CAST(2 AS BIGINT)"),
             "{lite}"
         );
         assert!(

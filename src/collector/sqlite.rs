@@ -16,6 +16,7 @@ use super::backend::{
     SessionRow, TriageRow, TriageState,
 };
 use super::derived::{self, derive, Derived, FindingRow, Findings, Scanned};
+use super::rows::{self, Columns};
 use super::sql::{self, Dialect, Param, Texts};
 use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
@@ -531,75 +532,28 @@ fn log_import(
     Ok(())
 }
 
-fn trusted_key(r: &Row<'_>) -> rusqlite::Result<TrustedKey> {
-    Ok(TrustedKey {
-        agent: r.get(0)?,
-        pubkey: r.get(1)?,
-        name: r.get(2)?,
-        added: r.get(3)?,
-    })
-}
-
-/// A triage row from columns `at..at + 7`; `None` when the id is NULL (no
-/// triage joined).
-fn triage_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<TriageRow>> {
-    let Some(id) = r.get::<_, Option<i64>>(at)? else {
-        return Ok(None);
-    };
-    Ok(Some(TriageRow {
-        id,
-        event: r.get(at + 1)?,
-        causes: r.get(at + 2)?,
-        false_positive: r.get::<_, i64>(at + 3)? != 0,
-        note: r.get(at + 4)?,
-        by: r.get(at + 5)?,
-        time: r.get(at + 6)?,
-    }))
-}
-
-fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
-    let started = match r.get::<_, Option<String>>(5)? {
-        Some(time) => Some(SessionRow {
-            time,
-            host: r.get(6)?,
-            location: r.get(7)?,
-            medium: r.get(8)?,
-        }),
-        None => None,
-    };
-    Ok(IncidentRow {
-        agent: r.get(0)?,
-        session: r.get(1)?,
-        first_time: r.get(2)?,
-        first_location: r.get(3)?,
-        detections: r.get::<_, i64>(4)? as u64,
-        started,
-        triage: triage_row(r, 9)?,
-        auto_event: r.get(16)?,
-        auto_causes: r.get(17)?,
-        id_need: r.get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as u64,
-    })
-}
-
-fn cursor_row(r: &Row<'_>) -> rusqlite::Result<CursorRow> {
-    Ok(CursorRow {
-        agent: r.get(0)?,
-        seq: r.get::<_, i64>(1)? as u64,
-    })
-}
-
-fn line_row(r: &Row<'_>) -> rusqlite::Result<LineRow> {
-    Ok(LineRow {
-        agent: r.get(0)?,
-        session: r.get(1)?,
-        seq: r.get::<_, i64>(2)? as u64,
-        line: r.get(3)?,
-    })
-}
-
 /// The shared statements, as SQLite takes them.
 fn q() -> &'static Texts {
     Texts::of(Dialect::Sqlite)
+}
+
+impl Columns for Row<'_> {
+    type Error = rusqlite::Error;
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(i)
+    }
+    fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        Ok(self.get::<_, i64>(i)? != 0)
+    }
 }
 
 impl rusqlite::ToSql for Param {
@@ -652,15 +606,13 @@ impl Backend for Sqlite {
     }
 
     fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
-        self.text_rows(&q().record_hashes, &[agent], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-        })
+        self.text_rows(&q().record_hashes, &[agent], |r| rows::seq_hash(r))
     }
 
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
         Ok(self
             .conn
-            .query_row(&q().trust_get, [agent], trusted_key)
+            .query_row(&q().trust_get, [agent], |r| rows::trusted_key(r))
             .optional()?)
     }
 
@@ -678,7 +630,7 @@ impl Backend for Sqlite {
     }
 
     fn trust_list(&self) -> Result<Vec<TrustedKey>, StoreError> {
-        self.rows(&q().trust_list, &[], trusted_key)
+        self.rows(&q().trust_list, &[], |r| rows::trusted_key(r))
     }
 
     fn trust_remove(&self, id_or_name: &str) -> Result<usize, StoreError> {
@@ -728,7 +680,7 @@ impl Backend for Sqlite {
 
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError> {
         let (sql, args) = sql::incidents_sql(Dialect::Sqlite, scope);
-        self.rows(&sql, &args, incident_row)
+        self.rows(&sql, &args, |r| rows::incident_row(r))
     }
 
     fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
@@ -751,7 +703,7 @@ impl Backend for Sqlite {
         session: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let (sql, args) = sql::prefix_sql(Dialect::Sqlite, agent, session);
-        self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?)))
+        self.rows(&sql, &args, |r| rows::pair(r))
     }
 
     fn report_counts(&self, periods: &[Period]) -> Result<Vec<CountRow>, StoreError> {
@@ -759,27 +711,21 @@ impl Backend for Sqlite {
             return Ok(Vec::new());
         }
         let (sql, args) = sql::counts_sql(Dialect::Sqlite, periods);
-        self.rows(&sql, &args, |r| {
-            Ok(CountRow {
-                column: r.get::<_, i64>(0)?.max(0) as usize,
-                state: r.get(1)?,
-                event: r.get(2)?,
-                causes: r.get(3)?,
-                count: r.get::<_, i64>(4)?.max(0) as u64,
-            })
-        })
+        self.rows(&sql, &args, |r| rows::count_row(r))
     }
 
     fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError> {
-        self.text_rows(&q().lines_of_type, &[agent, kind], line_row)
+        self.text_rows(&q().lines_of_type, &[agent, kind], |r| rows::line_row(r))
     }
 
     fn finding_lines(&self, agent: &str, session: &str) -> Result<Vec<LineRow>, StoreError> {
-        self.text_rows(&q().finding_lines, &[agent, session], line_row)
+        self.text_rows(&q().finding_lines, &[agent, session], |r| rows::line_row(r))
     }
 
     fn triage_history(&self, agent: &str, session: &str) -> Result<Vec<TriageRow>, StoreError> {
-        let rows = self.text_rows(&q().triage_history, &[agent, session], |r| triage_row(r, 0))?;
+        let rows = self.text_rows(&q().triage_history, &[agent, session], |r| {
+            rows::triage_row(r, 0)
+        })?;
         Ok(rows.into_iter().flatten().collect())
     }
 
@@ -813,11 +759,13 @@ impl Backend for Sqlite {
     }
 
     fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
-        self.rows(&q().forward_agents, &[], cursor_row)
+        self.rows(&q().forward_agents, &[], |r| rows::cursor_row(r))
     }
 
     fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
-        self.text_rows(&q().forward_cursors, &[destination], cursor_row)
+        self.text_rows(&q().forward_cursors, &[destination], |r| {
+            rows::cursor_row(r)
+        })
     }
 
     fn forward_lines(
@@ -835,24 +783,16 @@ impl Backend for Sqlite {
                 upto as i64,
                 i64::try_from(limit).unwrap_or(i64::MAX)
             ],
-            line_row,
+            |r| rows::line_row(r),
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&q().session_row)?
-            .query_row(params![agent, session], |r| {
-                Ok(SessionRow {
-                    time: r.get(0)?,
-                    host: r.get(1)?,
-                    location: r.get(2)?,
-                    medium: r.get(3)?,
-                })
-            })
-            .optional()?)
+        let held = self.text_rows(&q().session_row, &[agent, session], |r| {
+            rows::session_row(r, 0)
+        })?;
+        Ok(held.into_iter().flatten().next())
     }
 
     fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
