@@ -234,7 +234,12 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], mode: u32) -> std::io::R
 
 /// fsyncs a directory, so a rename or a new entry in it is durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+    #[cfg(unix)]
+    return File::open(dir)?.sync_all();
+    // NTFS journals its directory changes itself; a directory cannot be
+    // flushed through a plain handle there.
+    #[cfg(windows)]
+    return std::fs::metadata(dir).map(drop);
 }
 
 /// An exclusive advisory lock, held until this guard is dropped (the lock
@@ -253,10 +258,18 @@ impl LockGuard {
     /// Writes this process's id into the lock file (`PID\n`), for
     /// [`lock_holder`] to name who holds it.
     pub fn record_pid(&self) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt as _;
+        let text = format!("{}\n", std::process::id());
         self.file.set_len(0)?;
-        self.file
-            .write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt as _;
+            self.file.write_all_at(text.as_bytes(), 0)
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::FileExt as _;
+            self.file.seek_write(text.as_bytes(), 0).map(drop)
+        }
     }
 }
 
@@ -278,6 +291,7 @@ const MAX_PROC_LOCKS: u64 = 8 << 20;
 /// Whether someone holds the `flock` on `path`, found in the kernel's lock
 /// table (`/proc/locks`) by the file's device and inode: it takes no lock
 /// and creates nothing (the file is opened read-only if it exists).
+#[cfg(unix)]
 pub fn lock_holder(path: &Path) -> LockHolder {
     let (mut f, meta) = match open_regular(path, Links::NoFollow) {
         Ok(x) => x,
@@ -305,6 +319,7 @@ pub fn lock_holder(path: &Path) -> LockHolder {
 /// of `/proc/locks` (`N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF`,
 /// device numbers in hex): `Some(pid)` when listed (`None` inside when
 /// the pid is not visible here).
+#[cfg(unix)]
 fn flock_writer(table: &str, meta: &std::fs::Metadata) -> Option<Option<u32>> {
     use std::os::unix::fs::MetadataExt as _;
     let dev = meta.dev() as libc::dev_t;
@@ -365,9 +380,53 @@ pub fn lock_exclusive(
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
-    #[cfg(not(unix))]
-    let _ = wait;
+    #[cfg(windows)]
+    if !lock_windows(&f, wait)? {
+        return Ok(None);
+    }
     Ok(Some(LockGuard { file: f }))
+}
+
+/// `LockFileEx` on the whole file (std's `File::lock`): `wait` None
+/// blocks, `Some(d)` retries for up to `d`; false when still held.
+#[cfg(windows)]
+fn lock_windows(f: &File, wait: Option<std::time::Duration>) -> std::io::Result<bool> {
+    let Some(w) = wait else {
+        f.lock()?;
+        return Ok(true);
+    };
+    let deadline = std::time::Instant::now() + w;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Whether someone holds the lock on `path` (Windows: a shared lock is
+/// tried and dropped at once; the holder's pid is not known, since a
+/// locked file cannot be read by another handle).
+#[cfg(windows)]
+pub fn lock_holder(path: &Path) -> LockHolder {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockHolder::Free,
+        Err(_) => return LockHolder::Unknown,
+    };
+    match f.try_lock_shared() {
+        Ok(()) => {
+            let _ = f.unlock();
+            LockHolder::Free
+        }
+        Err(std::fs::TryLockError::WouldBlock) => LockHolder::Held { pid: None },
+        Err(std::fs::TryLockError::Error(_)) => LockHolder::Unknown,
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,10 @@ pub mod engine;
 pub mod findings;
 pub mod forward;
 pub mod fsutil;
+#[cfg(target_os = "linux")]
+pub mod gate;
+#[cfg(not(target_os = "linux"))]
+#[path = "gate/elsewhere.rs"]
 pub mod gate;
 pub mod journal;
 pub mod keys;

@@ -9,6 +9,7 @@ pub mod import;
 pub mod incidents;
 pub mod inspect;
 pub mod keygen;
+#[cfg(target_os = "linux")]
 pub mod release;
 pub mod report;
 pub mod rules;
@@ -70,7 +71,10 @@ where
         Command::Config(cmd) => config::run(&ctx, &cmd),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        #[cfg(target_os = "linux")]
         Command::Release(args) => release::run(&ctx, &args),
+        #[cfg(not(target_os = "linux"))]
+        Command::Release(_) => Err(anyhow::anyhow!(crate::gate::GateError::Unsupported)),
         Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),

@@ -74,6 +74,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         signal_hook::flag::register(sig, control.terminate.clone())
             .context("installing signal handlers")?;
     }
+    #[cfg(unix)]
     signal_hook::flag::register(signal_hook::consts::SIGHUP, control.reload.clone())
         .context("installing signal handlers")?;
     Agent::new(setup, built, recorder.clone(), control)?.run()?;

@@ -23,6 +23,10 @@
 
 pub mod archive;
 mod device;
+#[cfg(unix)]
+mod dirfd;
+#[cfg(windows)]
+#[path = "dirfd_windows.rs"]
 mod dirfd;
 pub mod filetype;
 pub mod gate;
@@ -844,7 +848,7 @@ pub(crate) fn io_skip_reason(e: &std::io::Error) -> findings::SkipReason {
     match e.kind() {
         std::io::ErrorKind::NotFound => R::Vanished,
         std::io::ErrorKind::PermissionDenied => R::Permission,
-        _ if e.raw_os_error() == Some(libc::ELOOP) => R::Symlink,
+        _ if dirfd::is_link_refusal(e) => R::Symlink,
         _ => R::IoError,
     }
 }

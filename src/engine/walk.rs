@@ -19,14 +19,13 @@
 //! special file.
 
 use super::device::{DiskRoot, Feeder, ReadItem};
-use super::dirfd::{self, Listing, Stat};
+use super::dirfd::{self, AsFd, Dir, Listing, Stat};
 use super::gate::MemoryGate;
 use super::watchdog::Watch;
 use super::{io_skip_reason, pathfmt, Cancel, Message, SessionCtx};
 use crate::findings::{Record, SkipReason};
 use crossbeam_channel::Sender;
 use std::ffi::OsString;
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,7 +45,7 @@ pub(crate) struct WorkItem {
 
 pub(crate) enum Source {
     /// Listed in a directory: `name` in `dir`.
-    Listed { dir: Arc<OwnedFd>, name: OsString },
+    Listed { dir: Arc<Dir>, name: OsString },
     /// Read from a device, already charged at the memory gate.
     Read(Box<ReadItem>),
 }
@@ -69,7 +68,7 @@ type Listed = (OsString, std::io::Result<Stat>);
 
 /// A directory still holding subdirectories to visit.
 struct Frame {
-    dir: Arc<OwnedFd>,
+    dir: Arc<Dir>,
     path: PathBuf,
     /// Names with their listed identity, last to visit first.
     subdirs: Vec<(OsString, Stat)>,
@@ -77,13 +76,13 @@ struct Frame {
 
 /// Where one named path starts.
 enum Start {
-    Dir { fd: OwnedFd, path: PathBuf },
+    Dir { fd: Dir, path: PathBuf },
     Entry(Entry),
 }
 
 /// One listed entry and the directory it is in.
 struct Entry {
-    dir: Arc<OwnedFd>,
+    dir: Arc<Dir>,
     name: OsString,
     stat: Stat,
     path: PathBuf,
@@ -179,7 +178,7 @@ impl Walker {
     /// A listed subdirectory that could not be opened; no longer a
     /// directory (`O_DIRECTORY | O_NOFOLLOW` refused it) means swapped.
     fn skip_open_dir(&self, events: &Sender<Message>, path: &Path, e: &std::io::Error) {
-        if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) {
+        if dirfd::is_swap(e) {
             self.skip(events, path, SkipReason::Vanished, SWAPPED.into());
         } else {
             self.skip_io(events, path, "cannot open directory", e);
@@ -329,7 +328,7 @@ impl Walker {
     /// recursion limit to hit on deep hostile trees).
     fn walk_tree(
         &self,
-        fd: OwnedFd,
+        fd: Dir,
         path: PathBuf,
         work: &Sender<WorkItem>,
         events: &Sender<Message>,
@@ -377,7 +376,7 @@ impl Walker {
     /// frame for its subdirectories.
     fn visit(
         &self,
-        dir: Arc<OwnedFd>,
+        dir: Arc<Dir>,
         path: PathBuf,
         dev: u64,
         work: &Sender<WorkItem>,
@@ -412,7 +411,7 @@ impl Walker {
     /// `lstat`, sorted by name for stable output.
     fn list(
         &self,
-        dir: &OwnedFd,
+        dir: &Dir,
         path: &Path,
         events: &Sender<Message>,
     ) -> Result<Vec<Listed>, Gone> {

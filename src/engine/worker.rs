@@ -30,8 +30,8 @@ use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
+use super::dirfd::AsFd;
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
@@ -128,6 +128,7 @@ pub(crate) struct Worker<'r> {
     watch: &'r Watch,
     out: Sender<Message>,
     buf: Vec<u8>,
+    #[cfg(unix)]
     owners: HashMap<u32, String>,
     /// Abandoned by the watchdog: send nothing more.
     gone: bool,
@@ -173,6 +174,7 @@ impl<'r> Worker<'r> {
             watch: s.watch,
             out: s.out,
             buf: Vec::new(),
+            #[cfg(unix)]
             owners: HashMap::new(),
             gone: false,
             item: ItemCtx::default(),
@@ -316,8 +318,11 @@ impl<'r> Worker<'r> {
                 self.image_file(&display, &file, None);
             }
             Ok(Contents::InMemory { size, digests }) => {
+                #[cfg(unix)]
                 let owner = self.owner(meta.uid());
-                let name = pathfmt::bytes_to_string(name.as_bytes());
+                #[cfg(windows)]
+                let owner = crate::system::file_owner(&file);
+                let name = pathfmt::bytes_to_string(name.as_encoded_bytes());
                 // The head is checked in memory: no second read of the file.
                 let head = &self.buf[..self.buf.len().min(HEAD_LEN)];
                 let image = is_disk_image(head);
@@ -453,6 +458,7 @@ impl<'r> Worker<'r> {
     fn reclaim(&mut self) {
         // An empty scan only replaces the last one's data; nothing is recorded.
         let _ = self.scanner.scan(&[]);
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only returns free pages to the kernel; it
         // touches no memory a pointer refers to.
         unsafe {
@@ -534,6 +540,7 @@ impl<'r> Worker<'r> {
         }
     }
 
+    #[cfg(unix)]
     fn owner(&mut self, uid: u32) -> String {
         self.owners
             .entry(uid)

@@ -8,6 +8,10 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{current_mounts, removable_mount_points, MountWatcher};
+#[cfg(windows)]
+pub mod windows;
+#[cfg(windows)]
+pub use windows::{capacity, current_mounts, removable_mount_points, MountWatcher};
 
 pub mod volume;
 
@@ -117,6 +121,7 @@ pub fn identify(m: &Mount, detected_by: &str) -> Medium {
 }
 
 /// Total size of the file system at `p`, from statvfs.
+#[cfg(unix)]
 pub fn capacity(p: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;
