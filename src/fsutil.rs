@@ -133,6 +133,13 @@ pub fn open_regular(path: &Path, links: Links) -> Result<(File, std::fs::Metadat
         };
         opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | nofollow);
     }
+    // A reparse point (symlink, junction) is opened as itself and then
+    // refused as not a regular file.
+    #[cfg(windows)]
+    if links == Links::NoFollow {
+        use std::os::windows::fs::OpenOptionsExt;
+        opts.custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT);
+    }
     let f = opts.open(path).map_err(at(path))?;
     let meta = f.metadata().map_err(at(path))?;
     if !meta.is_file() {
@@ -218,6 +225,9 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], mode: u32) -> std::io::R
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(mode);
         }
+        // Windows has no mode bits: the file inherits its folder's ACL.
+        #[cfg(windows)]
+        let _ = mode;
         let mut f = opts.open(&tmp)?;
         for p in parts {
             f.write_all(p)?;

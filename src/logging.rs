@@ -27,16 +27,16 @@ use std::path::PathBuf;
 #[cfg(windows)]
 #[path = "logging_windows.rs"]
 mod windows;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+use tracing_subscriber::util::SubscriberInitExt as _;
 #[cfg(windows)]
 pub use windows::EVENT_LOG_ENV;
 #[cfg(windows)]
 use windows::{under_system_log, SystemLog};
 #[cfg(unix)]
 use {under_journald as under_system_log, Journald as SystemLog};
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The target of the agent's service events, shown at the default level.
 pub const SERVICE: &str = "kensa::service";

@@ -19,7 +19,9 @@ const NAME_MAX: usize = 512;
 
 fn text(buf: &[u16], len: u32) -> String {
     let n = (len as usize).min(buf.len());
-    OsString::from_wide(&buf[..n]).to_string_lossy().into_owned()
+    OsString::from_wide(&buf[..n])
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The account running this process, or `unknown`.

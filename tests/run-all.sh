@@ -23,8 +23,10 @@ cd "$(dirname "$0")/.."
 # tools; python3-jsonschema: validates real output against schema/;
 # gcab, msitools, cabextract: cabinets and MSI files; arj, sharutils
 # (uuencode), mpack, cpio, nsis (makensis), binutils (ar):
-# the issue-14 container formats built by their real tools).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils)
+# the issue-14 container formats built by their real tools;
+# gcc-mingw-w64-x86-64, wine64: the Windows build (x86_64-pc-windows-gnu)
+# linked with mingw and run under Wine by tests/windows).
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils gcc-mingw-w64-x86-64 wine64)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -61,6 +63,17 @@ for tool in fmt clippy; do
         fi
     fi
 done
+
+# The Windows build for tests/windows (run under Wine). When the target
+# or the build cannot be had, say so loudly: tests/windows then fails,
+# naming what is missing (it never passes without a Windows binary).
+echo "== cargo build --release --target x86_64-pc-windows-gnu --bin kensa" >&2
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+    rustup target add x86_64-pc-windows-gnu ||
+        echo "ERROR: cannot add the rustup target x86_64-pc-windows-gnu; the Windows tests will FAIL" >&2
+fi
+cargo build --release --locked --target x86_64-pc-windows-gnu --bin kensa ||
+    echo "ERROR: the Windows build failed; the Windows tests will FAIL" >&2
 
 echo "== cargo fmt --all --check" >&2
 cargo fmt --all --check

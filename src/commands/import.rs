@@ -64,7 +64,9 @@ fn bundle_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         } else if let Some(b) = p.as_os_str().as_encoded_bytes().strip_suffix(b".minisig") {
             // SAFETY: cutting an ASCII suffix off a string's encoded bytes
             // leaves a valid encoding (std's documented split rule).
-            out.push(PathBuf::from(unsafe { OsStr::from_encoded_bytes_unchecked(b) }));
+            out.push(PathBuf::from(unsafe {
+                OsStr::from_encoded_bytes_unchecked(b)
+            }));
         } else {
             out.push(p);
         }

@@ -9,7 +9,7 @@
 //! never followed. Files are read with `ReadFile` through `std::fs::File`
 //! (no memory maps). [`Stat`] carries the volume serial number and file
 //! index (the identity a swapped directory is caught by) and the
-//! attribute bits (hidden, system) a record shows.
+//! attribute bits.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
@@ -17,13 +17,14 @@ use std::io;
 use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::AsRawHandle;
 use std::path::{Component, Path, PathBuf};
-use windows_sys::Win32::Foundation::{ERROR_DIRECTORY, ERROR_INVALID_NAME, ERROR_STOPPED_ON_SYMLINK};
+use windows_sys::Win32::Foundation::{
+    ERROR_DIRECTORY, ERROR_INVALID_NAME, ERROR_STOPPED_ON_SYMLINK,
+};
 use windows_sys::Win32::Storage::FileSystem::{
     GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DEVICE,
-    FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_HIDDEN, FILE_ATTRIBUTE_REPARSE_POINT,
-    FILE_ATTRIBUTE_SYSTEM, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
-    FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, FILE_SHARE_READ, FILE_SHARE_WRITE,
-    SYNCHRONIZE,
+    FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS,
+    FILE_FLAG_OPEN_REPARSE_POINT, FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, SYNCHRONIZE,
 };
 
 /// The facts of one directory entry that the walker decides by, from
@@ -75,17 +76,6 @@ impl Stat {
         } else {
             "regular file"
         }
-    }
-    /// The Windows attributes a record mentions (`hidden`, `system`).
-    pub fn flags(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.has(FILE_ATTRIBUTE_HIDDEN) {
-            out.push("hidden");
-        }
-        if self.has(FILE_ATTRIBUTE_SYSTEM) {
-            out.push("system");
-        }
-        out
     }
 }
 

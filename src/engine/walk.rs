@@ -409,12 +409,7 @@ impl Walker {
 
     /// The entries of one directory (at most `max_dir_entries`) with their
     /// `lstat`, sorted by name for stable output.
-    fn list(
-        &self,
-        dir: &Dir,
-        path: &Path,
-        events: &Sender<Message>,
-    ) -> Result<Vec<Listed>, Gone> {
+    fn list(&self, dir: &Dir, path: &Path, events: &Sender<Message>) -> Result<Vec<Listed>, Gone> {
         let mut listing = match self.busy(path, || Listing::new(dir.as_fd()))? {
             Ok(l) => l,
             Err(e) => {

@@ -19,6 +19,7 @@ pub(crate) use nested::is_real_file;
 
 use super::archive::{self, MemberEvent};
 use super::device::{is_disk_image, Body, ReadItem, HEAD_LEN};
+use super::dirfd::AsFd;
 use super::dirfd::{self, OpenError};
 use super::walk::{Source, WorkItem};
 use super::watchdog::Watch;
@@ -27,10 +28,11 @@ use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_
 use crate::rules::RuleSet;
 use crossbeam_channel::Sender;
 use sha2::Digest;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+#[cfg(unix)]
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use super::dirfd::AsFd;
 #[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
@@ -321,7 +323,10 @@ impl<'r> Worker<'r> {
                 #[cfg(unix)]
                 let owner = self.owner(meta.uid());
                 #[cfg(windows)]
-                let owner = crate::system::file_owner(&file);
+                let owner = {
+                    let _ = meta;
+                    crate::system::file_owner(&file)
+                };
                 let name = pathfmt::bytes_to_string(name.as_encoded_bytes());
                 // The head is checked in memory: no second read of the file.
                 let head = &self.buf[..self.buf.len().min(HEAD_LEN)];

@@ -64,12 +64,17 @@ pub fn linux_fs_name(win: &str) -> String {
 }
 
 fn wide(p: &Path) -> Vec<u16> {
-    p.as_os_str().encode_wide().chain(std::iter::once(0)).collect()
+    p.as_os_str()
+        .encode_wide()
+        .chain(std::iter::once(0))
+        .collect()
 }
 
 fn until_nul(buf: &[u16]) -> String {
     let n = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
-    OsString::from_wide(&buf[..n]).to_string_lossy().into_owned()
+    OsString::from_wide(&buf[..n])
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Splits `GetLogicalDriveStringsW`'s answer (`A:\0C:\0\0`) into roots.
@@ -164,7 +169,12 @@ pub fn capacity(p: &Path) -> Option<u64> {
     let mut total = 0u64;
     // SAFETY: a NUL-terminated path; unused outputs are null.
     let ok = unsafe {
-        GetDiskFreeSpaceExW(w.as_ptr(), std::ptr::null_mut(), &mut total, std::ptr::null_mut())
+        GetDiskFreeSpaceExW(
+            w.as_ptr(),
+            std::ptr::null_mut(),
+            &mut total,
+            std::ptr::null_mut(),
+        )
     };
     (ok != 0).then_some(total)
 }

@@ -15,7 +15,9 @@ use crate::engine::archive::ArchiveLimits;
 use crate::findings::{self, Record, SkipReason};
 use kensa_diskfs::{Attributes, Flow};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(unix)]
+use std::io::Write;
 #[cfg(unix)]
 use std::os::fd::FromRawFd;
 
