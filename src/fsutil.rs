@@ -296,6 +296,7 @@ pub enum LockHolder {
 }
 
 /// Most bytes of `/proc/locks` read.
+#[cfg(unix)]
 const MAX_PROC_LOCKS: u64 = 8 << 20;
 
 /// Whether someone holds the `flock` on `path`, found in the kernel's lock

@@ -437,8 +437,9 @@ fn read_current(current: &Path) -> std::io::Result<PathBuf> {
 #[cfg(windows)]
 fn write_current(target: &Path, at: &Path) -> std::io::Result<()> {
     let text = target.to_str().ok_or(std::io::ErrorKind::InvalidInput)?;
-    std::fs::write(at, text.replace('\\', "/"))?;
-    std::fs::File::open(at)?.sync_all()
+    let mut f = std::fs::File::create(at)?;
+    f.write_all(text.replace('\\', "/").as_bytes())?;
+    f.sync_all()
 }
 
 /// Reads the pointer file; anything but `packs/<one name>` is refused.
