@@ -35,6 +35,24 @@ Exit codes:
   0  every volume was read
   2  some part could not be read (a problem line says which) or an error";
 
+const FORWARD_HELP: &str = "\
+Examples:
+  kensa forward --format ocsf --out /var/spool/siem/kensa.ocsf.jsonl
+  kensa forward --format ecs --out - | curl -s -H 'Content-Type: application/x-ndjson' \\
+      --data-binary @- http://elastic:9200/kensa/_bulk
+  kensa forward --format ocsf --syslog tcp:siem.plant.example:6514
+
+A destination is the format plus where (a file's absolute path, stdout, or
+the syslog target): each has its own cursor, the highest seq sent per agent,
+moved only after the destination took the events (a file written and
+fsynced, stdout flushed, syslog sent). A file is appended to. --all sends
+everything held again (the cursor stays where it was or moves on).
+Delivery is at least once: events carry stable ids (OCSF metadata.uid, the
+ECS bulk _id) for a SIEM to drop a repeat.
+
+Exit codes: 0 sent (or nothing new), 2 error (nothing after the failing
+batch was sent; its cursor was not moved).";
+
 /// kensa — inspects USB media and maintenance PCs on closed OT networks.
 #[derive(Debug, Parser)]
 #[command(name = "kensa", version, about, long_about = None, propagate_version = true)]
@@ -114,11 +132,17 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Manage the agent keys this collector trusts.
     Trust(TrustArgs),
-    /// Import signed bundles into the collector database (<state>/kensa.db).
+    /// Import signed bundles into the collector database (<state>/kensa.db,
+    /// or the PostgreSQL database of --database / [collector] database).
     #[command(
         after_help = "Exit codes: 0 every bundle imported, 1 a bundle was refused, 2 error."
     )]
     Import(ImportArgs),
+    /// Send the collector's findings and scan sessions to a SIEM as OCSF
+    /// or ECS events: to a file, stdout or syslog. Each destination keeps
+    /// its own cursor in the database, so a re-run sends only what is new.
+    #[command(after_help = FORWARD_HELP)]
+    Forward(ForwardArgs),
 }
 
 #[derive(Clone, Debug, Args)]
@@ -343,10 +367,28 @@ pub struct VerifyArgs {
     pub pubkey: Option<PathBuf>,
 }
 
+/// The collector database of one command; flattened into every collector
+/// command (`trust`, `import`, `incidents`, `triage`, `report`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct DatabaseArgs {
+    /// The collector database: a postgresql:// URL (no password in it;
+    /// sslmode=disable|prefer|require|verify-full, sslrootcert=FILE).
+    /// Default: [collector] database in the config, else <state>/kensa.db.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// A file whose first line is the PostgreSQL password (owner-only
+    /// permissions). Default: [collector] password_file, else PGPASSFILE or
+    /// ~/.pgpass.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub database_password_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct TrustArgs {
     #[command(subcommand)]
     pub action: TrustAction,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -375,6 +417,31 @@ pub struct ImportArgs {
     /// them). All are imported in seq order per agent.
     #[arg(required = true, value_name = "BUNDLE|DIR")]
     pub bundles: Vec<PathBuf>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("destination").required(true).args(["out", "syslog"]))]
+pub struct ForwardArgs {
+    /// Event format: ocsf (OCSF 1.8.0) or ecs (Elastic Common Schema,
+    /// NDJSON for the bulk API).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: crate::forward::Format,
+    /// Append the events to this file (created mode 0640), or write them
+    /// to stdout with `-`.
+    #[arg(long, short = 'o', value_name = "FILE|-")]
+    pub out: Option<PathBuf>,
+    /// Send the events as RFC 5424 messages: unix:PATH, tcp:HOST:PORT
+    /// (octet-counted framing) or udp:HOST:PORT.
+    #[arg(long, value_name = "TARGET")]
+    pub syslog: Option<String>,
+    /// Send everything held again, not only what this destination has not
+    /// had.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -519,6 +586,8 @@ impl ScanArgs {
 pub struct IncidentsArgs {
     #[command(subcommand)]
     pub command: IncidentsCommand,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -613,6 +682,8 @@ pub struct TriageArgs {
     /// Not a real incident: leave it out of the report.
     #[arg(long)]
     pub false_positive: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -644,4 +715,6 @@ pub struct ReportArgs {
     /// in the config, Asia/Tokyo).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
 }

@@ -101,6 +101,86 @@ pub struct Config {
     pub classification: crate::findings::policy::PolicyConfig,
     pub report: ReportConfig,
     pub gate: GateConfig,
+    pub collector: CollectorConfig,
+    pub syslog: SyslogConfig,
+}
+
+/// The `[syslog]` section: the agent sends each finding, once journalled,
+/// to a local syslog socket as an RFC 5424 message (`crate::forward::syslog`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogConfig {
+    pub enabled: bool,
+    /// The Unix socket (datagram or stream) of the local syslog daemon.
+    pub socket: SyslogSocket,
+    pub facility: crate::forward::syslog::Facility,
+}
+
+/// The agent's syslog socket: an absolute path, written as it is or as
+/// `unix:PATH`. Network destinations are refused: the agent's service has
+/// no network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyslogSocket(pub PathBuf);
+
+impl Default for SyslogSocket {
+    fn default() -> Self {
+        SyslogSocket(PathBuf::from("/dev/log"))
+    }
+}
+
+impl SyslogSocket {
+    /// The socket named by `s`, or why it cannot be the agent's.
+    pub fn parse(s: &str) -> Result<SyslogSocket, String> {
+        if s.starts_with("tcp:") || s.starts_with("udp:") {
+            return Err(format!(
+                "the agent sends to a local Unix socket only, such as \"/dev/log\": its \
+                 service has no network (PrivateNetwork=yes, RestrictAddressFamilies=AF_UNIX \
+                 AF_NETLINK); let the local syslog daemon relay, or send from the collector \
+                 with `kensa forward --syslog {}`",
+                s.chars().take(60).collect::<String>()
+            ));
+        }
+        let text = match s.strip_prefix("unix:") {
+            Some(_) => s.to_string(),
+            None => format!("unix:{s}"),
+        };
+        match text.parse::<crate::forward::syslog::Target>() {
+            Ok(crate::forward::syslog::Target::Unix(p)) if p.is_absolute() => Ok(SyslogSocket(p)),
+            Ok(_) => Err(format!(
+                "the socket path {:?} must be absolute, such as \"/dev/log\"",
+                s.chars().take(60).collect::<String>()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SyslogSocket {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SyslogSocket::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for SyslogSocket {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string_lossy())
+    }
+}
+
+/// The `[collector]` section: which database the collector commands
+/// (`trust`, `import`, `incidents`, `triage`, `report`) use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// A `postgresql://` URL (no password in it); unset: the SQLite file
+    /// `<state>/kensa.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// A file holding the PostgreSQL password (first line; readable by its
+    /// owner only); unset: `PGPASSFILE` or `~/.pgpass`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
 }
 
 /// The `[gate]` section: hold removable block devices exclusively until
@@ -645,6 +725,55 @@ mod tests {
         let c = Config::parse("[gate]\nenabled = true\nmount = true\n", Path::new("k")).unwrap();
         assert!(c.gate.enabled && c.gate.mount);
         assert_eq!(c.gate.media_root, PathBuf::from("/media/kensa"));
+    }
+
+    #[test]
+    fn syslog_section_takes_a_unix_socket_only() {
+        let c = Config::parse(
+            "[syslog]\nenabled = true\nsocket = \"unix:/run/kensa-syslog.sock\"\nfacility = \"local3\"\n",
+            Path::new("k"),
+        )
+        .unwrap();
+        assert!(c.syslog.enabled);
+        assert_eq!(c.syslog.socket.0, PathBuf::from("/run/kensa-syslog.sock"));
+        assert_eq!(c.syslog.facility, crate::forward::syslog::Facility::Local3);
+        assert_eq!(Config::default().syslog.socket.0, PathBuf::from("/dev/log"));
+        let back = Config::parse(&c.to_toml().unwrap(), Path::new("k")).unwrap();
+        assert_eq!(back.syslog, c.syslog);
+
+        let text = "[syslog]\nsocket = \"tcp:siem:514\"\nfacility = \"security\"\n\
+                    enabled = \"yes\"\n";
+        let Err(ConfigError::Invalid { problems, .. }) = Config::parse(text, Path::new("k")) else {
+            panic!("invalid");
+        };
+        let got: Vec<(usize, &str)> = problems.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (2, "[syslog] socket"),
+                (3, "[syslog] facility"),
+                (4, "[syslog] enabled")
+            ]
+        );
+        assert!(problems[0].message.contains("no network"), "{problems:?}");
+        assert!(problems[0]
+            .message
+            .contains("kensa forward --syslog tcp:siem:514"));
+        assert!(problems[1].message.contains("local7"), "{problems:?}");
+        for (bad, says) in [
+            ("relative.sock", "must be absolute"),
+            ("unix:", "no socket path"),
+            ("file:/x", "must be absolute"),
+        ] {
+            let e = Config::parse(&format!("[syslog]\nsocket = \"{bad}\"\n"), Path::new("k"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let e = Config::parse("[syslog]\nsocket = 5\n", Path::new("k"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a Unix socket path in quotes"), "{e}");
     }
 
     #[test]

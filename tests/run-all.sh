@@ -25,8 +25,14 @@ cd "$(dirname "$0")/.."
 # (uuencode), mpack, cpio, nsis (makensis), binutils (ar):
 # the issue-14 container formats built by their real tools;
 # gcc-mingw-w64-x86-64, wine64: the Windows build (x86_64-pc-windows-gnu)
-# linked with mingw and run under Wine by tests/windows).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils gcc-mingw-w64-x86-64 wine64)
+# linked with mingw and run under Wine by tests/windows);
+# rsyslog: a real rsyslogd receives kensa's RFC 5424 messages,
+# tests/support/rsyslog.rs and tests/agent/syslog.rs);
+# postgresql: the collector tests on PostgreSQL, tests/collector_pg, which
+# start a private server from its initdb and pg_ctl);
+# mmdebstrap, systemd-container (systemd-nspawn): tests/service boots the
+# package's unit under systemd in a Debian 12 container).
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils gcc-mingw-w64-x86-64 wine64 rsyslog postgresql mmdebstrap systemd-container)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -48,6 +54,15 @@ if ! python3 -c 'import jsonschema; jsonschema.Draft202012Validator' >/dev/null 
     echo "installing the Python package jsonschema for $(command -v python3)" >&2
     python3 -m pip install --quiet jsonschema ||
         echo "warning: cannot install jsonschema (tests/journal/schema.rs will fail)" >&2
+fi
+
+# The OCSF schema compiler of tests/collector/forward (PyPI ocsf-lib: builds
+# each OCSF class from tests/data/ocsf-1.8.0 with its base event, profiles
+# and objects, offline), for the same python3.
+if ! python3 -c 'import ocsf.compile' >/dev/null 2>&1; then
+    echo "installing the Python package ocsf-lib for $(command -v python3)" >&2
+    python3 -m pip install --quiet 'ocsf-lib==0.10.4' ||
+        echo "warning: cannot install ocsf-lib (tests/collector/forward.rs will fail)" >&2
 fi
 
 # The lint tools: rustup components when the toolchain comes from rustup.

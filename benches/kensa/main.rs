@@ -11,6 +11,8 @@
 //!   extracted (the fair peer), with and without `--no-archives`;
 //! - `startup`: start-up with the ReversingLabs rules, cold and cached;
 //! - `incidents`: incident listing, triage and report at scale;
+//! - `collector`: import, `incidents list|show` and `report` through the
+//!   binary on many agents' bundles (`KENSA_OLD_BIN` compares another);
 //! - `status`: `kensa status` on a journal of one million records;
 //! - `disk`: a 1 GiB ext4 and a 1 GiB FAT32 volume read in user space
 //!   versus mounted (kernel ext4, FUSE fusefat) and scanned;
@@ -21,6 +23,7 @@
 mod support;
 
 mod bench_archives;
+mod bench_collector;
 mod bench_deep;
 mod bench_disk;
 mod bench_scan;
@@ -42,6 +45,7 @@ const BENCHES: &[Bench] = &[
         bench_startup::startup_cold_vs_cached_reversinglabs,
     ),
     ("incidents", incidents_scale::list_and_report_at_scale),
+    ("collector", bench_collector::collector_at_scale),
     ("status", bench_status::status_on_a_million_records),
     ("archives", bench_archives::bench_hostile_archives),
     ("scan", bench_scan::bench_scan_against_peers),

@@ -3,9 +3,15 @@
 //! 40 infected files is one incident. Its automatic classification comes
 //! from the findings' policy taxonomy; an analyst's triage (event, causes,
 //! false positive, note, who, when) overrides it. Triage is an append-only
-//! history: the latest row wins and nothing is erased. The backend filters
-//! and counts (from the columns derived at import); this module turns its
-//! rows into incidents: ids, classification, the current state.
+//! history: the latest row wins and nothing is erased. What a listing
+//! filters on and the report counts (the incident's time, state and current
+//! classification, and how long its id must be) is stored per incident at
+//! import and triage (`derived`), so the backend filters, orders and counts
+//! in SQL from indexes; this module turns its rows into incidents (ids from
+//! the stored lengths, classifications parsed) and its counts into the
+//! report's tallies. What stays in Rust: parsing the stored JSON texts, the
+//! agents' part of an id (over the few agents, not the incidents), and
+//! decoding one incident's finding lines for `show`.
 //!
 //! An incident is keyed by (agent, session): session ids are only unique
 //! per agent, and a second agent may reuse one. The id shown to analysts is
@@ -17,12 +23,12 @@
 //! its prefix, or the name it is trusted under) picks among several.
 
 pub use super::backend::TriageState;
-use super::backend::{IncidentRow, LineRow, Scope, TriageRow};
-use super::{decode, Store, StoreError};
-use crate::findings::policy::{classify, PolicyConfig};
+use super::backend::{IncidentRow, LineRow, Period, Scope, TriageRow};
+use super::derived::{common_prefix, decode};
+use super::{Store, StoreError};
 use crate::findings::taxonomy::{Cause, Classification, Event};
 use crate::findings::{now_rfc3339, Finding, Location, Medium, Record};
-use crate::report::ReportIncident;
+use crate::report::{ColumnPeriod, ReportIncident, Tally};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 
@@ -60,6 +66,14 @@ pub enum IncidentError {
     NoAnalyst,
     #[error("triage row {row}: {what}")]
     BadTriageRow { row: i64, what: String },
+    #[error("incident {agent}/{session}: stored classification {what}")]
+    BadClassification {
+        agent: String,
+        session: String,
+        what: String,
+    },
+    #[error("report counts: {0}")]
+    BadCount(String),
 }
 
 /// Which incidents to list.
@@ -75,8 +89,6 @@ pub struct Filter {
     pub before: Option<chrono::DateTime<chrono::Utc>>,
     /// Only incidents whose current event is this one.
     pub event: Option<Event>,
-    /// Policy used for findings recorded without a taxonomy (old agents).
-    pub policy: PolicyConfig,
 }
 
 /// One triage decision as stored.
@@ -193,35 +205,6 @@ pub struct IncidentDetail {
     pub history: Vec<TriageEntry>,
 }
 
-/// Combines findings' classifications into the incident's: an event that
-/// occurred outranks `precursor`; among the rest the first in taxonomy order
-/// wins. Causes are the union over findings, leaving out findings whose
-/// causes are just `unknown` when another finding names a cause.
-fn combine(classes: &[Classification]) -> Classification {
-    let events: BTreeSet<Event> = classes.iter().map(|c| c.event).collect();
-    let event = events
-        .iter()
-        .copied()
-        .find(|e| *e != Event::Precursor)
-        .or_else(|| events.first().copied())
-        .unwrap_or(Event::Precursor);
-    let only_unknown = |c: &Classification| c.causes.iter().all(|x| *x == Cause::Unknown);
-    let known = classes.iter().any(|c| !only_unknown(c));
-    let mut causes: Vec<Cause> = Vec::new();
-    for c in classes.iter().filter(|c| !known || !only_unknown(c)) {
-        for x in &c.causes {
-            if !causes.contains(x) {
-                causes.push(*x);
-            }
-        }
-    }
-    causes.sort();
-    if causes.is_empty() {
-        causes.push(Cause::Unknown);
-    }
-    Classification { event, causes }
-}
-
 type Key = (String, String);
 
 /// A stored triage row as an entry.
@@ -243,38 +226,6 @@ fn triage_entry(r: TriageRow) -> Result<TriageEntry, IncidentError> {
     })
 }
 
-/// The findings' own taxonomies per incident (each distinct text parsed once).
-fn tagged_classes(
-    store: &Store,
-    scope: &Scope<'_>,
-) -> Result<HashMap<Key, Vec<Classification>>, IncidentError> {
-    let mut parsed: HashMap<String, Option<Classification>> = HashMap::new();
-    let mut out: HashMap<Key, Vec<Classification>> = HashMap::new();
-    for (agent, session, text) in store.backend().taxonomies(scope)? {
-        let class = parsed
-            .entry(text)
-            .or_insert_with_key(|t| serde_json::from_str(t).ok());
-        if let Some(c) = class {
-            out.entry((agent, session)).or_default().push(c.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// Findings recorded without a taxonomy (old agents), per incident.
-fn untagged_findings(
-    store: &Store,
-    scope: &Scope<'_>,
-) -> Result<HashMap<Key, Vec<Finding>>, IncidentError> {
-    let mut out: HashMap<Key, Vec<Finding>> = HashMap::new();
-    for row in store.backend().untagged_findings(scope)? {
-        if let Some(f) = finding(&row) {
-            out.entry((row.agent, row.session)).or_default().push(f);
-        }
-    }
-    Ok(out)
-}
-
 fn finding(row: &LineRow) -> Option<Finding> {
     match decode(&row.agent, row.seq, &row.line)? {
         Record::Finding(f) => Some(f),
@@ -282,54 +233,37 @@ fn finding(row: &LineRow) -> Option<Finding> {
     }
 }
 
-/// Display ids (`AGENT/SESSION`) of the incidents of the agents in scope
-/// (all of an agent's incidents, whatever else the scope filters), so an
-/// id is the same in every listing; for one incident, from its neighbours.
-fn display_ids(store: &Store, scope: &Scope<'_>) -> Result<HashMap<Key, String>, IncidentError> {
-    if let Some((a, s)) = scope.only {
-        let n = store.backend().incident_neighbours(a, s)?;
-        let id = format!(
-            "{}/{}",
-            prefix_among(a, &n.agents, AGENT_ID_LEN),
-            prefix_among(s, &n.sessions, ID_LEN)
-        );
-        return Ok(HashMap::from([((a.to_string(), s.to_string()), id)]));
+/// A stored classification (event slug, causes as JSON), or what is
+/// wrong with it.
+fn stored_class(event: &str, causes: &str) -> Result<Classification, String> {
+    Ok(Classification {
+        event: event
+            .parse()
+            .map_err(|e: crate::findings::taxonomy::UnknownCode| e.to_string())?,
+        causes: serde_json::from_str(causes).map_err(|e| format!("causes: {e}"))?,
+    })
+}
+
+/// The agents' part of display ids: for one agent, from its neighbours;
+/// else for every agent with incidents (few: one index lookup each).
+fn agent_ids(store: &Store, only: Option<&str>) -> Result<HashMap<String, String>, IncidentError> {
+    if let Some(a) = only {
+        let n = store.backend().agent_neighbours(a)?;
+        return Ok(HashMap::from([(
+            a.to_string(),
+            prefix_among(a, &n, AGENT_ID_LEN),
+        )]));
     }
     let agents = store.backend().incident_agents()?;
     let refs: Vec<&str> = agents.iter().map(String::as_str).collect();
-    let agent_ids: HashMap<&str, String> = refs
-        .iter()
-        .copied()
-        .zip(short_ids(&refs, AGENT_ID_LEN))
-        .collect();
-    let mut by_agent: HashMap<String, Vec<String>> = HashMap::new();
-    for (a, s) in store.backend().incident_keys(scope.agent)? {
-        by_agent.entry(a).or_default().push(s);
-    }
-    let mut out = HashMap::new();
-    for (a, sessions) in by_agent {
-        let refs: Vec<&str> = sessions.iter().map(String::as_str).collect();
-        let short = short_ids(&refs, ID_LEN);
-        let prefix = agent_ids
-            .get(a.as_str())
-            .cloned()
-            .unwrap_or_else(|| a.clone());
-        for (s, id) in sessions.iter().zip(short) {
-            out.insert((a.clone(), s.clone()), format!("{prefix}/{id}"));
-        }
-    }
-    Ok(out)
+    let short = short_ids(&refs, AGENT_ID_LEN);
+    Ok(agents.into_iter().zip(short).collect())
 }
 
 /// Builds one incident from its row: the session's time, host, location
-/// and medium when the session record is held, else the first finding's.
-fn incident(
-    row: IncidentRow,
-    id: String,
-    mut classes: Vec<Classification>,
-    untagged: Vec<Finding>,
-    policy: &PolicyConfig,
-) -> Result<Incident, IncidentError> {
+/// and medium when the session record is held, else the first finding's;
+/// the id from the agent's part and the stored length of the session's.
+fn incident(row: IncidentRow, agent_id: &str) -> Result<Incident, IncidentError> {
     let location_of = |t: &str| serde_json::from_str::<Location>(t).unwrap_or_default();
     let (location, medium, host, time) = match row.started {
         Some(s) => (
@@ -341,12 +275,18 @@ fn incident(
         ),
         None => (location_of(&row.first_location), None, None, row.first_time),
     };
-    for f in &untagged {
-        classes.push(classify(policy, location, medium.as_ref(), &f.matches).classification);
-    }
+    let need = usize::try_from(row.id_need).unwrap_or(usize::MAX);
+    let session_id: String = row.session.chars().take(need.max(ID_LEN)).collect();
     Ok(Incident {
-        id,
+        id: format!("{agent_id}/{session_id}"),
         agent_name: None,
+        automatic: stored_class(&row.auto_event, &row.auto_causes).map_err(|what| {
+            IncidentError::BadClassification {
+                agent: row.agent.clone(),
+                session: row.session.clone(),
+                what,
+            }
+        })?,
         agent: row.agent,
         session: row.session,
         host,
@@ -354,24 +294,17 @@ fn incident(
         medium,
         time,
         detections: row.detections,
-        automatic: combine(&classes),
         triage: row.triage.map(triage_entry).transpose()?,
     })
 }
 
 /// The incidents in scope, oldest first.
-fn load(
-    store: &Store,
-    policy: &PolicyConfig,
-    scope: &Scope<'_>,
-) -> Result<Vec<Incident>, IncidentError> {
+fn load(store: &Store, scope: &Scope<'_>) -> Result<Vec<Incident>, IncidentError> {
     let rows = store.backend().incidents(scope)?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tagged = tagged_classes(store, scope)?;
-    let mut untagged = untagged_findings(store, scope)?;
-    let ids = display_ids(store, scope)?;
+    let ids = agent_ids(store, scope.only.map(|(a, _)| a))?;
     let names: HashMap<String, String> = store
         .backend()
         .trust_list()?
@@ -380,15 +313,12 @@ fn load(
         .collect();
     rows.into_iter()
         .map(|row| {
-            let key = (row.agent.clone(), row.session.clone());
-            let id = ids
-                .get(&key)
-                .cloned()
-                .unwrap_or_else(|| format!("{}/{}", row.agent, row.session));
-            let classes = tagged.remove(&key).unwrap_or_default();
-            let plain = untagged.remove(&key).unwrap_or_default();
             let name = names.get(&row.agent).cloned();
-            let mut i = incident(row, id, classes, plain, policy)?;
+            let agent_id = ids
+                .get(&row.agent)
+                .cloned()
+                .unwrap_or_else(|| row.agent.clone());
+            let mut i = incident(row, &agent_id)?;
             i.agent_name = name;
             Ok(i)
         })
@@ -401,7 +331,7 @@ fn load_one(store: &Store, key: &Key, id: &str) -> Result<Incident, IncidentErro
         only: Some((&key.0, &key.1)),
         ..Scope::default()
     };
-    load(store, &PolicyConfig::default(), &scope)?
+    load(store, &scope)?
         .into_iter()
         .next()
         .ok_or_else(|| IncidentError::NotFound(id.to_string()))
@@ -417,10 +347,6 @@ fn prefix_among(s: &str, neighbours: &[Option<String>; 2], min: usize) -> String
         .max()
         .unwrap_or(0);
     s.chars().take(need.max(min)).collect()
-}
-
-fn common_prefix(a: &str, b: &str) -> usize {
-    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }
 
 /// Shortest prefixes of at least `min` characters that tell the strings
@@ -443,27 +369,73 @@ fn short_ids(sessions: &[&str], min: usize) -> Vec<String> {
         .collect()
 }
 
-/// Every incident that passes the filter, oldest first. The backend
-/// filters (see [`Scope`]); the event of an untriaged incident, which
-/// combines its findings', is checked here.
+/// Every incident that passes the filter, oldest first (the backend
+/// filters; see [`Scope`]).
 pub fn list(store: &Store, filter: &Filter) -> Result<Vec<Incident>, IncidentError> {
-    let text = |t: &Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string())
-    };
-    let (since, before) = (text(&filter.since), text(&filter.before));
+    let ms = |t: &Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_millis());
     let scope = Scope {
         agent: filter.agent.as_deref(),
         only: None,
         state: filter.state,
-        since: since.as_deref(),
-        before: before.as_deref(),
+        since: ms(&filter.since),
+        before: ms(&filter.before),
         event: filter.event.map(|e| e.slug()),
+        untimed: false,
     };
-    let mut list = load(store, &filter.policy, &scope)?;
-    if let Some(event) = filter.event {
-        list.retain(|i| i.current().event == event);
-    }
-    Ok(list)
+    load(store, &scope)
+}
+
+/// The incidents whose time does not parse: listed, but never counted.
+pub fn untimed(store: &Store) -> Result<Vec<Incident>, IncidentError> {
+    let scope = Scope {
+        untimed: true,
+        ..Scope::default()
+    };
+    load(store, &scope)
+}
+
+/// The report's tallies over `periods` (see `report::periods`), counted by
+/// the backend per period, triage state and current classification.
+pub fn tallies(store: &Store, periods: &[ColumnPeriod]) -> Result<Vec<Tally>, IncidentError> {
+    let periods: Vec<Period> = periods
+        .iter()
+        .map(|p| Period {
+            column: p.column,
+            from: p.from.timestamp_millis(),
+            to: p.to.timestamp_millis(),
+        })
+        .collect();
+    store
+        .backend()
+        .report_counts(&periods)?
+        .into_iter()
+        .map(|row| {
+            let state = TriageState::from_slug(&row.state)
+                .ok_or_else(|| IncidentError::BadCount(format!("triage state {:?}", row.state)))?;
+            Ok(Tally {
+                column: row.column,
+                classification: stored_class(&row.event, &row.causes)
+                    .map_err(IncidentError::BadCount)?,
+                false_positive: state == TriageState::FalsePositive,
+                triaged: state != TriageState::Untriaged,
+                count: row.count,
+            })
+        })
+        .collect()
+}
+
+/// The report for fiscal year `fy` as of `as_of`, periods in `tz`,
+/// counted by the store (the same numbers `report::build` gives over the
+/// listed incidents).
+pub fn report(
+    store: &Store,
+    fy: i32,
+    as_of: chrono::NaiveDate,
+    tz: chrono_tz::Tz,
+) -> Result<crate::report::Report, IncidentError> {
+    let periods = crate::report::periods(fy, as_of, tz);
+    let tallies = tallies(store, &periods)?;
+    Ok(crate::report::from_tallies(&tallies, fy, as_of, tz))
 }
 
 /// Which incident a command names: `id` is an id as shown
@@ -554,20 +526,17 @@ fn resolve(store: &Store, sel: Selector<'_>) -> Result<Key, IncidentError> {
         0 => Err(IncidentError::NotFound(id.to_string())),
         1 => Ok(keys.remove(0)),
         _ => {
-            let ids = display_ids(store, &Scope::default())?;
-            let names: Vec<String> = keys
-                .iter()
-                .map(|k| {
-                    let shown = ids.get(k).cloned().unwrap_or_else(|| k.1.clone());
-                    let sane = crate::output::sanitize;
-                    format!(
-                        "{} (agent {}, session {})",
-                        sane(&shown),
-                        sane(&k.0),
-                        sane(&k.1)
-                    )
-                })
-                .collect();
+            let mut names = Vec::with_capacity(keys.len());
+            for k in &keys {
+                let shown = load_one(store, k, id)?.id;
+                let sane = crate::output::sanitize;
+                names.push(format!(
+                    "{} (agent {}, session {})",
+                    sane(&shown),
+                    sane(&k.0),
+                    sane(&k.1)
+                ));
+            }
             Err(IncidentError::Ambiguous {
                 id: id.to_string(),
                 candidates: names.join(", "),
@@ -679,37 +648,6 @@ pub fn triage_incident(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn combining_classifications() {
-        let p = Classification {
-            event: Event::Precursor,
-            causes: vec![Cause::Unknown],
-        };
-        let m = Classification {
-            event: Event::MalwareInfection,
-            causes: vec![Cause::SuspiciousFile],
-        };
-        let c = combine(&[p.clone(), m.clone()]);
-        assert_eq!(
-            c,
-            Classification {
-                event: Event::MalwareInfection,
-                causes: vec![Cause::SuspiciousFile]
-            }
-        );
-        assert_eq!(combine(std::slice::from_ref(&p)), p);
-        let both = Classification {
-            event: Event::Leak,
-            causes: vec![Cause::Insider, Cause::Unknown],
-        };
-        assert_eq!(
-            combine(&[both.clone(), p.clone()]),
-            both,
-            "explicit unknown kept"
-        );
-        assert_eq!(combine(&[]), p);
-    }
 
     #[test]
     fn ids_are_short_and_unique() {

@@ -1,20 +1,27 @@
-//! The collector store (`<state>/kensa.db`): imported journal lines, the
-//! trusted agent keys, the import log, the triage history, and the incident
-//! columns derived from the lines at import. [`Store`] is the only way to
-//! open it; it talks to a [`backend::Backend`] (SQLite, in `sqlite`, is the
-//! one today), which owns every SQL statement and the schema, brought up
-//! through the ordered list of [`MIGRATIONS`]. `trust` manages keys,
+//! The collector store (`<state>/kensa.db`, or a PostgreSQL database named
+//! by a `postgresql://` URL): imported journal lines, the trusted agent
+//! keys, the import log, the triage history, and the incident columns
+//! derived from the lines at import. [`Store`] is the only way to open it
+//! ([`Database`] says which); it talks to a [`backend::Backend`] (`sqlite`,
+//! the embedded default, or `postgres`, with `pgconn` for the URL, the
+//! password and TLS), which owns every SQL statement and the schema,
+//! brought up through the ordered list of [`MIGRATIONS`]. `trust` manages keys,
 //! `import` brings bundles and the agent's own journal in, `open` opens the
 //! store for the commands that read it (on an agent, importing its own
-//! journal first), and `incidents` builds incidents and triage over what
-//! the backend returns. `validate` checks every line against the record
-//! schema before it is stored. It checks no signatures itself: bundle
-//! verification lives in `bundle`.
+//! journal first), `derived` computes what the store keeps per line and per
+//! incident so that listing, filtering and the report's counts are SQL over
+//! indexed columns, and `incidents` turns the backend's rows and counts into
+//! incidents, triage and report tallies. `validate` checks every line
+//! against the record schema before it is stored. It checks no signatures
+//! itself: bundle verification lives in `bundle`.
 
 pub mod backend;
+pub mod derived;
 pub mod import;
 pub mod incidents;
 pub mod open;
+pub mod pgconn;
+mod postgres;
 mod sqlite;
 pub mod trust;
 pub mod validate;
@@ -24,24 +31,26 @@ pub use import::{
     import_bundle_bytes, import_bundle_file, import_journal, ImportError, ImportOutcome,
 };
 pub use open::{open_with_own_journal, OpenError, Opened};
+pub use pgconn::{PgConfigError, PgTarget};
 pub use trust::TrustedKey;
 
 use crate::bundle::BundleLine;
-use crate::findings::taxonomy::Classification;
-use crate::findings::{Location, Record};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Schema version this code brings a database to: the number of
-/// [`MIGRATIONS`]. SQLite keeps it in `PRAGMA user_version`.
+/// [`MIGRATIONS`]. SQLite keeps it in `PRAGMA user_version`, PostgreSQL in
+/// the table `kensa_schema`.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The schema's history, oldest first: migration `n` (1-based) brings a
 /// database from version `n - 1` to `n`. Every backend implements each one,
 /// in this order, and nothing else changes its schema.
-pub const MIGRATIONS: [&str; 3] = [
+pub const MIGRATIONS: [&str; 5] = [
     "records, trusted keys and the import log",
     "the triage history (retires the old per-table schema_versions table)",
     "incident columns derived from the lines at import (findings, sessions, incidents), back-filled",
+    "aggregation columns and indexes: each incident's time in ms, automatic and current classification, triage state, id length; back-filled",
+    "forward cursors per destination",
 ];
 
 /// Longest journal line decoded, in bytes; longer lines are kept but
@@ -59,6 +68,20 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Sql(rusqlite::Error),
+    #[error("database {target}: {}", pg_text(source))]
+    PgConnect {
+        /// The URL without its password.
+        target: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("PostgreSQL: {}", pg_text(.0))]
+    Pg(::postgres::Error),
+    #[error(transparent)]
+    PgConfig(#[from] PgConfigError),
+    /// A backend call made while another was still running (a bug).
+    #[error("internal error: the database connection is already in use")]
+    Reentered,
     /// Another process held the database longer than the busy timeout.
     #[error("the database is busy: another kensa has held it for {} s; retry", sqlite::BUSY_TIMEOUT.as_secs())]
     Busy,
@@ -87,6 +110,78 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> StoreError {
+        if e.code() == Some(&::postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+            StoreError::Busy
+        } else {
+            StoreError::Pg(e)
+        }
+    }
+}
+
+/// A PostgreSQL error in one line: the server's message, code and detail
+/// when it sent one (the client's own text says only "db error" then),
+/// else the client's error and its causes.
+fn pg_text(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; {d}"));
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        s.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    s
+}
+
+/// Which collector database to open.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// The SQLite file (`<state>/kensa.db` unless configured).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(Box<PgTarget>),
+}
+
+impl Database {
+    /// The database named by a URL (`--database`, else `[collector]
+    /// database`); none: the SQLite file `<state>/kensa.db`.
+    /// `password_file` holds the PostgreSQL password (else the libpq
+    /// password file is read).
+    pub fn select(
+        state: &crate::state::StateDir,
+        url: Option<&str>,
+        password_file: Option<&Path>,
+    ) -> Result<Database, PgConfigError> {
+        match url {
+            None => Ok(Database::Sqlite(state.database())),
+            Some(u) => Ok(Database::Postgres(Box::new(PgTarget::new(
+                u,
+                password_file,
+            )?))),
+        }
+    }
+
+    /// How the database is named in messages (a URL without its password).
+    pub fn shown(&self) -> String {
+        match self {
+            Database::Sqlite(p) => crate::engine::pathfmt::display(p),
+            Database::Postgres(t) => t.shown().to_string(),
+        }
+    }
+}
+
 /// The collector database, behind one backend.
 pub struct Store {
     backend: Box<dyn Backend>,
@@ -98,6 +193,16 @@ impl Store {
         Ok(Store {
             backend: Box::new(sqlite::Sqlite::open(path)?),
         })
+    }
+
+    /// Opens (creating or migrating) the database `db` names.
+    pub fn open_database(db: &Database) -> Result<Store, StoreError> {
+        match db {
+            Database::Sqlite(p) => Store::open(p),
+            Database::Postgres(t) => Ok(Store {
+                backend: Box::new(self::postgres::Postgres::open(t)?),
+            }),
+        }
     }
 
     /// A throw-away in-memory store (tests, fuzzing).
@@ -115,6 +220,12 @@ impl Store {
     /// Highest seq held for `agent` (0 when none).
     pub fn max_seq(&self, agent: &str) -> Result<u64, StoreError> {
         self.backend.max_seq(agent)
+    }
+
+    /// Every line held for `agent` as (seq, hash), by seq: what a check
+    /// of the store against a journal compares.
+    pub fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
+        self.backend.record_hashes(agent)
     }
 
     /// Stores journal lines of `agent` as they are: duplicates are skipped
@@ -143,82 +254,6 @@ impl Store {
     pub(crate) fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
     }
-}
-
-/// A stored journal line as a scan record, through the journal's own
-/// typed decoder (`journal::Entry`; lines were chain-checked at import).
-/// Oversized and unreadable lines are `None` (with a warning); the
-/// journal's bookkeeping records are `None`.
-pub(crate) fn decode(agent: &str, seq: u64, line: &str) -> Option<Record> {
-    if line.len() > MAX_LINE {
-        tracing::warn!(
-            agent,
-            seq,
-            "journal line longer than {MAX_LINE} bytes skipped"
-        );
-        return None;
-    }
-    match crate::journal::Entry::from_json(line.as_bytes()) {
-        Ok(crate::journal::Entry::Scan(r)) => Some(r),
-        Ok(crate::journal::Entry::Journal(_)) => None,
-        Err(e) => {
-            tracing::warn!(agent, seq, "unreadable journal record skipped: {e}");
-            None
-        }
-    }
-}
-
-/// What incidents need from one journal line, derived when it is stored.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Derived {
-    /// A finding: its session, time, location, and its taxonomy as JSON
-    /// (`None` for old agents that recorded none).
-    Finding {
-        session: String,
-        time: String,
-        location: String,
-        taxonomy: Option<String>,
-    },
-    /// A session start: its time, host, location and medium as JSON.
-    Session {
-        id: String,
-        time: String,
-        host: String,
-        location: String,
-        medium: Option<String>,
-    },
-}
-
-/// Derives the incident columns of a line; `None` for other kinds and for
-/// lines that do not decode.
-pub fn derive(agent: &str, seq: u64, line: &str) -> Option<Derived> {
-    match decode(agent, seq, line)? {
-        Record::Finding(f) => Some(Derived::Finding {
-            location: location_text(f.location),
-            taxonomy: f.taxonomy.as_ref().and_then(taxonomy_text),
-            session: f.session,
-            time: f.time,
-        }),
-        Record::Session(s) => Some(Derived::Session {
-            location: location_text(s.location),
-            medium: s
-                .medium
-                .as_ref()
-                .and_then(|m| serde_json::to_string(m).ok()),
-            id: s.id,
-            time: s.time,
-            host: s.host,
-        }),
-        _ => None,
-    }
-}
-
-fn location_text(l: Location) -> String {
-    serde_json::to_string(&l).unwrap_or_default()
-}
-
-fn taxonomy_text(c: &Classification) -> Option<String> {
-    serde_json::to_string(c).ok()
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! `triage`, `report`). On an agent (a state directory with
 //! `keys/agent.key` and `journal/`) the store is created if missing and
 //! first brought up to date with the agent's own journal, so those commands
-//! work there without an export and import; elsewhere it must already exist
-//! (created by `kensa import`).
+//! work there without an export and import; elsewhere an SQLite file must
+//! already exist (created by `kensa import`). Either backend serves both.
 
-use super::{import_journal, ImportError, Store, StoreError};
+use super::{import_journal, Database, ImportError, Store, StoreError};
 use crate::journal::JournalError;
 use crate::keys::{KeyError, PublicKey};
 use crate::state::StateDir;
@@ -22,9 +22,10 @@ const TORN_RETRY_DELAY: Duration = Duration::from_millis(100);
 pub enum OpenError {
     #[error("no collector database at {path}: import findings first (kensa import), or pass --state-dir")]
     NoDatabase { path: PathBuf },
-    #[error("opening {path}")]
+    #[error("opening {database}")]
     Store {
-        path: PathBuf,
+        /// The database as shown (a URL without its password).
+        database: String,
         #[source]
         source: StoreError,
     },
@@ -37,7 +38,7 @@ pub enum OpenError {
     #[error("importing this agent's journal {dir} into {database}")]
     Import {
         dir: PathBuf,
-        database: PathBuf,
+        database: String,
         #[source]
         source: Box<ImportError>,
     },
@@ -52,21 +53,22 @@ pub struct Opened {
     pub torn_tail: Option<JournalError>,
 }
 
-/// Opens the collector store of `state`. On an agent it is created if
-/// missing and first brought up to date with the agent's own journal;
-/// elsewhere it must exist.
-pub fn open_with_own_journal(state: &StateDir) -> Result<Opened, OpenError> {
-    let path = state.database();
+/// Opens the collector database `db` for the state directory `state`. On
+/// an agent it is created if missing and first brought up to date with the
+/// agent's own journal; elsewhere an SQLite file must exist.
+pub fn open_with_own_journal(state: &StateDir, db: &Database) -> Result<Opened, OpenError> {
     let agent = state.is_agent();
-    if !agent && !path.is_file() {
-        return Err(OpenError::NoDatabase { path });
+    if let Database::Sqlite(path) = db {
+        if !agent && !path.is_file() {
+            return Err(OpenError::NoDatabase { path: path.clone() });
+        }
     }
-    let mut store = Store::open(&path).map_err(|source| OpenError::Store {
-        path: path.clone(),
+    let mut store = Store::open_database(db).map_err(|source| OpenError::Store {
+        database: db.shown(),
         source,
     })?;
     let torn_tail = if agent {
-        import_own_journal(state, &mut store)?
+        import_own_journal(state, db, &mut store)?
     } else {
         None
     };
@@ -80,6 +82,7 @@ pub fn open_with_own_journal(state: &StateDir) -> Result<Opened, OpenError> {
 /// briefly, then returned as the torn tail and left for next time.
 fn import_own_journal(
     state: &StateDir,
+    db: &Database,
     store: &mut Store,
 ) -> Result<Option<JournalError>, OpenError> {
     let dir = state.journal_dir();
@@ -115,7 +118,7 @@ fn import_own_journal(
             Err(source) => {
                 return Err(OpenError::Import {
                     dir,
-                    database: state.database(),
+                    database: db.shown(),
                     source: Box::new(source),
                 })
             }

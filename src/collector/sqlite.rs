@@ -4,17 +4,25 @@
 //! with the version bump, so a crash leaves the database at one version or
 //! the next. Writers take the lock up front (`BEGIN IMMEDIATE`) and wait
 //! up to [`BUSY_TIMEOUT`] for another writer (a second `kensa import`), so
-//! concurrent imports queue instead of failing.
+//! concurrent imports queue instead of failing. An import refreshes the
+//! aggregation columns of every incident it touched before it commits, and
+//! a triage updates its incident's current state in the same transaction,
+//! so the listing's filters and the report's counts read only `incidents`
+//! and its indexes (checked with `EXPLAIN QUERY PLAN` in the tests). The
+//! SQL is standard but for `INSERT ... ON CONFLICT` (also PostgreSQL's).
 
 use super::backend::{
-    Backend, ImportBatch, IncidentRow, LineRow, LogPolicy, Neighbours, Scope, SessionRow,
-    TriageRow, TriageState,
+    Backend, CountRow, CursorRow, ImportBatch, IncidentRow, LineRow, LogPolicy, Period, Scope,
+    SessionRow, TriageRow, TriageState,
 };
-use super::{derive, Derived, ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
+use super::derived::{self, derive, Derived, FindingRow, Findings, Scanned};
+use super::{ImportError, ImportOutcome, StoreError, TrustedKey, SCHEMA_VERSION};
 use crate::bundle::BundleLine;
+use rusqlite::types::Value;
 use rusqlite::{
     params, params_from_iter, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
 };
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,6 +48,35 @@ CREATE TABLE sessions(agent TEXT NOT NULL, session TEXT NOT NULL, seq INTEGER NO
 CREATE TABLE incidents(agent TEXT NOT NULL, session TEXT NOT NULL, first_seq INTEGER NOT NULL, time TEXT NOT NULL, location TEXT NOT NULL, detections INTEGER NOT NULL, sort_time TEXT NOT NULL, PRIMARY KEY(agent, session));
 CREATE INDEX incidents_session ON incidents(session, agent);
 CREATE INDEX incidents_order ON incidents(sort_time, session, agent);
+";
+
+/// Version 4: what listing, filtering and counting read, per incident
+/// (see `derived`): its time in ms (NULL when it does not parse), its
+/// automatic classification, its latest triage row, its current state and
+/// classification (the latest triage's, else the automatic), and how many
+/// characters of its session id tell it apart (NULL until placed). One
+/// index per `incidents list` filter, in listing order, and one covering
+/// the report's range scan; an incident's findings indexed in seq order
+/// (what [`refresh`] reads).
+const V4_AGGREGATION: &str = r#"
+ALTER TABLE incidents ADD COLUMN utc_ms INTEGER;
+ALTER TABLE incidents ADD COLUMN auto_event TEXT NOT NULL DEFAULT 'precursor';
+ALTER TABLE incidents ADD COLUMN auto_causes TEXT NOT NULL DEFAULT '["unknown"]';
+ALTER TABLE incidents ADD COLUMN triage_id INTEGER;
+ALTER TABLE incidents ADD COLUMN state TEXT NOT NULL DEFAULT 'untriaged';
+ALTER TABLE incidents ADD COLUMN event TEXT NOT NULL DEFAULT 'precursor';
+ALTER TABLE incidents ADD COLUMN causes TEXT NOT NULL DEFAULT '["unknown"]';
+ALTER TABLE incidents ADD COLUMN id_need INTEGER;
+CREATE INDEX incidents_state ON incidents(state, sort_time, session, agent);
+CREATE INDEX incidents_event ON incidents(event, sort_time, session, agent);
+CREATE INDEX incidents_time ON incidents(utc_ms, state, event, causes);
+DROP INDEX findings_incident;
+CREATE INDEX findings_incident ON findings(agent, session, seq);
+"#;
+
+/// Version 5: per destination and agent, the last seq `kensa forward` sent.
+const V5_FORWARD: &str = "
+CREATE TABLE forward_cursors(destination TEXT NOT NULL, agent TEXT NOT NULL, seq INTEGER NOT NULL, updated TEXT NOT NULL, PRIMARY KEY(destination, agent));
 ";
 
 /// The collector database in one SQLite file.
@@ -114,7 +151,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         match version {
             1 => tx.execute_batch(V1_RECORDS)?,
             2 => migrate_triage(&tx)?,
-            _ => migrate_derived(&tx)?,
+            3 => migrate_derived(&tx)?,
+            4 => migrate_aggregation(&tx)?,
+            _ => tx.execute_batch(V5_FORWARD)?,
         }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
@@ -166,30 +205,83 @@ fn migrate_derived(tx: &Transaction<'_>) -> Result<(), StoreError> {
         let line: String = r.get(3)?;
         store_derived(tx, &agent, seq as u64, &kind, &line)?;
     }
+    drop(rows);
+    drop(stmt);
+    tx.execute_batch(INCIDENTS_OF_FINDINGS)?;
     Ok(())
 }
 
-/// Writes what incidents need from a new line into the derived tables.
+/// Version 3's incidents from the findings: one per (agent, session), its
+/// first finding's time and location, its count, ordered by its session's
+/// time, else its first finding's.
+const INCIDENTS_OF_FINDINGS: &str = "
+INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
+SELECT f.agent, f.session, f.seq, f.time, f.location, g.n, COALESCE(s.time, f.time)
+FROM (SELECT agent, session, MIN(seq) AS first, COUNT(*) AS n FROM findings GROUP BY agent, session) g
+JOIN findings f ON f.agent = g.agent AND f.seq = g.first
+LEFT JOIN sessions s ON s.agent = g.agent AND s.session = g.session";
+
+/// Version 4: the aggregation columns, back-filled: the current state of
+/// every triaged incident from its latest triage row, then each incident
+/// refreshed as an import would (in key order, a thousand at a time).
+fn migrate_aggregation(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(V4_AGGREGATION)?;
+    tx.execute_batch(
+        "UPDATE incidents SET triage_id =
+           (SELECT MAX(y.id) FROM triage y WHERE y.agent = incidents.agent AND y.session = incidents.session);
+         UPDATE incidents SET
+           state = (SELECT CASE WHEN t.false_positive <> 0 THEN 'false_positive' ELSE 'triaged' END
+                    FROM triage t WHERE t.id = incidents.triage_id),
+           event = (SELECT t.event FROM triage t WHERE t.id = incidents.triage_id),
+           causes = (SELECT t.causes FROM triage t WHERE t.id = incidents.triage_id)
+         WHERE triage_id IS NOT NULL;",
+    )?;
+    let mut after = (String::new(), String::new());
+    loop {
+        let keys: Vec<(String, String)> = tx
+            .prepare_cached(
+                "SELECT agent, session FROM incidents WHERE (agent, session) > (?1, ?2)
+                 ORDER BY agent, session LIMIT 1000",
+            )?
+            .query_map(params![after.0, after.1], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let Some(last) = keys.last().cloned() else {
+            return Ok(());
+        };
+        for (agent, session) in &keys {
+            refresh(tx, agent, session)?;
+        }
+        after = last;
+    }
+}
+
+/// Writes what incidents need from a new line into the derived tables;
+/// returns the session of the incident it touched, if any.
 fn store_derived(
     tx: &Transaction<'_>,
     agent: &str,
     seq: u64,
     kind: &str,
     line: &str,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Option<String>> {
     if kind != "finding" && kind != "session" {
-        return Ok(());
+        return Ok(None);
     }
     match derive(agent, seq, line) {
         Some(d @ Derived::Finding { .. }) if kind == "finding" => store_finding(tx, agent, seq, &d),
         Some(d @ Derived::Session { .. }) if kind == "session" => store_session(tx, agent, seq, &d),
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
-/// A finding: its row, and its incident created or counted (the first
-/// finding's time and location win; the session's time orders it).
-fn store_finding(tx: &Transaction<'_>, agent: &str, seq: u64, d: &Derived) -> rusqlite::Result<()> {
+/// A finding: its row; its incident is made or updated by [`refresh`],
+/// once per import, so a finding touches no index of `incidents`.
+fn store_finding(
+    tx: &Transaction<'_>,
+    agent: &str,
+    seq: u64,
+    d: &Derived,
+) -> rusqlite::Result<Option<String>> {
     let Derived::Finding {
         session,
         time,
@@ -197,30 +289,23 @@ fn store_finding(tx: &Transaction<'_>, agent: &str, seq: u64, d: &Derived) -> ru
         taxonomy,
     } = d
     else {
-        return Ok(());
+        return Ok(None);
     };
     tx.prepare_cached(
         "INSERT INTO findings(agent, seq, session, time, location, taxonomy) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![agent, seq as i64, session, time, location, taxonomy])?;
-    tx.prepare_cached(
-        "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time)
-         VALUES(?1, ?2, ?3, ?4, ?5, 1,
-           COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2), ?4))
-         ON CONFLICT(agent, session) DO UPDATE SET detections = detections + 1,
-           time = CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END,
-           location = CASE WHEN excluded.first_seq < first_seq THEN excluded.location ELSE location END,
-           first_seq = MIN(first_seq, excluded.first_seq),
-           sort_time = COALESCE((SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2),
-             CASE WHEN excluded.first_seq < first_seq THEN excluded.time ELSE time END)",
-    )?
-    .execute(params![agent, session, seq as i64, time, location])?;
-    Ok(())
+    Ok(Some(session.clone()))
 }
 
-/// A session start (the one with the highest seq wins), and the order of
-/// its incident if one exists already.
-fn store_session(tx: &Transaction<'_>, agent: &str, seq: u64, d: &Derived) -> rusqlite::Result<()> {
+/// A session start (the one with the highest seq wins); its incident, if
+/// there is one, is touched ([`refresh`] orders it by the session's time).
+fn store_session(
+    tx: &Transaction<'_>,
+    agent: &str,
+    seq: u64,
+    d: &Derived,
+) -> rusqlite::Result<Option<String>> {
     let Derived::Session {
         id,
         time,
@@ -229,7 +314,7 @@ fn store_session(tx: &Transaction<'_>, agent: &str, seq: u64, d: &Derived) -> ru
         medium,
     } = d
     else {
-        return Ok(());
+        return Ok(None);
     };
     tx.prepare_cached(
         "INSERT INTO sessions(agent, session, seq, time, host, location, medium) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -238,13 +323,172 @@ fn store_session(tx: &Transaction<'_>, agent: &str, seq: u64, d: &Derived) -> ru
          WHERE excluded.seq > sessions.seq",
     )?
     .execute(params![agent, id, seq as i64, time, host, location, medium])?;
+    Ok(Some(id.clone()))
+}
+
+/// Makes or updates one incident from all its lines, after an import
+/// touched it (or in the migration): one pass over its findings in seq
+/// order with its session ([`Findings`]); then a new incident is placed
+/// among its agent's sessions ([`place_id`]) and inserted with every
+/// column at once, and a held one is updated only where it changed.
+fn refresh(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<()> {
+    let Some((f, started)) = scan(tx, agent, session)? else {
+        return Ok(());
+    };
+    let time = started.unwrap_or_else(|| f.first_time.clone());
+    let held: Option<Option<i64>> = tx
+        .prepare_cached("SELECT id_need FROM incidents WHERE agent = ?1 AND session = ?2")?
+        .query_row(params![agent, session], |r| r.get(0))
+        .optional()?;
+    let utc = derived::utc_ms(&time);
+    let Some(need) = held else {
+        let need = place_id(tx, agent, session)? as i64;
+        tx.prepare_cached(
+            "INSERT INTO incidents(agent, session, first_seq, time, location, detections, sort_time,
+               utc_ms, auto_event, auto_causes, event, causes, id_need)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            agent,
+            session,
+            f.first_seq,
+            f.first_time,
+            f.first_location,
+            f.count as i64,
+            time,
+            utc,
+            f.event,
+            f.causes,
+            need
+        ])?;
+        return Ok(());
+    };
+    let need = match need {
+        Some(_) => None,
+        None => Some(place_id(tx, agent, session)? as i64),
+    };
+    update_held(tx, agent, session, &f, &time, utc, need)
+}
+
+/// A held incident's columns, each statement run only when its columns
+/// changed: the count and first finding (and a length not placed yet),
+/// then the indexed order, time and classification (so a new finding
+/// alone rewrites no index entry).
+fn update_held(
+    tx: &Connection,
+    agent: &str,
+    session: &str,
+    f: &Scanned,
+    time: &str,
+    utc: Option<i64>,
+    need: Option<i64>,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE incidents SET sort_time =
-           (SELECT s.time FROM sessions s WHERE s.agent = ?1 AND s.session = ?2)
-         WHERE agent = ?1 AND session = ?2",
+        "UPDATE incidents SET detections = ?3, first_seq = ?4, time = ?5, location = ?6,
+           id_need = COALESCE(?7, id_need)
+         WHERE agent = ?1 AND session = ?2 AND (detections <> ?3 OR first_seq <> ?4 OR ?7 IS NOT NULL)",
     )?
-    .execute(params![agent, id])?;
+    .execute(params![
+        agent,
+        session,
+        f.count as i64,
+        f.first_seq,
+        f.first_time,
+        f.first_location,
+        need
+    ])?;
+    tx.prepare_cached(
+        "UPDATE incidents SET sort_time = ?3, utc_ms = ?4, auto_event = ?5, auto_causes = ?6,
+           event = CASE WHEN triage_id IS NULL THEN ?5 ELSE event END,
+           causes = CASE WHEN triage_id IS NULL THEN ?6 ELSE causes END
+         WHERE agent = ?1 AND session = ?2 AND (sort_time <> ?3 OR utc_ms IS NOT ?4
+           OR auto_event <> ?5 OR auto_causes <> ?6
+           OR (triage_id IS NULL AND (event <> ?5 OR causes <> ?6)))",
+    )?
+    .execute(params![agent, session, time, utc, f.event, f.causes])?;
     Ok(())
+}
+
+/// A session record's time, location and medium.
+type Started = (String, String, Option<String>);
+
+/// One pass over an incident's findings in seq order, each row with its
+/// session's time, location and medium (a session without findings reads
+/// nothing more): the incident's columns and its session's time.
+fn scan(
+    tx: &Connection,
+    agent: &str,
+    session: &str,
+) -> rusqlite::Result<Option<(Scanned, Option<String>)>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT f.seq, f.time, f.location, f.taxonomy, r.line, s.time, s.location, s.medium
+         FROM findings f
+         LEFT JOIN sessions s ON s.agent = f.agent AND s.session = f.session
+         LEFT JOIN records r ON f.taxonomy IS NULL AND r.agent = f.agent AND r.seq = f.seq
+         WHERE f.agent = ?1 AND f.session = ?2 ORDER BY f.seq",
+    )?;
+    let mut rows = stmt.query(params![agent, session])?;
+    let mut acc: Option<(Findings, Option<String>)> = None;
+    while let Some(r) = rows.next()? {
+        let text =
+            |i: usize| -> rusqlite::Result<Option<&str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
+        if acc.is_none() {
+            let started: Option<Started> = match text(5)? {
+                Some(t) => Some((
+                    t.into(),
+                    text(6)?.unwrap_or_default().into(),
+                    text(7)?.map(Into::into),
+                )),
+                None => None,
+            };
+            let f = Findings::new(started.as_ref().map(|s| (s.1.as_str(), s.2.as_deref())));
+            acc = Some((f, started.map(|s| s.0)));
+        }
+        if let Some((findings, _)) = acc.as_mut() {
+            findings.add(
+                agent,
+                &FindingRow {
+                    seq: r.get(0)?,
+                    time: text(1)?.unwrap_or_default(),
+                    location: text(2)?.unwrap_or_default(),
+                    taxonomy: text(3)?,
+                    line: text(4)?,
+                },
+            );
+        }
+    }
+    Ok(acc.and_then(|(f, started)| Some((f.finish()?, started))))
+}
+
+/// A new incident's id length from its neighbours among its agent's
+/// sessions; a neighbour already placed grows to tell it apart from this
+/// one (one not placed yet is placed on its own turn, and sees this one).
+fn place_id(tx: &Connection, agent: &str, session: &str) -> rusqlite::Result<usize> {
+    let one = |sql: &str| -> rusqlite::Result<Option<(String, Option<i64>)>> {
+        tx.prepare_cached(sql)?
+            .query_row(params![agent, session], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    };
+    let prev = one(
+        "SELECT session, id_need FROM incidents WHERE agent = ?1 AND session < ?2
+         ORDER BY session DESC LIMIT 1",
+    )?;
+    let next = one(
+        "SELECT session, id_need FROM incidents WHERE agent = ?1 AND session > ?2
+         ORDER BY session LIMIT 1",
+    )?;
+    for (n, need) in prev.iter().chain(&next) {
+        let theirs = (derived::common_prefix(session, n) + 1) as i64;
+        if need.is_some_and(|v| v < theirs) {
+            tx.prepare_cached(
+                "UPDATE incidents SET id_need = ?3 WHERE agent = ?1 AND session = ?2",
+            )?
+            .execute(params![agent, n, theirs])?;
+        }
+    }
+    let p = prev.as_ref().map(|(s, _)| s.as_str());
+    let n = next.as_ref().map(|(s, _)| s.as_str());
+    Ok(derived::id_need(session, [p, n]))
 }
 
 fn held_hash(tx: &Transaction<'_>, agent: &str, seq: u64) -> rusqlite::Result<Option<String>> {
@@ -290,6 +534,7 @@ fn insert(
     line: &BundleLine,
     now: &str,
     outcome: &mut ImportOutcome,
+    touched: &mut BTreeSet<String>,
 ) -> Result<(), ImportError> {
     match held_hash(tx, agent, line.seq)? {
         Some(h) if h == line.hash => outcome.duplicates += 1,
@@ -316,7 +561,7 @@ fn insert(
                 line.line,
                 now
             ])?;
-            store_derived(tx, agent, line.seq, &line.kind, &line.line)?;
+            touched.extend(store_derived(tx, agent, line.seq, &line.kind, &line.line)?);
             outcome.added += 1;
         }
     }
@@ -390,6 +635,16 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<IncidentRow> {
         detections: r.get::<_, i64>(4)? as u64,
         started,
         triage: triage_row(r, 9)?,
+        auto_event: r.get(16)?,
+        auto_causes: r.get(17)?,
+        id_need: r.get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as u64,
+    })
+}
+
+fn cursor_row(r: &Row<'_>) -> rusqlite::Result<CursorRow> {
+    Ok(CursorRow {
+        agent: r.get(0)?,
+        seq: r.get::<_, i64>(1)? as u64,
     })
 }
 
@@ -402,91 +657,150 @@ fn line_row(r: &Row<'_>) -> rusqlite::Result<LineRow> {
     })
 }
 
-/// The latest triage row's `column` of the incident of the row `t`.
-fn latest_triage(t: &str, column: &str) -> String {
-    format!(
-        "(SELECT y.{column} FROM triage y WHERE y.agent = {t}.agent AND y.session = {t}.session ORDER BY y.id DESC LIMIT 1)"
-    )
-}
-
-/// The condition that the incident of the row `t` is in a triage state.
-fn state_sql(t: &str, state: TriageState) -> String {
-    match state {
-        TriageState::Untriaged => format!(
-            "NOT EXISTS (SELECT 1 FROM triage x WHERE x.agent = {t}.agent AND x.session = {t}.session)"
-        ),
-        TriageState::Triaged => format!("{} = 0", latest_triage(t, "false_positive")),
-        TriageState::FalsePositive => format!("{} = 1", latest_triage(t, "false_positive")),
-    }
-}
-
-/// The condition that the incident of the row `t` may be event `?{n}`
-/// (see [`Scope::event`]); a taxonomy that is not valid JSON is skipped.
-fn event_sql(t: &str, n: usize) -> String {
-    format!(
-        "({latest} = ?{n} OR ({untriaged} AND EXISTS (SELECT 1 FROM findings g
-           WHERE g.agent = {t}.agent AND g.session = {t}.session AND (g.taxonomy IS NULL
-             OR CASE WHEN json_valid(g.taxonomy) THEN json_extract(g.taxonomy, '$.event') END = ?{n}))))",
-        latest = latest_triage(t, "event"),
-        untriaged = state_sql(t, TriageState::Untriaged),
-    )
-}
-
-/// The incident time of the row `t` in UTC as `YYYY-MM-DDTHH:MM:SS.sss`
-/// (NULL when it does not parse).
-fn time_sql(t: &str) -> String {
-    format!(
-        "(SELECT strftime('%Y-%m-%dT%H:%M:%f', z.sort_time) FROM incidents z WHERE z.agent = {t}.agent AND z.session = {t}.session)"
-    )
-}
-
-/// The WHERE clause of a scope over a table aliased `t` that has `agent`
-/// and `session` columns, and its parameters.
-fn scope_sql(scope: &Scope<'_>, t: &str) -> (String, Vec<String>) {
+/// The WHERE conditions of a scope over the incidents table aliased `i`
+/// (each on an indexed column), and their parameters. A time bound is
+/// marked likely to hold for few incidents (`likelihood`, SQLite's planner
+/// hint: without it SQLite scans the listing-order index instead of the
+/// time range; with it a wide range costs a sort, no more).
+fn scope_sql(scope: &Scope<'_>) -> (String, Vec<Value>) {
     let mut conds = Vec::new();
-    let mut args = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut cond = |column: &str, op: &str, v: Value| {
+        args.push(v);
+        let c = format!("i.{column} {op} ?{}", args.len());
+        conds.push(if column == "utc_ms" {
+            format!("likelihood({c}, 0.05)")
+        } else {
+            c
+        });
+    };
     if let Some(a) = scope.agent {
-        args.push(a.to_string());
-        conds.push(format!("{t}.agent = ?{}", args.len()));
+        cond("agent", "=", Value::Text(a.to_string()));
     }
     if let Some((a, s)) = scope.only {
-        args.push(a.to_string());
-        conds.push(format!("{t}.agent = ?{}", args.len()));
-        args.push(s.to_string());
-        conds.push(format!("{t}.session = ?{}", args.len()));
+        cond("agent", "=", Value::Text(a.to_string()));
+        cond("session", "=", Value::Text(s.to_string()));
     }
     if let Some(state) = scope.state {
-        conds.push(state_sql(t, state));
+        cond("state", "=", Value::Text(state.slug().to_string()));
     }
     if let Some(since) = scope.since {
-        args.push(since.to_string());
-        conds.push(format!("{} >= ?{}", time_sql(t), args.len()));
+        cond("utc_ms", ">=", Value::Integer(since));
     }
     if let Some(before) = scope.before {
-        args.push(before.to_string());
-        conds.push(format!("{} < ?{}", time_sql(t), args.len()));
+        cond("utc_ms", "<", Value::Integer(before));
     }
     if let Some(event) = scope.event {
-        args.push(event.to_string());
-        conds.push(event_sql(t, args.len()));
+        cond("event", "=", Value::Text(event.to_string()));
+    }
+    if scope.untimed {
+        conds.push("i.utc_ms IS NULL".to_string());
     }
     if conds.is_empty() {
         (String::new(), args)
     } else {
-        (format!(" AND {}", conds.join(" AND ")), args)
+        (format!(" WHERE {}", conds.join(" AND ")), args)
     }
+}
+
+/// The listing's query: one row per incident in scope, with its session
+/// and its latest triage (by the stored id), in listing order.
+fn incidents_sql(scope: &Scope<'_>) -> (String, Vec<Value>) {
+    let (cond, args) = scope_sql(scope);
+    let sql = format!(
+        "SELECT i.agent, i.session, i.time, i.location, i.detections,
+                s.time, s.host, s.location, s.medium,
+                t.id, t.event, t.causes, t.false_positive, t.note, t.by, t.time,
+                i.auto_event, i.auto_causes, i.id_need
+         FROM incidents i
+         LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
+         LEFT JOIN triage t ON t.id = i.triage_id{cond}
+         ORDER BY i.sort_time, i.session, i.agent"
+    );
+    (sql, args)
+}
+
+/// The incidents whose session id starts with `session` (the index range
+/// `[session, prefix_end)` of `incidents_session`) and whose agent id
+/// starts with `agent`, ASCII case ignored.
+fn prefix_sql(agent: Option<&str>, session: &str) -> (String, Vec<Value>) {
+    let mut args = vec![Value::Text(session.to_string())];
+    let mut sql = String::from("SELECT agent, session FROM incidents WHERE session >= ?1");
+    if let Some(end) = derived::prefix_end(session) {
+        args.push(Value::Text(end));
+        sql.push_str(&format!(" AND session < ?{}", args.len()));
+    }
+    if let Some(a) = agent {
+        args.push(Value::Text(a.to_string()));
+        let n = args.len();
+        sql.push_str(&format!(
+            " AND upper(substr(agent, 1, length(?{n}))) = upper(?{n})"
+        ));
+    }
+    sql.push_str(" ORDER BY session, agent");
+    (sql, args)
+}
+
+/// The distinct agents with incidents: from the smallest, each next one
+/// found by one lookup in the primary key (a skip scan written out).
+const AGENTS_SQL: &str = "WITH RECURSIVE a(agent) AS (
+       SELECT MIN(agent) FROM incidents
+       UNION ALL
+       SELECT (SELECT MIN(i.agent) FROM incidents i WHERE i.agent > a.agent)
+       FROM a WHERE a.agent IS NOT NULL)
+     SELECT agent FROM a WHERE agent IS NOT NULL";
+
+/// The report's query: each period's range as a CASE arm (parameters
+/// `?1..`), over one range scan of `incidents_time` from the first period's
+/// start to the last one's end.
+fn counts_sql(periods: &[Period]) -> (String, Vec<Value>) {
+    let mut arms = String::new();
+    let mut args = Vec::new();
+    for p in periods {
+        args.push(Value::Integer(p.from));
+        args.push(Value::Integer(p.to));
+        arms.push_str(&format!(
+            " WHEN utc_ms >= ?{} AND utc_ms < ?{} THEN {}",
+            args.len() - 1,
+            args.len(),
+            p.column
+        ));
+    }
+    let lo = periods.iter().map(|p| p.from).min().unwrap_or(0);
+    let hi = periods.iter().map(|p| p.to).max().unwrap_or(0);
+    args.push(Value::Integer(lo));
+    args.push(Value::Integer(hi));
+    let n = args.len();
+    let sql = format!(
+        "SELECT x.c, x.state, x.event, x.causes, COUNT(*) FROM
+           (SELECT CASE{arms} END AS c, state, event, causes FROM incidents
+            WHERE utc_ms >= ?{} AND utc_ms < ?{n}) x
+         WHERE x.c IS NOT NULL GROUP BY x.c, x.state, x.event, x.causes",
+        n - 1
+    );
+    (sql, args)
 }
 
 impl Sqlite {
     fn rows<T>(
         &self,
         sql: &str,
-        args: &[String],
+        args: &[Value],
         f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params_from_iter(args), f)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn text_rows<T>(
+        &self,
+        sql: &str,
+        args: &[&str],
+        f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let args: Vec<Value> = args.iter().map(|a| Value::Text(a.to_string())).collect();
+        self.rows(sql, &args, f)
     }
 }
 
@@ -499,6 +813,14 @@ impl Backend for Sqlite {
 
     fn max_seq(&self, agent: &str) -> Result<u64, StoreError> {
         Ok(max_seq_in(&self.conn, agent)?)
+    }
+
+    fn record_hashes(&self, agent: &str) -> Result<Vec<(u64, String)>, StoreError> {
+        self.text_rows(
+            "SELECT seq, hash FROM records WHERE agent = ?1 ORDER BY seq",
+            &[agent],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+        )
     }
 
     fn trust_get(&self, agent: &str) -> Result<Option<TrustedKey>, StoreError> {
@@ -567,10 +889,14 @@ impl Backend for Sqlite {
             duplicates: 0,
         };
         let now = crate::findings::now_rfc3339();
+        let mut touched = BTreeSet::new();
         for line in lines {
             let line = line?;
-            insert(&tx, batch.agent, &line, &now, &mut outcome)?;
+            insert(&tx, batch.agent, &line, &now, &mut outcome, &mut touched)?;
             outcome.to = outcome.to.max(line.seq);
+        }
+        for session in &touched {
+            refresh(&tx, batch.agent, session)?;
         }
         let log = match batch.log {
             LogPolicy::Always => true,
@@ -585,61 +911,25 @@ impl Backend for Sqlite {
     }
 
     fn incidents(&self, scope: &Scope<'_>) -> Result<Vec<IncidentRow>, StoreError> {
-        let (cond, args) = scope_sql(scope, "i");
-        let sql = format!(
-            "SELECT i.agent, i.session, i.time, i.location, i.detections,
-                    s.time, s.host, s.location, s.medium,
-                    t.id, t.event, t.causes, t.false_positive, t.note, t.by, t.time
-             FROM incidents i
-             LEFT JOIN sessions s ON s.agent = i.agent AND s.session = i.session
-             LEFT JOIN triage t ON t.id =
-                 (SELECT MAX(y.id) FROM triage y WHERE y.agent = i.agent AND y.session = i.session)
-             WHERE 1 = 1{cond}
-             ORDER BY i.sort_time, i.session, i.agent"
-        );
+        let (sql, args) = incidents_sql(scope);
         self.rows(&sql, &args, incident_row)
     }
 
-    fn incident_keys(&self, agent: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
-        let scope = Scope {
-            agent,
-            ..Scope::default()
-        };
-        let (cond, args) = scope_sql(&scope, "i");
-        let sql = format!("SELECT i.agent, i.session FROM incidents i WHERE 1 = 1{cond}");
-        self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?)))
-    }
-
     fn incident_agents(&self) -> Result<Vec<String>, StoreError> {
-        self.rows(
-            "SELECT DISTINCT agent FROM incidents ORDER BY agent",
-            &[],
-            |r| r.get(0),
-        )
+        self.rows(AGENTS_SQL, &[], |r| r.get(0))
     }
 
-    fn incident_neighbours(&self, agent: &str, session: &str) -> Result<Neighbours, StoreError> {
-        let one = |sql: &str, args: &[String]| -> Result<Option<String>, StoreError> {
-            Ok(self.rows(sql, args, |r| r.get(0))?.into_iter().next())
+    fn agent_neighbours(&self, agent: &str) -> Result<[Option<String>; 2], StoreError> {
+        let one = |sql: &str| -> Result<Option<String>, StoreError> {
+            Ok(self
+                .conn
+                .prepare_cached(sql)?
+                .query_row([agent], |r| r.get(0))?)
         };
-        let a = [agent.to_string()];
-        let s = [agent.to_string(), session.to_string()];
-        Ok(Neighbours {
-            agents: [
-                one("SELECT agent FROM incidents WHERE agent < ?1 ORDER BY agent DESC LIMIT 1", &a)?,
-                one("SELECT agent FROM incidents WHERE agent > ?1 ORDER BY agent LIMIT 1", &a)?,
-            ],
-            sessions: [
-                one(
-                    "SELECT session FROM incidents WHERE agent = ?1 AND session < ?2 ORDER BY session DESC LIMIT 1",
-                    &s,
-                )?,
-                one(
-                    "SELECT session FROM incidents WHERE agent = ?1 AND session > ?2 ORDER BY session LIMIT 1",
-                    &s,
-                )?,
-            ],
-        })
+        Ok([
+            one("SELECT MAX(agent) FROM incidents WHERE agent < ?1")?,
+            one("SELECT MIN(agent) FROM incidents WHERE agent > ?1")?,
+        ])
     }
 
     fn incidents_with_prefix(
@@ -647,50 +937,40 @@ impl Backend for Sqlite {
         agent: Option<&str>,
         session: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut args = vec![session.to_string()];
-        let mut sql = String::from(
-            "SELECT agent, session FROM incidents WHERE substr(session, 1, length(?1)) = ?1",
-        );
-        if let Some(a) = agent {
-            args.push(a.to_string());
-            sql.push_str(" AND upper(substr(agent, 1, length(?2))) = upper(?2)");
-        }
-        sql.push_str(" ORDER BY session, agent");
+        let (sql, args) = prefix_sql(agent, session);
         self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
-    fn taxonomies(&self, scope: &Scope<'_>) -> Result<Vec<(String, String, String)>, StoreError> {
-        let (cond, args) = scope_sql(scope, "f");
-        let sql = format!(
-            "SELECT DISTINCT f.agent, f.session, f.taxonomy FROM findings f WHERE f.taxonomy IS NOT NULL{cond}"
-        );
-        self.rows(&sql, &args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-    }
-
-    fn untagged_findings(&self, scope: &Scope<'_>) -> Result<Vec<LineRow>, StoreError> {
-        let (cond, args) = scope_sql(scope, "f");
-        let sql = format!(
-            "SELECT f.agent, f.session, f.seq, r.line FROM findings f
-             JOIN records r ON r.agent = f.agent AND r.seq = f.seq
-             WHERE f.taxonomy IS NULL{cond} ORDER BY f.agent, f.seq"
-        );
-        self.rows(&sql, &args, line_row)
+    fn report_counts(&self, periods: &[Period]) -> Result<Vec<CountRow>, StoreError> {
+        if periods.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, args) = counts_sql(periods);
+        self.rows(&sql, &args, |r| {
+            Ok(CountRow {
+                column: r.get::<_, i64>(0)?.max(0) as usize,
+                state: r.get(1)?,
+                event: r.get(2)?,
+                causes: r.get(3)?,
+                count: r.get::<_, i64>(4)?.max(0) as u64,
+            })
+        })
     }
 
     fn lines_of_type(&self, agent: &str, kind: &str) -> Result<Vec<LineRow>, StoreError> {
-        self.rows(
+        self.text_rows(
             "SELECT agent, '', seq, line FROM records WHERE agent = ?1 AND type = ?2 ORDER BY seq",
-            &[agent.to_string(), kind.to_string()],
+            &[agent, kind],
             line_row,
         )
     }
 
     fn finding_lines(&self, agent: &str, session: &str) -> Result<Vec<LineRow>, StoreError> {
-        self.rows(
+        self.text_rows(
             "SELECT f.agent, f.session, f.seq, r.line FROM findings f
              JOIN records r ON r.agent = f.agent AND r.seq = f.seq
              WHERE f.agent = ?1 AND f.session = ?2 ORDER BY f.seq",
-            &[agent.to_string(), session.to_string()],
+            &[agent, session],
             line_row,
         )
     }
@@ -699,14 +979,13 @@ impl Backend for Sqlite {
         let sql = format!(
             "SELECT {TRIAGE_COLUMNS} FROM triage WHERE agent = ?1 AND session = ?2 ORDER BY id"
         );
-        let rows = self.rows(&sql, &[agent.to_string(), session.to_string()], |r| {
-            triage_row(r, 0)
-        })?;
+        let rows = self.text_rows(&sql, &[agent, session], |r| triage_row(r, 0))?;
         Ok(rows.into_iter().flatten().collect())
     }
 
     fn triage_insert(&self, agent: &str, session: &str, t: &TriageRow) -> Result<i64, StoreError> {
-        self.conn.execute(
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO triage(agent, session, event, causes, false_positive, note, by, time)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -720,7 +999,86 @@ impl Backend for Sqlite {
                 t.time
             ],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        let state = if t.false_positive {
+            TriageState::FalsePositive
+        } else {
+            TriageState::Triaged
+        };
+        tx.execute(
+            "UPDATE incidents SET triage_id = ?3, state = ?4, event = ?5, causes = ?6
+             WHERE agent = ?1 AND session = ?2 AND (triage_id IS NULL OR triage_id < ?3)",
+            params![agent, session, id, state.slug(), t.event, t.causes],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn forward_agents(&self) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, MAX(seq) FROM records GROUP BY agent ORDER BY agent",
+            &[],
+            cursor_row,
+        )
+    }
+
+    fn forward_cursors(&self, destination: &str) -> Result<Vec<CursorRow>, StoreError> {
+        self.rows(
+            "SELECT agent, seq FROM forward_cursors WHERE destination = ?1 ORDER BY agent",
+            &[Value::Text(destination.to_string())],
+            cursor_row,
+        )
+    }
+
+    fn forward_lines(
+        &self,
+        agent: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<LineRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agent, '', seq, line FROM records
+             WHERE agent = ?1 AND seq > ?2 AND seq <= ?3 AND type IN ('finding', 'session', 'summary')
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                agent,
+                after as i64,
+                upto as i64,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            line_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn session_row(&self, agent: &str, session: &str) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT time, host, location, medium FROM sessions WHERE agent = ?1 AND session = ?2",
+            )?
+            .query_row(params![agent, session], |r| {
+                Ok(SessionRow {
+                    time: r.get(0)?,
+                    host: r.get(1)?,
+                    location: r.get(2)?,
+                    medium: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn forward_advance(&self, destination: &str, agent: &str, seq: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO forward_cursors(destination, agent, seq, updated) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(destination, agent) DO UPDATE SET seq = excluded.seq, updated = excluded.updated
+             WHERE excluded.seq > forward_cursors.seq",
+            params![destination, agent, seq as i64, crate::findings::now_rfc3339()],
+        )?;
+        Ok(())
     }
 }
 
@@ -772,6 +1130,24 @@ mod tests {
         assert_eq!(rows[0].detections, 1);
         assert_eq!(rows[0].started.as_ref().unwrap().host, "hmi");
         assert_eq!(rows[0].triage.as_ref().unwrap().event, "leak");
+        // The aggregation columns are back-filled: the finding carried no
+        // taxonomy, so the policy classified it (a removable medium).
+        assert_eq!(rows[0].auto_event, "precursor");
+        assert_eq!(rows[0].auto_causes, r#"["unknown"]"#);
+        let count = |scope: Scope<'_>| s.incidents(&scope).unwrap().len();
+        let leak = Scope {
+            event: Some("leak"),
+            state: Some(TriageState::Triaged),
+            since: derived::utc_ms("2019-05-01T00:00:00Z"),
+            before: derived::utc_ms("2019-05-01T00:00:00.001Z"),
+            ..Scope::default()
+        };
+        assert_eq!(count(leak), 1);
+        let untriaged = Scope {
+            state: Some(TriageState::Untriaged),
+            ..Scope::default()
+        };
+        assert_eq!(count(untriaged), 0);
         assert_eq!(s.max_seq("A").unwrap(), 2);
         let gone: Option<i64> = s
             .conn
@@ -842,9 +1218,186 @@ mod tests {
     }
 
     #[test]
+    fn stored_id_lengths_are_those_of_all_sessions_sorted() {
+        let s = Sqlite::open_in_memory().unwrap();
+        let sessions = [
+            "aaaa00000000000011",
+            "b",
+            "aaaa0000000000001",
+            "aaaa00000000000002",
+            "aaaa000000000000",
+            "aaab",
+            "aaaa0000000000001x",
+            "c",
+        ];
+        let mut seq = 0;
+        // Three imports, each adding sessions between ones held before.
+        for batch in [&sessions[..2], &sessions[2..5], &sessions[5..]] {
+            let lines: Vec<BundleLine> = batch
+                .iter()
+                .map(|id| {
+                    seq += 1;
+                    let text = format!(
+                        r#"{{"type":"finding","v":1,"id":"f{seq}","session":"{id}","time":"2019-02-01T00:00:00Z","location":"host","path":"a","size":1,"sha256":"00","verdict":"malicious","matches":[]}}"#
+                    );
+                    line(seq, "finding", &text)
+                })
+                .collect();
+            let batch = ImportBatch {
+                agent: "A",
+                link: None,
+                from: lines[0].seq,
+                to: 0,
+                source: "",
+                sha256: None,
+                log: LogPolicy::Never,
+            };
+            s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        }
+        let mut sorted = sessions.to_vec();
+        sorted.sort();
+        let rows = s.incidents(&Scope::default()).unwrap();
+        assert_eq!(rows.len(), sessions.len());
+        for r in rows {
+            let i = sorted.iter().position(|x| *x == r.session).unwrap();
+            let prev = i.checked_sub(1).map(|j| sorted[j]);
+            let next = sorted.get(i + 1).copied();
+            let want = derived::id_need(&r.session, [prev, next]);
+            assert_eq!(r.id_need as usize, want, "{}", r.session);
+        }
+    }
+
+    /// The plan SQLite picks for a statement, one line per step.
+    fn plan(s: &Sqlite, sql: &str, args: &[Value]) -> String {
+        let mut stmt = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn listing_and_counting_use_their_indexes() {
+        let s = Sqlite::open_in_memory().unwrap();
+        let untriaged = Scope {
+            state: Some(TriageState::Untriaged),
+            ..Scope::default()
+        };
+        let leak = Scope {
+            event: Some("leak"),
+            ..Scope::default()
+        };
+        let one = Scope {
+            only: Some(("A", "s-1")),
+            ..Scope::default()
+        };
+        let cases = [
+            (Scope::default(), "SCAN i USING INDEX incidents_order"),
+            (untriaged, "SEARCH i USING INDEX incidents_state (state=?)"),
+            (leak, "SEARCH i USING INDEX incidents_event (event=?)"),
+            (
+                one,
+                "USING INDEX sqlite_autoindex_incidents_1 (agent=? AND session=?)",
+            ),
+        ];
+        for (scope, want) in cases {
+            let (sql, args) = incidents_sql(&scope);
+            let p = plan(&s, &sql, &args);
+            assert!(p.contains(want), "{scope:?}: {p}");
+            assert!(!p.contains("TEMP B-TREE"), "no sort for {scope:?}: {p}");
+            assert!(p.contains("t USING INTEGER PRIMARY KEY"), "{p}");
+        }
+        // A time window: its range, and a sort of what it holds.
+        let window = Scope {
+            since: Some(10),
+            before: Some(20),
+            ..Scope::default()
+        };
+        let (sql, args) = incidents_sql(&window);
+        let p = plan(&s, &sql, &args);
+        assert!(
+            p.contains("SEARCH i USING INDEX incidents_time (utc_ms>? AND utc_ms<?)"),
+            "{p}"
+        );
+        let periods = [
+            Period {
+                column: 0,
+                from: 0,
+                to: 10,
+            },
+            Period {
+                column: 4,
+                from: 10,
+                to: 20,
+            },
+        ];
+        let (sql, args) = counts_sql(&periods);
+        let p = plan(&s, &sql, &args);
+        assert!(
+            p.contains(
+                "SEARCH incidents USING COVERING INDEX incidents_time (utc_ms>? AND utc_ms<?)"
+            ),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn forward_cursors_only_move_on_and_lines_are_the_forwarded_kinds() {
+        let s = Sqlite::open_in_memory().unwrap();
+        let text = |kind: &str| format!(r#"{{"type":"{kind}"}}"#);
+        let lines = vec![
+            line(1, "session", &text("session")),
+            line(2, "skip", &text("skip")),
+            line(3, "finding", &text("finding")),
+            line(4, "summary", &text("summary")),
+        ];
+        let batch = ImportBatch {
+            agent: "A",
+            link: None,
+            from: 1,
+            to: 0,
+            source: "",
+            sha256: None,
+            log: LogPolicy::Never,
+        };
+        s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        let seqs = |after, upto, limit| -> Vec<u64> {
+            let rows = s.forward_lines("A", after, upto, limit).unwrap();
+            rows.iter().map(|r| r.seq).collect()
+        };
+        assert_eq!(seqs(0, 4, 10), [1, 3, 4], "no skip");
+        assert_eq!(seqs(1, 3, 10), [3]);
+        assert_eq!(seqs(0, 4, 2), [1, 3]);
+        let agents = s.forward_agents().unwrap();
+        assert_eq!(
+            agents,
+            [CursorRow {
+                agent: "A".into(),
+                seq: 4
+            }]
+        );
+        assert!(s.forward_cursors("d").unwrap().is_empty());
+        s.forward_advance("d", "A", 3).unwrap();
+        s.forward_advance("d", "A", 2).unwrap();
+        let at = |d: &str| s.forward_cursors(d).unwrap();
+        assert_eq!(
+            at("d"),
+            [CursorRow {
+                agent: "A".into(),
+                seq: 3
+            }],
+            "never back"
+        );
+        assert!(at("e").is_empty(), "destinations apart");
+    }
+
+    #[test]
     fn every_migration_has_a_step() {
         assert_eq!(
-            SCHEMA_VERSION, 3,
+            SCHEMA_VERSION, 5,
             "add the new migration's step to migrate()"
         );
     }

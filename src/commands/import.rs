@@ -1,6 +1,6 @@
 //! `kensa import BUNDLE|DIR...`: verifies each bundle against the trusted
-//! keys and adds its records to `<state>/kensa.db`, one transaction per
-//! bundle. A directory stands for every bundle in it (`*.jsonl` files named
+//! keys and adds its records to the collector database (`<state>/kensa.db`,
+//! or PostgreSQL: `--database`), one transaction per bundle. A directory stands for every bundle in it (`*.jsonl` files named
 //! `kensa-*` or with a `.minisig` beside them, not recursing), and a
 //! `.minisig` given by mistake for its bundle; a directory with no bundle
 //! is an error. All bundles are taken in seq order per agent, so a stick
@@ -97,8 +97,9 @@ fn in_seq_order(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 
 pub fn run(ctx: &Context, args: &ImportArgs) -> anyhow::Result<u8> {
     let paths = in_seq_order(bundle_paths(&args.bundles)?);
-    let db = ctx.state.database();
-    let mut store = Store::open(&db).with_context(|| format!("opening {}", shown(&db)))?;
+    let db = super::database(ctx, &args.db)?;
+    let mut store =
+        Store::open_database(&db).with_context(|| format!("opening {}", sanitize(&db.shown())))?;
     let mut code = 0;
     for path in paths {
         match import_bundle_file(&mut store, &path) {

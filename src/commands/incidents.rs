@@ -1,11 +1,13 @@
 //! `kensa incidents list|show`: the incidents in the collector store
-//! (`<state>/kensa.db`), one line each, or one incident's findings and
+//! (`<state>/kensa.db` or PostgreSQL, `--database`), one line each, or one incident's findings and
 //! triage history. Also holds the store-opening wiring the triage and
 //! report commands share (`collector::open_with_own_journal`, plus the
 //! torn-tail warning).
 
 use super::Context;
-use crate::cli::{IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs};
+use crate::cli::{
+    DatabaseArgs, IncidentsArgs, IncidentsCommand, IncidentsListArgs, IncidentsShowArgs,
+};
 use crate::collector::incidents::{self, Filter, Selector, TriageState};
 use crate::collector::{self, Store};
 use crate::output::incidents::{write_list, write_show};
@@ -15,8 +17,9 @@ use anyhow::Context as _;
 
 /// Opens the collector store (on an agent, after importing its own
 /// journal), warning when its newest line was left out.
-pub fn open_store(ctx: &Context) -> anyhow::Result<Store> {
-    let opened = collector::open_with_own_journal(&ctx.state)?;
+pub fn open_store(ctx: &Context, db: &DatabaseArgs) -> anyhow::Result<Store> {
+    let db = super::database(ctx, db)?;
+    let opened = collector::open_with_own_journal(&ctx.state, &db)?;
     if let Some(e) = opened.torn_tail {
         eprintln!(
             "kensa: warning: the newest journal line is incomplete (still being written, or torn by a crash, which the agent's next start recovers) and was not imported: {e}"
@@ -27,8 +30,8 @@ pub fn open_store(ctx: &Context) -> anyhow::Result<Store> {
 
 pub fn run(ctx: &Context, args: IncidentsArgs) -> anyhow::Result<u8> {
     match args.command {
-        IncidentsCommand::List(a) => list(ctx, a),
-        IncidentsCommand::Show(a) => show(ctx, a),
+        IncidentsCommand::List(a) => list(ctx, a, &args.db),
+        IncidentsCommand::Show(a) => show(ctx, a, &args.db),
     }
 }
 
@@ -37,7 +40,7 @@ pub fn zone(ctx: &Context, flag: Option<&str>) -> anyhow::Result<chrono_tz::Tz> 
     Ok(time::zone(flag, &ctx.config.report.timezone)?)
 }
 
-fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
+fn list(ctx: &Context, a: IncidentsListArgs, db: &DatabaseArgs) -> anyhow::Result<u8> {
     let tz = zone(ctx, a.tz.as_deref())?;
     let since = a
         .since
@@ -51,7 +54,7 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
         .map(|t| time::bound(t, &tz, End::End))
         .transpose()
         .context("--until")?;
-    let store = open_store(ctx)?;
+    let store = open_store(ctx, db)?;
     let agent = a
         .agent
         .as_deref()
@@ -64,7 +67,6 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
         since,
         before,
         event: a.event,
-        ..Filter::default()
     };
     let list = incidents::list(&store, &filter).context("listing incidents")?;
     let mut text = Vec::new();
@@ -73,9 +75,9 @@ fn list(ctx: &Context, a: IncidentsListArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn show(ctx: &Context, a: IncidentsShowArgs) -> anyhow::Result<u8> {
+fn show(ctx: &Context, a: IncidentsShowArgs, db: &DatabaseArgs) -> anyhow::Result<u8> {
     let tz = zone(ctx, a.tz.as_deref())?;
-    let store = open_store(ctx)?;
+    let store = open_store(ctx, db)?;
     let sel = Selector {
         id: &a.id,
         agent: a.agent.as_deref(),

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod export;
+pub mod forward;
 pub mod generate;
 pub mod import;
 pub mod incidents;
@@ -34,6 +35,28 @@ pub struct Context {
     pub config_path: PathBuf,
     pub state: StateDir,
     pub verbose: u8,
+}
+
+/// The collector database of a command: `--database`, else `[collector]
+/// database`, else the SQLite file `<state>/kensa.db`; the password file
+/// likewise from the flag, then the config.
+pub fn database(
+    ctx: &Context,
+    args: &crate::cli::DatabaseArgs,
+) -> anyhow::Result<crate::collector::Database> {
+    let url = args
+        .database
+        .as_deref()
+        .or(ctx.config.collector.database.as_deref());
+    let password_file = match &args.database_password_file {
+        Some(p) => Some(absolute(p.clone())?),
+        None => ctx.config.collector.password_file.clone(),
+    };
+    Ok(crate::collector::Database::select(
+        &ctx.state,
+        url,
+        password_file.as_deref(),
+    )?)
 }
 
 /// Parses the command line and runs the command; returns the exit code.
@@ -87,6 +110,7 @@ where
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Trust(args) => trust::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, &args),
+        Command::Forward(args) => forward::run(&ctx, &args),
     }
 }
 

@@ -10,22 +10,28 @@ use crate::cli::RunArgs;
 use crate::engine::pathfmt;
 use crate::engine::RecordSink;
 use crate::findings::Record;
+use crate::forward::syslog::{LiveSink, Target};
 use crate::journal::Journal;
 use anyhow::Context as _;
 use std::sync::{Arc, Mutex};
 
 /// The journal as the agent's sink: every record is appended (findings
-/// durably) before anything else happens with it.
+/// durably) before anything else happens with it; then the syslog sink,
+/// when configured, sees it.
 struct JournalRecorder {
     journal: Journal,
+    syslog: Option<LiveSink>,
 }
 
 impl RecordSink for JournalRecorder {
     fn record(&mut self, rec: Record) -> std::io::Result<()> {
         self.journal
             .append(&rec)
-            .map(|_| ())
-            .map_err(|e| std::io::Error::other(format!("journal: {e}")))
+            .map_err(|e| std::io::Error::other(format!("journal: {e}")))?;
+        if let Some(s) = &mut self.syslog {
+            s.record(&rec);
+        }
+        Ok(())
     }
 
     fn flush_queued(&mut self) -> std::io::Result<u64> {
@@ -50,7 +56,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     let journal = Journal::open(&dir, &key)
         .with_context(|| format!("opening the journal {}", pathfmt::show(&dir)))?;
     let agent_id = journal.agent().to_string();
-    let recorder = Arc::new(Mutex::new(JournalRecorder { journal }));
+    let syslog = start_syslog(&ctx.config.syslog, &agent_id)?;
+    let recorder = Arc::new(Mutex::new(JournalRecorder { journal, syslog }));
 
     let setup = Setup {
         config_path: ctx.config_path.clone(),
@@ -84,6 +91,23 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         .checkpoint()
         .context("writing the final checkpoint")?;
     r.journal.sync().context("flushing the journal")?;
+    if let Some(s) = &mut r.syslog {
+        s.stop();
+    }
     tracing::info!("agent stopped");
     Ok(0)
+}
+
+/// The live syslog sink when `[syslog]` is on (read at start only).
+fn start_syslog(
+    cfg: &crate::config::SyslogConfig,
+    agent: &str,
+) -> anyhow::Result<Option<LiveSink>> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let target = Target::Unix(cfg.socket.0.clone());
+    let sink = LiveSink::start(target, cfg.facility, agent)
+        .context("starting the syslog sender thread")?;
+    Ok(Some(sink))
 }

@@ -19,7 +19,7 @@ pub fn run(ctx: &Context, args: TriageArgs) -> anyhow::Result<u8> {
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(crate::system::current_user);
     let tz = super::incidents::zone(ctx, None)?;
-    let store = open_store(ctx)?;
+    let store = open_store(ctx, &args.db)?;
     let t = Triage {
         event: args.event,
         causes: args.cause,

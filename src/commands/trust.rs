@@ -10,9 +10,9 @@ use crate::output::sanitize;
 use anyhow::Context as _;
 
 pub fn run(ctx: &Context, args: TrustArgs) -> anyhow::Result<u8> {
-    let db = ctx.state.database();
-    let store = Store::open(&db)
-        .with_context(|| format!("opening {}", sanitize(&pathfmt::display(&db))))?;
+    let db = super::database(ctx, &args.db)?;
+    let store =
+        Store::open_database(&db).with_context(|| format!("opening {}", sanitize(&db.shown())))?;
     match args.action {
         TrustAction::Add { key, name } => {
             let key_path = super::absolute(key)?;

@@ -6,8 +6,8 @@
 //! being listed here. The table of kinds below only words the messages.
 
 use super::{
-    parse_size, ArchiveConfig, DiskConfig, GateConfig, MediaConfig, ReportConfig, RulesConfig,
-    ScanConfig, WatchConfig,
+    parse_size, ArchiveConfig, CollectorConfig, DiskConfig, GateConfig, MediaConfig, ReportConfig,
+    RulesConfig, ScanConfig, SyslogConfig, WatchConfig,
 };
 use crate::findings::policy::{PolicyConfig, PolicyRule};
 use serde::de::{Deserialize, IntoDeserializer};
@@ -26,6 +26,8 @@ pub const SECTIONS: &[&str] = &[
     "classification",
     "report",
     "gate",
+    "syslog",
+    "collector",
 ];
 
 /// Longest piece of a value quoted back in a message.
@@ -55,6 +57,9 @@ enum Kind {
     Causes,
     Location,
     Rules,
+    Socket,
+    Facility,
+    DatabaseUrl,
 }
 
 impl Kind {
@@ -73,6 +78,11 @@ impl Kind {
             Kind::Causes => "a list of cause codes (see `kensa taxonomy`)".into(),
             Kind::Location => "\"removable\" or \"host\"".into(),
             Kind::Rules => "[[classification.rule]] tables".into(),
+            Kind::Socket => "a Unix socket path in quotes, such as \"/dev/log\"".into(),
+            Kind::Facility => "a syslog facility name such as \"auth\" or \"local0\"".into(),
+            Kind::DatabaseUrl => {
+                "a postgresql:// URL without a password, such as \"postgresql://kensa@db.example/kensa?sslmode=require\"".into()
+            }
         }
     }
 }
@@ -109,6 +119,11 @@ fn kind_of(section: &str, key: &str) -> Option<Kind> {
         ("gate", "enabled" | "mount" | "keep_blocked_on_stop") => Some(Kind::Bool),
         ("gate", "devices") => Some(Kind::TextList),
         ("gate", "media_root") => Some(Kind::Path),
+        ("syslog", "enabled") => Some(Kind::Bool),
+        ("syslog", "socket") => Some(Kind::Socket),
+        ("syslog", "facility") => Some(Kind::Facility),
+        ("collector", "database") => Some(Kind::DatabaseUrl),
+        ("collector", "password_file") => Some(Kind::Path),
         _ => None,
     }
 }
@@ -152,6 +167,25 @@ pub fn check(doc: &DeTable<'_>) -> Vec<Found> {
     found
 }
 
+/// What is wrong with a `[collector] database` URL, if anything (the
+/// message never quotes a password).
+fn database_url_problem(url: &str) -> Option<String> {
+    match crate::collector::PgTarget::new(url, None) {
+        Err(crate::collector::PgConfigError::NotUrl { .. }) => Some(format!(
+            "not a database URL; expected {}",
+            Kind::DatabaseUrl.words()
+        )),
+        Err(crate::collector::PgConfigError::PasswordInUrl { .. }) => Some(
+            "a password inside the URL is refused; put it in a file named by [collector] password_file (or PGPASSFILE / ~/.pgpass)".into(),
+        ),
+        Err(crate::collector::PgConfigError::Url { why, .. }) => Some(why),
+        Err(crate::collector::PgConfigError::SslMode { mode, .. }) => Some(format!(
+            "sslmode={mode} is not supported (disable, prefer, require, verify-ca or verify-full)"
+        )),
+        _ => None,
+    }
+}
+
 /// Deserializes a section type from a table that holds only `key`.
 fn one_key<T: for<'de> Deserialize<'de>>(
     key: &Spanned<DeString<'_>>,
@@ -178,6 +212,8 @@ fn check_section_key(
         "classification" => one_key::<PolicyConfig>(key, value),
         "report" => one_key::<ReportConfig>(key, value),
         "gate" => one_key::<GateConfig>(key, value),
+        "syslog" => one_key::<SyslogConfig>(key, value),
+        "collector" => one_key::<CollectorConfig>(key, value),
         _ => Ok(()),
     }
 }
@@ -212,6 +248,14 @@ fn check_key(
                     ),
                 });
             }
+        }
+        Ok(()) if kind_of(section, name) == Some(Kind::DatabaseUrl) => {
+            let url = value.get_ref().as_str().unwrap_or_default();
+            found.extend(database_url_problem(url).map(|message| Found {
+                span: value.span(),
+                key: label,
+                message,
+            }));
         }
         Ok(()) => {}
         Err(e) => {
@@ -291,6 +335,7 @@ fn explain(section: &str, key: &str, value: &DeValue<'_>, serde_message: &str) -
             },
             None => format!("expected {}, found {}", Kind::Size.words(), describe(value)),
         },
+        Some(Kind::Socket) if value.as_str().is_some() => serde_message.to_string(),
         Some(kind) => format!("expected {}, found {}", kind.words(), describe(value)),
         None => plain(serde_message),
     }

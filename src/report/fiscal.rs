@@ -3,7 +3,7 @@
 //! is placed in a period by its local date in the report's time zone. Also
 //! the rules for a `--fy` value: four digits, not a year that has not begun.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike};
 
 /// A fiscal year and quarter (1..=4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +63,32 @@ pub fn quarter_closed(fy: i32, quarter: u8, as_of: NaiveDate) -> bool {
 pub fn open_quarter(fy: i32, as_of: NaiveDate) -> Option<u8> {
     let fq = of_date(as_of);
     (fq.fy == fy && !quarter_closed(fy, fq.quarter, as_of)).then_some(fq.quarter)
+}
+
+/// The first instant whose local date in `tz` is `date` or later: local
+/// midnight, or the end of a clock change that skips it. Local dates never
+/// go back across a midnight in the time-zone database's zones, so the
+/// instants of the dates from `a` up to `b` are exactly
+/// `[day_start(a), day_start(b + 1))`, which is how the store counts
+/// periods (`None` for dates chrono cannot represent).
+pub fn day_start(date: NaiveDate, tz: &chrono_tz::Tz) -> Option<DateTime<chrono::Utc>> {
+    let naive = date.and_hms_opt(0, 0, 0)?.and_utc();
+    // Offsets are within ±26 hours: before `lo` the local date is earlier,
+    // from `hi` on it is not.
+    let mut lo = naive.checked_sub_signed(chrono::Duration::hours(27))?;
+    let mut hi = naive.checked_add_signed(chrono::Duration::hours(27))?;
+    let local = |t: DateTime<chrono::Utc>| t.with_timezone(tz).date_naive();
+    // Clock changes fall on whole seconds.
+    while (hi - lo).num_seconds() > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let mid = mid.with_nanosecond(0).unwrap_or(mid);
+        if local(mid) >= date {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi)
 }
 
 /// A `--fy` value that is not a fiscal year kensa can report.
@@ -131,6 +157,50 @@ mod tests {
 
     fn t0() -> DateTime<chrono::FixedOffset> {
         DateTime::parse_from_rfc3339("2019-03-31T15:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn days_start_at_local_midnight_or_after_a_skipped_one() {
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        assert_eq!(
+            day_start(d(2019, 4, 1), &Tokyo),
+            Some(utc("2019-03-31T15:00:00Z"))
+        );
+        // Chile moved its clocks from 00:00 to 01:00 on 2019-09-08: the
+        // day began at 01:00 local, 04:00 UTC.
+        let santiago = chrono_tz::America::Santiago;
+        assert_eq!(
+            day_start(d(2019, 9, 8), &santiago),
+            Some(utc("2019-09-08T04:00:00Z"))
+        );
+        // Brazil moved its clocks from 00:00 back to 23:00 on 2019-02-17:
+        // the 16th's last hour twice, then the 17th at 03:00 UTC.
+        let sao_paulo = chrono_tz::America::Sao_Paulo;
+        let start = day_start(d(2019, 2, 17), &sao_paulo).unwrap();
+        assert_eq!(start, utc("2019-02-17T03:00:00Z"));
+        let before = start - chrono::Duration::seconds(1);
+        assert_eq!(
+            before.with_timezone(&sao_paulo).date_naive(),
+            d(2019, 2, 16)
+        );
+        // Every date of a year (Samoa skipped 2011-12-30): the instant is
+        // on the date or the next one held, the second before is earlier.
+        for tz in [Tokyo, santiago, sao_paulo, chrono_tz::Pacific::Apia] {
+            let mut day = d(2011, 1, 1);
+            while day < d(2012, 1, 1) {
+                let t = day_start(day, &tz).unwrap();
+                let on = t.with_timezone(&tz).date_naive();
+                assert!(
+                    on == day || (on > day && day == d(2011, 12, 30)),
+                    "{tz} {day}"
+                );
+                let b = (t - chrono::Duration::seconds(1))
+                    .with_timezone(&tz)
+                    .date_naive();
+                assert!(b < day, "{tz} {day}");
+                day = day.succ_opt().unwrap();
+            }
+        }
     }
 
     #[test]

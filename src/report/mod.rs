@@ -11,8 +11,14 @@
 //! classification and a footnote says how many there are. The HTML document
 //! also carries a hand-over header (organisation, period, report date,
 //! generation time) and an appendix of the counted incidents
-//! ([`AppendixEntry`], filled by the caller). This module decides nothing
-//! about verdicts.
+//! ([`AppendixEntry`], filled by the caller). The counts come in as
+//! [`Tally`]s: the collector groups incidents in SQL per column, triage
+//! state and classification over the instants [`periods`] gives each
+//! column (local days in the report's zone turned into UTC ranges here,
+//! with chrono-tz: SQLite knows no IANA time zones, so the store compares
+//! instants only), or
+//! [`build`] makes them from a list of incidents; the same code puts either
+//! into the tables. This module decides nothing about verdicts.
 
 mod appendix;
 pub mod fiscal;
@@ -154,19 +160,19 @@ impl Counts {
         v
     }
 
-    fn add(&mut self, slot: Slot) {
+    fn add(&mut self, slot: Slot, n: u64) {
         match slot {
             Slot::Year(i) => {
-                if let Some(c) = self.years[i].as_mut() {
-                    *c += 1;
+                if let Some(c) = self.years.get_mut(i).and_then(Option::as_mut) {
+                    *c += n;
                 }
             }
             Slot::Quarter(q) => {
-                if let Some(c) = self.quarters[q].as_mut() {
-                    *c += 1;
+                if let Some(c) = self.quarters.get_mut(q).and_then(Option::as_mut) {
+                    *c += n;
                 }
                 if let Some(t) = self.total.as_mut() {
-                    *t += 1;
+                    *t += n;
                 }
             }
         }
@@ -236,6 +242,48 @@ enum Slot {
     Quarter(usize),
 }
 
+impl Slot {
+    /// The slot of a column (0..=8, as [`Counts::cells`]); the total's
+    /// column and columns past it are no slot.
+    fn of_column(column: usize) -> Option<Slot> {
+        if column < PREVIOUS_YEARS {
+            Some(Slot::Year(column))
+        } else if column < PREVIOUS_YEARS + 4 {
+            Some(Slot::Quarter(column - PREVIOUS_YEARS))
+        } else {
+            None
+        }
+    }
+
+    fn column(self) -> usize {
+        match self {
+            Slot::Year(i) => i,
+            Slot::Quarter(q) => PREVIOUS_YEARS + q,
+        }
+    }
+}
+
+/// Incidents counted together: how many, in which column (0..=7, as
+/// [`Counts::cells`]), under which current classification and in which
+/// triage state. The store counts them (grouped in SQL); [`build`] makes
+/// them from a list of incidents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub column: usize,
+    pub classification: Classification,
+    pub false_positive: bool,
+    pub triaged: bool,
+    pub count: u64,
+}
+
+/// The instants counted in one column: `[from, to)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ColumnPeriod {
+    pub column: usize,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
 impl Report {
     /// A report with every count at zero.
     fn empty(fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
@@ -291,19 +339,6 @@ impl Report {
         p
     }
 
-    /// The column (0..=8) an incident is counted in, `None` when it is not
-    /// counted (outside the periods shown, after the report date, or a
-    /// false positive).
-    pub fn counted_column(&self, inc: &ReportIncident, tz: &chrono_tz::Tz) -> Option<usize> {
-        if inc.false_positive {
-            return None;
-        }
-        match self.slot(&inc.time, tz)? {
-            Slot::Year(i) => Some(i),
-            Slot::Quarter(q) => Some(PREVIOUS_YEARS + q),
-        }
-    }
-
     /// The column an instant falls in, if it is shown at all.
     fn slot(&self, time: &DateTime<Utc>, tz: &chrono_tz::Tz) -> Option<Slot> {
         let (date, fq) = fiscal::of_instant(time, tz);
@@ -322,28 +357,32 @@ impl Report {
         }
     }
 
-    /// Counts one incident in its column: the total, its event and each of
-    /// its causes once.
-    fn count(&mut self, inc: &ReportIncident, slot: Slot) {
-        if inc.false_positive {
-            self.false_positives += 1;
+    /// Counts a tally in its column: the total, its event and each of its
+    /// causes once per incident.
+    fn count(&mut self, t: &Tally) {
+        let Some(slot) = Slot::of_column(t.column) else {
+            return;
+        };
+        let n = t.count;
+        if t.false_positive {
+            self.false_positives += n;
             return;
         }
-        if !inc.triaged {
-            self.untriaged += 1;
+        if !t.triaged {
+            self.untriaged += n;
         }
-        self.incidents.add(slot);
+        self.incidents.add(slot, n);
         if let Some(row) = self
             .events
             .iter_mut()
-            .find(|r| r.code == inc.classification.event)
+            .find(|r| r.code == t.classification.event)
         {
-            row.counts.add(slot);
+            row.counts.add(slot, n);
         }
-        let causes: BTreeSet<Cause> = inc.classification.causes.iter().copied().collect();
+        let causes: BTreeSet<Cause> = t.classification.causes.iter().copied().collect();
         for c in causes {
             if let Some(row) = self.causes.iter_mut().find(|r| r.code == c) {
-                row.counts.add(slot);
+                row.counts.add(slot, n);
             }
         }
     }
@@ -353,13 +392,76 @@ impl Report {
 /// placing each incident by its local date in `tz`. Incidents after `as_of`
 /// or outside the five fiscal years are ignored.
 pub fn build(incidents: &[ReportIncident], fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
+    let report = Report::empty(fy, as_of, tz);
+    let tallies: Vec<Tally> = incidents
+        .iter()
+        .filter_map(|inc| {
+            Some(Tally {
+                column: report.slot(&inc.time, &tz)?.column(),
+                classification: inc.classification.clone(),
+                false_positive: inc.false_positive,
+                triaged: inc.triaged,
+                count: 1,
+            })
+        })
+        .collect();
+    from_tallies(&tallies, fy, as_of, tz)
+}
+
+/// Builds the report from tallies (see [`periods`] for the instants each
+/// column counts).
+pub fn from_tallies(tallies: &[Tally], fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Report {
     let mut report = Report::empty(fy, as_of, tz);
-    for inc in incidents {
-        if let Some(slot) = report.slot(&inc.time, &tz) {
-            report.count(inc, slot);
-        }
+    for t in tallies {
+        report.count(t);
     }
     report
+}
+
+/// The instants each column of the report for `fy` as of `as_of` counts:
+/// each previous fiscal year and each quarter of `fy` that has begun, from
+/// the start of its first local day in `tz` to the start of the day after
+/// its last one or after `as_of`, whichever is first. An incident whose
+/// time is in a period counts in its column (the same column
+/// [`build`] places it in by its local date).
+pub fn periods(fy: i32, as_of: NaiveDate, tz: chrono_tz::Tz) -> Vec<ColumnPeriod> {
+    let report = Report::empty(fy, as_of, tz);
+    let stop = as_of.succ_opt();
+    let mut spans: Vec<(usize, Option<NaiveDate>, Option<NaiveDate>)> = Vec::new();
+    for (i, y) in report.previous_years.iter().enumerate() {
+        let start = NaiveDate::from_ymd_opt(*y, 4, 1);
+        spans.push((i, start, NaiveDate::from_ymd_opt(*y + 1, 4, 1)));
+    }
+    for q in 1..=4u8 {
+        let shown = report.quarters_closed[q as usize - 1] || report.open_quarter == Some(q);
+        if let Some((start, last)) = fiscal::quarter_dates(fy, q).filter(|_| shown) {
+            spans.push((
+                PREVIOUS_YEARS + q as usize - 1,
+                Some(start),
+                last.succ_opt(),
+            ));
+        }
+    }
+    spans
+        .into_iter()
+        .filter_map(|(column, start, next)| {
+            let (start, next) = (start?, next?.min(stop?));
+            (start < next).then_some(())?;
+            Some(ColumnPeriod {
+                column,
+                from: fiscal::day_start(start, &tz)?,
+                to: fiscal::day_start(next, &tz)?,
+            })
+        })
+        .collect()
+}
+
+/// The column whose period holds `time`, if any.
+pub fn column_at(periods: &[ColumnPeriod], time: DateTime<Utc>) -> Option<usize> {
+    periods
+        .iter()
+        .find(|p| p.from <= time && time < p.to)
+        .map(|p| p.column)
 }
 
 /// Renders a report in one language and format.
@@ -778,6 +880,75 @@ mod tests {
             text.contains("Untriaged (counted under automatic classification): 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn periods_place_instants_as_local_dates_do() {
+        let zones = [
+            Tokyo,
+            chrono_tz::America::Santiago,
+            chrono_tz::America::Sao_Paulo,
+            chrono_tz::Europe::London,
+        ];
+        for tz in zones {
+            for as_of in [date(2019, 6, 30), date(2019, 7, 19), date(2020, 3, 31)] {
+                let r = Report::empty(2019, as_of, tz);
+                let p = periods(2019, as_of, tz);
+                let mut t = Utc.with_ymd_and_hms(2014, 12, 31, 0, 0, 0).unwrap();
+                let end = Utc.with_ymd_and_hms(2020, 4, 3, 0, 0, 0).unwrap();
+                while t < end {
+                    let want = r.slot(&t, &tz).map(Slot::column);
+                    assert_eq!(column_at(&p, t), want, "{tz} as of {as_of}: {t}");
+                    t += chrono::Duration::minutes(37);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tallies_count_as_incidents_do() {
+        let mut list = vec![
+            inc((2016, 5, 1, 0, 0, 0), Event::Leak, &[Cause::Insider]),
+            inc(
+                (2019, 4, 2, 0, 0, 0),
+                Event::Outage,
+                &[Cause::Vulnerability],
+            ),
+            inc(
+                (2019, 4, 3, 0, 0, 0),
+                Event::Outage,
+                &[Cause::Vulnerability],
+            ),
+        ];
+        list[2].false_positive = true;
+        let as_of = date(2019, 7, 19);
+        let built = build(&list, 2019, as_of, Tokyo);
+        let tallies = [
+            Tally {
+                column: 1,
+                classification: list[0].classification.clone(),
+                false_positive: false,
+                triaged: true,
+                count: 1,
+            },
+            Tally {
+                column: 4,
+                classification: list[1].classification.clone(),
+                false_positive: false,
+                triaged: true,
+                count: 1,
+            },
+            Tally {
+                column: 4,
+                classification: list[2].classification.clone(),
+                false_positive: true,
+                triaged: true,
+                count: 1,
+            },
+        ];
+        assert_eq!(from_tallies(&tallies, 2019, as_of, Tokyo), built);
+        assert_eq!(built.false_positives, 1);
+        assert_eq!(built.incidents.total, Some(1));
     }
 
     #[test]

@@ -11,3 +11,4 @@ mod gate;
 mod hostile_watch;
 mod logs;
 mod packaging;
+mod syslog;

@@ -6,7 +6,7 @@
 //! (`report.timezone`, named) in `incidents show`, `triage` and `status`.
 
 use crate::forge::{self, Agent};
-use crate::support::report_common::{class, open_store, Journal};
+use crate::support::report_common::{class, Journal};
 use crate::support::{eicar, TestEnv};
 use kensa::findings::taxonomy::{Cause, Event};
 use kensa::findings::Location;
@@ -42,12 +42,12 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        let env = TestEnv::new();
+        let env = crate::env();
         let a = Agent::new(env.base());
         let b = Agent::new(env.base());
         a.trust(&env, NAME);
         {
-            let store = open_store(&env.state);
+            let store = env.store();
             let pre = class(Event::Precursor, &[Cause::Unknown]);
             let many = class(
                 Event::MalwareInfection,

@@ -94,16 +94,11 @@ pub fn finding(session: &str, i: u64) -> String {
     .to_string()
 }
 
-/// Rows the collector database of `env` holds for `agent`.
+/// Rows the collector database of `env` holds for `agent` (read through
+/// the library's store, so either backend).
 pub fn held(env: &TestEnv, agent: &str) -> i64 {
-    let db = env.state.join("kensa.db");
-    let conn = rusqlite::Connection::open(db).expect("open db");
-    conn.query_row(
-        "SELECT COUNT(*) FROM records WHERE agent = ?1",
-        [agent],
-        |r| r.get(0),
-    )
-    .expect("count")
+    let rows = env.store().record_hashes(agent).expect("read records");
+    i64::try_from(rows.len()).unwrap()
 }
 
 /// `kensa incidents list --format json` in `env`: exit code and rows.

@@ -30,9 +30,9 @@ fn json_cells(out: &str) -> Vec<Vec<serde_json::Value>> {
 
 #[test]
 fn periods_that_have_not_happened_show_a_dash() {
-    let env = TestEnv::new();
+    let env = crate::env();
     {
-        let store = report_common::open_store(&env.state);
+        let store = env.store();
         let mut j = report_common::Journal::new(&store, "agent");
         j.incident("2024-05-10T03:00:00Z", Location::Removable, None, 1);
     }
@@ -78,7 +78,7 @@ fn periods_that_have_not_happened_show_a_dash() {
 
 #[test]
 fn a_refused_export_appends_nothing() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let key = support::journal::agent_key(&env.state);
     let mut j = Journal::open(&support::journal::journal_dir(&env.state), &key).unwrap();
     j.append(&support::journal::session("s1", "STICK")).unwrap();

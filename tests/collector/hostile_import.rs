@@ -22,7 +22,7 @@ fn import(env: &TestEnv, label: &str, bundle: &std::path::Path) -> std::process:
 
 #[test]
 fn signed_records_of_unknown_shape_are_refused_with_their_seq() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let good = finding("s1", 1);
     let cases: Vec<(&str, String, &str)> = vec![
         (
@@ -112,7 +112,7 @@ impl Journalled for Raw {
 
 #[test]
 fn the_agents_own_journal_is_checked_the_same_way() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let key = support::journal::agent_key(&env.state);
     let mut j = Journal::open(&support::journal::journal_dir(&env.state), &key).unwrap();
     j.append(&support::journal::session("s1", "STICK")).unwrap();
@@ -128,7 +128,7 @@ fn the_agents_own_journal_is_checked_the_same_way() {
 
 #[test]
 fn every_record_kind_kensa_writes_imports() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let key = kensa::keys::SecretKey::generate().unwrap();
     let dir = env.base().join("journal");
     let out = env.base().join("out");
@@ -210,7 +210,7 @@ fn assert_inert(what: &str, out: &[u8]) {
 
 #[test]
 fn bundle_names_cannot_paint_the_output() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let agent = Agent::new(env.base());
     agent.trust(&env, "victim");
     let dir = env.base().join("stick");
@@ -247,7 +247,7 @@ fn bundle_names_cannot_paint_the_output() {
 
 #[test]
 fn record_fields_printed_by_incidents_are_inert() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let agent = Agent::new(env.base());
     agent.trust(&env, "victim");
     let sid = "\u{1b}[2J\u{1b}[31mab\rcd";

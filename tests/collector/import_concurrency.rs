@@ -46,7 +46,7 @@ fn concurrent_imports_wait_for_each_other() {
         .unwrap()
         .key_id_hex();
     for round in 0..4 {
-        let env = TestEnv::new();
+        let env = crate::env();
         let o = env.run([OsStr::new("trust"), OsStr::new("add"), pub_path.as_os_str()]);
         assert!(o.status.success(), "{}", text(&o));
         let start = std::time::Instant::now();
@@ -94,7 +94,7 @@ fn two_commands_creating_the_database_at_once_both_succeed() {
         .collect();
     for round in 0..10 {
         // A new, empty state dir: both processes migrate the new database.
-        let env = TestEnv::new();
+        let env = crate::env();
         let children: Vec<_> = keys
             .iter()
             .map(|k| {

@@ -73,7 +73,7 @@ fn outcome(o: &Output) -> Vec<String> {
 
 #[test]
 fn a_directory_imports_in_seq_order_not_name_order() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let agent = Agent::new(env.base());
     agent.trust(&env, "plant-a");
     let stick = env.base().join("stick");
@@ -121,7 +121,7 @@ fn a_directory_imports_in_seq_order_not_name_order() {
 
 #[test]
 fn a_minisig_stands_for_its_bundle_and_dirs_mix_with_files() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let agent = Agent::new(env.base());
     agent.trust(&env, "plant-a");
     let other = Agent::new(env.base());
@@ -169,7 +169,7 @@ fn a_minisig_stands_for_its_bundle_and_dirs_mix_with_files() {
 
 #[test]
 fn a_directory_without_bundles_is_an_error() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let empty = env.base().join("empty");
     std::fs::create_dir_all(empty.join("sub")).unwrap();
     std::fs::write(empty.join("notes.jsonl"), "{}\n").unwrap();
@@ -184,5 +184,5 @@ fn a_directory_without_bundles_is_an_error() {
         )),
         "{err}"
     );
-    assert!(!env.state.join("kensa.db").exists(), "nothing opened");
+    assert!(!env.database_exists(), "nothing opened");
 }

@@ -41,7 +41,7 @@ fn incidents(env: &TestEnv) -> Vec<serde_json::Value> {
 
 #[test]
 fn incidents_on_an_agent_come_from_its_own_journal() {
-    let env = TestEnv::new();
+    let env = crate::env();
     ok(&env.run(["keygen"]));
     let agent =
         kensa::keys::PublicKey::load(&kensa::state::StateDir::new(env.state.clone()).public_key())
@@ -54,7 +54,7 @@ fn incidents_on_an_agent_come_from_its_own_journal() {
     env.file("second/eicar.txt", &eicar());
 
     journalled_scan(&env, &first);
-    assert!(!env.state.join("kensa.db").exists());
+    assert!(!env.database_exists());
     let list = incidents(&env);
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["agent"], agent.as_str());

@@ -1,16 +1,14 @@
 //! The analyst's commands end to end through the `kensa` binary: list
 //! untriaged incidents, triage one twice, show its history, write a report.
 
-use crate::support::report_common;
+use crate::support::{report_common, TestEnv};
 
 use kensa::findings::Location;
 use report_common::*;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn kensa(state: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kensa"))
-        .arg("--state-dir")
-        .arg(state)
+fn kensa(env: &TestEnv, args: &[&str]) -> Output {
+    env.command()
         .args(args)
         .env_remove("KENSA_CONFIG")
         .env("USER", "tester")
@@ -30,15 +28,15 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn analyst_quarter() {
-    let dir = tempfile::tempdir().unwrap();
+    let env = crate::env();
     let (a, b) = {
-        let conn = open_store(dir.path());
+        let conn = env.store();
         let mut j = Journal::new(&conn, "hmi-agent");
         let a = j.incident("2019-05-10T03:00:00Z", Location::Removable, None, 3);
         let b = j.incident("2019-06-01T03:00:00Z", Location::Host, None, 1);
         (a, b)
     };
-    let state = dir.path();
+    let state = &env;
 
     let list = stdout(&kensa(state, &["incidents", "list", "--untriaged"]));
     assert!(list.contains(&a[..12]) && list.contains(&b[..12]), "{list}");
@@ -115,7 +113,7 @@ fn analyst_quarter() {
         "{untriaged}"
     );
 
-    let out = dir.path().join("fy2019.csv");
+    let out = env.base().join("fy2019.csv");
     stdout(&kensa(
         state,
         &[
@@ -161,22 +159,22 @@ fn analyst_quarter() {
         "{text}"
     );
 
-    let missing = kensa(&dir.path().join("nowhere"), &["incidents", "list"]);
+    // A state directory with no database (SQLite: nothing to open).
+    let missing = kensa(&TestEnv::new(), &["incidents", "list"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no collector database"));
 }
 
 #[test]
 fn triage_without_by_or_user_takes_the_system_account_name() {
-    let dir = tempfile::tempdir().unwrap();
+    let env = crate::env();
     let a = {
-        let conn = open_store(dir.path());
+        let conn = env.store();
         let mut j = Journal::new(&conn, "hmi-agent");
         j.incident("2019-05-10T03:00:00Z", Location::Removable, None, 1)
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_kensa"))
-        .arg("--state-dir")
-        .arg(dir.path())
+    let out = env
+        .command()
         .args(["triage", &a[..12], "--event", "malware_infection"])
         .env_remove("KENSA_CONFIG")
         .env_remove("USER")

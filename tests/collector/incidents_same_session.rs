@@ -24,7 +24,7 @@ fn fails(env: &TestEnv, args: &[&str]) -> String {
 
 #[test]
 fn a_reused_session_id_does_not_hide_the_victims_incident() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let victim = Agent::new(env.base());
     let other = Agent::new(env.base());
     victim.trust(&env, "victim");
@@ -110,7 +110,7 @@ fn a_reused_session_id_does_not_hide_the_victims_incident() {
 
 #[test]
 fn a_unique_session_prefix_still_works() {
-    let env = TestEnv::new();
+    let env = crate::env();
     let a = Agent::new(env.base());
     a.trust(&env, "a");
     let b = a.bundle(

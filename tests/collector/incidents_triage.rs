@@ -18,9 +18,7 @@ fn as_of() -> NaiveDate {
 }
 
 fn build(conn: &kensa::collector::Store) -> report::Report {
-    let list = incidents::list(conn, &Filter::default()).unwrap();
-    let input: Vec<_> = list.iter().filter_map(|i| i.to_report()).collect();
-    report::build(&input, 2019, as_of(), Tokyo)
+    store_report(conn, 2019, as_of(), Tokyo)
 }
 
 fn row(r: &report::Report, e: Event) -> Option<u64> {
@@ -43,8 +41,8 @@ fn cause(r: &report::Report, c: Cause) -> Option<u64> {
 
 #[test]
 fn two_triages_latest_wins_history_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     let id = {
         let mut j = Journal::new(&conn, "hmi-agent");
         // 40 infected files on one stick, recorded with the policy default.
@@ -159,8 +157,8 @@ fn two_triages_latest_wins_history_kept() {
 
 #[test]
 fn id_errors_are_clear() {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     {
         let mut j = Journal::new(&conn, "a");
         j.incident("2019-05-10T03:00:00Z", Location::Removable, None, 1);
@@ -208,8 +206,8 @@ fn id_errors_are_clear() {
 
 #[test]
 fn ambiguous_prefix_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     {
         let mut j = Journal::new(&conn, "a");
         j.incident_with_id(
@@ -274,8 +272,8 @@ fn ambiguous_prefix_is_refused() {
 
 #[test]
 fn an_empty_store_has_no_incidents() {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     assert!(incidents::list(&conn, &Filter::default())
         .unwrap()
         .is_empty());

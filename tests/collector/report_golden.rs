@@ -72,15 +72,15 @@ fn rfc3339(local: chrono::NaiveDateTime) -> String {
 }
 
 struct Built {
-    _dir: tempfile::TempDir,
+    _env: crate::support::TestEnv,
     conn: kensa::collector::Store,
     counted: usize,
     triaged: usize,
 }
 
 fn build_store(seed: &SeedTables) -> Built {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     let mut to_triage: Vec<(String, Classification)> = Vec::new();
     let mut counted = 0;
     {
@@ -133,7 +133,7 @@ fn build_store(seed: &SeedTables) -> Built {
         incidents::triage(&conn, &id[..12], &t).unwrap();
     }
     Built {
-        _dir: dir,
+        _env: env,
         conn,
         counted,
         triaged,
@@ -142,12 +142,9 @@ fn build_store(seed: &SeedTables) -> Built {
 
 fn report_for(conn: &kensa::collector::Store, as_of: (i32, u32, u32)) -> report::Report {
     let list = incidents::list(conn, &Filter::default()).unwrap();
-    let input: Vec<_> = list
-        .iter()
-        .map(|i| i.to_report().expect("times parse"))
-        .collect();
-    report::build(
-        &input,
+    assert!(list.iter().all(|i| i.to_report().is_some()), "times parse");
+    store_report(
+        conn,
         2019,
         NaiveDate::from_ymd_opt(as_of.0, as_of.1, as_of.2).unwrap(),
         Tokyo,

@@ -18,8 +18,8 @@ use kensa::findings::Location;
 /// A store with, in FY2019 (Tokyo): two 1Q incidents, one 2Q incident
 /// before 19 July and one after, one false positive in 2Q; one in FY2017.
 fn env_with_incidents() -> TestEnv {
-    let env = TestEnv::new();
-    let store = report_common::open_store(&env.state);
+    let env = crate::env();
+    let store = env.store();
     let fp;
     {
         let mut j = report_common::Journal::new(&store, "agent-a");
@@ -242,7 +242,7 @@ fn html_is_a_document_to_hand_over() {
 
     // The appendix: the five counted incidents (not the false positive, not
     // the one after the report date), each with its facts.
-    let store = report_common::open_store(&env.state);
+    let store = env.store();
     let list = incidents::list(&store, &Filter::default()).unwrap();
     let appendix = html
         .split("<section id=\"appendix\">")
@@ -326,9 +326,9 @@ fn html_is_a_document_to_hand_over() {
 
 #[test]
 fn appendix_names_from_agents_are_sanitised_and_escaped() {
-    let env = TestEnv::new();
+    let env = crate::env();
     {
-        let store = report_common::open_store(&env.state);
+        let store = env.store();
         let mut j = report_common::Journal::new(&store, "ag<img src=x>&\u{1b}[2J");
         j.incident("2019-05-10T01:00:00Z", Location::Removable, None, 1);
     }

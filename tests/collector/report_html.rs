@@ -431,9 +431,9 @@ fn title_shapes(img: &Image) -> (usize, Vec<(usize, usize)>) {
 fn japanese_html_renders_as_glyphs_not_tofu() {
     let chromium = ensure_chromium();
     ensure_package("fonts-ipafont-gothic", has_japanese_font);
-    let env = crate::support::TestEnv::new();
+    let env = crate::env();
     {
-        let store = crate::support::report_common::open_store(&env.state);
+        let store = env.store();
         let mut j = crate::support::report_common::Journal::new(&store, "agent-a");
         let c = crate::support::report_common::class(
             kensa::findings::taxonomy::Event::Precursor,

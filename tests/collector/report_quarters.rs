@@ -10,7 +10,7 @@ use chrono_tz::Asia::Tokyo;
 use kensa::collector::incidents::{self, Filter};
 use kensa::findings::taxonomy::{Cause, Event};
 use kensa::findings::Location;
-use kensa::report::{self, Counts, Report};
+use kensa::report::{Counts, Report};
 use report_common::*;
 
 fn utc(local: (i32, u32, u32, u32, u32, u32)) -> String {
@@ -30,8 +30,8 @@ fn report_with(
     as_of: (i32, u32, u32),
     tz: chrono_tz::Tz,
 ) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let conn = open_store(dir.path());
+    let env = crate::env();
+    let conn = env.store();
     let mut j = Journal::new(&conn, "agent");
     for t in times {
         j.incident(
@@ -44,9 +44,9 @@ fn report_with(
     j.flush();
     let list = incidents::list(&conn, &Filter::default()).unwrap();
     assert_eq!(list.len(), times.len());
-    let input: Vec<_> = list.iter().map(|i| i.to_report().unwrap()).collect();
-    report::build(
-        &input,
+    assert!(list.iter().all(|i| i.to_report().is_some()));
+    store_report(
+        &conn,
         fy,
         NaiveDate::from_ymd_opt(as_of.0, as_of.1, as_of.2).unwrap(),
         tz,

@@ -6,7 +6,11 @@
 //! or /var; `eicar()` assembles the test file at run time; `data()` is the
 //! fixtures folder. Submodules: `archive` (archive builders), `report_common`
 //! (collector records, the NISC seed tables), `journal` (reading an agent's
-//! journal through the library's reader).
+//! journal through the library's reader), `rsyslog` (a real rsyslogd on
+//! private sockets, and the messages it parsed).
+//! journal through the library's reader), `pg` (a private PostgreSQL server:
+//! `TestEnv::postgres` gives an environment whose collector database is a
+//! fresh database on it).
 // Each binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
@@ -16,8 +20,10 @@ pub mod diskfs;
 pub mod journal;
 pub mod ole2;
 pub mod pdf;
+pub mod pg;
 pub mod rar;
 pub mod report_common;
+pub mod rsyslog;
 pub mod text;
 pub mod upx;
 
@@ -34,6 +40,9 @@ pub struct TestEnv {
     pub state: PathBuf,
     /// An empty config file.
     pub config: PathBuf,
+    /// The collector database's URL when it is PostgreSQL (else the
+    /// SQLite file `<state>/kensa.db`).
+    pub database: Option<String>,
 }
 
 /// The 68-byte EICAR test file, assembled at run time so no source file of
@@ -92,6 +101,57 @@ impl TestEnv {
             root,
             state,
             config,
+            database: None,
+        }
+    }
+
+    /// An environment whose collector database is a new database on the
+    /// test PostgreSQL server (`[collector] database` in its config; the
+    /// password reaches kensa through `PGPASSFILE`).
+    pub fn postgres() -> TestEnv {
+        let mut env = TestEnv::new();
+        let url = pg::server().database();
+        let mut config = std::fs::read_to_string(&env.config).unwrap();
+        config.push_str(&format!("\n[collector]\ndatabase = \"{url}\"\n"));
+        std::fs::write(&env.config, config).unwrap();
+        env.database = Some(url);
+        env
+    }
+
+    /// [`TestEnv::postgres`] when `postgres`, else [`TestEnv::new`].
+    pub fn with_backend(postgres: bool) -> TestEnv {
+        if postgres {
+            TestEnv::postgres()
+        } else {
+            TestEnv::new()
+        }
+    }
+
+    /// The collector database as the library names it.
+    pub fn database(&self) -> kensa::collector::Database {
+        match &self.database {
+            Some(url) => kensa::collector::Database::Postgres(Box::new(
+                kensa::collector::PgTarget::new(url, Some(&pg::server().password_file))
+                    .expect("database URL"),
+            )),
+            None => kensa::collector::Database::Sqlite(self.state.join("kensa.db")),
+        }
+    }
+
+    /// Opens (creating) the collector database through the library.
+    pub fn store(&self) -> kensa::collector::Store {
+        kensa::collector::Store::open_database(&self.database()).expect("open store")
+    }
+
+    /// Whether the collector database exists (the SQLite file; a
+    /// PostgreSQL database: whether kensa created its schema).
+    pub fn database_exists(&self) -> bool {
+        match &self.database {
+            None => self.state.join("kensa.db").exists(),
+            Some(url) => {
+                let name = url.rsplit('/').next().unwrap_or_default();
+                pg::server().has_schema(name)
+            }
         }
     }
 
@@ -120,6 +180,9 @@ impl TestEnv {
         c.arg("--state-dir").arg(&self.state);
         c.arg("--config").arg(&self.config);
         c.env_remove("KENSA_LOG");
+        if self.database.is_some() {
+            c.env("PGPASSFILE", &pg::server().pgpass);
+        }
         c
     }
 

@@ -1,6 +1,6 @@
 //! Shared helpers for the report and incident tests: a collector store
-//! filled with journal lines through the store's own API (so the tests run
-//! on the real schema), journal-line builders, and a parser for the seed
+//! (`TestEnv::store`, either backend) filled with journal lines through the
+//! store's own API (so the tests run on the real schema), journal-line builders, and a parser for the seed
 //! document's tables.
 
 use kensa::bundle::BundleLine;
@@ -11,7 +11,8 @@ use kensa::findings::{
 };
 use std::path::PathBuf;
 
-/// Opens (creating) the collector store `kensa.db` in `dir`.
+/// Opens (creating) the SQLite collector store `kensa.db` in `dir` (the
+/// benchmarks; tests take `TestEnv::store`, either backend).
 pub fn open_store(dir: &std::path::Path) -> Store {
     Store::open(&dir.join("kensa.db")).expect("open store")
 }
@@ -155,6 +156,26 @@ pub fn class(event: Event, causes: &[Cause]) -> Classification {
         event,
         causes: causes.to_vec(),
     }
+}
+
+/// The report for `fy` as of `as_of` in `tz` as the `kensa report` command
+/// makes it (counted by the store, in SQL), which must equal the report
+/// built from the listed incidents one by one.
+pub fn store_report(
+    store: &Store,
+    fy: i32,
+    as_of: chrono::NaiveDate,
+    tz: chrono_tz::Tz,
+) -> kensa::report::Report {
+    let list = kensa::collector::incidents::list(store, &Default::default()).unwrap();
+    let input: Vec<_> = list.iter().filter_map(|i| i.to_report()).collect();
+    let listed = kensa::report::build(&input, fy, as_of, tz);
+    let counted = kensa::collector::incidents::report(store, fy, as_of, tz).unwrap();
+    assert_eq!(
+        counted, listed,
+        "the store's counts and the listing's agree"
+    );
+    counted
 }
 
 /// One row of a seed table: its label and its nine cells as written.
