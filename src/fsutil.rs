@@ -200,6 +200,34 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// Opens `path` for appending, creating it (mode 0640 on Unix; on Windows
+/// it inherits its folder's ACL). A symbolic link (or any reparse point)
+/// at `path` is refused, never followed.
+pub fn open_append_nofollow(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o640).custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_FLAG_OPEN_REPARSE_POINT: the link itself is opened, and
+        // refused below.
+        opts.custom_flags(0x0020_0000);
+    }
+    let f = opts.open(path)?;
+    if f.metadata()?.file_type().is_symlink() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a symbolic link or reparse point (not followed)",
+        ));
+    }
+    Ok(f)
+}
+
 /// Writes `data` to `path` atomically and durably; `mode` sets the new
 /// file's permission bits (Unix).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {

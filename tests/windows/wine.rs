@@ -141,6 +141,17 @@ impl Win {
         c
     }
 
+    /// Any Windows program (`msiexec`, an installed `kensa.exe`) in the
+    /// private prefix.
+    pub fn program(&self, program: &Path) -> Command {
+        self.command_for(program)
+    }
+
+    /// The prefix's `C:` drive as a Linux path.
+    pub fn drive_c(&self) -> PathBuf {
+        self.prefix.join("drive_c")
+    }
+
     /// `kensa.exe` with no state or config arguments.
     pub fn bare(&self) -> Command {
         self.command_for(&self.bin.join("kensa.exe"))
