@@ -26,17 +26,23 @@ pub struct FileOut {
 impl FileOut {
     /// Opens (creating, mode 0640) `path` for appending.
     pub fn open(path: PathBuf, format: Format) -> Result<FileOut, ForwardError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|source| ForwardError::Write {
-                what: crate::engine::pathfmt::display(&path),
-                source,
-            })?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o640).custom_flags(libc::O_NOFOLLOW);
+        }
+        #[cfg(windows)]
+        {
+            // FILE_FLAG_OPEN_REPARSE_POINT: a link is opened, not followed.
+            use std::os::windows::fs::OpenOptionsExt;
+            opts.custom_flags(0x0020_0000);
+        }
+        let file = opts.open(&path).map_err(|source| ForwardError::Write {
+            what: crate::engine::pathfmt::display(&path),
+            source,
+        })?;
         Ok(FileOut {
             key: format!(
                 "{} file:{}",

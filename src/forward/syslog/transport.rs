@@ -11,8 +11,11 @@
 use super::{encode::octet_counted, Message, SyslogError, Target};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+#[cfg(unix)]
 use std::os::unix::net::{UnixDatagram, UnixStream};
+#[cfg(unix)]
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,7 +31,9 @@ pub struct Sender {
 }
 
 enum Conn {
+    #[cfg(unix)]
     UnixDatagram(UnixDatagram),
+    #[cfg(unix)]
     UnixStream(UnixStream),
     Tcp(TcpStream),
     Udp(UdpSocket),
@@ -89,8 +94,10 @@ impl Conn {
             false => Err(std::io::Error::other("the datagram was cut")),
         };
         match self {
+            #[cfg(unix)]
             Conn::UnixDatagram(s) => whole(s.send(msg)?),
             Conn::Udp(s) => whole(s.send(msg)?),
+            #[cfg(unix)]
             Conn::UnixStream(s) => (&*s).write_all(&octet_counted(msg)),
             Conn::Tcp(s) => (&*s).write_all(&octet_counted(msg)),
         }
@@ -98,6 +105,25 @@ impl Conn {
 
     /// For a stream: whether the peer has closed it (or it failed), seen
     /// without blocking and without taking any data.
+    #[cfg(not(unix))]
+    fn peer_closed(&self) -> bool {
+        let Conn::Tcp(s) = self else {
+            return false;
+        };
+        let mut b = [0u8; 1];
+        if s.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let closed = match s.peek(&mut b) {
+            Ok(n) => n == 0,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        closed || s.set_nonblocking(false).is_err()
+    }
+
+    /// For a stream: whether the peer has closed it (or it failed), seen
+    /// without blocking and without taking any data.
+    #[cfg(unix)]
     fn peer_closed(&self) -> bool {
         let fd = match self {
             Conn::UnixStream(s) => s.as_raw_fd(),
@@ -130,7 +156,13 @@ fn open(target: &Target) -> Result<Conn, SyslogError> {
         source,
     };
     match target {
+        #[cfg(unix)]
         Target::Unix(path) => open_unix(path).map_err(fail),
+        #[cfg(not(unix))]
+        Target::Unix(_) => Err(fail(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "Unix sockets exist only on Unix",
+        ))),
         Target::Tcp { host, port } => {
             let addrs = resolve(host, *port)?;
             open_tcp(&addrs).map_err(fail)
@@ -144,6 +176,7 @@ fn open(target: &Target) -> Result<Conn, SyslogError> {
 
 /// A datagram socket connected to `path`, or a stream socket when the
 /// socket at `path` is a stream one.
+#[cfg(unix)]
 fn open_unix(path: &Path) -> std::io::Result<Conn> {
     let s = UnixDatagram::unbound()?;
     match s.connect(path) {
@@ -161,6 +194,7 @@ fn open_unix(path: &Path) -> std::io::Result<Conn> {
 /// A Unix stream connection that never waits: a connect on a blocking
 /// socket would wait for as long as the listener's queue stays full, so
 /// the socket connects non-blocking and a full queue is an error.
+#[cfg(unix)]
 fn unix_stream_connect(path: &Path) -> std::io::Result<UnixStream> {
     use std::os::unix::ffi::OsStrExt;
     let bytes = path.as_os_str().as_bytes();
