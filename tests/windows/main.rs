@@ -11,4 +11,5 @@ mod support;
 mod bundles;
 mod collector;
 mod scan;
+mod service;
 mod wine;
