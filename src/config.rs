@@ -1,4 +1,5 @@
-//! The TOML configuration file (`/etc/kensa/kensa.toml` by default): every
+//! The TOML configuration file (`/etc/kensa/kensa.toml` by default, on
+//! Windows `kensa.toml` in the state folder `%ProgramData%\kensa`): every
 //! option with its default, and the paths kensa uses; the one size syntax
 //! (`parse_size`, `format_size`) shared by the file and the command line.
 //! Every unknown key and bad value in a file is reported (see `check`), each
@@ -12,7 +13,17 @@ use crate::engine::archive::ArchiveLimits;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The default configuration file (Unix).
 pub const DEFAULT_CONFIG: &str = "/etc/kensa/kensa.toml";
+
+/// The default configuration file on this system: [`DEFAULT_CONFIG`], on
+/// Windows `kensa.toml` in the default state folder.
+pub fn default_config() -> std::io::Result<PathBuf> {
+    #[cfg(windows)]
+    return Ok(crate::state::default_state_dir()?.join("kensa.toml"));
+    #[cfg(not(windows))]
+    Ok(PathBuf::from(DEFAULT_CONFIG))
+}
 /// A configuration file larger than this is refused.
 pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
 

@@ -188,7 +188,16 @@ pub fn absolute_all(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PathError> {
 }
 
 /// Creates `dir` (and its parents) with mode 0700 for the last component
+/// when it is new (on Windows with the SYSTEM-and-Administrators-only
+/// access list, `state::windows`); an existing directory is left as it is.
+#[cfg(windows)]
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    crate::state::windows::create_private_dir(dir)
+}
+
+/// Creates `dir` (and its parents) with mode 0700 for the last component
 /// when it is new; an existing directory is left as it is.
+#[cfg(not(windows))]
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);

@@ -14,4 +14,5 @@ mod bundles;
 mod collector;
 mod release;
 mod scan;
+mod service;
 mod wine;

@@ -21,7 +21,7 @@ pub const LIMIT: Duration = Duration::from_secs(180);
 pub struct Win {
     wine: PathBuf,
     pub bin: PathBuf,
-    prefix: PathBuf,
+    pub prefix: PathBuf,
 }
 
 static WIN: OnceLock<Win> = OnceLock::new();
@@ -130,7 +130,9 @@ pub fn zpath(p: &Path) -> String {
 }
 
 impl Win {
-    fn command_for(&self, program: &Path) -> Command {
+    /// `program` (a Windows program: kensa.exe, `sc`, `wineboot`) under
+    /// Wine in the test prefix.
+    pub fn command_for(&self, program: &Path) -> Command {
         let mut c = Command::new(&self.wine);
         c.arg(program);
         c.env("WINEPREFIX", &self.prefix)
