@@ -193,10 +193,16 @@ pub fn parse(sddl: &str) -> Result<Dacl, DaclError> {
         Some(i) => section.split_at(i),
         None => (section, ""),
     };
+    // DACL flags: P (protected), AI, AR, NO_ACCESS_CONTROL; nothing else.
+    let rest = flags.replace("NO_ACCESS_CONTROL", "");
+    if !rest.chars().all(|c| matches!(c, 'P' | 'A' | 'I' | 'R')) {
+        return Err(DaclError::BadAce(flags.chars().take(40).collect()));
+    }
+    let protected = rest.contains('P');
     if flags.contains("NO_ACCESS_CONTROL") {
         return Ok(Dacl {
             present: false,
-            protected: flags.starts_with('P'),
+            protected,
             aces: Vec::new(),
         });
     }
@@ -209,7 +215,7 @@ pub fn parse(sddl: &str) -> Result<Dacl, DaclError> {
     }
     Ok(Dacl {
         present: true,
-        protected: flags.starts_with('P'),
+        protected,
         aces,
     })
 }

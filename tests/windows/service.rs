@@ -131,6 +131,9 @@ fn service_installs_runs_the_agent_stops_and_uninstalls() {
     .unwrap();
     // Wine's Z: (all of /) counts as a present medium: not scanned.
     // A leftover of an earlier run would hide what install creates.
+    // (uninstall stops it too: a running leftover would recreate the
+    // state folder behind the test's back).
+    let _ = kensa(&config, "leftover uninstall", &["service", "uninstall"]);
     let _ = sc(&["delete", "kensa"]);
     let state = program_data_state();
     let _ = std::fs::remove_dir_all(&state);
