@@ -126,9 +126,13 @@ pub fn worth_telling(whole_medium: bool, sum: &Summary) -> bool {
 /// Tells the operator: the verdict as a log line, and with `desktop` (on
 /// Windows) as a message box; a failure of the box is logged.
 pub fn tell(notice: &Notice, desktop: bool) {
+    // Shown at the default log level, like the service's start line.
+    let word = notice.verdict.word();
     match notice.verdict {
-        MediumVerdict::Clean => tracing::info!(verdict = notice.verdict.word(), "{}", notice.body),
-        _ => tracing::warn!(verdict = notice.verdict.word(), "{}", notice.body),
+        MediumVerdict::Clean => {
+            tracing::info!(target: crate::logging::SERVICE, verdict = word, "{}", notice.body)
+        }
+        _ => tracing::warn!(target: crate::logging::SERVICE, verdict = word, "{}", notice.body),
     }
     if desktop {
         desktop_notice(notice);

@@ -10,5 +10,6 @@ mod support;
 
 mod bundles;
 mod collector;
+mod media;
 mod scan;
 mod wine;

@@ -130,7 +130,7 @@ pub fn zpath(p: &Path) -> String {
 }
 
 impl Win {
-    fn command_for(&self, program: &Path) -> Command {
+    pub fn command_for(&self, program: &Path) -> Command {
         let mut c = Command::new(&self.wine);
         c.arg(program);
         c.env("WINEPREFIX", &self.prefix)
