@@ -147,7 +147,7 @@ fn removable_drive_arrives_is_judged_and_leaves() {
     assert!(mounted.contains("label=BADSTICK"), "{mounted}");
     assert!(mounted.contains("serial=1234-ABCD"), "{mounted}");
     let verdict = agent.wait_line("a verdict on E:", &["INFECTED, 1 finding"]);
-    assert!(verdict.contains(r#"E:\ \"BADSTICK\""#), "{verdict}");
+    assert!(verdict.contains(r#"E:\\ "BADSTICK""#), "{verdict}");
     agent.wait_line(
         "a detection on E:",
         &["detection: malicious file", "eicar.com"],
