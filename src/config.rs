@@ -114,6 +114,24 @@ pub struct Config {
     pub gate: GateConfig,
     pub collector: CollectorConfig,
     pub syslog: SyslogConfig,
+    pub notify: NotifyConfig,
+}
+
+/// The `[notify]` section: how the agent tells the person at the machine
+/// the verdict on each medium (`crate::notify`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Windows: a message box in the active desktop session (from the
+    /// service: `WTSSendMessageW`) besides the log line. No effect on
+    /// Linux, where the log line and the journal carry the verdict.
+    pub desktop: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig { desktop: true }
+    }
 }
 
 /// The `[syslog]` section: the agent sends each finding, once journalled,

@@ -27,6 +27,9 @@ pub mod journal;
 pub mod keys;
 pub mod logging;
 pub mod media;
+pub mod notify;
+#[cfg(windows)]
+pub mod notify_windows;
 pub mod output;
 pub mod report;
 pub mod rules;

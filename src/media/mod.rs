@@ -27,6 +27,19 @@ pub const REMOVABLE_FILESYSTEMS: &[&str] = &[
     "vfat", "msdos", "exfat", "ntfs", "ntfs3", "fuseblk", "iso9660", "udf",
 ];
 
+/// The file-system names that make a mount a medium on this system: the
+/// configured ones, except on Windows, where every drive has a file
+/// system (fixed disks are NTFS, and Wine answers NTFS for every drive)
+/// and only the drive type (`GetDriveTypeW`, through
+/// [`removable_mount_points`]) tells a medium.
+pub fn filesystem_rule(configured: &[String]) -> Vec<String> {
+    if cfg!(windows) {
+        Vec::new()
+    } else {
+        configured.to_vec()
+    }
+}
+
 /// Mount points that are never media even with a removable-style file
 /// system (an EFI system partition is vfat).
 const SYSTEM_MOUNTS: &[&str] = &["/", "/boot", "/boot/efi", "/efi", "/usr", "/var", "/home"];

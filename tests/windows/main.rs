@@ -12,6 +12,7 @@ mod support;
 
 mod bundles;
 mod collector;
+mod media;
 mod release;
 mod scan;
 mod service;

@@ -57,7 +57,7 @@ fn expected_files() -> Vec<String> {
 }
 
 fn msiexec(args: &[&str], label: &str) {
-    let mut c = win().program(Path::new("msiexec"));
+    let mut c = win().command_for(Path::new("msiexec"));
     c.args(args);
     let o = support::run_measured(label, LIMIT, &mut c).output;
     assert!(o.status.success(), "{label}: {}", text(&o));
@@ -86,7 +86,7 @@ fn the_zip_and_the_msi_hold_kensa_and_the_signatures_and_the_msi_installs() {
     assert!(installed.join("kensa.toml.example").is_file());
 
     env.file("stick/eicar.com", &support::eicar());
-    let mut c = win().program(&installed.join("kensa.exe"));
+    let mut c = win().command_for(&installed.join("kensa.exe"));
     c.args([
         "--state-dir",
         &zpath(&env.state),
@@ -114,7 +114,7 @@ struct Uninstall(String);
 
 impl Drop for Uninstall {
     fn drop(&mut self) {
-        let mut c = win().program(Path::new("msiexec"));
+        let mut c = win().command_for(Path::new("msiexec"));
         c.args(["/x", &self.0, "/qn"]);
         let _ = support::run_measured("msiexec /x", LIMIT, &mut c);
     }

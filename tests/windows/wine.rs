@@ -143,12 +143,6 @@ impl Win {
         c
     }
 
-    /// Any Windows program (`msiexec`, an installed `kensa.exe`) in the
-    /// private prefix.
-    pub fn program(&self, program: &Path) -> Command {
-        self.command_for(program)
-    }
-
     /// The prefix's `C:` drive as a Linux path.
     pub fn drive_c(&self) -> PathBuf {
         self.prefix.join("drive_c")
