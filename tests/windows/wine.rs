@@ -141,6 +141,11 @@ impl Win {
         c
     }
 
+    /// Another Windows program (a test helper) under the same Wine set-up.
+    pub fn program(&self, exe: &Path) -> Command {
+        self.command_for(exe)
+    }
+
     /// `kensa.exe` with no state or config arguments.
     pub fn bare(&self) -> Command {
         self.command_for(&self.bin.join("kensa.exe"))
