@@ -123,7 +123,7 @@ pub fn parse_stream_info(buf: &[u8], max: usize) -> Result<StreamList, StreamInf
             .checked_add(len)
             .and_then(|end| buf.get(start..end))
             .ok_or(StreamInfoError::Truncated(at))?;
-        if len % 2 != 0 {
+        if !len.is_multiple_of(2) {
             return Err(StreamInfoError::BadName(at));
         }
         let units: Vec<u16> = raw
