@@ -42,7 +42,7 @@ fn helper() -> &'static Path {
 
 /// Runs the helper with `args`, bounded by [`LIMIT`]; must succeed.
 fn run_helper(label: &str, args: &[&str]) -> String {
-    let mut c = win().program(helper());
+    let mut c = win().command_for(helper());
     c.args(args);
     let out = support::run_measured(label, LIMIT, &mut c).output;
     assert!(out.status.success(), "ntfs_helper {args:?}: {}", text(&out));
@@ -100,7 +100,7 @@ struct Locker {
 
 impl Locker {
     fn hold(path: &Path) -> Locker {
-        let mut c = win().program(helper());
+        let mut c = win().command_for(helper());
         c.arg("lock").arg(zpath(path));
         c.stdin(Stdio::piped())
             .stdout(Stdio::piped())

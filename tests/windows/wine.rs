@@ -130,7 +130,8 @@ pub fn zpath(p: &Path) -> String {
 }
 
 impl Win {
-    fn command_for(&self, program: &Path) -> Command {
+    /// `program` (kensa.exe, a test helper) under this Wine set-up.
+    pub fn command_for(&self, program: &Path) -> Command {
         let mut c = Command::new(&self.wine);
         c.arg(program);
         c.env("WINEPREFIX", &self.prefix)
@@ -139,11 +140,6 @@ impl Win {
             .env_remove("KENSA_LOG")
             .env_remove("DISPLAY");
         c
-    }
-
-    /// Another Windows program (a test helper) under the same Wine set-up.
-    pub fn program(&self, exe: &Path) -> Command {
-        self.command_for(exe)
     }
 
     /// `kensa.exe` with no state or config arguments.
