@@ -10,22 +10,33 @@
 //! (no memory maps). [`Stat`] carries the volume serial number and file
 //! index (the identity a swapped directory is caught by) and the
 //! attribute bits.
+//!
+//! A file's alternate data streams are listed on its open handle
+//! (`GetFileInformationByHandleEx(FileStreamInfo)`, [`stream_info`]) and
+//! each is opened relative to that handle (`NtOpenFile` with the handle as
+//! root and `:name:$DATA` as the name, [`open_stream`]), never by a path
+//! resolved again; only on a volume that says it holds named streams
+//! (`FILE_NAMED_STREAMS`, asked once per directory opened).
 
+use super::winfile;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::windows::fs::OpenOptionsExt;
-use std::os::windows::io::AsRawHandle;
+use std::os::windows::io::{AsRawHandle, FromRawHandle};
 use std::path::{Component, Path, PathBuf};
 use windows_sys::Win32::Foundation::{
-    ERROR_DIRECTORY, ERROR_INVALID_NAME, ERROR_STOPPED_ON_SYMLINK,
+    RtlNtStatusToDosError, ERROR_DIRECTORY, ERROR_HANDLE_EOF, ERROR_INVALID_NAME, ERROR_MORE_DATA,
+    ERROR_STOPPED_ON_SYMLINK, HANDLE, OBJ_CASE_INSENSITIVE, UNICODE_STRING,
 };
 use windows_sys::Win32::Storage::FileSystem::{
-    GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DEVICE,
+    FileStreamInfo, GetFileInformationByHandle, GetFileInformationByHandleEx,
+    GetVolumeInformationByHandleW, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DEVICE,
     FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS,
-    FILE_FLAG_OPEN_REPARSE_POINT, FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, FILE_SHARE_READ,
-    FILE_SHARE_WRITE, SYNCHRONIZE,
+    FILE_FLAG_OPEN_REPARSE_POINT, FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, FILE_READ_DATA,
+    FILE_SHARE_READ, FILE_SHARE_WRITE, SYNCHRONIZE,
 };
+use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 
 /// The facts of one directory entry that the walker decides by, from
 /// `GetFileInformationByHandle` on a handle that did not follow links.
@@ -84,6 +95,8 @@ impl Stat {
 pub(crate) struct Dir {
     path: PathBuf,
     handle: File,
+    /// Whether its volume can hold named streams.
+    named_streams: bool,
 }
 
 /// A borrowed [`Dir`], what the functions below take.
@@ -201,7 +214,32 @@ fn checked_dir(path: PathBuf, handle: File) -> io::Result<Dir> {
     if !st.is_dir() {
         return Err(win_error(ERROR_DIRECTORY));
     }
-    Ok(Dir { path, handle })
+    Ok(dir(path, handle))
+}
+
+/// A directory and whether its volume holds named streams
+/// ([`winfile::holds_named_streams`]).
+fn dir(path: PathBuf, handle: File) -> Dir {
+    let mut flags = 0u32;
+    // SAFETY: a handle owned by `handle`; every buffer is null with
+    // length 0 except the flags, a live u32.
+    let ok = unsafe {
+        GetVolumeInformationByHandleW(
+            handle.as_raw_handle(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut flags,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    Dir {
+        path,
+        handle,
+        named_streams: winfile::holds_named_streams((ok != 0).then_some(flags)),
+    }
 }
 
 /// Opens a directory the user named (links in its path are followed).
@@ -212,7 +250,7 @@ pub(crate) fn open_root_dir(path: &Path) -> io::Result<Dir> {
     if !st.has(FILE_ATTRIBUTE_DIRECTORY) {
         return Err(win_error(ERROR_DIRECTORY));
     }
-    Ok(Dir { path: long, handle })
+    Ok(dir(long, handle))
 }
 
 /// Opens the subdirectory `name` of `parent`; a reparse point is refused.
@@ -270,6 +308,126 @@ pub(crate) fn open_file_at(
     }
     let meta = f.metadata().map_err(OpenError::Io)?;
     Ok((f, meta))
+}
+
+/// `OBJECT_ATTRIBUTES` (wdm.h), declared here rather than through
+/// windows-sys's `Wdk` features, which would rebuild every crate that
+/// uses windows-sys.
+#[repr(C)]
+struct ObjectAttributes {
+    length: u32,
+    root_directory: HANDLE,
+    object_name: *const UNICODE_STRING,
+    attributes: u32,
+    security_descriptor: *const std::ffi::c_void,
+    security_quality_of_service: *const std::ffi::c_void,
+}
+
+/// `NtOpenFile` open options (wdm.h).
+const FILE_SYNCHRONOUS_IO_NONALERT: u32 = 0x20;
+const FILE_NON_DIRECTORY_FILE: u32 = 0x40;
+const FILE_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+
+#[link(name = "ntdll")]
+unsafe extern "system" {
+    fn NtOpenFile(
+        handle: *mut HANDLE,
+        access: u32,
+        attributes: *const ObjectAttributes,
+        status: *mut IO_STATUS_BLOCK,
+        share: u32,
+        options: u32,
+    ) -> i32;
+}
+
+/// Whether files in `dir` can have named streams worth listing.
+pub(crate) fn has_named_streams(dir: DirRef<'_>) -> bool {
+    dir.0.named_streams
+}
+
+/// The raw `FILE_STREAM_INFO` list of the open file `f` (empty when it
+/// has no stream at all), for [`winfile::parse_stream_info`]. The buffer
+/// grows while Windows says it is too small, up to
+/// [`winfile::MAX_STREAM_INFO`] bytes.
+pub(crate) fn stream_info(f: &File) -> io::Result<Vec<u8>> {
+    let mut words = 4096 / 8;
+    loop {
+        // u64 words: FILE_STREAM_INFO needs 8-byte alignment.
+        let mut buf = vec![0u64; words];
+        let bytes = u32::try_from(words * 8).map_err(io::Error::other)?;
+        // SAFETY: a handle owned by `f` and a live buffer of `bytes` bytes.
+        let ok = unsafe {
+            GetFileInformationByHandleEx(
+                f.as_raw_handle(),
+                FileStreamInfo,
+                buf.as_mut_ptr().cast(),
+                bytes,
+            )
+        };
+        if ok != 0 {
+            return Ok(buf.iter().flat_map(|w| w.to_le_bytes()).collect());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error().and_then(|c| u32::try_from(c).ok()) {
+            Some(ERROR_HANDLE_EOF) => return Ok(Vec::new()),
+            Some(ERROR_MORE_DATA) if words * 8 < winfile::MAX_STREAM_INFO => words *= 2,
+            Some(ERROR_MORE_DATA) => {
+                return Err(io::Error::other(format!(
+                    "the stream list is larger than {} bytes",
+                    winfile::MAX_STREAM_INFO
+                )))
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Opens the named stream `name` of the open file `f` for reading,
+/// relative to `f`'s handle (no path is resolved again), and checks that
+/// it belongs to the same file.
+pub(crate) fn open_stream(f: &File, name: &[u16]) -> io::Result<File> {
+    let mut object = winfile::stream_object_name(name);
+    let len = u16::try_from(object.len() * 2).map_err(|_| win_error(ERROR_INVALID_NAME))?;
+    let ustr = UNICODE_STRING {
+        Length: len,
+        MaximumLength: len,
+        Buffer: object.as_mut_ptr(),
+    };
+    let attrs = ObjectAttributes {
+        length: std::mem::size_of::<ObjectAttributes>() as u32,
+        root_directory: f.as_raw_handle(),
+        object_name: &ustr,
+        attributes: OBJ_CASE_INSENSITIVE,
+        security_descriptor: std::ptr::null(),
+        security_quality_of_service: std::ptr::null(),
+    };
+    // SAFETY: an all-zero IO_STATUS_BLOCK is a valid value.
+    let mut io_status: IO_STATUS_BLOCK = unsafe { std::mem::zeroed() };
+    let mut handle: HANDLE = std::ptr::null_mut();
+    // SAFETY: every pointer refers to a live local for the whole call;
+    // the name buffer outlives it.
+    let status = unsafe {
+        NtOpenFile(
+            &mut handle,
+            FILE_READ_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE,
+            &attrs,
+            &mut io_status,
+            FILE_SHARE_READ | FILE_SHARE_WRITE,
+            FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT,
+        )
+    };
+    if status < 0 {
+        // SAFETY: a plain conversion of a status code.
+        return Err(win_error(unsafe { RtlNtStatusToDosError(status) }));
+    }
+    // SAFETY: NtOpenFile succeeded: `handle` is open and owned by nobody else.
+    let stream = unsafe { File::from_raw_handle(handle) };
+    if !info(&stream)?.same_file(&info(f)?) {
+        return Err(io::Error::other(
+            "the stream opened belongs to another file",
+        ));
+    }
+    Ok(stream)
 }
 
 /// The entries of one directory (`FindFirstFileW`/`FindNextFileW` through

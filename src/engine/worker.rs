@@ -14,6 +14,8 @@
 
 mod nested;
 mod packed;
+#[cfg(windows)]
+mod streams_windows;
 
 pub(crate) use nested::is_real_file;
 
@@ -23,7 +25,9 @@ use super::dirfd::AsFd;
 use super::dirfd::{self, OpenError};
 use super::walk::{Source, WorkItem};
 use super::watchdog::Watch;
-use super::{filetype, io_skip_reason, pathfmt, Cancel, Message, ScanOptions, SessionCtx};
+use super::{
+    filetype, io_detail, io_skip_reason, pathfmt, Cancel, Message, ScanOptions, SessionCtx,
+};
 use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
 use crate::rules::RuleSet;
 use crossbeam_channel::Sender;
@@ -151,8 +155,9 @@ pub(crate) struct Worker<'r> {
     packed: packed::Packed,
 }
 
-/// Where the current file sits below its record's top path, and its
-/// attributes (both empty for a file listed in a directory).
+/// Where the current file sits below its record's top path (empty for a
+/// file listed in a directory), and its attributes (from the volume for a
+/// file read from a device; on Windows from the file's own handle).
 #[derive(Default)]
 struct ItemCtx {
     prefix: Vec<String>,
@@ -272,6 +277,7 @@ impl<'r> Worker<'r> {
     fn process(&mut self, item: WorkItem, permit: super::gate::Permit<'r>) {
         self.permit = Some(permit);
         self.process_listed(item);
+        self.item = ItemCtx::default();
         self.permit = None;
     }
 
@@ -283,9 +289,10 @@ impl<'r> Worker<'r> {
     }
 
     fn process_listed(&mut self, item: WorkItem) {
-        let Source::Listed { dir, name } = item.source else {
+        let Source::Listed { dir, name, attrs } = item.source else {
             return;
         };
+        self.item.attrs = attrs;
         let display = pathfmt::display(&item.path);
         let _ = self.out.send(Message::Reading(display.clone()));
         let deadline = Instant::now() + self.opts.read_timeout;
@@ -302,7 +309,7 @@ impl<'r> Worker<'r> {
         let (read, meta, file) = match read {
             Ok(r) => r,
             Err(OpenError::Io(e)) => {
-                let detail = format!("cannot open: {e}");
+                let detail = io_detail("cannot open", &e);
                 return self.give_up(&display, io_skip_reason(&e), detail, 0);
             }
             Err(OpenError::NotRegular(kind)) => {
@@ -310,14 +317,36 @@ impl<'r> Worker<'r> {
                 return self.give_up(&display, SkipReason::SpecialFile, detail, 0);
             }
         };
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::MetadataExt;
+            self.item.attrs = super::winfile::attribute_names(meta.file_attributes());
+        }
+        let fname = pathfmt::bytes_to_string(name.as_encoded_bytes());
+        self.scan_read(read, &meta, &file, (&display, &fname));
+        #[cfg(windows)]
+        if !self.gone {
+            self.streams((&*dir, &file), &item.path, &display, &fname);
+        }
+    }
+
+    /// Records what reading a listed file (shown as `display`, named
+    /// `name` in its directory, both in text form) gave.
+    fn scan_read(
+        &mut self,
+        read: Result<Contents, (ReadStop, u64)>,
+        meta: &std::fs::Metadata,
+        file: &File,
+        (display, name): (&str, &str),
+    ) {
         match read {
             Err((stop, bytes)) => {
                 self.release_buffer();
-                self.read_stopped(&display, stop, bytes);
+                self.read_stopped(display, stop, bytes);
             }
             Ok(Contents::Streamed { size, digests }) => {
-                self.too_large(&display, size, &digests);
-                self.image_file(&display, &file, None);
+                self.too_large(display, size, &digests);
+                self.image_file(display, file, None);
             }
             Ok(Contents::InMemory { size, digests }) => {
                 #[cfg(unix)]
@@ -325,15 +354,14 @@ impl<'r> Worker<'r> {
                 #[cfg(windows)]
                 let owner = {
                     let _ = meta;
-                    crate::system::file_owner(&file)
+                    crate::system::file_owner(file)
                 };
-                let name = pathfmt::bytes_to_string(name.as_encoded_bytes());
                 // The head is checked in memory: no second read of the file.
                 let head = &self.buf[..self.buf.len().min(HEAD_LEN)];
                 let image = is_disk_image(head);
-                self.scan_buffer(&name, &display, size, &digests, &owner);
+                self.scan_buffer(name, display, size, &digests, &owner);
                 if image {
-                    self.image_file(&display, &file, Some(true));
+                    self.image_file(display, file, Some(true));
                 }
             }
         }
@@ -379,7 +407,7 @@ impl<'r> Worker<'r> {
                 self.done(bytes);
             }
             ReadStop::Io(e) => {
-                let detail = format!("read failed after {bytes} bytes: {e}");
+                let detail = io_detail(&format!("read failed after {bytes} bytes"), &e);
                 self.give_up(display, io_skip_reason(&e), detail, bytes);
             }
         }

@@ -6,7 +6,9 @@
 //! control manager and the state folder's access list, `media` removable
 //! drives arriving and leaving through Wine's mount manager and the
 //! operator's verdict, `release` the zip and MSI of
-//! `packaging/windows/release.sh` (the MSI installed by Wine's msiexec).
+//! `packaging/windows/release.sh` (the MSI installed by Wine's msiexec),
+//! `ntfs` what a Windows file is beyond its bytes (attributes, locked
+//! files, alternate data streams).
 //! When the Windows part cannot run (no cross-built binary, no Wine, no
 //! mingw) every test here fails saying so.
 
@@ -16,6 +18,7 @@ mod support;
 mod bundles;
 mod collector;
 mod media;
+mod ntfs;
 mod release;
 mod scan;
 mod service;
