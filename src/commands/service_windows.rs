@@ -40,8 +40,14 @@ fn install(ctx: &Context) -> anyhow::Result<()> {
     let root = ctx.state.root();
     let shown = pathfmt::display(root);
     if root.is_dir() {
-        crate::state::windows::protect(root)
-            .with_context(|| format!("setting the access list of {shown}"))?;
+        // Only a folder that lets others in is given the private list; one
+        // that is private already is left as it is (a repeated install
+        // changes nothing).
+        let (_, others) = crate::state::windows::access(root)?;
+        if !others.is_empty() {
+            crate::state::windows::protect(root)
+                .with_context(|| format!("setting the access list of {shown}"))?;
+        }
     } else {
         ctx.state
             .create()

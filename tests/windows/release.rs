@@ -85,6 +85,10 @@ fn the_zip_and_the_msi_hold_kensa_and_the_signatures_and_the_msi_installs() {
     }
     assert!(installed.join("kensa.toml.example").is_file());
 
+    // Wine 8 only: the ProcessPrng shim beside the installed exe (real
+    // Windows has the DLL); taken away again before the uninstall.
+    let shim = installed.join("bcryptprimitives.dll");
+    std::fs::copy(win().bin.join("bcryptprimitives.dll"), &shim).unwrap();
     env.file("stick/eicar.com", &support::eicar());
     let mut c = win().command_for(&installed.join("kensa.exe"));
     c.args([
@@ -102,6 +106,7 @@ fn the_zip_and_the_msi_hold_kensa_and_the_signatures_and_the_msi_installs() {
     assert_eq!(found.len(), 1, "{}", text(&o));
     assert_eq!(found[0]["sha256"], support::EICAR_SHA256);
 
+    std::fs::remove_file(&shim).unwrap();
     drop(_uninstall);
     assert!(
         !installed.join("kensa.exe").exists(),

@@ -1,11 +1,12 @@
 //! The Windows service under Wine's service control manager
 //! (`services.exe`, `sc.exe`): `kensa service install` registers the
-//! service (seen by `sc qc`: automatic start, `service run`, the config)
+//! service (seen in the SCM's registry key: automatic start, LocalSystem,
+//! `service run`, the config)
 //! and makes `%ProgramData%\kensa` private; the service starts and its
 //! agent really runs (it created its key and holds the journal, as
 //! `kensa status` sees), a second start says "already running", stop
-//! ends it (the journal is free again), uninstall removes it (`sc qc`
-//! then fails, stop says "not installed"). The state and keys folders'
+//! ends it (the journal is free again), uninstall removes it (the key
+//! is gone, stop says "not installed"). The state and keys folders'
 //! descriptors read back through `kensa status` hold only SYSTEM and the
 //! account kensa runs as (Wine keeps no access lists: it maps the private
 //! list to mode 0750; the Administrators entry and the protected flag are
@@ -28,6 +29,15 @@ fn sc(args: &[&str]) -> Output {
     let mut c = win().command_for(Path::new("sc"));
     c.args(args);
     support::run_measured("sc", LIMIT, &mut c).output
+}
+
+/// The service's entry in the SCM's database, the registry key
+/// `HKLM\System\CurrentControlSet\Services\kensa` (Wine 8's `sc.exe` has no
+/// `qc`): Start 2 is automatic, ImagePath the command line.
+fn registered() -> Output {
+    let mut c = win().command_for(Path::new("reg"));
+    c.args(["query", r"HKLM\System\CurrentControlSet\Services\kensa"]);
+    support::run_measured("reg query", LIMIT, &mut c).output
 }
 
 /// kensa.exe with `--config` only: the state folder is the default one.
@@ -137,6 +147,11 @@ fn service_installs_runs_the_agent_stops_and_uninstalls() {
     let _ = sc(&["delete", "kensa"]);
     let state = program_data_state();
     let _ = std::fs::remove_dir_all(&state);
+    assert!(
+        !state.exists(),
+        "{} is still there (a leftover agent recreated it?)",
+        state.display()
+    );
     let guard = Installed {
         config: config.clone(),
     };
@@ -148,10 +163,11 @@ fn service_installs_runs_the_agent_stops_and_uninstalls() {
         "{}",
         text(&o)
     );
-    let qc = sc(&["qc", "kensa"]);
+    let qc = registered();
     let qc_text = stdout(&qc);
-    assert!(qc.status.success(), "sc qc: {}", text(&qc));
-    assert!(qc_text.contains("AUTO_START"), "{qc_text}");
+    assert!(qc.status.success(), "reg query: {}", text(&qc));
+    assert!(qc_text.contains("Start    REG_DWORD    0x2"), "{qc_text}");
+    assert!(qc_text.contains("LocalSystem"), "{qc_text}");
     assert!(qc_text.contains("kensa.exe"), "{qc_text}");
     assert!(qc_text.contains("service run"), "{qc_text}");
     assert!(qc_text.contains(&zpath(&config)), "{qc_text}");
@@ -207,7 +223,7 @@ fn service_installs_runs_the_agent_stops_and_uninstalls() {
 
     let o = kensa(&config, "service uninstall", &["service", "uninstall"]);
     assert!(o.status.success(), "uninstall: {}", text(&o));
-    let qc = sc(&["qc", "kensa"]);
+    let qc = registered();
     assert!(!qc.status.success(), "still registered: {}", text(&qc));
     let o = kensa(&config, "service stop uninstalled", &["service", "stop"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
