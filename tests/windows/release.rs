@@ -70,7 +70,7 @@ fn the_zip_and_the_msi_hold_kensa_and_the_signatures_and_the_msi_installs() {
     let (zip, msi) = release(&out);
     assert_eq!(zip_listing(&zip), expected_files());
 
-    let installed = win().drive_c().join("Program Files/kensa");
+    let installed = win().prefix.join("drive_c/Program Files/kensa");
     msiexec(&["/i", &zpath(&msi), "/qn"], "msiexec /i");
     let _uninstall = Uninstall(zpath(&msi));
     assert!(

@@ -143,11 +143,6 @@ impl Win {
         c
     }
 
-    /// The prefix's `C:` drive as a Linux path.
-    pub fn drive_c(&self) -> PathBuf {
-        self.prefix.join("drive_c")
-    }
-
     /// `kensa.exe` with no state or config arguments.
     pub fn bare(&self) -> Command {
         self.command_for(&self.bin.join("kensa.exe"))
