@@ -45,6 +45,8 @@ pub struct AgentConfig {
     pub agent_id: Option<String>,
     /// The device gate (`crate::gate`), when on.
     pub gate: Option<crate::config::GateConfig>,
+    /// Tell the verdict on each medium on the desktop (`[notify]`).
+    pub desktop_notice: bool,
 }
 
 /// Command-line settings that override the configuration file, kept for
@@ -132,7 +134,7 @@ impl Setup {
         Ok(AgentConfig {
             media: MediaPolicy {
                 roots: crate::fsutil::absolute_all(roots)?,
-                filesystems: config.media.filesystems.clone(),
+                filesystems: media::filesystem_rule(&config.media.filesystems),
                 removable: Vec::new(),
             },
             watch: crate::fsutil::absolute_all(&watch)?,
@@ -143,6 +145,7 @@ impl Setup {
                 enabled: true,
                 ..config.gate.clone()
             }),
+            desktop_notice: config.notify.desktop,
         })
     }
 }
@@ -273,6 +276,38 @@ fn is_change(kind: &notify::EventKind) -> bool {
         EventKind::Modify(_) => true,
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         _ => false,
+    }
+}
+
+/// Logs the end of a session, and tells the operator the verdict when it
+/// scanned a medium (`crate::notify`).
+fn session_finished(
+    root: &str,
+    spec: &SessionSpec,
+    whole_root: bool,
+    desktop: bool,
+    result: Result<crate::findings::Summary, crate::engine::EngineError>,
+) {
+    let sum = match result {
+        Ok(sum) => sum,
+        Err(e) => {
+            tracing::error!(root = %root, "session failed: {e}");
+            return;
+        }
+    };
+    tracing::info!(
+        root = %root,
+        session = %sum.session,
+        files = sum.files,
+        findings = sum.findings,
+        gaps = sum.gaps,
+        completed = sum.completed,
+        "session finished"
+    );
+    if let Some(m) = &spec.medium {
+        if crate::notify::worth_telling(whole_root, &sum) {
+            crate::notify::tell(&crate::notify::medium_notice(m, &sum), desktop);
+        }
     }
 }
 
@@ -588,6 +623,7 @@ impl Agent {
         let Some(r) = self.roots.get(root).cloned() else {
             return;
         };
+        let whole_root = paths.len() == 1 && paths.iter().all(|p| p == root);
         // Changed paths are reached from the root without following
         // links: a watched subdirectory swapped for a symlink meanwhile
         // cannot lead outside.
@@ -603,22 +639,13 @@ impl Agent {
         let sink = self.sink.clone();
         let c2 = cancel.clone();
         let root_s = pathfmt::display(root);
+        let desktop = self.cfg.desktop_notice;
         let handle = std::thread::Builder::new()
             .name("kensa-session".into())
             .spawn(move || {
                 let mut s = SessionSink(sink);
-                match engine.scan(&spec, &mut s, &c2) {
-                    Ok(sum) => tracing::info!(
-                        root = %root_s,
-                        session = %sum.session,
-                        files = sum.files,
-                        findings = sum.findings,
-                        gaps = sum.gaps,
-                        completed = sum.completed,
-                        "session finished"
-                    ),
-                    Err(e) => tracing::error!(root = %root_s, "session failed: {e}"),
-                }
+                let result = engine.scan(&spec, &mut s, &c2);
+                session_finished(&root_s, &spec, whole_root, desktop, result);
             });
         match handle {
             Ok(handle) => self.running.push(Running {

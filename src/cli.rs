@@ -143,9 +143,42 @@ pub enum Command {
     /// its own cursor in the database, so a re-run sends only what is new.
     #[command(after_help = FORWARD_HELP)]
     Forward(ForwardArgs),
+    /// The Windows service (Windows only; on Linux the agent runs under
+    /// systemd as kensa.service): install, uninstall, start, stop.
+    #[command(subcommand, after_help = SERVICE_HELP)]
+    Service(ServiceCommand),
 }
 
-#[derive(Clone, Debug, Args)]
+const SERVICE_HELP: &str = "\
+Windows only. The service `kensa` runs `kensa.exe --config FILE --state-dir DIR
+service run` as LocalSystem with automatic start; its log goes to the
+Application event log (source kensa). The state folder (default
+%ProgramData%\\kensa, which also holds the default kensa.toml) is made
+readable by SYSTEM and Administrators only, and the agent refuses to start
+when its keys folder lets anyone else in. Needs an elevated prompt.
+Exit codes: 0 done, 2 error (not installed, access denied, already running,
+did not start or stop in time).";
+
+/// `kensa service ...` (Windows).
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Register the service (automatic start) with this kensa.exe, the
+    /// configuration file (when it exists) and the state folder; the state
+    /// folder gets the SYSTEM-and-Administrators-only access list.
+    Install,
+    /// Stop the service if it runs and delete it (the state folder stays).
+    Uninstall,
+    /// Start the service and wait until the agent runs (at most 120 s).
+    Start,
+    /// Stop the service and wait until it stopped (at most 30 s).
+    Stop,
+    /// The entry point the service control manager starts (not for a
+    /// console: use `kensa run` there). Stop and shutdown stop the agent
+    /// cleanly; `sc control kensa paramchange` reloads it.
+    Run,
+}
+
+#[derive(Clone, Debug, Default, Args)]
 pub struct RunArgs {
     /// Directory under which anything mounted is a medium (repeatable;
     /// replaces the configured media roots).

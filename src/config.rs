@@ -1,4 +1,5 @@
-//! The TOML configuration file (`/etc/kensa/kensa.toml` by default): every
+//! The TOML configuration file (`/etc/kensa/kensa.toml` by default, on
+//! Windows `kensa.toml` in the state folder `%ProgramData%\kensa`): every
 //! option with its default, and the paths kensa uses; the one size syntax
 //! (`parse_size`, `format_size`) shared by the file and the command line.
 //! Every unknown key and bad value in a file is reported (see `check`), each
@@ -12,7 +13,17 @@ use crate::engine::archive::ArchiveLimits;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// The default configuration file (Unix).
 pub const DEFAULT_CONFIG: &str = "/etc/kensa/kensa.toml";
+
+/// The default configuration file on this system: [`DEFAULT_CONFIG`], on
+/// Windows `kensa.toml` in the default state folder.
+pub fn default_config() -> std::io::Result<PathBuf> {
+    #[cfg(windows)]
+    return Ok(crate::state::default_state_dir()?.join("kensa.toml"));
+    #[cfg(not(windows))]
+    Ok(PathBuf::from(DEFAULT_CONFIG))
+}
 /// A configuration file larger than this is refused.
 pub const MAX_CONFIG_SIZE: u64 = 1024 * 1024;
 
@@ -103,6 +114,24 @@ pub struct Config {
     pub gate: GateConfig,
     pub collector: CollectorConfig,
     pub syslog: SyslogConfig,
+    pub notify: NotifyConfig,
+}
+
+/// The `[notify]` section: how the agent tells the person at the machine
+/// the verdict on each medium (`crate::notify`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Windows: a message box in the active desktop session (from the
+    /// service: `WTSSendMessageW`) besides the log line. No effect on
+    /// Linux, where the log line and the journal carry the verdict.
+    pub desktop: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig { desktop: true }
+    }
 }
 
 /// The `[syslog]` section: the agent sends each finding, once journalled,

@@ -133,6 +133,13 @@ pub fn open_regular(path: &Path, links: Links) -> Result<(File, std::fs::Metadat
         };
         opts.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | nofollow);
     }
+    // A reparse point (symlink, junction) is opened as itself and then
+    // refused as not a regular file.
+    #[cfg(windows)]
+    if links == Links::NoFollow {
+        use std::os::windows::fs::OpenOptionsExt;
+        opts.custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT);
+    }
     let f = opts.open(path).map_err(at(path))?;
     let meta = f.metadata().map_err(at(path))?;
     if !meta.is_file() {
@@ -181,7 +188,16 @@ pub fn absolute_all(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PathError> {
 }
 
 /// Creates `dir` (and its parents) with mode 0700 for the last component
+/// when it is new (on Windows with the SYSTEM-and-Administrators-only
+/// access list, `state::windows`); an existing directory is left as it is.
+#[cfg(windows)]
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    crate::state::windows::create_private_dir(dir)
+}
+
+/// Creates `dir` (and its parents) with mode 0700 for the last component
 /// when it is new; an existing directory is left as it is.
+#[cfg(not(windows))]
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
@@ -191,6 +207,34 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         b.mode(0o700);
     }
     b.create(dir)
+}
+
+/// Opens `path` for appending, creating it (mode 0640 on Unix; on Windows
+/// it inherits its folder's ACL). A symbolic link (or any reparse point)
+/// at `path` is refused, never followed.
+pub fn open_append_nofollow(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o640).custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_FLAG_OPEN_REPARSE_POINT: the link itself is opened, and
+        // refused below.
+        opts.custom_flags(0x0020_0000);
+    }
+    let f = opts.open(path)?;
+    if f.metadata()?.file_type().is_symlink() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a symbolic link or reparse point (not followed)",
+        ));
+    }
+    Ok(f)
 }
 
 /// Writes `data` to `path` atomically and durably; `mode` sets the new
@@ -218,6 +262,9 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], mode: u32) -> std::io::R
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(mode);
         }
+        // Windows has no mode bits: the file inherits its folder's ACL.
+        #[cfg(windows)]
+        let _ = mode;
         let mut f = opts.open(&tmp)?;
         for p in parts {
             f.write_all(p)?;
@@ -234,7 +281,12 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], mode: u32) -> std::io::R
 
 /// fsyncs a directory, so a rename or a new entry in it is durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+    #[cfg(unix)]
+    return File::open(dir)?.sync_all();
+    // NTFS journals its directory changes itself; a directory cannot be
+    // flushed through a plain handle there.
+    #[cfg(windows)]
+    return std::fs::metadata(dir).map(drop);
 }
 
 /// An exclusive advisory lock, held until this guard is dropped (the lock
@@ -253,10 +305,18 @@ impl LockGuard {
     /// Writes this process's id into the lock file (`PID\n`), for
     /// [`lock_holder`] to name who holds it.
     pub fn record_pid(&self) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt as _;
+        let text = format!("{}\n", std::process::id());
         self.file.set_len(0)?;
-        self.file
-            .write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt as _;
+            self.file.write_all_at(text.as_bytes(), 0)
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::FileExt as _;
+            self.file.seek_write(text.as_bytes(), 0).map(drop)
+        }
     }
 }
 
@@ -273,11 +333,13 @@ pub enum LockHolder {
 }
 
 /// Most bytes of `/proc/locks` read.
+#[cfg(unix)]
 const MAX_PROC_LOCKS: u64 = 8 << 20;
 
 /// Whether someone holds the `flock` on `path`, found in the kernel's lock
 /// table (`/proc/locks`) by the file's device and inode: it takes no lock
 /// and creates nothing (the file is opened read-only if it exists).
+#[cfg(unix)]
 pub fn lock_holder(path: &Path) -> LockHolder {
     let (mut f, meta) = match open_regular(path, Links::NoFollow) {
         Ok(x) => x,
@@ -305,6 +367,7 @@ pub fn lock_holder(path: &Path) -> LockHolder {
 /// of `/proc/locks` (`N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF`,
 /// device numbers in hex): `Some(pid)` when listed (`None` inside when
 /// the pid is not visible here).
+#[cfg(unix)]
 fn flock_writer(table: &str, meta: &std::fs::Metadata) -> Option<Option<u32>> {
     use std::os::unix::fs::MetadataExt as _;
     let dev = meta.dev() as libc::dev_t;
@@ -365,9 +428,53 @@ pub fn lock_exclusive(
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
-    #[cfg(not(unix))]
-    let _ = wait;
+    #[cfg(windows)]
+    if !lock_windows(&f, wait)? {
+        return Ok(None);
+    }
     Ok(Some(LockGuard { file: f }))
+}
+
+/// `LockFileEx` on the whole file (std's `File::lock`): `wait` None
+/// blocks, `Some(d)` retries for up to `d`; false when still held.
+#[cfg(windows)]
+fn lock_windows(f: &File, wait: Option<std::time::Duration>) -> std::io::Result<bool> {
+    let Some(w) = wait else {
+        f.lock()?;
+        return Ok(true);
+    };
+    let deadline = std::time::Instant::now() + w;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Whether someone holds the lock on `path` (Windows: a shared lock is
+/// tried and dropped at once; the holder's pid is not known, since a
+/// locked file cannot be read by another handle).
+#[cfg(windows)]
+pub fn lock_holder(path: &Path) -> LockHolder {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockHolder::Free,
+        Err(_) => return LockHolder::Unknown,
+    };
+    match f.try_lock_shared() {
+        Ok(()) => {
+            let _ = f.unlock();
+            LockHolder::Free
+        }
+        Err(std::fs::TryLockError::WouldBlock) => LockHolder::Held { pid: None },
+        Err(std::fs::TryLockError::Error(_)) => LockHolder::Unknown,
+    }
 }
 
 #[cfg(test)]

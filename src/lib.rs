@@ -11,19 +11,28 @@ pub mod cli;
 pub mod collector;
 pub mod commands;
 pub mod config;
+pub mod dacl;
 pub mod disk;
 pub use kensa_diskfs as diskfs;
 pub mod engine;
 pub mod findings;
 pub mod forward;
 pub mod fsutil;
+#[cfg(target_os = "linux")]
+pub mod gate;
+#[cfg(not(target_os = "linux"))]
+#[path = "gate/elsewhere.rs"]
 pub mod gate;
 pub mod journal;
 pub mod keys;
 pub mod logging;
 pub mod media;
+pub mod notify;
+#[cfg(windows)]
+pub mod notify_windows;
 pub mod output;
 pub mod report;
 pub mod rules;
+pub mod service;
 pub mod state;
 pub mod system;

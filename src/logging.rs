@@ -19,12 +19,24 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+#[cfg(unix)]
 use std::os::unix::net::UnixDatagram;
+#[cfg(unix)]
 use std::path::PathBuf;
+
+#[cfg(windows)]
+#[path = "logging_windows.rs"]
+mod windows;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
+#[cfg(windows)]
+pub use windows::EVENT_LOG_ENV;
+#[cfg(windows)]
+use windows::{under_system_log, SystemLog};
+#[cfg(unix)]
+use {under_journald as under_system_log, Journald as SystemLog};
 
 /// The target of the agent's service events, shown at the default level.
 pub const SERVICE: &str = "kensa::service";
@@ -36,6 +48,7 @@ pub const JOURNAL_SOCKET_ENV: &str = "KENSA_JOURNAL_SOCKET";
 /// item: items are sanitised, which escapes every control character).
 const LIST_SEP: char = '\u{1f}';
 /// Longest field value sent to journald; longer ones are cut.
+#[cfg(unix)]
 const MAX_JOURNAL_VALUE: usize = 32 << 10;
 
 /// The filter directives for `-v` given `verbose` times.
@@ -54,7 +67,7 @@ pub fn init(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KENSA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives(verbose)));
     let layer = LogLayer {
-        journal: under_journald().then(Journald::new).flatten(),
+        journal: under_system_log().then(SystemLog::new).flatten(),
         color: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let _ = tracing_subscriber::registry()
@@ -65,6 +78,7 @@ pub fn init(verbose: u8) {
 
 /// Whether stderr is the stream systemd connected to the journal:
 /// `JOURNAL_STREAM` is `DEVICE:INODE` of that stream.
+#[cfg(unix)]
 fn under_journald() -> bool {
     let Ok(want) = std::env::var("JOURNAL_STREAM") else {
         return false;
@@ -76,6 +90,7 @@ fn under_journald() -> bool {
 }
 
 /// Device and inode of what stderr is connected to.
+#[cfg(unix)]
 fn stderr_dev_ino() -> Option<(u64, u64)> {
     use std::os::fd::AsFd as _;
     use std::os::unix::fs::MetadataExt as _;
@@ -146,7 +161,7 @@ impl Visit for Fields {
 
 /// The one layer: journald when under it, else plain lines.
 struct LogLayer {
-    journal: Option<Journald>,
+    journal: Option<SystemLog>,
     color: bool,
 }
 
@@ -190,11 +205,13 @@ fn plain_line(level: Level, f: &Fields, color: bool) -> String {
 }
 
 /// A connection to journald's native socket.
+#[cfg(unix)]
 struct Journald {
     socket: UnixDatagram,
     path: PathBuf,
 }
 
+#[cfg(unix)]
 impl Journald {
     fn new() -> Option<Journald> {
         let path = std::env::var_os(JOURNAL_SOCKET_ENV)
@@ -211,6 +228,7 @@ impl Journald {
 }
 
 /// syslog priority of a level.
+#[cfg(unix)]
 fn priority(level: Level) -> &'static str {
     match level {
         Level::ERROR => "3",
@@ -221,6 +239,7 @@ fn priority(level: Level) -> &'static str {
 }
 
 /// The native-protocol datagram of an event.
+#[cfg(unix)]
 fn journal_datagram(level: Level, f: &Fields) -> Vec<u8> {
     let mut d = Vec::with_capacity(256);
     put_field(&mut d, "MESSAGE", &f.message);
@@ -237,6 +256,7 @@ fn journal_datagram(level: Level, f: &Fields) -> Vec<u8> {
 
 /// `KENSA_` and the field name in upper case, other characters as `_`
 /// (journald accepts `A-Z`, `0-9` and `_`, at most 64 characters).
+#[cfg(unix)]
 fn journal_name(field: &str) -> String {
     let mut n = String::from("KENSA_");
     n.extend(field.chars().map(|c| match c.to_ascii_uppercase() {
@@ -250,6 +270,7 @@ fn journal_name(field: &str) -> String {
 /// Appends one field: `NAME=value\n`, or for a value with a newline the
 /// binary-safe form `NAME\n`, its length as 64-bit little-endian, the bytes
 /// and `\n`.
+#[cfg(unix)]
 fn put_field(d: &mut Vec<u8>, name: &str, value: &str) {
     let mut end = value.len().min(MAX_JOURNAL_VALUE);
     while !value.is_char_boundary(end) {
@@ -267,7 +288,7 @@ fn put_field(d: &mut Vec<u8>, name: &str, value: &str) {
     d.push(b'\n');
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
-//! The state directory (`--state-dir`, default `/var/lib/kensa`): the one
+//! The state directory (`--state-dir`, default `/var/lib/kensa`, on
+//! Windows `%ProgramData%\kensa`, see `state_windows.rs`): the one
 //! owner of every path below it. Keys, the journal and its inbox and lock,
 //! the compiled-rule cache, installed rule packs and their trust store, and
 //! the collector database are all named here and nowhere else, so the
@@ -14,8 +15,21 @@
 
 use std::path::{Path, PathBuf};
 
-/// Default state directory of an installed agent.
+#[cfg(windows)]
+#[path = "state_windows.rs"]
+pub mod windows;
+
+/// Default state directory of an installed agent (Unix).
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/kensa";
+
+/// The default state directory on this system: [`DEFAULT_STATE_DIR`], on
+/// Windows `%ProgramData%\kensa`.
+pub fn default_state_dir() -> std::io::Result<PathBuf> {
+    #[cfg(windows)]
+    return windows::default_dir();
+    #[cfg(not(windows))]
+    Ok(PathBuf::from(DEFAULT_STATE_DIR))
+}
 
 /// A state directory. Holding one creates nothing: commands that write
 /// state create what they need, readers such as `kensa status` never do.
@@ -74,7 +88,8 @@ impl StateDir {
         self.root.join("kensa.db")
     }
 
-    /// Creates the state directory itself (mode 0700 when new).
+    /// Creates the state directory itself (mode 0700 when new; on Windows
+    /// with the SYSTEM-and-Administrators-only access list).
     pub fn create(&self) -> std::io::Result<()> {
         crate::fsutil::create_private_dir(&self.root)
     }

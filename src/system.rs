@@ -7,8 +7,15 @@ pub fn host_name() -> String {
     sysinfo::System::host_name().unwrap_or_else(|| "unknown".to_string())
 }
 
+#[cfg(windows)]
+#[path = "system_windows.rs"]
+mod windows;
+#[cfg(windows)]
+pub use windows::{current_user, file_owner};
+
 /// The account running this process, as the system names it (the name
 /// `git` falls back to when no name is configured).
+#[cfg(unix)]
 pub fn current_user() -> String {
     // SAFETY: geteuid has no preconditions.
     user_name(unsafe { libc::geteuid() })
@@ -16,6 +23,7 @@ pub fn current_user() -> String {
 
 /// The account name of `uid` from the system (getpwuid_r: passwd, NSS),
 /// or the number when it has none.
+#[cfg(unix)]
 pub fn user_name(uid: u32) -> String {
     let mut buf = vec![0u8; 4096];
     // SAFETY: passwd is a plain C struct; all-zero is a valid value.
@@ -40,7 +48,7 @@ pub fn user_name(uid: u32) -> String {
     name.to_string_lossy().into_owned()
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -24,13 +24,16 @@ cd "$(dirname "$0")/.."
 # gcab, msitools, cabextract: cabinets and MSI files; arj, sharutils
 # (uuencode), mpack, cpio, nsis (makensis), binutils (ar):
 # the issue-14 container formats built by their real tools;
+# gcc-mingw-w64-x86-64, wine64: the Windows build (x86_64-pc-windows-gnu)
+# linked with mingw and run under Wine by tests/windows; wixl: the
+# Windows MSI of packaging/windows/release.sh);
 # rsyslog: a real rsyslogd receives kensa's RFC 5424 messages,
 # tests/support/rsyslog.rs and tests/agent/syslog.rs);
 # postgresql: the collector tests on PostgreSQL, tests/collector_pg, which
 # start a private server from its initdb and pg_ctl);
 # mmdebstrap, systemd-container (systemd-nspawn): tests/service boots the
 # package's unit under systemd in a Debian 12 container).
-packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils rsyslog postgresql mmdebstrap systemd-container)
+packages=(minisign chromium fonts-ipafont-gothic fusefat dosfstools mtools exfatprogs exfat-fuse e2fsprogs ntfs-3g attr fuse3 util-linux fdisk zip unzip 7zip man-db python3-jsonschema xorriso genisoimage udftools fuseiso dbus-daemon dbus-bin gcab msitools cabextract arj sharutils mpack cpio nsis binutils gcc-mingw-w64-x86-64 wine64 wixl rsyslog postgresql mmdebstrap systemd-container)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -77,15 +80,39 @@ for tool in fmt clippy; do
     fi
 done
 
+# The Windows build for tests/windows (run under Wine). When the target
+# or the build cannot be had, say so loudly: tests/windows then fails,
+# naming what is missing (it never passes without a Windows binary).
+echo "== cargo build --release --target x86_64-pc-windows-gnu --bin kensa" >&2
+windows=1
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+    rustup target add x86_64-pc-windows-gnu || {
+        windows=0
+        echo "ERROR: cannot add the rustup target x86_64-pc-windows-gnu; the Windows tests will FAIL" >&2
+    }
+fi
+if [ "$windows" = 1 ]; then
+    cargo build --release --locked --target x86_64-pc-windows-gnu --bin kensa || {
+        windows=0
+        echo "ERROR: the Windows build failed; the Windows tests will FAIL" >&2
+    }
+fi
+
 echo "== cargo fmt --all --check" >&2
 cargo fmt --all --check
 echo "== cargo clippy --release --workspace --all-targets --locked -- -D warnings" >&2
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
-echo "== cargo test --release --workspace --locked" >&2
+if [ "$windows" = 1 ]; then
+    echo "== cargo clippy --release --locked --target x86_64-pc-windows-gnu --bin kensa -- -D warnings" >&2
+    cargo clippy --release --locked --target x86_64-pc-windows-gnu --bin kensa -- -D warnings
+fi
+# --no-fail-fast: every test binary runs, so one failing area does not
+# hide the state of the others.
+echo "== cargo test --release --workspace --locked --no-fail-fast" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --release --workspace --locked 2>&1 | tee "$log"
+cargo test --release --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary (cargo prints one per binary,

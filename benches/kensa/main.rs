@@ -15,7 +15,9 @@
 //!   binary on many agents' bundles (`KENSA_OLD_BIN` compares another);
 //! - `status`: `kensa status` on a journal of one million records;
 //! - `disk`: a 1 GiB ext4 and a 1 GiB FAT32 volume read in user space
-//!   versus mounted (kernel ext4, FUSE fusefat) and scanned.
+//!   versus mounted (kernel ext4, FUSE fusefat) and scanned;
+//! - `windows`: part of the scan corpus, the Linux build against the
+//!   Windows build under Wine (needs the cross-built kensa.exe).
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -27,8 +29,11 @@ mod bench_disk;
 mod bench_scan;
 mod bench_startup;
 mod bench_status;
+mod bench_windows;
 mod hostile;
 mod incidents_scale;
+#[path = "../../tests/windows/wine.rs"]
+mod wine;
 
 use std::process::ExitCode;
 
@@ -46,6 +51,7 @@ const BENCHES: &[Bench] = &[
     ("scan", bench_scan::bench_scan_against_peers),
     ("deep", bench_deep::bench_deep_recursion),
     ("disk", bench_disk::bench_user_space_vs_mounted),
+    ("windows", bench_windows::bench_windows_vs_linux),
 ];
 
 fn main() -> ExitCode {

@@ -230,6 +230,19 @@ mod tests {
     }
 
     #[test]
+    fn windows_file_fields_pass() {
+        let locked = r#"{"type":"skip","v":1,"session":"s","time":"t","path":"C:\\data\\held.log","reason":"locked","detail":"d","gap":true,"attributes":["hidden","readonly"]}"#;
+        assert!(record(2, &line(locked)).is_ok(), "a locked file");
+        let stream = FINDING.replace(
+            r#""size":1"#,
+            r#""size":1,"attributes":["system","reparse"]"#,
+        );
+        assert!(record(2, &line(&stream)).is_ok(), "Windows attributes");
+        let bad = locked.replace(r#""reason":"locked""#, r#""reason":"busy""#);
+        assert!(record(2, &line(&bad)).is_err(), "unknown reason");
+    }
+
+    #[test]
     fn disk_fields_pass() {
         let skip = r#"{"type":"skip","v":1,"session":"s","time":"t","path":"/dev/loop3 → p2","chain":["/dev/loop3","p2"],"reason":"unsupported_fs","detail":"d","gap":true,"attributes":["hidden"]}"#;
         assert!(record(2, &line(skip)).is_ok());

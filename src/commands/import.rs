@@ -17,7 +17,6 @@ use crate::fsutil::read_capped_text;
 use crate::output::sanitize;
 use anyhow::Context as _;
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// A path as printed: escaped (`pathfmt`), then made safe for a terminal.
@@ -29,7 +28,7 @@ fn shown(p: &Path) -> String {
 /// either `kensa-*` as `kensa export` names them or with a `.minisig`
 /// beside it.
 fn is_bundle(dir: &Path, name: &OsStr) -> bool {
-    let bytes = name.as_bytes();
+    let bytes = name.as_encoded_bytes();
     bytes.ends_with(b".jsonl")
         && (bytes.starts_with(b"kensa-") || bundle::signature_path(&dir.join(name)).is_file())
 }
@@ -62,8 +61,12 @@ fn bundle_paths(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         let p = super::absolute(p.clone())?;
         if p.is_dir() {
             out.extend(bundles_in(&p)?);
-        } else if let Some(b) = p.as_os_str().as_bytes().strip_suffix(b".minisig") {
-            out.push(PathBuf::from(OsStr::from_bytes(b)));
+        } else if let Some(b) = p.as_os_str().as_encoded_bytes().strip_suffix(b".minisig") {
+            // SAFETY: cutting an ASCII suffix off a string's encoded bytes
+            // leaves a valid encoding (std's documented split rule).
+            out.push(PathBuf::from(unsafe {
+                OsStr::from_encoded_bytes_unchecked(b)
+            }));
         } else {
             out.push(p);
         }

@@ -10,11 +10,14 @@ pub mod import;
 pub mod incidents;
 pub mod inspect;
 pub mod keygen;
+#[cfg(target_os = "linux")]
 pub mod release;
 pub mod report;
 pub mod rules;
 pub mod run;
 pub mod scan;
+#[cfg(windows)]
+pub mod service_windows;
 pub mod status;
 pub mod taxonomy;
 pub mod triage;
@@ -22,8 +25,8 @@ pub mod trust;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, DEFAULT_CONFIG};
-use crate::state::{StateDir, DEFAULT_STATE_DIR};
+use crate::config::{default_config, Config};
+use crate::state::{default_state_dir, StateDir};
 use anyhow::Context as _;
 use clap::Parser;
 use std::path::PathBuf;
@@ -66,10 +69,22 @@ where
 {
     tune_allocator();
     let cli = Cli::parse_from(args);
+    #[cfg(windows)]
+    if matches!(
+        cli.command,
+        Command::Service(crate::cli::ServiceCommand::Run)
+    ) {
+        // The service logs to the Event Log (logging_windows.rs); set
+        // before any thread starts.
+        std::env::set_var(crate::logging::EVENT_LOG_ENV, "1");
+    }
     crate::logging::init(cli.verbose);
     let (config_path, required) = match &cli.config {
         Some(p) => (p.clone(), true),
-        None => (PathBuf::from(DEFAULT_CONFIG), false),
+        None => (
+            default_config().context("finding the default configuration file")?,
+            false,
+        ),
     };
     let config = match Config::load(&config_path, required) {
         Ok(c) => c,
@@ -77,11 +92,10 @@ where
         Err(_) if matches!(cli.command, Command::Config(_)) => Config::default(),
         Err(e) => return Err(e).context("loading configuration"),
     };
-    let state = StateDir::new(absolute(
-        cli.state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-    )?);
+    let state = StateDir::new(absolute(match cli.state_dir.clone() {
+        Some(p) => p,
+        None => default_state_dir().context("finding the default state folder")?,
+    })?);
     let ctx = Context {
         config,
         config_path,
@@ -93,7 +107,10 @@ where
         Command::Config(cmd) => config::run(&ctx, &cmd),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        #[cfg(target_os = "linux")]
         Command::Release(args) => release::run(&ctx, &args),
+        #[cfg(not(target_os = "linux"))]
+        Command::Release(_) => Err(anyhow::anyhow!(crate::gate::GateError::Unsupported)),
         Command::Inspect(args) => inspect::run(&ctx, &args),
         Command::Incidents(args) => incidents::run(&ctx, args),
         Command::Triage(args) => triage::run(&ctx, args),
@@ -107,6 +124,10 @@ where
         Command::Trust(args) => trust::run(&ctx, args),
         Command::Import(args) => import::run(&ctx, &args),
         Command::Forward(args) => forward::run(&ctx, &args),
+        #[cfg(windows)]
+        Command::Service(cmd) => service_windows::run(&ctx, &cmd),
+        #[cfg(not(windows))]
+        Command::Service(_) => Err(anyhow::anyhow!(crate::service::ServiceError::Unsupported)),
     }
 }
 

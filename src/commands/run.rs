@@ -2,7 +2,10 @@
 //! the agent key, opens the journal, builds the engine from configuration
 //! and hands everything to [`crate::agent::Agent`]. SIGTERM/SIGINT stop it
 //! cleanly (exit 0); SIGHUP reloads configuration and rules, and so does a
-//! newly installed rule pack.
+//! newly installed rule pack. The Windows service runs the same
+//! [`run_agent`] with the SCM's Stop and ParamChange in place of signals;
+//! on Windows the keys folder's access list is checked first
+//! (`state::windows::check_agent_state`).
 
 use super::Context;
 use crate::agent::{Agent, Control, Overrides, Setup};
@@ -43,6 +46,26 @@ impl RecordSink for JournalRecorder {
 }
 
 pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
+    let control = Control::default();
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, control.terminate.clone())
+            .context("installing signal handlers")?;
+    }
+    #[cfg(unix)]
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, control.reload.clone())
+        .context("installing signal handlers")?;
+    run_agent(ctx, args, control, &|| {})
+}
+
+/// The agent until `control` says stop: `kensa run` (signals) and the
+/// Windows service (`kensa service run`, the SCM's controls) both come
+/// here; `ready` is called once the agent set up and runs.
+pub fn run_agent(
+    ctx: &Context,
+    args: &RunArgs,
+    control: Control,
+    ready: &dyn Fn(),
+) -> anyhow::Result<u8> {
     let state = &ctx.state;
     let root = crate::engine::pathfmt::show(state.root());
     state
@@ -52,6 +75,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
     if created {
         tracing::info!(agent = %key.key_id_hex(), "created the agent key on first start");
     }
+    #[cfg(windows)]
+    crate::state::windows::check_agent_state(state)?;
     let dir = state.journal_dir();
     let journal = Journal::open(&dir, &key)
         .with_context(|| format!("opening the journal {}", pathfmt::show(&dir)))?;
@@ -76,14 +101,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<u8> {
         agent_id,
     };
     let built = setup.build(&ctx.config, ctx.config.rules.strict)?;
-    let control = Control::default();
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, control.terminate.clone())
-            .context("installing signal handlers")?;
-    }
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, control.reload.clone())
-        .context("installing signal handlers")?;
-    Agent::new(setup, built, recorder.clone(), control)?.run()?;
+    let agent = Agent::new(setup, built, recorder.clone(), control)?;
+    ready();
+    agent.run()?;
 
     let mut r = recorder.lock().unwrap_or_else(|p| p.into_inner());
     r.journal

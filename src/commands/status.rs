@@ -3,7 +3,9 @@
 //! in use (digest, count, installed pack), the devices the gate holds
 //! (`<state>/gate.json`), the key, the journal head, how
 //! many records are not yet exported, the last medium's verdict and the
-//! most recent sessions (times in `report.timezone`). It reads the journal
+//! most recent sessions (times in `report.timezone`); on Windows the
+//! access lists of the state and keys folders (`access` in JSON: SDDL and
+//! who else may read or change them). It reads the journal
 //! backwards from its end (`journal::status`, a bounded look whatever the
 //! journal's size), takes no lock and never creates the state directory or
 //! any file.
@@ -34,6 +36,8 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<u8> {
     out.insert("agent".into(), agent_json(holder));
     out.insert("gate".into(), gate(ctx, running_pid));
     out.insert("key".into(), key(ctx));
+    #[cfg(windows)]
+    out.insert("access".into(), access(ctx));
     let req = crate::rules::active::RuleRequest {
         read_only: true,
         ..Default::default()
@@ -88,4 +92,29 @@ fn key(ctx: &Context) -> Value {
         }
         Err(_) => json!(null),
     }
+}
+
+/// On Windows: the account kensa runs as (SID), the state folder's and
+/// the keys folder's security descriptors (SDDL) and who besides SYSTEM,
+/// Administrators and that account they let in (`state::windows::access`);
+/// null for a folder that does not exist.
+#[cfg(windows)]
+fn access(ctx: &Context) -> Value {
+    let one = |p: &std::path::Path| {
+        if !p.is_dir() {
+            return Value::Null;
+        }
+        match crate::state::windows::access(p) {
+            Ok((sddl, who)) => {
+                let others: Vec<String> = who.iter().map(ToString::to_string).collect();
+                json!({"sddl": sddl, "others": others})
+            }
+            Err(e) => json!({"error": e.to_string()}),
+        }
+    };
+    json!({
+        "account": crate::state::windows::current_sid(),
+        "state": one(ctx.state.root()),
+        "keys": one(&ctx.state.keys_dir()),
+    })
 }

@@ -6,8 +6,8 @@
 //! being listed here. The table of kinds below only words the messages.
 
 use super::{
-    parse_size, ArchiveConfig, CollectorConfig, DiskConfig, GateConfig, MediaConfig, ReportConfig,
-    RulesConfig, ScanConfig, SyslogConfig, WatchConfig,
+    parse_size, ArchiveConfig, CollectorConfig, DiskConfig, GateConfig, MediaConfig, NotifyConfig,
+    ReportConfig, RulesConfig, ScanConfig, SyslogConfig, WatchConfig,
 };
 use crate::findings::policy::{PolicyConfig, PolicyRule};
 use serde::de::{Deserialize, IntoDeserializer};
@@ -27,6 +27,7 @@ pub const SECTIONS: &[&str] = &[
     "report",
     "gate",
     "syslog",
+    "notify",
     "collector",
 ];
 
@@ -122,6 +123,7 @@ fn kind_of(section: &str, key: &str) -> Option<Kind> {
         ("syslog", "enabled") => Some(Kind::Bool),
         ("syslog", "socket") => Some(Kind::Socket),
         ("syslog", "facility") => Some(Kind::Facility),
+        ("notify", "desktop") => Some(Kind::Bool),
         ("collector", "database") => Some(Kind::DatabaseUrl),
         ("collector", "password_file") => Some(Kind::Path),
         _ => None,
@@ -213,6 +215,7 @@ fn check_section_key(
         "report" => one_key::<ReportConfig>(key, value),
         "gate" => one_key::<GateConfig>(key, value),
         "syslog" => one_key::<SyslogConfig>(key, value),
+        "notify" => one_key::<NotifyConfig>(key, value),
         "collector" => one_key::<CollectorConfig>(key, value),
         _ => Ok(()),
     }

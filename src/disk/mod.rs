@@ -15,9 +15,16 @@
 //! owns the text form of a path inside a volume ([`path_text`]) and the
 //! member names a record's chain gets ([`chain`]).
 
+#[cfg(unix)]
 mod client;
+#[cfg(windows)]
+#[path = "client_windows.rs"]
+mod client;
+#[cfg(unix)]
 mod inproc;
+#[cfg(unix)]
 mod proto;
+#[cfg(unix)]
 pub mod sandbox;
 
 use crate::engine::pathfmt;
@@ -141,6 +148,8 @@ pub enum DiskError {
     Table(String),
     #[error("the parser died: {0}")]
     Parser(String),
+    #[error("disk images and devices are read only on Linux, where the parser runs sandboxed (seccomp, resource limits); not read here")]
+    Unsupported,
 }
 
 /// Finds the partitions of `dev` and the file system of each, in a

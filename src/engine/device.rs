@@ -27,7 +27,10 @@ use crossbeam_channel::Sender;
 use kensa_diskfs::{Attributes, Flow, ProblemKind};
 use std::fs::File;
 use std::io::Read;
+#[cfg(unix)]
 use std::os::unix::fs::{FileExt, FileTypeExt};
+#[cfg(windows)]
+use std::os::windows::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -92,7 +95,10 @@ impl DiskRoot {
     /// The device is opened read-only; a probe failure is a gap.
     pub fn open(named: &Path, opts: &DiskOptions) -> Option<(DiskRoot, Option<ProbeGap>)> {
         let meta = std::fs::metadata(named).ok()?;
+        #[cfg(unix)]
         let block = meta.file_type().is_block_device();
+        #[cfg(windows)]
+        let block = false;
         if !block && !meta.is_file() {
             return None;
         }
@@ -113,6 +119,7 @@ impl DiskRoot {
             Err(e) => {
                 let reason = match e {
                     disk::DiskError::Io(_) => SkipReason::IoError,
+                    disk::DiskError::Unsupported => SkipReason::UnsupportedFs,
                     _ => SkipReason::Corrupt,
                 };
                 let gap = ProbeGap {
@@ -138,7 +145,11 @@ pub(crate) fn image_file(file: &File) -> bool {
     let mut head = vec![0u8; HEAD_LEN];
     let mut have = 0;
     while have < HEAD_LEN {
-        match file.read_at(&mut head[have..], have as u64) {
+        #[cfg(unix)]
+        let read = file.read_at(&mut head[have..], have as u64);
+        #[cfg(windows)]
+        let read = file.seek_read(&mut head[have..], have as u64);
+        match read {
             Ok(0) => break,
             Ok(n) => have += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

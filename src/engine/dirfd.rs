@@ -22,6 +22,19 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
+pub(crate) use std::os::fd::{AsFd, OwnedFd as Dir};
+
+/// True when an open was refused because the last component is a
+/// symlink (`O_NOFOLLOW`'s `ELOOP`).
+pub(crate) fn is_link_refusal(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// True when a listed directory is no longer one (or is now a symlink).
+pub(crate) fn is_swap(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP))
+}
+
 /// The facts of one directory entry that the walker decides by, from
 /// `fstatat(AT_SYMLINK_NOFOLLOW)` or `fstat`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -23,12 +23,18 @@
 
 pub mod archive;
 mod device;
+#[cfg(unix)]
+mod dirfd;
+#[cfg(windows)]
+#[path = "dirfd_windows.rs"]
 mod dirfd;
 pub mod filetype;
 pub mod gate;
 pub mod pathfmt;
 mod walk;
 mod watchdog;
+#[cfg(any(windows, test))]
+mod winfile;
 mod worker;
 
 use crate::findings::policy::PolicyConfig;
@@ -838,13 +844,26 @@ impl SessionCtx {
     }
 }
 
+/// The detail of a skip for an I/O error while doing `what`; a file held
+/// by another process says so in words, whatever the OS message is.
+pub(crate) fn io_detail(what: &str, e: &std::io::Error) -> String {
+    match io_skip_reason(e) {
+        findings::SkipReason::Locked => format!(
+            "{what}: held by another process without sharing (sharing violation); not read: {e}"
+        ),
+        _ => format!("{what}: {e}"),
+    }
+}
+
 /// Maps an I/O error to the skip reason a person would understand.
 pub(crate) fn io_skip_reason(e: &std::io::Error) -> findings::SkipReason {
     use findings::SkipReason as R;
     match e.kind() {
         std::io::ErrorKind::NotFound => R::Vanished,
         std::io::ErrorKind::PermissionDenied => R::Permission,
-        _ if e.raw_os_error() == Some(libc::ELOOP) => R::Symlink,
+        _ if dirfd::is_link_refusal(e) => R::Symlink,
+        #[cfg(windows)]
+        _ if winfile::is_locked(e.raw_os_error()) => R::Locked,
         _ => R::IoError,
     }
 }

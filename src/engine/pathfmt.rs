@@ -16,7 +16,6 @@
 //! is `output::sanitize`, which leaves this form unchanged.
 
 use std::fmt::Write as _;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// True for characters that must not reach a terminal or a log as they are.
@@ -43,7 +42,7 @@ pub fn push_escaped(out: &mut String, c: char) {
 
 /// The text form of a path (see the module docs).
 pub fn display(path: &Path) -> String {
-    bytes_to_string(path.as_os_str().as_bytes())
+    bytes_to_string(path.as_os_str().as_encoded_bytes())
 }
 
 /// A `Display` of a path in its text form, for messages and logs.

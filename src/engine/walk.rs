@@ -19,14 +19,13 @@
 //! special file.
 
 use super::device::{DiskRoot, Feeder, ReadItem};
-use super::dirfd::{self, Listing, Stat};
+use super::dirfd::{self, AsFd, Dir, Listing, Stat};
 use super::gate::MemoryGate;
 use super::watchdog::Watch;
-use super::{io_skip_reason, pathfmt, Cancel, Message, SessionCtx};
+use super::{io_detail, io_skip_reason, pathfmt, Cancel, Message, SessionCtx};
 use crate::findings::{Record, SkipReason};
 use crossbeam_channel::Sender;
 use std::ffi::OsString;
-use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -45,8 +44,13 @@ pub(crate) struct WorkItem {
 }
 
 pub(crate) enum Source {
-    /// Listed in a directory: `name` in `dir`.
-    Listed { dir: Arc<OwnedFd>, name: OsString },
+    /// Listed in a directory: `name` in `dir`, with the attribute names
+    /// of its listing (Windows; none on Unix).
+    Listed {
+        dir: Arc<Dir>,
+        name: OsString,
+        attrs: Vec<String>,
+    },
     /// Read from a device, already charged at the memory gate.
     Read(Box<ReadItem>),
 }
@@ -69,7 +73,7 @@ type Listed = (OsString, std::io::Result<Stat>);
 
 /// A directory still holding subdirectories to visit.
 struct Frame {
-    dir: Arc<OwnedFd>,
+    dir: Arc<Dir>,
     path: PathBuf,
     /// Names with their listed identity, last to visit first.
     subdirs: Vec<(OsString, Stat)>,
@@ -77,13 +81,13 @@ struct Frame {
 
 /// Where one named path starts.
 enum Start {
-    Dir { fd: OwnedFd, path: PathBuf },
+    Dir { fd: Dir, path: PathBuf },
     Entry(Entry),
 }
 
 /// One listed entry and the directory it is in.
 struct Entry {
-    dir: Arc<OwnedFd>,
+    dir: Arc<Dir>,
     name: OsString,
     stat: Stat,
     path: PathBuf,
@@ -168,18 +172,31 @@ impl Walker {
     }
 
     fn skip(&self, events: &Sender<Message>, path: &Path, reason: SkipReason, detail: String) {
-        let skip = self.session.skip(pathfmt::display(path), reason, detail);
+        self.skip_with(events, path, reason, detail, Vec::new());
+    }
+
+    /// A skip carrying the attribute names of the entry passed over.
+    fn skip_with(
+        &self,
+        events: &Sender<Message>,
+        path: &Path,
+        reason: SkipReason,
+        detail: String,
+        attributes: Vec<String>,
+    ) {
+        let mut skip = self.session.skip(pathfmt::display(path), reason, detail);
+        skip.attributes = attributes;
         let _ = events.send(Message::Record(Box::new(Record::Skip(skip))));
     }
 
     fn skip_io(&self, events: &Sender<Message>, path: &Path, what: &str, e: &std::io::Error) {
-        self.skip(events, path, io_skip_reason(e), format!("{what}: {e}"));
+        self.skip(events, path, io_skip_reason(e), io_detail(what, e));
     }
 
     /// A listed subdirectory that could not be opened; no longer a
     /// directory (`O_DIRECTORY | O_NOFOLLOW` refused it) means swapped.
     fn skip_open_dir(&self, events: &Sender<Message>, path: &Path, e: &std::io::Error) {
-        if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) {
+        if dirfd::is_swap(e) {
             self.skip(events, path, SkipReason::Vanished, SWAPPED.into());
         } else {
             self.skip_io(events, path, "cannot open directory", e);
@@ -329,7 +346,7 @@ impl Walker {
     /// recursion limit to hit on deep hostile trees).
     fn walk_tree(
         &self,
-        fd: OwnedFd,
+        fd: Dir,
         path: PathBuf,
         work: &Sender<WorkItem>,
         events: &Sender<Message>,
@@ -377,7 +394,7 @@ impl Walker {
     /// frame for its subdirectories.
     fn visit(
         &self,
-        dir: Arc<OwnedFd>,
+        dir: Arc<Dir>,
         path: PathBuf,
         dev: u64,
         work: &Sender<WorkItem>,
@@ -410,12 +427,7 @@ impl Walker {
 
     /// The entries of one directory (at most `max_dir_entries`) with their
     /// `lstat`, sorted by name for stable output.
-    fn list(
-        &self,
-        dir: &OwnedFd,
-        path: &Path,
-        events: &Sender<Message>,
-    ) -> Result<Vec<Listed>, Gone> {
+    fn list(&self, dir: &Dir, path: &Path, events: &Sender<Message>) -> Result<Vec<Listed>, Gone> {
         let mut listing = match self.busy(path, || Listing::new(dir.as_fd()))? {
             Ok(l) => l,
             Err(e) => {
@@ -463,7 +475,8 @@ impl Walker {
                 .map(|t| pathfmt::display(&t))
                 .unwrap_or_default();
             let detail = format!("symlink to {target}; not followed");
-            self.skip(events, &e.path, SkipReason::Symlink, detail);
+            let attrs = attribute_names(&st);
+            self.skip_with(events, &e.path, SkipReason::Symlink, detail, attrs);
         } else if st.is_dir() {
             if self.one_file_system && st.dev != dev {
                 let detail = "another file system; not entered".into();
@@ -478,12 +491,28 @@ impl Walker {
                 source: Source::Listed {
                     dir: e.dir,
                     name: e.name,
+                    attrs: attribute_names(&st),
                 },
             });
         } else {
             let detail = format!("{}; not opened", st.kind());
-            self.skip(events, &e.path, SkipReason::SpecialFile, detail);
+            let attrs = attribute_names(&st);
+            self.skip_with(events, &e.path, SkipReason::SpecialFile, detail, attrs);
         }
         Ok(())
     }
+}
+
+/// The attribute names records carry for an entry: its `FILE_ATTRIBUTE_*`
+/// bits on Windows ([`super::winfile`]).
+#[cfg(windows)]
+fn attribute_names(st: &Stat) -> Vec<String> {
+    super::winfile::attribute_names(st.attributes)
+}
+
+/// Unix has no hidden/system attributes in a directory listing (a dot
+/// file is listed and scanned like any other): none.
+#[cfg(unix)]
+fn attribute_names(_: &Stat) -> Vec<String> {
+    Vec::new()
 }

@@ -14,24 +14,30 @@
 
 mod nested;
 mod packed;
+#[cfg(windows)]
+mod streams_windows;
 
 pub(crate) use nested::is_real_file;
 
 use super::archive::{self, MemberEvent};
 use super::device::{is_disk_image, Body, ReadItem, HEAD_LEN};
+use super::dirfd::AsFd;
 use super::dirfd::{self, OpenError};
 use super::walk::{Source, WorkItem};
 use super::watchdog::Watch;
-use super::{filetype, io_skip_reason, pathfmt, Cancel, Message, ScanOptions, SessionCtx};
+use super::{
+    filetype, io_detail, io_skip_reason, pathfmt, Cancel, Message, ScanOptions, SessionCtx,
+};
 use crate::findings::{self, Finding, Match, Record, SkipReason, Verdict, SCHEMA_VERSION};
 use crate::rules::RuleSet;
 use crossbeam_channel::Sender;
 use sha2::Digest;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+#[cfg(unix)]
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStrExt;
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
@@ -128,6 +134,7 @@ pub(crate) struct Worker<'r> {
     watch: &'r Watch,
     out: Sender<Message>,
     buf: Vec<u8>,
+    #[cfg(unix)]
     owners: HashMap<u32, String>,
     /// Abandoned by the watchdog: send nothing more.
     gone: bool,
@@ -148,8 +155,9 @@ pub(crate) struct Worker<'r> {
     packed: packed::Packed,
 }
 
-/// Where the current file sits below its record's top path, and its
-/// attributes (both empty for a file listed in a directory).
+/// Where the current file sits below its record's top path (empty for a
+/// file listed in a directory), and its attributes (from the volume for a
+/// file read from a device; on Windows from the file's own handle).
 #[derive(Default)]
 struct ItemCtx {
     prefix: Vec<String>,
@@ -173,6 +181,7 @@ impl<'r> Worker<'r> {
             watch: s.watch,
             out: s.out,
             buf: Vec::new(),
+            #[cfg(unix)]
             owners: HashMap::new(),
             gone: false,
             item: ItemCtx::default(),
@@ -268,6 +277,7 @@ impl<'r> Worker<'r> {
     fn process(&mut self, item: WorkItem, permit: super::gate::Permit<'r>) {
         self.permit = Some(permit);
         self.process_listed(item);
+        self.item = ItemCtx::default();
         self.permit = None;
     }
 
@@ -279,9 +289,10 @@ impl<'r> Worker<'r> {
     }
 
     fn process_listed(&mut self, item: WorkItem) {
-        let Source::Listed { dir, name } = item.source else {
+        let Source::Listed { dir, name, attrs } = item.source else {
             return;
         };
+        self.item.attrs = attrs;
         let display = pathfmt::display(&item.path);
         let _ = self.out.send(Message::Reading(display.clone()));
         let deadline = Instant::now() + self.opts.read_timeout;
@@ -298,7 +309,7 @@ impl<'r> Worker<'r> {
         let (read, meta, file) = match read {
             Ok(r) => r,
             Err(OpenError::Io(e)) => {
-                let detail = format!("cannot open: {e}");
+                let detail = io_detail("cannot open", &e);
                 return self.give_up(&display, io_skip_reason(&e), detail, 0);
             }
             Err(OpenError::NotRegular(kind)) => {
@@ -306,24 +317,51 @@ impl<'r> Worker<'r> {
                 return self.give_up(&display, SkipReason::SpecialFile, detail, 0);
             }
         };
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::MetadataExt;
+            self.item.attrs = super::winfile::attribute_names(meta.file_attributes());
+        }
+        let fname = pathfmt::bytes_to_string(name.as_encoded_bytes());
+        self.scan_read(read, &meta, &file, (&display, &fname));
+        #[cfg(windows)]
+        if !self.gone {
+            self.streams((&*dir, &file), &item.path, &display, &fname);
+        }
+    }
+
+    /// Records what reading a listed file (shown as `display`, named
+    /// `name` in its directory, both in text form) gave.
+    fn scan_read(
+        &mut self,
+        read: Result<Contents, (ReadStop, u64)>,
+        meta: &std::fs::Metadata,
+        file: &File,
+        (display, name): (&str, &str),
+    ) {
         match read {
             Err((stop, bytes)) => {
                 self.release_buffer();
-                self.read_stopped(&display, stop, bytes);
+                self.read_stopped(display, stop, bytes);
             }
             Ok(Contents::Streamed { size, digests }) => {
-                self.too_large(&display, size, &digests);
-                self.image_file(&display, &file, None);
+                self.too_large(display, size, &digests);
+                self.image_file(display, file, None);
             }
             Ok(Contents::InMemory { size, digests }) => {
+                #[cfg(unix)]
                 let owner = self.owner(meta.uid());
-                let name = pathfmt::bytes_to_string(name.as_bytes());
+                #[cfg(windows)]
+                let owner = {
+                    let _ = meta;
+                    crate::system::file_owner(file)
+                };
                 // The head is checked in memory: no second read of the file.
                 let head = &self.buf[..self.buf.len().min(HEAD_LEN)];
                 let image = is_disk_image(head);
-                self.scan_buffer(&name, &display, size, &digests, &owner);
+                self.scan_buffer(name, display, size, &digests, &owner);
                 if image {
-                    self.image_file(&display, &file, Some(true));
+                    self.image_file(display, file, Some(true));
                 }
             }
         }
@@ -369,7 +407,7 @@ impl<'r> Worker<'r> {
                 self.done(bytes);
             }
             ReadStop::Io(e) => {
-                let detail = format!("read failed after {bytes} bytes: {e}");
+                let detail = io_detail(&format!("read failed after {bytes} bytes"), &e);
                 self.give_up(display, io_skip_reason(&e), detail, bytes);
             }
         }
@@ -453,6 +491,7 @@ impl<'r> Worker<'r> {
     fn reclaim(&mut self) {
         // An empty scan only replaces the last one's data; nothing is recorded.
         let _ = self.scanner.scan(&[]);
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only returns free pages to the kernel; it
         // touches no memory a pointer refers to.
         unsafe {
@@ -534,6 +573,7 @@ impl<'r> Worker<'r> {
         }
     }
 
+    #[cfg(unix)]
     fn owner(&mut self, uid: u32) -> String {
         self.owners
             .entry(uid)

@@ -61,6 +61,9 @@ pub enum SkipReason {
     /// (or an unknown partition kind): its files were not read, only its
     /// raw bytes scanned as one blob.
     UnsupportedFs,
+    /// Windows: another process holds the file open without sharing it
+    /// (a sharing violation) or holds a lock on part of it; not read.
+    Locked,
 }
 
 impl SkipReason {
@@ -88,6 +91,7 @@ impl SkipReason {
             SkipReason::RulesIncomplete => "rules_incomplete",
             SkipReason::UnsupportedContainer => "unsupported_container",
             SkipReason::UnsupportedFs => "unsupported_fs",
+            SkipReason::Locked => "locked",
         }
     }
 }
@@ -190,8 +194,9 @@ pub struct Finding {
     pub sha1: Option<String>,
     pub verdict: Verdict,
     pub matches: Vec<Match>,
-    /// File attributes a mount does not show (`hidden`, `system`), for
-    /// files read in user space from a volume; empty otherwise.
+    /// File attributes a listing does not show: `hidden`, `system` for
+    /// files read in user space from a volume; on Windows `hidden`,
+    /// `system`, `readonly`, `reparse` of every file; empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<String>,
     /// The packer the file or member was packed with (`upx`, `aspack`,

@@ -24,16 +24,11 @@ pub struct FileOut {
 }
 
 impl FileOut {
-    /// Opens (creating, mode 0640) `path` for appending.
+    /// Opens (creating, mode 0640) `path` for appending; a symbolic link
+    /// there is refused.
     pub fn open(path: PathBuf, format: Format) -> Result<FileOut, ForwardError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|source| ForwardError::Write {
+        let file =
+            crate::fsutil::open_append_nofollow(&path).map_err(|source| ForwardError::Write {
                 what: crate::engine::pathfmt::display(&path),
                 source,
             })?;

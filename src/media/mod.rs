@@ -8,6 +8,10 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{current_mounts, removable_mount_points, MountWatcher};
+#[cfg(windows)]
+pub mod windows;
+#[cfg(windows)]
+pub use windows::{capacity, current_mounts, removable_mount_points, MountWatcher};
 
 pub mod volume;
 
@@ -22,6 +26,19 @@ pub const DEFAULT_ROOTS: &[&str] = &["/media", "/run/media", "/mnt"];
 pub const REMOVABLE_FILESYSTEMS: &[&str] = &[
     "vfat", "msdos", "exfat", "ntfs", "ntfs3", "fuseblk", "iso9660", "udf",
 ];
+
+/// The file-system names that make a mount a medium on this system: the
+/// configured ones, except on Windows, where every drive has a file
+/// system (fixed disks are NTFS, and Wine answers NTFS for every drive)
+/// and only the drive type (`GetDriveTypeW`, through
+/// [`removable_mount_points`]) tells a medium.
+pub fn filesystem_rule(configured: &[String]) -> Vec<String> {
+    if cfg!(windows) {
+        Vec::new()
+    } else {
+        configured.to_vec()
+    }
+}
 
 /// Mount points that are never media even with a removable-style file
 /// system (an EFI system partition is vfat).
@@ -117,6 +134,7 @@ pub fn identify(m: &Mount, detected_by: &str) -> Medium {
 }
 
 /// Total size of the file system at `p`, from statvfs.
+#[cfg(unix)]
 pub fn capacity(p: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;

@@ -15,12 +15,19 @@ pub struct Volume {
 
 /// Probes a device node or image file; None when unreadable or unknown.
 pub fn probe(source: &Path) -> Option<Volume> {
+    #[cfg(windows)]
+    if let Some(v) = super::windows::volume_identity(source) {
+        return Some(v);
+    }
     if !source.is_absolute() {
         return None;
     }
     let meta = std::fs::metadata(source).ok()?;
-    use std::os::unix::fs::FileTypeExt;
-    if !(meta.is_file() || meta.file_type().is_block_device()) {
+    #[cfg(unix)]
+    let block = std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type());
+    #[cfg(windows)]
+    let block = false;
+    if !(meta.is_file() || block) {
         return None;
     }
     let mut f = std::fs::File::open(source).ok()?;

@@ -27,8 +27,9 @@ pub use hashlist::HashEntry;
 /// External variables defined for every rule set, as used by widely shared
 /// public rule sets (Loki, THOR, signature-base). Set for every scanned file.
 /// `attributes` is kensa's own: the attributes of a file read in user
-/// space from a volume, space-separated (`"hidden system"`; `""` for a
-/// plain file or a file of a mounted walk). `packed` too: the packer an
+/// space from a volume or, on Windows, of any file, space-separated
+/// (`"hidden system"`; `""` for a plain file or a file of a walk on
+/// Linux). `packed` too: the packer an
 /// executable was packed with (`"upx"`, `"aspack"`, ...; `""` for none).
 pub const EXTERNALS: &[&str] = &[
     "filename",

@@ -15,7 +15,10 @@ use crate::engine::archive::ArchiveLimits;
 use crate::findings::{self, Record, SkipReason};
 use kensa_diskfs::{Attributes, Flow};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(unix)]
+use std::io::Write;
+#[cfg(unix)]
 use std::os::fd::FromRawFd;
 
 impl Worker<'_> {
@@ -91,7 +94,18 @@ pub(crate) fn is_real_file(at: Where<'_>) -> bool {
     at.volume.is_some() && !at.path.is_empty() && at.path != [b"$boot".to_vec()]
 }
 
+/// On Windows disk images are not parsed (see `disk::client_windows`):
+/// an image met inside an archive is a gap, never an unread "clean".
+#[cfg(windows)]
+fn sealed_memfd(_data: &[u8]) -> std::io::Result<File> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        disk::DiskError::Unsupported,
+    ))
+}
+
 /// A sealed anonymous file holding `data` (read-only to every holder).
+#[cfg(unix)]
 fn sealed_memfd(data: &[u8]) -> std::io::Result<File> {
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: a valid C string; the descriptor returned is owned below.

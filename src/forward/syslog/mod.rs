@@ -13,6 +13,11 @@ mod encode;
 mod live;
 mod target;
 mod transport;
+#[cfg(unix)]
+mod unix_socket;
+#[cfg(windows)]
+#[path = "unix_socket_windows.rs"]
+mod unix_socket;
 
 pub use encode::{octet_counted, MAX_MESSAGE};
 pub use live::{LiveSink, QUEUE};

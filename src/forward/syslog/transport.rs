@@ -8,12 +8,10 @@
 //! kernel took, and a stream the peer has closed is noticed before the
 //! next write (a peek), not after.
 
+use super::unix_socket::UnixConn;
 use super::{encode::octet_counted, Message, SyslogError, Target};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::Path;
 use std::time::Duration;
 
 /// Deadline of a connect (and of a name lookup).
@@ -28,8 +26,7 @@ pub struct Sender {
 }
 
 enum Conn {
-    UnixDatagram(UnixDatagram),
-    UnixStream(UnixStream),
+    Unix(UnixConn),
     Tcp(TcpStream),
     Udp(UdpSocket),
 }
@@ -89,9 +86,8 @@ impl Conn {
             false => Err(std::io::Error::other("the datagram was cut")),
         };
         match self {
-            Conn::UnixDatagram(s) => whole(s.send(msg)?),
+            Conn::Unix(s) => s.write(msg),
             Conn::Udp(s) => whole(s.send(msg)?),
-            Conn::UnixStream(s) => (&*s).write_all(&octet_counted(msg)),
             Conn::Tcp(s) => (&*s).write_all(&octet_counted(msg)),
         }
     }
@@ -99,27 +95,27 @@ impl Conn {
     /// For a stream: whether the peer has closed it (or it failed), seen
     /// without blocking and without taking any data.
     fn peer_closed(&self) -> bool {
-        let fd = match self {
-            Conn::UnixStream(s) => s.as_raw_fd(),
-            Conn::Tcp(s) => s.as_raw_fd(),
-            Conn::UnixDatagram(_) | Conn::Udp(_) => return false,
-        };
-        let mut b = [0u8; 1];
-        // SAFETY: recv writes at most 1 byte into `b`, which outlives the
-        // call; `fd` is an open socket owned by `self`.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                b.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        match n {
-            0 => true,
-            n if n > 0 => false,
-            _ => std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock,
+        match self {
+            Conn::Unix(s) => s.peer_closed(),
+            Conn::Tcp(s) => tcp_peer_closed(s),
+            Conn::Udp(_) => false,
         }
+    }
+}
+
+/// A peek that does not wait: `Ok(0)` is the peer's close; an error other
+/// than "nothing to read yet" is a broken stream.
+fn tcp_peer_closed(s: &TcpStream) -> bool {
+    if s.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut b = [0u8; 1];
+    let peeked = s.peek(&mut b);
+    let restored = s.set_nonblocking(false).is_ok();
+    match peeked {
+        Ok(0) => true,
+        Ok(_) => !restored,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock || !restored,
     }
 }
 
@@ -130,7 +126,7 @@ fn open(target: &Target) -> Result<Conn, SyslogError> {
         source,
     };
     match target {
-        Target::Unix(path) => open_unix(path).map_err(fail),
+        Target::Unix(path) => UnixConn::open(path).map(Conn::Unix).map_err(fail),
         Target::Tcp { host, port } => {
             let addrs = resolve(host, *port)?;
             open_tcp(&addrs).map_err(fail)
@@ -140,68 +136,6 @@ fn open(target: &Target) -> Result<Conn, SyslogError> {
             open_udp(&addrs).map_err(fail)
         }
     }
-}
-
-/// A datagram socket connected to `path`, or a stream socket when the
-/// socket at `path` is a stream one.
-fn open_unix(path: &Path) -> std::io::Result<Conn> {
-    let s = UnixDatagram::unbound()?;
-    match s.connect(path) {
-        Ok(()) => {
-            s.set_write_timeout(Some(WRITE_TIMEOUT))?;
-            Ok(Conn::UnixDatagram(s))
-        }
-        Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
-            Ok(Conn::UnixStream(unix_stream_connect(path)?))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// A Unix stream connection that never waits: a connect on a blocking
-/// socket would wait for as long as the listener's queue stays full, so
-/// the socket connects non-blocking and a full queue is an error.
-fn unix_stream_connect(path: &Path) -> std::io::Result<UnixStream> {
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    // SAFETY: sockaddr_un is a plain C struct; all-zero is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a valid Unix socket path",
-        ));
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
-        *dst = *src as libc::c_char;
-    }
-    let flags = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
-    // SAFETY: socket(2) has no memory preconditions.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, flags, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a new socket that nothing else owns.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: `addr` is a valid sockaddr_un of `len` bytes that outlives
-    // the call; `fd` is open (owned above).
-    let rc = unsafe { libc::connect(fd, (&raw const addr).cast(), len) };
-    if rc != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() == std::io::ErrorKind::WouldBlock {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "the receiver's connection queue is full",
-            ));
-        }
-        return Err(e);
-    }
-    let s = UnixStream::from(owned);
-    s.set_nonblocking(false)?;
-    s.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    Ok(s)
 }
 
 fn open_tcp(addrs: &[SocketAddr]) -> std::io::Result<Conn> {

@@ -93,7 +93,7 @@ fn sync_dir(dir: &Path) -> Result<(), PackError> {
 pub fn try_installed(state: &StateDir) -> Result<Option<InstalledPack>, PackError> {
     let rd = state.rules_dir();
     let current = rd.join("current");
-    let target = match std::fs::read_link(&current) {
+    let target = match read_current(&current) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(at(&current)(e).into()),
@@ -421,12 +421,51 @@ fn place_pack(rd: &Path, name: &str, pack: &VerifiedPack) -> Result<PathBuf, Pac
     Ok(final_dir)
 }
 
+/// `current` names the installed pack: a symlink on Unix.
+#[cfg(unix)]
+fn write_current(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+#[cfg(unix)]
+fn read_current(current: &Path) -> std::io::Result<PathBuf> {
+    std::fs::read_link(current)
+}
+
+/// On Windows (where a symlink needs a privilege) `current` is a small
+/// file holding `packs/<name>`, swapped by the same rename.
+#[cfg(windows)]
+fn write_current(target: &Path, at: &Path) -> std::io::Result<()> {
+    let text = target.to_str().ok_or(std::io::ErrorKind::InvalidInput)?;
+    let mut f = std::fs::File::create(at)?;
+    f.write_all(text.replace('\\', "/").as_bytes())?;
+    f.sync_all()
+}
+
+/// Reads the pointer file; anything but `packs/<one name>` is refused.
+#[cfg(windows)]
+fn read_current(current: &Path) -> std::io::Result<PathBuf> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(current)?
+        .take(4096)
+        .read_to_string(&mut text)?;
+    match text.split('/').collect::<Vec<_>>().as_slice() {
+        ["packs", n] if !n.is_empty() && !n.contains(['\\', ':']) && *n != ".." && *n != "." => {
+            Ok(Path::new("packs").join(n))
+        }
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "rules/current does not name packs/<pack>",
+        )),
+    }
+}
+
 /// The swap: a temporary symlink to `packs/<name>` renamed over `current`.
 fn swap_current(rd: &Path, name: &str) -> Result<(), PackError> {
     let link_tmp = rd.join(format!("current.tmp-{}", std::process::id()));
     let _ = std::fs::remove_file(&link_tmp);
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(Path::new("packs").join(name), &link_tmp).map_err(at(&link_tmp))?;
+    write_current(&Path::new("packs").join(name), &link_tmp).map_err(at(&link_tmp))?;
     std::fs::rename(&link_tmp, rd.join("current")).map_err(at(rd))?;
     sync_dir(rd)
 }
