@@ -64,6 +64,9 @@ fn edit_lines(data: &[u8], edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
     out
 }
 
+/// An edit of a bundle's lines after the header.
+type LineEdit = fn(&mut Vec<Vec<u8>>);
+
 struct Case {
     what: String,
     data: Vec<u8>,
@@ -94,7 +97,7 @@ fn cases(good: &Path, key: &SecretKey, other: &SecretKey) -> Vec<Case> {
         data: cut,
         sig: sig.clone(),
     });
-    let edits: [(&str, fn(&mut Vec<Vec<u8>>)); 3] = [
+    let edits: [(&str, LineEdit); 3] = [
         ("line 1 dropped", |l| {
             l.remove(1);
         }),
