@@ -8,7 +8,8 @@
 //! operator's verdict, `release` the zip and MSI of
 //! `packaging/windows/release.sh` (the MSI installed by Wine's msiexec),
 //! `ntfs` what a Windows file is beyond its bytes (attributes, locked
-//! files, alternate data streams).
+//! files, alternate data streams), `tamper` the bundle tamper cases
+//! refused by the Windows build's verifier and importer.
 //! When the Windows part cannot run (no cross-built binary, no Wine, no
 //! mingw) every test here fails saying so.
 
@@ -22,4 +23,5 @@ mod ntfs;
 mod release;
 mod scan;
 mod service;
+mod tamper;
 mod wine;
