@@ -84,14 +84,6 @@ struct Fixture {
     empty_db: PathBuf,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
 fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().to_path_buf();
@@ -108,7 +100,7 @@ fn fixture() -> Fixture {
         .bundle;
     drop(j);
     let ja_fork = base.join("journal-a-fork");
-    copy_dir(&ja, &ja_fork);
+    crate::support::journal::copy_journal(&ja, &ja_fork);
     let mut j = Journal::open(&ja, &key_a).unwrap();
     for i in 6..12 {
         note(&mut j, "finding", i);
@@ -306,25 +298,6 @@ fn truncations_are_refused() {
     );
 }
 
-/// Reorders the journal lines of `data` (keeping the header) with `edit`.
-fn edit_lines(data: &[u8], edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
-    let mut lines: Vec<Vec<u8>> = data
-        .strip_suffix(b"\n")
-        .unwrap()
-        .split(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
-    let header = lines.remove(0);
-    edit(&mut lines);
-    let mut out = header;
-    out.push(b'\n');
-    for l in lines {
-        out.extend_from_slice(&l);
-        out.push(b'\n');
-    }
-    out
-}
-
 #[test]
 fn dropped_swapped_and_duplicated_lines_are_refused_even_when_re_signed() {
     let f = fixture();
@@ -337,13 +310,13 @@ fn dropped_swapped_and_duplicated_lines_are_refused_even_when_re_signed() {
     for i in 0..n {
         variants.push((
             format!("drop line {i}"),
-            edit_lines(&data, |l| {
+            crate::support::journal::edit_bundle_lines(&data, |l| {
                 l.remove(i);
             }),
         ));
         variants.push((
             format!("duplicate line {i}"),
-            edit_lines(&data, |l| {
+            crate::support::journal::edit_bundle_lines(&data, |l| {
                 let d = l[i].clone();
                 l.insert(i, d);
             }),
@@ -351,7 +324,7 @@ fn dropped_swapped_and_duplicated_lines_are_refused_even_when_re_signed() {
         if i + 1 < n {
             variants.push((
                 format!("swap lines {i},{}", i + 1),
-                edit_lines(&data, |l| {
+                crate::support::journal::edit_bundle_lines(&data, |l| {
                     l.swap(i, i + 1);
                 }),
             ));
@@ -546,7 +519,7 @@ fn cli_verify_and_import_refuse_and_leave_the_database_alone() {
             "dropped line",
             f.write(
                 "c-drop.jsonl",
-                &edit_lines(&data, |l| {
+                &crate::support::journal::edit_bundle_lines(&data, |l| {
                     l.remove(2);
                 }),
                 &sig,

@@ -133,3 +133,34 @@ pub fn big_journal(state: &Path, n: u64) -> (u64, u64) {
     }
     (j.head().0, exported)
 }
+
+/// A bundle's bytes with its lines after the header edited by `edit`
+/// (dropped, swapped, duplicated...) and joined again: the tamper suites'
+/// line cases.
+pub fn edit_bundle_lines(data: &[u8], edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
+    let mut lines: Vec<Vec<u8>> = data
+        .strip_suffix(b"\n")
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    let header = lines.remove(0);
+    edit(&mut lines);
+    let mut out = header;
+    out.push(b'\n');
+    for l in lines {
+        out.extend_from_slice(&l);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Copies the files of a journal directory (flat) to `to`: a fork of the
+/// journal for the tamper suites.
+pub fn copy_journal(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}

@@ -16,52 +16,15 @@ use kensa::journal::Journal;
 use kensa::keys::{SecretKey, SignatureFile};
 use std::path::{Path, PathBuf};
 
-fn note(j: &mut Journal, i: usize) {
-    let v = serde_json::json!({
-        "type": "finding", "v": 1, "id": format!("f{i}"), "session": "s1",
-        "time": "2026-01-01T00:00:00Z", "location": "host",
-        "path": format!("dir/file-{i}.exe"), "size": i, "sha256": "ab".repeat(32),
-        "verdict": "malicious", "matches": [],
-    });
-    let rec: kensa::findings::Record = serde_json::from_value(v).unwrap();
-    j.append(&rec).unwrap();
-}
-
 /// A journal of `n` findings from `first` on, exported.
 fn exported(j: &mut Journal, key: &SecretKey, out: &Path, first: usize, n: usize) -> PathBuf {
     for i in first..first + n {
-        note(j, i);
+        j.append(&crate::support::journal::finding("s1", i as u64))
+            .unwrap();
     }
     bundle::export(j, key, out, ExportRange::SinceLastExport)
         .unwrap()
         .bundle
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
-/// The bundle's lines after its header, edited, joined again.
-fn edit_lines(data: &[u8], edit: impl Fn(&mut Vec<Vec<u8>>)) -> Vec<u8> {
-    let mut lines: Vec<Vec<u8>> = data
-        .strip_suffix(b"\n")
-        .unwrap()
-        .split(|&b| b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
-    let header = lines.remove(0);
-    edit(&mut lines);
-    let mut out = header;
-    out.push(b'\n');
-    for l in lines {
-        out.extend_from_slice(&l);
-        out.push(b'\n');
-    }
-    out
 }
 
 /// An edit of a bundle's lines after the header.
@@ -89,7 +52,7 @@ fn cases(good: &Path, key: &SecretKey, other: &SecretKey) -> Vec<Case> {
             sig: sig.clone(),
         });
     }
-    let cut = edit_lines(&data, |l| {
+    let cut = crate::support::journal::edit_bundle_lines(&data, |l| {
         l.pop();
     });
     out.push(Case {
@@ -108,7 +71,7 @@ fn cases(good: &Path, key: &SecretKey, other: &SecretKey) -> Vec<Case> {
         }),
     ];
     for (what, edit) in edits {
-        let d = edit_lines(&data, edit);
+        let d = crate::support::journal::edit_bundle_lines(&data, edit);
         out.push(Case {
             what: what.to_string(),
             data: d.clone(),
@@ -154,7 +117,7 @@ fn the_windows_build_refuses_every_tampered_bundle_and_keeps_its_database() {
     let first = exported(&mut j, &key, &base.join("out"), 0, 6);
     drop(j);
     let fork_dir = base.join("journal-fork");
-    copy_dir(&journal, &fork_dir);
+    crate::support::journal::copy_journal(&journal, &fork_dir);
     let mut j = Journal::open(&journal, &key).unwrap();
     let second = exported(&mut j, &key, &base.join("out"), 6, 6);
     let mut jf = Journal::open(&fork_dir, &key).unwrap();
