@@ -5,12 +5,12 @@
 //! a gate is never left believing one runs. The gate's state file
 //! ([`state`]) is shared, so `kensa status` reads the same way.
 
+mod setup;
 pub mod state;
 
-use crate::agent::SharedSink;
-use crate::config::GateConfig;
+pub use setup::GateSetup;
+
 use crate::engine::Engine;
-use crate::state::StateDir;
 use std::sync::Arc;
 
 /// Why the gate did not start.
@@ -22,15 +22,6 @@ pub enum GateError {
 
 /// A running gate: none can exist on this system.
 pub enum Gate {}
-
-/// What the gate would be started with (the same as on Linux).
-pub struct GateSetup {
-    pub cfg: GateConfig,
-    pub state: StateDir,
-    pub agent_id: String,
-    pub engine: Arc<Engine>,
-    pub sink: SharedSink,
-}
 
 impl Gate {
     /// Always [`GateError::Unsupported`].

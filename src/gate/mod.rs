@@ -25,8 +25,11 @@ pub mod control;
 pub mod device;
 pub mod hold;
 pub mod notify;
+mod setup;
 pub mod state;
 pub mod uevent;
+
+pub use setup::GateSetup;
 
 use crate::agent::SharedSink;
 use crate::config::GateConfig;
@@ -66,15 +69,6 @@ pub struct Gate {
     stop: Arc<AtomicBool>,
     engine: Arc<Mutex<Arc<Engine>>>,
     threads: Vec<JoinHandle<()>>,
-}
-
-/// What the gate is started with.
-pub struct GateSetup {
-    pub cfg: GateConfig,
-    pub state: StateDir,
-    pub agent_id: String,
-    pub engine: Arc<Engine>,
-    pub sink: SharedSink,
 }
 
 impl Gate {
