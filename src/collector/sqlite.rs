@@ -813,6 +813,20 @@ impl Backend for Sqlite {
 mod tests {
     use super::*;
 
+    /// Imports `lines` as agent A's, from the first line's seq on.
+    fn import_lines(s: &Sqlite, lines: Vec<BundleLine>) {
+        let batch = ImportBatch {
+            agent: "A",
+            link: None,
+            from: lines.first().map_or(1, |l| l.seq),
+            to: 0,
+            source: "",
+            sha256: None,
+            log: LogPolicy::Never,
+        };
+        s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+    }
+
     /// A database as kensa 0.x left it: user_version 1, the triage table
     /// versioned in `schema_versions`, records already imported.
     fn old_database(path: &Path, triage_version: i64) {
@@ -927,16 +941,7 @@ mod tests {
             finding(2, "late", "2019-03-01T00:00:00Z"),
             line(3, "session", session),
         ];
-        let batch = ImportBatch {
-            agent: "A",
-            link: None,
-            from: 1,
-            to: 0,
-            source: "",
-            sha256: None,
-            log: LogPolicy::Never,
-        };
-        s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        import_lines(&s, lines);
         let rows = s.incidents(&Scope::default()).unwrap();
         let order: Vec<&str> = rows.iter().map(|r| r.session.as_str()).collect();
         assert_eq!(order, ["late", "early"]);
@@ -970,16 +975,7 @@ mod tests {
                     line(seq, "finding", &text)
                 })
                 .collect();
-            let batch = ImportBatch {
-                agent: "A",
-                link: None,
-                from: lines[0].seq,
-                to: 0,
-                source: "",
-                sha256: None,
-                log: LogPolicy::Never,
-            };
-            s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+            import_lines(&s, lines);
         }
         let mut sorted = sessions.to_vec();
         sorted.sort();
@@ -1081,16 +1077,7 @@ mod tests {
             line(3, "finding", &text("finding")),
             line(4, "summary", &text("summary")),
         ];
-        let batch = ImportBatch {
-            agent: "A",
-            link: None,
-            from: 1,
-            to: 0,
-            source: "",
-            sha256: None,
-            log: LogPolicy::Never,
-        };
-        s.import(&batch, &mut lines.into_iter().map(Ok)).unwrap();
+        import_lines(&s, lines);
         let seqs = |after, upto, limit| -> Vec<u64> {
             let rows = s.forward_lines("A", after, upto, limit).unwrap();
             rows.iter().map(|r| r.seq).collect()
